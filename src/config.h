@@ -1,0 +1,198 @@
+/*
+ * The configuration: one YAML file parsed into one struct config.
+ *
+ * Parsing has three phases (see config.c): reject YAML features we do not
+ * support, convert every key through one table of keys, then check
+ * the rules that span several keys. Every error carries FILE:LINE:COL and a
+ * hint, and all of them are collected, not only the first.
+ */
+#ifndef SLUICE_CONFIG_H
+#define SLUICE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "log.h"
+
+/* Limits shared by the parser and the code that sizes arrays from them. */
+#define CONFIG_MAX_KEYS	   24 /* keys in one mapping type */
+#define CONFIG_MAX_NODES   64 /* nodes in one cluster */
+#define CONFIG_HASH_LEN	   20 /* SHA1 */
+
+/* Where a YAML node starts, 1-based, for error messages. line 0 = unknown. */
+struct config_mark {
+	unsigned line;
+	unsigned col;
+};
+
+/* Every object parsed from a mapping starts with this header: where the
+ * mapping starts, where each of its keys was written (indexed like the
+ * schema's key table) and which keys were given at all. */
+struct config_src {
+	struct config_mark at;
+	struct config_mark keys[CONFIG_MAX_KEYS];
+	uint32_t present; /* bit i: key i of the schema was written */
+};
+
+/* "host:port" as written, and resolved once when the file is loaded. */
+struct config_addr {
+	char *text;
+	struct sockaddr_storage ss;
+	socklen_t len;
+};
+
+enum listener_mode {
+	LISTENER_MODE_MYSQL,
+	LISTENER_MODE_TCP,
+};
+
+enum listener_route {
+	LISTENER_ROUTE_PRIMARY,
+	LISTENER_ROUTE_READERS,
+};
+
+enum cluster_type {
+	CLUSTER_TYPE_GALERA,
+	CLUSTER_TYPE_GROUP_REPLICATION,
+	CLUSTER_TYPE_REPLICATION,
+	CLUSTER_TYPE_STATIC,
+};
+
+struct config_tls {
+	struct config_src src;
+	char *cert;
+	char *key;
+	char *ca;
+};
+
+struct config_listener {
+	struct config_src src;
+	char *name;
+	struct config_addr bind;
+	enum listener_mode mode;
+	char *cluster;
+	enum listener_route route;
+	struct config_tls tls; /* valid when tls_given */
+	uint32_t max_connections;
+	bool tls_given;
+	size_t cluster_index; /* resolved in phase 3 */
+};
+
+struct config_node {
+	struct config_src src;
+	char *name;
+	struct config_addr address;
+	uint32_t weight;
+	uint32_t priority; /* lower is preferred for the writer role */
+};
+
+struct config_monitor {
+	struct config_src src;
+	char *user;
+	char *password_file;
+	char *password_env;
+	uint32_t interval_ms;
+	uint32_t timeout_ms;
+	uint32_t fall;
+	uint32_t rise;
+	char *password; /* secret, resolved from file or environment; never logged */
+};
+
+struct config_cluster {
+	struct config_src src;
+	char *name;
+	enum cluster_type type;
+	struct config_monitor monitor;
+	uint32_t connect_timeout_ms;
+	struct config_node *nodes;
+	size_t n_nodes;
+};
+
+struct config_user {
+	struct config_src src;
+	char *name;
+	char *password_hash;
+	char *password_file;
+	char *password_env;
+	/* Resolved secrets: the SHA1(SHA1(password)) the server stores, and the
+	 * plaintext password when one was given (file or environment). */
+	uint8_t double_sha1[CONFIG_HASH_LEN];
+	char *password;
+};
+
+struct config_stats {
+	struct config_src src;
+	struct config_addr bind;
+	char *admin_user;
+	char *admin_password_file;
+	char *admin_password; /* secret */
+};
+
+struct config_logging {
+	struct config_src src;
+	enum log_level level;
+	bool timestamps;
+};
+
+struct config {
+	struct config_src src;
+	char *path;
+	uint32_t workers; /* 0 in the file means one per CPU; resolved on load */
+	uint32_t buffer_size;
+	struct config_listener *listeners;
+	size_t n_listeners;
+	struct config_cluster *clusters;
+	size_t n_clusters;
+	struct config_user *users;
+	size_t n_users;
+	struct config_stats stats;
+	bool stats_given;
+	struct config_logging logging;
+};
+
+/* The errors of one load, in file order, each message already formatted as
+ * "FILE:LINE:COL: text". */
+struct config_error {
+	struct config_mark at;
+	char *msg;
+};
+
+struct config_errors {
+	struct config_error *items;
+	size_t n;
+};
+
+void config_errors_init(struct config_errors *errs);
+void config_errors_deinit(struct config_errors *errs);
+
+/* Load and check the file at path. Returns a new config owned by the caller
+ * (config_destroy), or NULL with every problem appended to errs. */
+struct config *config_load(const char *path, struct config_errors *errs)
+	__attribute__((warn_unused_result));
+
+/* The same from text in memory; name is used in error messages and as the
+ * base for relative password_file paths. For tests and --check of stdin. */
+struct config *config_load_string(const char *name, const char *text, size_t len,
+				  struct config_errors *errs) __attribute__((warn_unused_result));
+
+void config_destroy(struct config *cfg);
+
+/* Print every key of the schema, one per line as "path type default: help",
+ * for --list-keys (the man page test reads it). */
+void config_print_keys(FILE *out);
+
+const char *listener_mode_str(enum listener_mode mode);
+const char *listener_route_str(enum listener_route route);
+const char *cluster_type_str(enum cluster_type type);
+
+/* Where key was written in listener l (or where l starts if it was not),
+ * for run-time errors such as a failed bind. */
+struct config_mark config_listener_mark(const struct config_listener *l, const char *key);
+
+/* Format an address for logs ("127.0.0.1:3306", "[::1]:3306"). */
+const char *config_addr_str(const struct sockaddr *sa, char *buf, size_t len);
+
+#endif

@@ -1,0 +1,305 @@
+/*
+ * Health monitor thread: per-node check timers, fall/rise counting, and
+ * snapshot publishing. See health.h for the threading contract.
+ */
+#include "health.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "config.h"
+#include "log.h"
+#include "probe.h"
+#include "snapshot.h"
+
+/* How long health_start waits beyond the slowest timeout for the first
+ * verdicts before giving up and starting with what it has. */
+#define FIRST_ROUND_MARGIN_MS 1000
+
+struct health_node {
+	struct health *h;
+	size_t cluster, node;
+	const struct config_cluster *cc;
+	const struct config_node *cn;
+	struct probe *probe;
+	struct event *timer; /* next scheduled check */
+	bool known;	     /* has had its first verdict */
+	bool up;
+	uint32_t fails, oks; /* consecutive */
+	uint32_t check_us;
+	char last_error[128];
+	atomic_bool suspect;
+};
+
+struct health {
+	const struct config *cfg;
+	health_publish_fn publish;
+	void *arg;
+	struct event_base *base;
+	struct event *wake; /* activated by health_suspect from other threads */
+	pthread_t thread;
+	bool running;
+	struct health_node *nodes; /* all clusters' nodes, cluster by cluster */
+	size_t n_nodes;
+	size_t *first; /* index of each cluster's first node in nodes */
+	uint64_t generation;
+	struct snapshot *last; /* last published, for change logs */
+
+	pthread_mutex_t lock; /* guards unknown, for health_start's wait */
+	pthread_cond_t cond;
+	size_t unknown; /* nodes without a first verdict */
+};
+
+static void publish(struct health *h)
+{
+	bool *up[h->cfg->n_clusters ? h->cfg->n_clusters : 1];
+	bool flat[h->n_nodes ? h->n_nodes : 1];
+
+	for (size_t i = 0; i < h->n_nodes; i++)
+		flat[i] = h->nodes[i].up;
+	for (size_t c = 0; c < h->cfg->n_clusters; c++)
+		up[c] = &flat[h->first[c]];
+
+	struct snapshot *snap = snapshot_create(h->cfg, up, ++h->generation);
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		struct health_node *hn = &h->nodes[i];
+		struct node_view *v = &snap->clusters[hn->cluster].nodes[hn->node];
+		v->check_us = hn->check_us;
+		memcpy(v->last_error, hn->last_error, sizeof(v->last_error));
+	}
+	for (size_t c = 0; c < snap->n_clusters; c++) {
+		const struct cluster_view *now = &snap->clusters[c];
+		int before = h->last ? h->last->clusters[c].writer : -1;
+		if (now->writer == before && h->last)
+			continue;
+		if (now->writer >= 0)
+			log_info("health", "cluster %s: writer is %s%s%s", h->cfg->clusters[c].name,
+				 now->nodes[now->writer].name, before >= 0 ? ", was " : "",
+				 before >= 0 ? now->nodes[before].name : "");
+		else
+			log_warn("health", "cluster %s: no node can take writes", h->cfg->clusters[c].name);
+	}
+	snapshot_unref(h->last);
+	h->last = snapshot_ref(snap);
+	h->publish(snap, h->arg);
+}
+
+static void schedule(struct health_node *hn, uint32_t ms)
+{
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	event_add(hn->timer, &tv);
+}
+
+static void start_check(struct health_node *hn)
+{
+	atomic_store(&hn->suspect, false);
+	event_del(hn->timer);
+	if (!probe_start(hn->probe, hn->cc->monitor.timeout_ms))
+		return; /* already running; its completion re-arms the timer */
+}
+
+static void probe_done(const struct probe_result *res, void *arg)
+{
+	struct health_node *hn = arg;
+	struct health *h = hn->h;
+	const struct config_monitor *m = &hn->cc->monitor;
+	bool was_up = hn->up, first = !hn->known;
+	char addr[64];
+
+	hn->check_us = res->latency_us;
+	if (res->ok) {
+		hn->oks++;
+		hn->fails = 0;
+		hn->last_error[0] = '\0';
+	} else {
+		hn->fails++;
+		hn->oks = 0;
+		memcpy(hn->last_error, res->error, sizeof(hn->last_error));
+		log_debug("health", "node %s: check failed: %s", hn->cn->name, res->error);
+	}
+	/* The first verdict decides at once: at startup there is no history
+	 * to protect against flapping. */
+	if (first)
+		hn->up = res->ok;
+	else if (hn->up && hn->fails >= m->fall)
+		hn->up = false;
+	else if (!hn->up && hn->oks >= m->rise)
+		hn->up = true;
+
+	config_addr_str((const struct sockaddr *)&hn->cn->address.ss, addr, sizeof(addr));
+	if (first || hn->up != was_up) {
+		if (hn->up)
+			log_info("health", "node %s (cluster %s, %s) is UP (check took %u us)",
+				 hn->cn->name, hn->cc->name, addr, res->latency_us);
+		else
+			log_warn("health", "node %s (cluster %s, %s) is DOWN after %u failed check%s: %s",
+				 hn->cn->name, hn->cc->name, addr, hn->fails,
+				 hn->fails == 1 ? "" : "s", hn->last_error);
+	}
+	if (first) {
+		hn->known = true;
+		pthread_mutex_lock(&h->lock);
+		if (--h->unknown == 0)
+			pthread_cond_signal(&h->cond);
+		pthread_mutex_unlock(&h->lock);
+	}
+	if (hn->up != was_up || first)
+		publish(h);
+
+	if (atomic_load(&hn->suspect))
+		start_check(hn);
+	else
+		schedule(hn, m->interval_ms);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	start_check(arg);
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct health *h = arg;
+
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		struct health_node *hn = &h->nodes[i];
+		if (atomic_load(&hn->suspect) && !probe_running(hn->probe))
+			start_check(hn);
+	}
+}
+
+static void *health_main(void *arg)
+{
+	struct health *h = arg;
+
+	for (size_t i = 0; i < h->n_nodes; i++)
+		start_check(&h->nodes[i]);
+	event_base_loop(h->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+struct health *health_create(const struct config *cfg, health_publish_fn publish_fn, void *arg)
+{
+	struct health *h = calloc(1, sizeof(*h));
+	size_t total = 0;
+
+	if (!h)
+		return NULL;
+	h->cfg = cfg;
+	h->publish = publish_fn;
+	h->arg = arg;
+	pthread_mutex_init(&h->lock, NULL);
+	pthread_cond_init(&h->cond, NULL);
+	h->base = event_base_new();
+	h->first = calloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(*h->first));
+	if (!h->base || !h->first)
+		goto fail;
+	h->wake = event_new(h->base, -1, 0, wake_cb, h);
+	if (!h->wake)
+		goto fail;
+	for (size_t c = 0; c < cfg->n_clusters; c++) {
+		h->first[c] = total;
+		total += cfg->clusters[c].n_nodes;
+	}
+	h->nodes = calloc(total ? total : 1, sizeof(*h->nodes));
+	if (!h->nodes)
+		goto fail;
+	for (size_t c = 0; c < cfg->n_clusters; c++) {
+		const struct config_cluster *cc = &cfg->clusters[c];
+		for (size_t n = 0; n < cc->n_nodes; n++) {
+			struct health_node *hn = &h->nodes[h->n_nodes++];
+			hn->h = h;
+			hn->cluster = c;
+			hn->node = n;
+			hn->cc = cc;
+			hn->cn = &cc->nodes[n];
+			atomic_init(&hn->suspect, false);
+			hn->timer = evtimer_new(h->base, timer_cb, hn);
+			hn->probe = probe_create(h->base, (const struct sockaddr *)&hn->cn->address.ss,
+						 hn->cn->address.len, probe_done, hn);
+			if (!hn->timer || !hn->probe)
+				goto fail;
+		}
+	}
+	h->unknown = h->n_nodes;
+	return h;
+fail:
+	health_destroy(h);
+	return NULL;
+}
+
+bool health_start(struct health *h)
+{
+	uint32_t slowest = 0;
+	struct timespec deadline;
+
+	for (size_t c = 0; c < h->cfg->n_clusters; c++)
+		if (h->cfg->clusters[c].monitor.timeout_ms > slowest)
+			slowest = h->cfg->clusters[c].monitor.timeout_ms;
+	clock_gettime(CLOCK_REALTIME, &deadline);
+	uint64_t ns = (uint64_t)deadline.tv_nsec + (uint64_t)(slowest + FIRST_ROUND_MARGIN_MS) * 1000000;
+	deadline.tv_sec += (time_t)(ns / 1000000000);
+	deadline.tv_nsec = (long)(ns % 1000000000);
+
+	if (pthread_create(&h->thread, NULL, health_main, h) != 0) {
+		log_error("health", "cannot start the monitor thread");
+		return false;
+	}
+	h->running = true;
+	pthread_mutex_lock(&h->lock);
+	while (h->unknown > 0) {
+		if (pthread_cond_timedwait(&h->cond, &h->lock, &deadline) != 0)
+			break;
+	}
+	if (h->unknown > 0)
+		log_warn("health", "%zu node(s) have no first check result yet; starting anyway",
+			 h->unknown);
+	pthread_mutex_unlock(&h->lock);
+	return true;
+}
+
+void health_suspect(struct health *h, size_t cluster, size_t node)
+{
+	struct health_node *hn = &h->nodes[h->first[cluster] + node];
+
+	if (atomic_exchange(&hn->suspect, true))
+		return; /* already asked */
+	event_active(h->wake, EV_TIMEOUT, 0);
+}
+
+void health_stop(struct health *h)
+{
+	if (!h || !h->running)
+		return;
+	event_base_loopbreak(h->base);
+	pthread_join(h->thread, NULL);
+	h->running = false;
+}
+
+void health_destroy(struct health *h)
+{
+	if (!h)
+		return;
+	health_stop(h);
+	for (size_t i = 0; h->nodes && i < h->n_nodes; i++) {
+		probe_destroy(h->nodes[i].probe);
+		if (h->nodes[i].timer)
+			event_free(h->nodes[i].timer);
+	}
+	free(h->nodes);
+	free(h->first);
+	if (h->wake)
+		event_free(h->wake);
+	if (h->base)
+		event_base_free(h->base);
+	snapshot_unref(h->last);
+	pthread_cond_destroy(&h->cond);
+	pthread_mutex_destroy(&h->lock);
+	free(h);
+}

@@ -1,0 +1,45 @@
+/*
+ * Listeners: one bound socket per configured listener, accepting on the main
+ * thread and handing each client to a worker. A listener enforces its
+ * max_connections by pausing accept (clients wait in the kernel backlog)
+ * and resuming when a session ends.
+ */
+#ifndef SLUICE_LISTENER_H
+#define SLUICE_LISTENER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct config_listener;
+struct event_base;
+struct listener;
+struct server;
+struct worker;
+
+/* Bind and listen on cfg->bind, accepting on base once enabled. On failure
+ * logs "FILE:LINE:COL: listener NAME: cannot bind ADDR: reason" and
+ * returns NULL. */
+struct listener *listener_create(struct server *srv, const struct config_listener *cfg,
+				 size_t index, struct event_base *base)
+	__attribute__((warn_unused_result));
+
+/* Start accepting. Main thread. */
+void listener_enable(struct listener *l);
+
+/* Stop accepting for good (shutdown). Main thread. */
+void listener_close(struct listener *l);
+
+/* Worker thread: start the session type of this listener's mode on fd. */
+void listener_start_session(struct listener *l, struct worker *w, int fd,
+			    const struct sockaddr *peer, socklen_t peer_len);
+
+/* A session of this listener ended (or never started). Any thread. */
+void listener_session_ended(struct listener *l);
+
+const struct config_listener *listener_config(const struct listener *l);
+size_t listener_index(const struct listener *l);
+
+void listener_destroy(struct listener *l);
+
+#endif

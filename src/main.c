@@ -1,0 +1,115 @@
+/*
+ * sluice: command line. Runs in the foreground and logs to stderr, which is
+ * what systemd and containers want; --check validates a config and exits.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/thread.h>
+
+#include "config.h"
+#include "log.h"
+#include "server.h"
+#include "sluice_version.h"
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: sluice -c FILE [--check]\n"
+		"\n"
+		"A MySQL-protocol load balancer for Galera and replicated MariaDB/MySQL.\n"
+		"\n"
+		"  -c, --config FILE   configuration file (YAML), see sluice.yaml(5)\n"
+		"  -t, --check         check the configuration, print every error as\n"
+		"                      FILE:LINE:COL: message, and exit (0 = valid)\n"
+		"      --list-keys     print every configuration key with its type and default\n"
+		"  -v, --version       print the version and exit\n"
+		"  -h, --help          print this help and exit\n"
+		"\n"
+		"Runs in the foreground and logs to stderr. SIGTERM or SIGINT stops it.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 't'},
+		{"list-keys", no_argument, NULL, 'K'},
+		{"version", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	const char *path = NULL;
+	bool check_only = false;
+	int opt;
+
+	while ((opt = getopt_long(argc, argv, "c:tvh", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'c':
+			path = optarg;
+			break;
+		case 't':
+			check_only = true;
+			break;
+		case 'K':
+			config_print_keys(stdout);
+			return 0;
+		case 'v':
+			printf("sluice %s\n", SLUICE_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "sluice: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		return 2;
+	}
+	if (!path) {
+		fprintf(stderr, "sluice: no configuration given; use -c FILE (see --help)\n");
+		return 2;
+	}
+
+	struct config_errors errs;
+	config_errors_init(&errs);
+	struct config *cfg = config_load(path, &errs);
+	if (!cfg) {
+		for (size_t i = 0; i < errs.n; i++)
+			fprintf(stderr, "%s\n", errs.items[i].msg);
+		fprintf(stderr, "sluice: %zu error%s in %s\n", errs.n, errs.n == 1 ? "" : "s", path);
+		config_errors_deinit(&errs);
+		return 1;
+	}
+	config_errors_deinit(&errs);
+	if (check_only) {
+		printf("%s: configuration is valid (%zu listener(s), %zu cluster(s), %zu user(s))\n",
+		       path, cfg->n_listeners, cfg->n_clusters, cfg->n_users);
+		config_destroy(cfg);
+		return 0;
+	}
+
+	log_configure(cfg->logging.level, cfg->logging.timestamps);
+	/* A peer that vanishes must cost us one session, not the process. */
+	signal(SIGPIPE, SIG_IGN);
+	if (evthread_use_pthreads() != 0) {
+		log_error("server", "libevent has no pthreads support");
+		config_destroy(cfg);
+		return 1;
+	}
+	log_info("server", "sluice %s starting with %s", SLUICE_VERSION, path);
+	struct server *srv = server_create(cfg);
+	if (!srv)
+		return 1;
+	int rc = server_run(srv);
+	server_destroy(srv);
+	log_info("server", "stopped");
+	return rc;
+}

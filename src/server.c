@@ -1,0 +1,167 @@
+/*
+ * Daemon wiring: builds workers, monitor and listeners from the config,
+ * forwards snapshots from the monitor to the workers, runs the main loop
+ * until a stop signal. See server.h.
+ */
+#include "server.h"
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "config.h"
+#include "health.h"
+#include "listener.h"
+#include "log.h"
+#include "snapshot.h"
+#include "worker.h"
+
+/* Monitor thread: every worker gets its own reference to the new snapshot. */
+static void publish_cb(struct snapshot *snap, void *arg)
+{
+	struct server *s = arg;
+
+	for (size_t i = 0; i < s->n_workers; i++)
+		worker_set_snapshot(s->workers[i], snapshot_ref(snap));
+	snapshot_unref(snap);
+}
+
+/* Refuse what this build cannot run yet, pointing at the config line. */
+static bool check_supported(const struct config *cfg)
+{
+	bool ok = true;
+
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		const struct config_listener *l = &cfg->listeners[i];
+		if (l->mode != LISTENER_MODE_TCP) {
+			struct config_mark at = config_listener_mark(l, "mode");
+			log_error("server",
+				  "%s:%u:%u: listener %s: mode %s is not available in this version "
+				  "of sluice yet; use mode: tcp with route: primary or readers",
+				  cfg->path, at.line, at.col, l->name, listener_mode_str(l->mode));
+			ok = false;
+		}
+	}
+	return ok;
+}
+
+struct server *server_create(struct config *cfg)
+{
+	struct server *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		config_destroy(cfg);
+		return NULL;
+	}
+	s->cfg = cfg;
+	if (!check_supported(cfg))
+		goto fail;
+	atomic_init(&s->next_session_id, 1);
+	s->rr = calloc(cfg->n_clusters, sizeof(*s->rr));
+	s->workers = calloc(cfg->workers, sizeof(*s->workers));
+	s->listeners = calloc(cfg->n_listeners, sizeof(*s->listeners));
+	s->base = event_base_new();
+	if (!s->rr || !s->workers || !s->listeners || !s->base)
+		goto fail;
+	for (size_t c = 0; c < cfg->n_clusters; c++)
+		atomic_init(&s->rr[c], 0);
+
+	/* Bind first: a port in use should stop us before threads start. */
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		s->listeners[i] = listener_create(s, &cfg->listeners[i], i, s->base);
+		if (!s->listeners[i])
+			goto fail;
+		s->n_listeners++;
+	}
+	for (unsigned i = 0; i < cfg->workers; i++) {
+		s->workers[i] = worker_create(s, i);
+		if (!s->workers[i] || !worker_start(s->workers[i]))
+			goto fail;
+		s->n_workers++;
+	}
+	s->health = health_create(cfg, publish_cb, s);
+	if (!s->health || !health_start(s->health))
+		goto fail;
+	for (size_t i = 0; i < s->n_listeners; i++)
+		listener_enable(s->listeners[i]);
+	log_info("server", "sluice started: %zu listener(s), %zu cluster(s), %zu worker(s)",
+		 s->n_listeners, cfg->n_clusters, s->n_workers);
+	return s;
+fail:
+	server_destroy(s);
+	return NULL;
+}
+
+struct worker *server_pick_worker(struct server *s)
+{
+	struct worker *w = s->workers[s->next_worker];
+
+	s->next_worker = (s->next_worker + 1) % s->n_workers;
+	return w;
+}
+
+static void stop_cb(evutil_socket_t sig, short what, void *arg)
+{
+	struct server *s = arg;
+
+	log_info("server", "%s received: closing listeners and sessions", strsignal((int)sig));
+	event_base_loopbreak(s->base);
+}
+
+static void hup_cb(evutil_socket_t sig, short what, void *arg)
+{
+	/* Reload lands with the config reload work; say so instead of
+	 * silently ignoring the operator. */
+	log_warn("server", "SIGHUP: configuration reload is not supported by this version yet; "
+			   "restart sluice to apply changes");
+}
+
+int server_run(struct server *s)
+{
+	struct event *sigterm = evsignal_new(s->base, SIGTERM, stop_cb, s);
+	struct event *sigint = evsignal_new(s->base, SIGINT, stop_cb, s);
+	struct event *sighup = evsignal_new(s->base, SIGHUP, hup_cb, s);
+	int rc = 0;
+
+	if (!sigterm || !sigint || !sighup || event_add(sigterm, NULL) || event_add(sigint, NULL) ||
+	    event_add(sighup, NULL)) {
+		log_error("server", "cannot install signal handlers");
+		rc = 1;
+	} else {
+		event_base_loop(s->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	}
+	if (sigterm)
+		event_free(sigterm);
+	if (sigint)
+		event_free(sigint);
+	if (sighup)
+		event_free(sighup);
+	return rc;
+}
+
+void server_destroy(struct server *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->n_listeners; i++)
+		listener_close(s->listeners[i]);
+	/* Monitor first, so no snapshot is published to a stopped worker. */
+	health_stop(s->health);
+	for (size_t i = 0; i < s->n_workers; i++)
+		worker_stop(s->workers[i]);
+	for (size_t i = 0; i < s->n_workers; i++)
+		worker_destroy(s->workers[i]);
+	health_destroy(s->health);
+	for (size_t i = 0; i < s->n_listeners; i++)
+		listener_destroy(s->listeners[i]);
+	if (s->base)
+		event_base_free(s->base);
+	free(s->workers);
+	free(s->listeners);
+	free(s->rr);
+	config_destroy(s->cfg);
+	free(s);
+}

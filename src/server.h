@@ -1,0 +1,49 @@
+/*
+ * The running daemon: the loaded config, the health monitor, the worker
+ * threads and the listeners, wired together. The main thread owns it and
+ * runs the accept loop and signal handling; sessions run on workers.
+ */
+#ifndef SLUICE_SERVER_H
+#define SLUICE_SERVER_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+struct event_base;
+struct health;
+struct listener;
+struct worker;
+
+struct server {
+	struct config *cfg; /* owned */
+	struct event_base *base; /* main thread: accept, signals */
+	struct health *health;
+	struct worker **workers;
+	size_t n_workers;
+	struct listener **listeners;
+	size_t n_listeners;
+	/* Per cluster: the shared reader rotation counter. Shared by all
+	 * workers so "strict round-robin" holds across threads. */
+	atomic_uint_fast64_t *rr;
+	atomic_uint_fast64_t next_session_id;
+	size_t next_worker; /* main thread only: round-robin hand-off */
+};
+
+/* Build everything from cfg (ownership moves to the server), bind every
+ * listener and start the monitor and workers. On failure logs why (with the
+ * config location for bind errors) and returns NULL; cfg is freed. */
+struct server *server_create(struct config *cfg) __attribute__((warn_unused_result));
+
+/* Accept and serve until SIGTERM or SIGINT. Returns the exit status. */
+int server_run(struct server *s);
+
+/* Stop accepting, close every session, stop the threads, free. */
+void server_destroy(struct server *s);
+
+/* Give an accepted client to the next worker. Main thread. */
+struct worker *server_pick_worker(struct server *s);
+
+#endif

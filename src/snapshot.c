@@ -1,0 +1,166 @@
+/*
+ * Immutable node-state snapshots and the routing choices computed from them.
+ * Nothing here does I/O or takes a lock; see snapshot.h.
+ */
+#include "snapshot.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+
+/* (priority, name) order: the deterministic writer preference, so several
+ * sluice instances in front of one cluster pick the same writer. */
+static bool prefer(const struct node_view *a, const struct node_view *b)
+{
+	if (a->priority != b->priority)
+		return a->priority < b->priority;
+	return strcmp(a->name, b->name) < 0;
+}
+
+static uint32_t gcd(uint32_t a, uint32_t b)
+{
+	while (b) {
+		uint32_t t = a % b;
+		a = b;
+		b = t;
+	}
+	return a;
+}
+
+void snapshot_compute_roles(struct cluster_view *v)
+{
+	uint32_t g = 0, total = 0;
+	int32_t current[CONFIG_MAX_NODES] = {0};
+
+	v->writer = -1;
+	for (size_t i = 0; i < v->n_nodes; i++) {
+		if (!v->nodes[i].up)
+			continue;
+		if (v->writer < 0 || prefer(&v->nodes[i], &v->nodes[v->writer]))
+			v->writer = (int)i;
+		if (v->nodes[i].weight)
+			g = gcd(g, v->nodes[i].weight);
+	}
+
+	free(v->readers);
+	v->readers = NULL;
+	v->n_readers = 0;
+	if (g == 0)
+		return;
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (v->nodes[i].up)
+			total += v->nodes[i].weight / g;
+	v->readers = calloc(total, sizeof(*v->readers));
+	if (!v->readers)
+		abort();
+	/* Smooth weighted round-robin: each step every node gains its weight,
+	 * the richest is picked and pays the total. Weights 5,1,1 give
+	 * a a b a c a a rather than a a a a a b c. */
+	for (uint32_t step = 0; step < total; step++) {
+		int best = -1;
+		for (size_t i = 0; i < v->n_nodes; i++) {
+			if (!v->nodes[i].up || !v->nodes[i].weight)
+				continue;
+			current[i] += (int32_t)(v->nodes[i].weight / g);
+			if (best < 0 || current[i] > current[best])
+				best = (int)i;
+		}
+		current[best] -= (int32_t)total;
+		v->readers[v->n_readers++] = (uint16_t)best;
+	}
+}
+
+struct snapshot *snapshot_create(const struct config *cfg, bool *const *up, uint64_t generation)
+{
+	struct snapshot *snap = calloc(1, sizeof(*snap));
+
+	if (!snap)
+		goto fail;
+	atomic_init(&snap->refs, 1);
+	snap->generation = generation;
+	snap->n_clusters = cfg->n_clusters;
+	snap->clusters = calloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(*snap->clusters));
+	if (!snap->clusters)
+		goto fail;
+	for (size_t c = 0; c < cfg->n_clusters; c++) {
+		const struct config_cluster *cc = &cfg->clusters[c];
+		struct cluster_view *v = &snap->clusters[c];
+
+		v->nodes = calloc(cc->n_nodes ? cc->n_nodes : 1, sizeof(*v->nodes));
+		if (!v->nodes)
+			goto fail;
+		v->n_nodes = cc->n_nodes;
+		for (size_t n = 0; n < cc->n_nodes; n++) {
+			v->nodes[n].name = cc->nodes[n].name;
+			v->nodes[n].weight = cc->nodes[n].weight;
+			v->nodes[n].priority = cc->nodes[n].priority;
+			v->nodes[n].up = up ? up[c][n] : false;
+		}
+		snapshot_compute_roles(v);
+	}
+	return snap;
+fail:
+	/* Allocation failure at this size means the process cannot go on. */
+	abort();
+}
+
+struct snapshot *snapshot_ref(struct snapshot *snap)
+{
+	atomic_fetch_add_explicit(&snap->refs, 1, memory_order_relaxed);
+	return snap;
+}
+
+void snapshot_unref(struct snapshot *snap)
+{
+	if (!snap)
+		return;
+	if (atomic_fetch_sub_explicit(&snap->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	for (size_t c = 0; c < snap->n_clusters; c++) {
+		free(snap->clusters[c].nodes);
+		free(snap->clusters[c].readers);
+	}
+	free(snap->clusters);
+	free(snap);
+}
+
+size_t snapshot_writer_order(const struct cluster_view *v, uint16_t *order)
+{
+	size_t n = 0;
+
+	if (v->writer < 0)
+		return 0;
+	order[n++] = (uint16_t)v->writer;
+	/* Insertion sort of the remaining up nodes: clusters are small. */
+	for (size_t i = 0; i < v->n_nodes; i++) {
+		if (!v->nodes[i].up || (int)i == v->writer)
+			continue;
+		size_t at = n;
+		while (at > 1 && prefer(&v->nodes[i], &v->nodes[order[at - 1]])) {
+			order[at] = order[at - 1];
+			at--;
+		}
+		order[at] = (uint16_t)i;
+		n++;
+	}
+	return n;
+}
+
+size_t snapshot_reader_order(const struct cluster_view *v, uint64_t ticket, uint16_t *order)
+{
+	bool seen[CONFIG_MAX_NODES] = {false};
+	size_t n = 0;
+
+	if (v->n_readers == 0)
+		return 0;
+	for (size_t k = 0; k < v->n_readers && n < v->n_nodes; k++) {
+		uint16_t node = v->readers[(ticket + k) % v->n_readers];
+		if (seen[node])
+			continue;
+		seen[node] = true;
+		order[n++] = node;
+	}
+	return n;
+}

@@ -1,0 +1,73 @@
+/*
+ * Node-state snapshots: what the health monitor knows about every node of
+ * every cluster, frozen at one moment. The monitor builds a new snapshot on
+ * each change and hands a reference to every worker; workers read theirs
+ * without locks. This module also holds the pure routing choices made from a
+ * snapshot (which node is the writer, the weighted reader rotation), so they
+ * can be unit-tested without sockets.
+ */
+#ifndef SLUICE_SNAPSHOT_H
+#define SLUICE_SNAPSHOT_H
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct config;
+
+/* One node as the monitor last saw it. */
+struct node_view {
+	const char *name; /* borrowed from the config, which outlives snapshots */
+	bool up;	  /* passed fall/rise: may receive traffic */
+	uint32_t weight;
+	uint32_t priority;
+	uint32_t check_us; /* duration of the last check, microseconds */
+	char last_error[128];
+};
+
+struct cluster_view {
+	size_t n_nodes;
+	struct node_view *nodes;
+	int writer; /* index into nodes, -1 when no node can take writes */
+	/* Weighted, interleaved rotation of the up nodes with weight > 0 (smooth
+	 * weighted round-robin), reduced by the weights' gcd. Workers index it
+	 * with a shared counter, so the rotation is strict across threads. */
+	uint16_t *readers;
+	size_t n_readers;
+};
+
+struct snapshot {
+	atomic_uint refs;
+	uint64_t generation;
+	size_t n_clusters;
+	struct cluster_view *clusters;
+};
+
+/* A snapshot for cfg with every node up/down as given by up[c][n] (NULL:
+ * all down), with writers and reader rotations computed. One reference,
+ * owned by the caller. */
+struct snapshot *snapshot_create(const struct config *cfg, bool *const *up, uint64_t generation)
+	__attribute__((warn_unused_result));
+
+/* Take another reference; release with snapshot_unref. Both are safe from
+ * any thread. */
+struct snapshot *snapshot_ref(struct snapshot *snap);
+void snapshot_unref(struct snapshot *snap);
+
+/* Recompute writer and reader rotation of cluster view v from its nodes'
+ * up/weight/priority. Used by snapshot_create and by the monitor after it
+ * changed node states in a snapshot it has not yet published. */
+void snapshot_compute_roles(struct cluster_view *v);
+
+/* Fill order[] with the node indexes to try for a write, best first: the
+ * writer, then the other up nodes by (priority, name). Returns the count,
+ * 0 when no node is up. order must have room for v->n_nodes entries. */
+size_t snapshot_writer_order(const struct cluster_view *v, uint16_t *order);
+
+/* Fill order[] with the node indexes to try for a read: the rotation entry
+ * picked by ticket, then the following distinct nodes of the rotation, so a
+ * refused connect moves on to the next reader. Returns the count. */
+size_t snapshot_reader_order(const struct cluster_view *v, uint64_t ticket, uint16_t *order);
+
+#endif
