@@ -213,7 +213,10 @@ static void tcp_setup_side(struct tcp_session *s, struct bufferevent *bev);
 static void tcp_try_next(struct tcp_session *s);
 
 /* The client gets a MySQL ERR packet (sent before any greeting, as a
- * server does when it refuses a connection) and the session ends. */
+ * server does when it refuses a connection) and the session ends. The
+ * SQLSTATE marker is included although no capabilities were agreed yet:
+ * Connector/C accepts it either way, and PyMySQL 1.0 always skips six bytes
+ * for it and would eat the start of the message otherwise. */
 static void tcp_refuse(struct tcp_session *s, const char *fmt, ...) SLUICE_PRINTF(2, 3);
 
 static void tcp_refuse(struct tcp_session *s, const char *fmt, ...)
@@ -226,7 +229,7 @@ static void tcp_refuse(struct tcp_session *s, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_warn(s->tag, "refused: %s", msg);
-	size_t n = mysql_write_err(pkt, sizeof(pkt), 0, MYSQL_ER_CANT_CONNECT, NULL, msg);
+	size_t n = mysql_write_err(pkt, sizeof(pkt), 0, MYSQL_ER_UNKNOWN_ERROR, "HY000", msg);
 	bufferevent_write(s->client, pkt, n);
 	tcp_flush_and_close(s, s->client, "refused");
 }

@@ -33,3 +33,25 @@ def galera():
     finally:
         cluster.stop()
         shutil.rmtree(basedir, ignore_errors=True)
+
+
+@pytest.fixture
+def sluice(tmp_path):
+    """Factory for sluice daemons: ``sluice(config_yaml)`` starts one and returns its
+    tests/sluice_proc.py Sluice. Every daemon is stopped with SIGTERM at the end of the test,
+    and the test fails unless it exited 0."""
+    if _TESTS_DIR not in sys.path:
+        sys.path.insert(0, _TESTS_DIR)
+    from sluice_proc import Sluice
+
+    started = []
+
+    def start(config: str, name: str = "sluice") -> "Sluice":
+        s = Sluice(str(tmp_path), config, name)
+        started.append(s)
+        return s.start()
+
+    yield start
+    for s in started:
+        rc = s.stop()
+        assert rc == 0, f"sluice exited with {rc} after SIGTERM:\n{s.log()[-3000:]}"

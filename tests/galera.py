@@ -317,7 +317,7 @@ class GaleraCluster:
         "not ready yet".  Works even when the node is non-Primary (1047 only hits real queries).
         """
         names = list(names)
-        conn = self.connect(i, root=True, connect_timeout=2, read_timeout=10)
+        conn = self.connect(i, root=True, connect_timeout=2, read_timeout=5)
         try:
             with conn.cursor() as cur:
                 placeholders = ",".join(["%s"] * len(names))
@@ -482,9 +482,6 @@ wsrep_provider_options   = "{provider_options}"
         """mariadb-install-db into node i's empty datadir (only the bootstrap node needs it)."""
         cmd = [INSTALL_DB, "--no-defaults", f"--datadir={self.datadir(i)}", f"--user={RUN_AS}",
                "--auth-root-authentication-method=socket", "--skip-test-db",
-               # no grant rows for this machine's hostname (they only cause warnings under
-               # skip-name-resolve)
-               "--skip-name-resolve",
                # same InnoDB geometry as the server will use, so no redo resize on first start
                "--innodb-log-file-size=48M", "--innodb-buffer-pool-size=32M"]
         log = os.path.join(self.node_dir(i), "install-db.log")
@@ -664,7 +661,9 @@ wsrep_provider_options   = "{provider_options}"
                 self._wait_cluster(list(range(i + 1)), deadline,
                                    f"waiting for {self.node_name(i)} to join")
         except BaseException:
-            self.stop()
+            # SIGKILL, not stop(): the data is thrown away anyway, and a node in the middle of
+            # an SST ignores SIGTERM until the transfer is over (measured: 30 s+ of waiting).
+            self.abort()
             raise
         self.timings["start"] = time.monotonic() - t0
         return self.timings["start"]
@@ -755,7 +754,7 @@ wsrep_provider_options   = "{provider_options}"
         return f"{uuid}:{seqno}"
 
     def restart(self, i: int, timeout: float = 120.0) -> RestartResult:
-        """Bring a killed (or stopped) node i back and wait until the cluster is whole again.
+        """Bring a killed node i back and wait until the cluster is whole again.
 
         Waits for the survivors to evict the old instance (a new one cannot join before), runs
         --wsrep-recover and starts mariadbd with --wsrep-start-position so the node catches up
@@ -765,6 +764,9 @@ wsrep_provider_options   = "{provider_options}"
         """
         if self.is_running(i):
             raise GaleraError(f"{self.node_name(i)} is already running")
+        if not self.running_nodes():
+            # It would wait forever for a Primary component; after a full stop use start().
+            raise GaleraError(f"cannot restart {self.node_name(i)}: no other node is running")
         t0 = time.monotonic()
         deadline = t0 + timeout
         evict_from = time.monotonic()
@@ -781,7 +783,7 @@ wsrep_provider_options   = "{provider_options}"
             members = sorted(set(self.running_nodes()) | {i})
             self._wait_cluster(members, deadline, f"waiting for {self.node_name(i)} to rejoin")
         except BaseException:
-            self._stop_node(i, 20)
+            self._stop_node(i, 0)  # half-joined: do not wait for a graceful exit
             raise
         join_s = time.monotonic() - t_join
         self._killed_at[i] = None
@@ -809,16 +811,15 @@ wsrep_provider_options   = "{provider_options}"
         return "unknown"
 
     def _stop_node(self, i: int, timeout: float) -> None:
-        """SIGTERM node i, wait up to ``timeout`` s, then SIGKILL; always reaps."""
+        """SIGTERM node i, wait up to ``timeout`` s, then SIGKILL; always reaps.
+        ``timeout`` 0 means SIGKILL straight away."""
         p = self._procs[i]
         if p is None:
             return
         if p.returncode is None and not _exited(p.pid):
-            try:
-                os.kill(p.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            if not self._wait_exit(i, timeout):
+            if timeout > 0:
+                os.kill(p.pid, signal.SIGTERM)  # alive and unreaped, so the PID is still ours
+            if timeout <= 0 or not self._wait_exit(i, timeout):
                 os.kill(p.pid, signal.SIGKILL)
                 self._wait_exit(i, 30)
         self._reap(i)
@@ -836,6 +837,15 @@ wsrep_provider_options   = "{provider_options}"
                 self._stop_node(i, timeout)
             except Exception as e:  # keep going: the other nodes must be stopped too
                 print(f"galera.py: stopping {self.node_name(i)}: {e}", file=sys.stderr)
+
+    def abort(self) -> None:
+        """SIGKILL every node at once and reap them: fast cleanup when the data does not
+        matter (failed start).  Idempotent."""
+        for i in range(self.nodes):
+            try:
+                self._stop_node(i, 0)
+            except Exception as e:
+                print(f"galera.py: killing {self.node_name(i)}: {e}", file=sys.stderr)
 
     def __enter__(self) -> "GaleraCluster":
         self.start()

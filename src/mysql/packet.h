@@ -13,9 +13,11 @@
 #define MYSQL_HEADER_LEN   4
 #define MYSQL_MAX_PAYLOAD  0xffffffu /* a payload this long continues in the next packet */
 
-/* Client-side error code "Can't connect to MySQL server": what a client would
- * report itself if the server were down, so applications already handle it. */
-#define MYSQL_ER_CANT_CONNECT 2003
+/* ER_UNKNOWN_ERROR (SQLSTATE HY000): the generic server error. Used when no
+ * node can take a client; the message says why. Codes in the client range
+ * (2000-2999, e.g. 2003) must not come from a server: Connector/C 3.3
+ * rejects such a packet as malformed (2027) and the reason is lost. */
+#define MYSQL_ER_UNKNOWN_ERROR 1105
 
 /*
  * Write a whole ERR packet (header included) into out[0..cap).
