@@ -42,6 +42,7 @@ def main() -> int:
     args = ap.parse_args()
 
     workdir = args.dir or tempfile.mkdtemp(prefix="sluice-demo-")
+    os.chmod(workdir, 0o755)  # mariadbd runs as mysql and must reach its datadir below
     cluster = GaleraCluster(os.path.join(workdir, "galera"), base_port=args.base_port)
     sluice = None
     stop = {"now": False}
@@ -73,7 +74,7 @@ Nodes directly: {', '.join(f'{cluster.node_name(i)}=127.0.0.1:{cluster.sql_port(
 Press Ctrl-C to stop sluice and the cluster.
 """, flush=True)
         while not stop["now"]:
-            if sluice.poll() is not None:
+            if sluice.poll() is not None and not stop["now"]:
                 print(f"sluice exited with status {sluice.returncode}", file=sys.stderr)
                 return 1
             time.sleep(0.2)
