@@ -703,7 +703,7 @@ static bool convert_map(struct parse_ctx *ctx, const struct schema *schema, yaml
 	src->at = mark_of(node);
 	if (node->type != YAML_MAPPING_NODE) {
 		error_at(ctx, mark_of(node), "%s: expected a mapping of keys (%s settings), found %s",
-			 path, schema->what,
+			 *path ? path : "top level", schema->what,
 			 node->type == YAML_SEQUENCE_NODE ? "a list" : "a single value");
 		return false;
 	}
@@ -743,45 +743,43 @@ static bool convert_map(struct parse_ctx *ctx, const struct schema *schema, yaml
 		BUG_ON(idx >= CONFIG_MAX_KEYS);
 		if (src->present & (1u << idx)) {
 			error_at(ctx, mark_of(kn), "%s: key '%s' given twice (first at line %u)",
-				 *path ? path : "top level", name, src->keys[idx].line);
+				 *path ? path : "top level", name, src->key_at[idx].line);
 			ok = false;
 			continue;
 		}
 		src->present |= 1u << idx;
+		src->key_at[idx] = mark_of(kn);
 		/* Later rules point at the value: "no cluster named X" is about X. */
-		src->keys[idx] = mark_of(vn);
+		src->value_at[idx] = mark_of(vn);
 
 		void *field = (char *)obj + k->offset;
+		bool good;
 		switch (k->type) {
 		case KEY_MAP:
 			if (k->given_offset)
 				*(bool *)((char *)obj + k->given_offset) = true;
-			ok = convert_map(ctx, k->sub, vn, field, sub) && ok;
+			good = convert_map(ctx, k->sub, vn, field, sub);
 			break;
 		case KEY_LIST:
-			if (vn->type != YAML_SEQUENCE_NODE) {
+			good = vn->type == YAML_SEQUENCE_NODE;
+			if (!good)
 				error_at(ctx, mark_of(vn), "%s: expected a list (- item per %s)", sub,
 					 k->sub->what);
-				ok = false;
-				break;
-			}
-			ok = convert_list(ctx, k, vn, obj, sub) && ok;
+			else
+				good = convert_list(ctx, k, vn, obj, sub);
 			break;
 		case KEY_ADDRESS:
-			if (!want_scalar(ctx, vn, sub, "an address HOST:PORT")) {
-				ok = false;
-				break;
-			}
-			ok = parse_address(ctx, vn, sub, k->flags & KEY_PASSIVE, field) && ok;
+			good = want_scalar(ctx, vn, sub, "an address HOST:PORT") &&
+			       parse_address(ctx, vn, sub, k->flags & KEY_PASSIVE, field);
 			break;
 		default:
-			if (!want_scalar(ctx, vn, sub, "a single value")) {
-				ok = false;
-				break;
-			}
-			ok = convert_scalar(ctx, k, scalar_of(vn), vn, field, sub) && ok;
+			good = want_scalar(ctx, vn, sub, "a single value") &&
+			       convert_scalar(ctx, k, scalar_of(vn), vn, field, sub);
 			break;
 		}
+		if (!good)
+			src->failed |= 1u << idx;
+		ok = ok && good;
 	}
 	for (size_t i = 0; schema->keys[i].name; i++) {
 		const struct key_spec *k = &schema->keys[i];
@@ -802,7 +800,7 @@ static struct config_mark key_mark(const struct config_src *src, const struct sc
 {
 	size_t idx;
 	if (find_key(schema, name, &idx) && (src->present & (1u << idx)))
-		return src->keys[idx];
+		return src->value_at[idx];
 	return src->at;
 }
 
@@ -810,6 +808,14 @@ static bool given(const struct config_src *src, const struct schema *schema, con
 {
 	size_t idx;
 	return find_key(schema, name, &idx) && (src->present & (1u << idx));
+}
+
+/* The key holds a real value (converted, or its default): rules that depend
+ * on it may run. A rejected value was already reported once. */
+static bool usable(const struct config_src *src, const struct schema *schema, const char *name)
+{
+	size_t idx;
+	return find_key(schema, name, &idx) && !(src->failed & (1u << idx));
 }
 
 /* Read the first line of a secret file. Relative paths are relative to the
@@ -871,16 +877,19 @@ static void double_sha1(const char *password, uint8_t out[CONFIG_HASH_LEN])
 	OPENSSL_cleanse(once, sizeof(once));
 }
 
-/* Report a second object with the same name, pointing at both. */
-static void check_unique(struct parse_ctx *ctx, const char *what, const char *name_i,
+/* If name_j repeats name_i, report it at j, naming i's line, and return
+ * true. Callers stop at the first match so a third copy is reported once,
+ * against the first. */
+static bool check_unique(struct parse_ctx *ctx, const char *what, const char *name_i,
 			 const struct config_src *src_i, const char *name_j,
 			 const struct config_src *src_j, const struct schema *schema,
 			 const char *key)
 {
 	if (!name_i || !name_j || strcmp(name_i, name_j) != 0)
-		return;
+		return false;
 	error_at(ctx, key_mark(src_j, schema, key), "duplicate %s %s '%s' (first at line %u)", what,
 		 key, name_j, key_mark(src_i, schema, key).line);
+	return true;
 }
 
 static bool same_addr(const struct config_addr *a, const struct config_addr *b)
@@ -896,13 +905,17 @@ static void phase3_listeners(struct parse_ctx *ctx, struct config *cfg)
 		char path[64];
 
 		snprintf(path, sizeof(path), "listeners[%zu]", i);
+		for (size_t j = 0; j < i; j++)
+			if (check_unique(ctx, "listener", cfg->listeners[j].name,
+					 &cfg->listeners[j].src, l->name, s, &listener_schema, "name"))
+				break;
 		for (size_t j = 0; j < i; j++) {
-			check_unique(ctx, "listener", cfg->listeners[j].name, &cfg->listeners[j].src,
-				     l->name, s, &listener_schema, "name");
-			if (same_addr(&cfg->listeners[j].bind, &l->bind))
+			if (same_addr(&cfg->listeners[j].bind, &l->bind)) {
 				error_at(ctx, key_mark(s, &listener_schema, "bind"),
 					 "%s: bind %s is already used by listener '%s'", path,
 					 l->bind.text, cfg->listeners[j].name);
+				break;
+			}
 		}
 		if (l->cluster) {
 			const char *names[256];
@@ -925,6 +938,10 @@ static void phase3_listeners(struct parse_ctx *ctx, struct config *cfg)
 					 near ? near : "", near ? "'?)" : "");
 			}
 		}
+		/* A mistyped mode is reported once, not again by every rule that
+		 * would read the default in its place. */
+		if (!usable(s, &listener_schema, "mode"))
+			goto files;
 		if (l->mode == LISTENER_MODE_MYSQL && given(s, &listener_schema, "route"))
 			error_at(ctx, key_mark(s, &listener_schema, "route"),
 				 "%s: route applies to mode: tcp only; a mysql listener routes "
@@ -940,6 +957,7 @@ static void phase3_listeners(struct parse_ctx *ctx, struct config *cfg)
 				 "%s: a mysql listener logs clients in against users:, and none "
 				 "is defined",
 				 path);
+files:
 		if (l->tls_given) {
 			const struct config_tls *t = &l->tls;
 			const char *files[] = {t->cert, t->key, t->ca};
@@ -968,19 +986,28 @@ static void phase3_clusters(struct parse_ctx *ctx, struct config *cfg)
 
 		snprintf(path, sizeof(path), "clusters[%zu]", i);
 		for (size_t j = 0; j < i; j++)
-			check_unique(ctx, "cluster", cfg->clusters[j].name, &cfg->clusters[j].src,
-				     c->name, &c->src, &cluster_schema, "name");
+			if (check_unique(ctx, "cluster", cfg->clusters[j].name,
+					 &cfg->clusters[j].src, c->name, &c->src, &cluster_schema,
+					 "name"))
+				break;
 		for (size_t n = 0; n < c->n_nodes; n++) {
 			struct config_node *node = &c->nodes[n];
+			for (size_t j = 0; j < n; j++)
+				if (check_unique(ctx, "node", c->nodes[j].name, &c->nodes[j].src,
+						 node->name, &node->src, &node_schema, "name"))
+					break;
 			for (size_t j = 0; j < n; j++) {
-				check_unique(ctx, "node", c->nodes[j].name, &c->nodes[j].src,
-					     node->name, &node->src, &node_schema, "name");
-				if (same_addr(&c->nodes[j].address, &node->address))
+				if (same_addr(&c->nodes[j].address, &node->address)) {
 					error_at(ctx, key_mark(&node->src, &node_schema, "address"),
 						 "%s.nodes[%zu]: address %s is already node '%s'",
 						 path, n, node->address.text, c->nodes[j].name);
+					break;
+				}
 			}
 		}
+		char what[128];
+		path_fmt(what, sizeof(what), "%s.monitor.%s", path,
+			 m->password_file ? "password_file" : "password_env");
 		if (m->password_file && m->password_env)
 			error_at(ctx, key_mark(&m->src, &monitor_schema, "password_env"),
 				 "%s.monitor: give password_file or password_env, not both", path);
@@ -994,12 +1021,11 @@ static void phase3_clusters(struct parse_ctx *ctx, struct config *cfg)
 		else if (m->password_file)
 			m->password = read_secret_file(
 				ctx, m->password_file,
-				key_mark(&m->src, &monitor_schema, "password_file"),
-				"monitor.password_file");
+				key_mark(&m->src, &monitor_schema, "password_file"), what);
 		else if (m->password_env)
 			m->password = read_secret_env(
 				ctx, m->password_env, key_mark(&m->src, &monitor_schema, "password_env"),
-				"monitor.password_env");
+				what);
 		if (m->timeout_ms > m->interval_ms * 4)
 			error_at(ctx, key_mark(&m->src, &monitor_schema, "timeout"),
 				 "%s.monitor: timeout %ums is more than four intervals (%ums); a dead "
@@ -1021,8 +1047,9 @@ static void phase3_users(struct parse_ctx *ctx, struct config *cfg)
 
 		snprintf(path, sizeof(path), "users[%zu]", i);
 		for (size_t j = 0; j < i; j++)
-			check_unique(ctx, "user", cfg->users[j].name, &cfg->users[j].src, u->name,
-				     &u->src, &user_schema, "name");
+			if (check_unique(ctx, "user", cfg->users[j].name, &cfg->users[j].src,
+					 u->name, &u->src, &user_schema, "name"))
+				break;
 		if (sources != 1) {
 			error_at(ctx, u->src.at,
 				 "%s: give exactly one of password_hash, password_file or "
@@ -1049,14 +1076,17 @@ static void phase3_users(struct parse_ctx *ctx, struct config *cfg)
 					 path);
 			continue;
 		}
+		char what[96];
+		path_fmt(what, sizeof(what), "%s.%s", path,
+			 u->password_file ? "password_file" : "password_env");
 		if (u->password_file)
 			u->password = read_secret_file(
 				ctx, u->password_file,
-				key_mark(&u->src, &user_schema, "password_file"), "password_file");
+				key_mark(&u->src, &user_schema, "password_file"), what);
 		else
 			u->password = read_secret_env(ctx, u->password_env,
 						      key_mark(&u->src, &user_schema, "password_env"),
-						      "password_env");
+						      what);
 		if (u->password)
 			double_sha1(u->password, u->double_sha1);
 	}

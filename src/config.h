@@ -29,12 +29,16 @@ struct config_mark {
 };
 
 /* Every object parsed from a mapping starts with this header: where the
- * mapping starts, where each of its keys was written (indexed like the
- * schema's key table) and which keys were given at all. */
+ * mapping starts, where each key and its value were written (indexed like
+ * the schema's key table), which keys were given and which of those could
+ * not be converted (so later rules do not build on a value that is not
+ * there). */
 struct config_src {
 	struct config_mark at;
-	struct config_mark keys[CONFIG_MAX_KEYS];
+	struct config_mark key_at[CONFIG_MAX_KEYS];
+	struct config_mark value_at[CONFIG_MAX_KEYS];
 	uint32_t present; /* bit i: key i of the schema was written */
+	uint32_t failed;  /* bit i: ... and its value was rejected */
 };
 
 /* "host:port" as written, and resolved once when the file is loaded. */

@@ -76,7 +76,8 @@ static void publish(struct health *h)
 	for (size_t c = 0; c < snap->n_clusters; c++) {
 		const struct cluster_view *now = &snap->clusters[c];
 		int before = h->last ? h->last->clusters[c].writer : -1;
-		if (now->writer == before && h->last)
+		/* The very first snapshot (all down, before any check) is not news. */
+		if (!h->last || now->writer == before)
 			continue;
 		if (now->writer >= 0)
 			log_info("health", "cluster %s: writer is %s%s%s", h->cfg->clusters[c].name,
@@ -247,6 +248,10 @@ bool health_start(struct health *h)
 	deadline.tv_sec += (time_t)(ns / 1000000000);
 	deadline.tv_nsec = (long)(ns % 1000000000);
 
+	/* Workers must never run without a snapshot: start from "all down"
+	 * until the first verdicts arrive. The thread is not running yet, so
+	 * publishing from here does not race with it. */
+	publish(h);
 	if (pthread_create(&h->thread, NULL, health_main, h) != 0) {
 		log_error("health", "cannot start the monitor thread");
 		return false;

@@ -2,7 +2,7 @@
  * The unit tests' harness, no framework: CHECK macros that print file:line,
  * the expression and both values on failure and count it, a case label that
  * names the table row being run, and a runner for a table of test functions.
- * Each test executable includes this once and ends main() with check_run().
+ * Each test executable includes this once and ends main() with CHECK_RUN().
  */
 #ifndef SLUICE_TESTS_CHECK_H
 #define SLUICE_TESTS_CHECK_H
@@ -90,7 +90,8 @@ static inline int check_contains(const char *hay, const char *needle, const char
 #define CHECK_EQ_INT(a, b) \
 	check_int((long long)(a), (long long)(b), #a, #b, __FILE__, __LINE__)
 #define CHECK_EQ_STR(a, b) check_str((a), (b), #a, #b, __FILE__, __LINE__)
-#define CHECK_STR_CONTAINS(hay, needle) check_contains((hay), (needle), #hay, #needle, __FILE__, __LINE__)
+#define CHECK_STR_CONTAINS(hay, needle) \
+	check_contains((hay), (needle), #hay, #needle, __FILE__, __LINE__)
 
 /* Compare len bytes; on failure print the offset and both bytes there. */
 static inline int check_mem(const void *a, const void *b, size_t len, const char *ea,
@@ -103,8 +104,9 @@ static inline int check_mem(const void *a, const void *b, size_t len, const char
 		i++;
 	if (i == len)
 		return check_report(1, file, line, "%s", "");
-	return check_report(0, file, line, "%s == %s (%zu bytes): differ at byte %zu: 0x%02x != 0x%02x",
-			    ea, eb, len, i, x[i], y[i]);
+	return check_report(0, file, line,
+			    "%s == %s (%zu bytes): differ at byte %zu: 0x%02x != 0x%02x", ea, eb,
+			    len, i, x[i], y[i]);
 }
 
 #define CHECK_EQ_MEM(a, b, len) check_mem((a), (b), (len), #a, #b, __FILE__, __LINE__)
