@@ -55,9 +55,9 @@ struct key_spec {
 	uint64_t min, max;
 	const char *def; /* default, in the same text form a user would write */
 	const struct schema *sub;
-	size_t count_offset;		/* KEY_LIST */
-	size_t given_offset;		/* KEY_MAP: bool set when written; 0 = none */
-	const char *const *enum_names;	/* KEY_ENUM, NULL-terminated */
+	size_t count_offset;	       /* KEY_LIST */
+	size_t given_offset;	       /* KEY_MAP: bool set when written; 0 = none */
+	const char *const *enum_names; /* KEY_ENUM, NULL-terminated */
 	const char *help;
 };
 
@@ -100,7 +100,8 @@ static const struct key_spec listener_keys[] = {
 	{"tls", KEY_MAP, 0, OFF(config_listener, tls), 0, 0, NULL, &tls_schema, 0,
 	 OFF(config_listener, tls_given), NULL, "mysql only: certificate for client TLS"},
 	{"max_connections", KEY_UINT, KEY_RELOADABLE, OFF(config_listener, max_connections), 1,
-	 1000000, "10000", NULL, 0, 0, NULL, "client connections open at once; more wait in the backlog"},
+	 1000000, "10000", NULL, 0, 0, NULL,
+	 "client connections open at once; more wait in the backlog"},
 	{0},
 };
 static const struct schema listener_schema = {"listener", sizeof(struct config_listener),
@@ -130,24 +131,25 @@ static const struct key_spec monitor_keys[] = {
 	 "250ms", NULL, 0, 0, NULL, "time between two checks of a node"},
 	{"timeout", KEY_DURATION, KEY_RELOADABLE, OFF(config_monitor, timeout_ms), 10, 60000,
 	 "500ms", NULL, 0, 0, NULL, "a check that takes longer has failed"},
-	{"fall", KEY_UINT, KEY_RELOADABLE, OFF(config_monitor, fall), 1, 100, "2", NULL, 0, 0,
-	 NULL, "consecutive failed checks that take a node out"},
-	{"rise", KEY_UINT, KEY_RELOADABLE, OFF(config_monitor, rise), 1, 100, "2", NULL, 0, 0,
-	 NULL, "consecutive good checks that bring a node back"},
+	{"fall", KEY_UINT, KEY_RELOADABLE, OFF(config_monitor, fall), 1, 100, "2", NULL, 0, 0, NULL,
+	 "consecutive failed checks that take a node out"},
+	{"rise", KEY_UINT, KEY_RELOADABLE, OFF(config_monitor, rise), 1, 100, "2", NULL, 0, 0, NULL,
+	 "consecutive good checks that bring a node back"},
 	{0},
 };
 static const struct schema monitor_schema = {"monitor", sizeof(struct config_monitor),
 					     monitor_keys};
 
 static const struct key_spec cluster_keys[] = {
-	{"name", KEY_STRING, KEY_REQUIRED, OFF(config_cluster, name), 1, 64, NULL, NULL, 0, 0,
-	 NULL, "unique name that listeners refer to"},
+	{"name", KEY_STRING, KEY_REQUIRED, OFF(config_cluster, name), 1, 64, NULL, NULL, 0, 0, NULL,
+	 "unique name that listeners refer to"},
 	{"type", KEY_ENUM, 0, OFF(config_cluster, type), 0, 0, "galera", NULL, 0, 0, type_names,
 	 "galera, group_replication, replication or static"},
 	{"monitor", KEY_MAP, 0, OFF(config_cluster, monitor), 0, 0, NULL, &monitor_schema, 0, 0,
 	 NULL, "health check account and timing"},
 	{"connect_timeout", KEY_DURATION, KEY_RELOADABLE, OFF(config_cluster, connect_timeout_ms),
-	 10, 60000, "1s", NULL, 0, 0, NULL, "a backend connect slower than this tries the next node"},
+	 10, 60000, "1s", NULL, 0, 0, NULL,
+	 "a backend connect slower than this tries the next node"},
 	{"nodes", KEY_LIST, KEY_REQUIRED, OFF(config_cluster, nodes), 1, CONFIG_MAX_NODES, NULL,
 	 &node_schema, OFF(config_cluster, n_nodes), 0, NULL, "the database servers"},
 	{0},
@@ -336,7 +338,8 @@ static bool phase1_scan(struct parse_ctx *ctx, const unsigned char *text, size_t
 	yaml_parser_set_input_string(&parser, text, len);
 	for (;;) {
 		if (!yaml_parser_parse(&parser, &ev)) {
-			error_at(ctx, mark_from_yaml(parser.problem_mark), "YAML syntax error: %s%s%s",
+			error_at(ctx, mark_from_yaml(parser.problem_mark),
+				 "YAML syntax error: %s%s%s",
 				 parser.problem ? parser.problem : "unreadable input",
 				 parser.context ? " " : "", parser.context ? parser.context : "");
 			ok = false;
@@ -355,7 +358,8 @@ static bool phase1_scan(struct parse_ctx *ctx, const unsigned char *text, size_t
 			}
 			break;
 		case YAML_ALIAS_EVENT:
-			error_at(ctx, at, "YAML aliases (*%s) are not supported: write the value out",
+			error_at(ctx, at,
+				 "YAML aliases (*%s) are not supported: write the value out",
 				 (const char *)ev.data.alias.anchor);
 			ok = false;
 			break;
@@ -375,7 +379,8 @@ static bool phase1_scan(struct parse_ctx *ctx, const unsigned char *text, size_t
 			break;
 		}
 		if (anchor) {
-			error_at(ctx, at, "YAML anchors (&%s) are not supported: write the value out",
+			error_at(ctx, at,
+				 "YAML anchors (&%s) are not supported: write the value out",
 				 (const char *)anchor);
 			ok = false;
 		}
@@ -457,8 +462,8 @@ static const struct unit duration_units[] = {
 	{"", 1}, {"ms", 1}, {"s", 1000}, {"m", 60000}, {"h", 3600000}, {NULL, 0},
 };
 static const struct unit size_units[] = {
-	{"", 1}, {"b", 1}, {"k", 1024}, {"kb", 1024}, {"m", 1u << 20}, {"mb", 1u << 20},
-	{"g", 1u << 30}, {"gb", 1u << 30}, {NULL, 0},
+	{"", 1},	  {"b", 1},	   {"k", 1024},	     {"kb", 1024}, {"m", 1u << 20},
+	{"mb", 1u << 20}, {"g", 1u << 30}, {"gb", 1u << 30}, {NULL, 0},
 };
 static const struct unit plain_units[] = {{"", 1}, {NULL, 0}};
 
@@ -496,7 +501,8 @@ static bool parse_address(struct parse_ctx *ctx, const yaml_node_t *node, const 
 		memcpy(host, text, hlen < sizeof(host) ? hlen : 0);
 	}
 	if (hlen == 0 || hlen >= sizeof(host)) {
-		error_at(ctx, mark_of(node), "%s: bad address '%s': the host part is %s", path, text,
+		error_at(ctx, mark_of(node), "%s: bad address '%s': the host part is %s", path,
+			 text,
 			 hlen == 0 ? "empty (use * or 0.0.0.0 for every address)" : "too long");
 		return false;
 	}
@@ -657,8 +663,9 @@ static bool convert_list(struct parse_ctx *ctx, const struct key_spec *k, yaml_n
 			error_at(ctx, mark_of(node), "%s: needs at least %llu entr%s", path,
 				 (unsigned long long)k->min, k->min == 1 ? "y" : "ies");
 		else
-			error_at(ctx, mark_of(node), "%s: at most %llu entries are allowed, found %zu",
-				 path, (unsigned long long)k->max, n);
+			error_at(ctx, mark_of(node),
+				 "%s: at most %llu entries are allowed, found %zu", path,
+				 (unsigned long long)k->max, n);
 		ok = false;
 		if (n > k->max)
 			n = k->max;
@@ -668,7 +675,8 @@ static bool convert_list(struct parse_ctx *ctx, const struct key_spec *k, yaml_n
 		abort();
 	*count = n;
 	for (size_t i = 0; i < n; i++) {
-		yaml_node_t *item = yaml_document_get_node(ctx->doc, node->data.sequence.items.start[i]);
+		yaml_node_t *item =
+			yaml_document_get_node(ctx->doc, node->data.sequence.items.start[i]);
 		void *elem = (char *)*arr + i * k->sub->size;
 		char sub[256];
 
@@ -702,7 +710,8 @@ static bool convert_map(struct parse_ctx *ctx, const struct schema *schema, yaml
 
 	src->at = mark_of(node);
 	if (node->type != YAML_MAPPING_NODE) {
-		error_at(ctx, mark_of(node), "%s: expected a mapping of keys (%s settings), found %s",
+		error_at(ctx, mark_of(node),
+			 "%s: expected a mapping of keys (%s settings), found %s",
 			 *path ? path : "top level", schema->what,
 			 node->type == YAML_SEQUENCE_NODE ? "a list" : "a single value");
 		return false;
@@ -732,7 +741,8 @@ static bool convert_map(struct parse_ctx *ctx, const struct schema *schema, yaml
 			if (near && find_key(schema, near, &near_idx))
 				suggested |= 1u << near_idx;
 			if (near)
-				error_at(ctx, mark_of(kn), "%s: unknown key '%s' (did you mean '%s'?)",
+				error_at(ctx, mark_of(kn),
+					 "%s: unknown key '%s' (did you mean '%s'?)",
 					 *path ? path : "top level", name, near);
 			else
 				error_at(ctx, mark_of(kn), "%s: unknown key '%s' in %s settings",
@@ -763,8 +773,8 @@ static bool convert_map(struct parse_ctx *ctx, const struct schema *schema, yaml
 		case KEY_LIST:
 			good = vn->type == YAML_SEQUENCE_NODE;
 			if (!good)
-				error_at(ctx, mark_of(vn), "%s: expected a list (- item per %s)", sub,
-					 k->sub->what);
+				error_at(ctx, mark_of(vn), "%s: expected a list (- item per %s)",
+					 sub, k->sub->what);
 			else
 				good = convert_list(ctx, k, vn, obj, sub);
 			break;
@@ -907,7 +917,8 @@ static void phase3_listeners(struct parse_ctx *ctx, struct config *cfg)
 		snprintf(path, sizeof(path), "listeners[%zu]", i);
 		for (size_t j = 0; j < i; j++)
 			if (check_unique(ctx, "listener", cfg->listeners[j].name,
-					 &cfg->listeners[j].src, l->name, s, &listener_schema, "name"))
+					 &cfg->listeners[j].src, l->name, s, &listener_schema,
+					 "name"))
 				break;
 		for (size_t j = 0; j < i; j++) {
 			if (same_addr(&cfg->listeners[j].bind, &l->bind)) {
@@ -948,16 +959,17 @@ static void phase3_listeners(struct parse_ctx *ctx, struct config *cfg)
 				 "each statement (writes to the primary, reads to readers)",
 				 path);
 		if (l->mode == LISTENER_MODE_TCP && l->tls_given)
-			error_at(ctx, key_mark(s, &listener_schema, "tls"),
-				 "%s: a tcp listener passes TLS through to the node untouched; tls: "
-				 "applies to mode: mysql only",
-				 path);
+			error_at(
+				ctx, key_mark(s, &listener_schema, "tls"),
+				"%s: a tcp listener passes TLS through to the node untouched; tls: "
+				"applies to mode: mysql only",
+				path);
 		if (l->mode == LISTENER_MODE_MYSQL && cfg->n_users == 0)
 			error_at(ctx, key_mark(s, &listener_schema, "mode"),
 				 "%s: a mysql listener logs clients in against users:, and none "
 				 "is defined",
 				 path);
-files:
+	files:
 		if (l->tls_given) {
 			const struct config_tls *t = &l->tls;
 			const char *files[] = {t->cert, t->key, t->ca};
@@ -966,8 +978,8 @@ files:
 				if (!files[f])
 					continue;
 				char full[PATH_MAX + 1];
-				snprintf(full, sizeof(full), "%s%s", files[f][0] == '/' ? "" : ctx->dir,
-					 files[f]);
+				snprintf(full, sizeof(full), "%s%s",
+					 files[f][0] == '/' ? "" : ctx->dir, files[f]);
 				if (access(full, R_OK) != 0)
 					error_at(ctx, key_mark(&t->src, &tls_schema, keys[f]),
 						 "%s.tls.%s: cannot read '%s': %s", path, keys[f],
@@ -1012,8 +1024,8 @@ static void phase3_clusters(struct parse_ctx *ctx, struct config *cfg)
 			error_at(ctx, key_mark(&m->src, &monitor_schema, "password_env"),
 				 "%s.monitor: give password_file or password_env, not both", path);
 		else if ((m->password_file || m->password_env) && !m->user)
-			error_at(ctx, m->src.at, "%s.monitor: a password without a user; add user:",
-				 path);
+			error_at(ctx, m->src.at,
+				 "%s.monitor: a password without a user; add user:", path);
 		else if (m->user && !m->password_file && !m->password_env)
 			error_at(ctx, key_mark(&m->src, &monitor_schema, "user"),
 				 "%s.monitor: user '%s' needs password_file or password_env", path,
@@ -1024,11 +1036,12 @@ static void phase3_clusters(struct parse_ctx *ctx, struct config *cfg)
 				key_mark(&m->src, &monitor_schema, "password_file"), what);
 		else if (m->password_env)
 			m->password = read_secret_env(
-				ctx, m->password_env, key_mark(&m->src, &monitor_schema, "password_env"),
-				what);
+				ctx, m->password_env,
+				key_mark(&m->src, &monitor_schema, "password_env"), what);
 		if (m->timeout_ms > m->interval_ms * 4)
 			error_at(ctx, key_mark(&m->src, &monitor_schema, "timeout"),
-				 "%s.monitor: timeout %ums is more than four intervals (%ums); a dead "
+				 "%s.monitor: timeout %ums is more than four intervals (%ums); a "
+				 "dead "
 				 "node would be noticed late",
 				 path, m->timeout_ms, m->interval_ms);
 	}
@@ -1084,9 +1097,9 @@ static void phase3_users(struct parse_ctx *ctx, struct config *cfg)
 				ctx, u->password_file,
 				key_mark(&u->src, &user_schema, "password_file"), what);
 		else
-			u->password = read_secret_env(ctx, u->password_env,
-						      key_mark(&u->src, &user_schema, "password_env"),
-						      what);
+			u->password = read_secret_env(
+				ctx, u->password_env,
+				key_mark(&u->src, &user_schema, "password_env"), what);
 		if (u->password)
 			double_sha1(u->password, u->double_sha1);
 	}
@@ -1282,9 +1295,9 @@ void config_destroy(struct config *cfg)
 static const char *type_str(const struct key_spec *k)
 {
 	static const char *const names[] = {
-		[KEY_STRING] = "string", [KEY_UINT] = "integer",   [KEY_BOOL] = "boolean",
-		[KEY_DURATION] = "duration", [KEY_SIZE] = "size", [KEY_ENUM] = "enum",
-		[KEY_ADDRESS] = "address",   [KEY_MAP] = "mapping", [KEY_LIST] = "list",
+		[KEY_STRING] = "string",     [KEY_UINT] = "integer", [KEY_BOOL] = "boolean",
+		[KEY_DURATION] = "duration", [KEY_SIZE] = "size",    [KEY_ENUM] = "enum",
+		[KEY_ADDRESS] = "address",   [KEY_MAP] = "mapping",  [KEY_LIST] = "list",
 	};
 	return names[k->type];
 }
@@ -1295,9 +1308,9 @@ static void print_keys(FILE *out, const struct schema *schema, const char *prefi
 		char path[256];
 		path_fmt(path, sizeof(path), "%s%s", prefix, k->name);
 		fprintf(out, "%s %s%s%s%s%s: %s\n", path, type_str(k),
-			(k->flags & KEY_REQUIRED) ? " required" : "",
-			k->def ? " default=" : "", k->def ? k->def : "",
-			(k->flags & KEY_RELOADABLE) ? " reloadable" : "", k->help);
+			(k->flags & KEY_REQUIRED) ? " required" : "", k->def ? " default=" : "",
+			k->def ? k->def : "", (k->flags & KEY_RELOADABLE) ? " reloadable" : "",
+			k->help);
 		if (k->type == KEY_MAP || k->type == KEY_LIST) {
 			char sub[256];
 			path_fmt(sub, sizeof(sub), "%s%s.", path, k->type == KEY_LIST ? "[]" : "");

@@ -18,9 +18,9 @@
 #include "log.h"
 
 /* Limits shared by the parser and the code that sizes arrays from them. */
-#define CONFIG_MAX_KEYS	   24 /* keys in one mapping type */
-#define CONFIG_MAX_NODES   64 /* nodes in one cluster */
-#define CONFIG_HASH_LEN	   20 /* SHA1 */
+#define CONFIG_MAX_KEYS	 24 /* keys in one mapping type */
+#define CONFIG_MAX_NODES 64 /* nodes in one cluster */
+#define CONFIG_HASH_LEN	 20 /* SHA1 */
 
 /* Where a YAML node starts, 1-based, for error messages. line 0 = unknown. */
 struct config_mark {

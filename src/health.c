@@ -84,7 +84,8 @@ static void publish(struct health *h)
 				 now->nodes[now->writer].name, before >= 0 ? ", was " : "",
 				 before >= 0 ? now->nodes[before].name : "");
 		else
-			log_warn("health", "cluster %s: no node can take writes", h->cfg->clusters[c].name);
+			log_warn("health", "cluster %s: no node can take writes",
+				 h->cfg->clusters[c].name);
 	}
 	snapshot_unref(h->last);
 	h->last = snapshot_ref(snap);
@@ -139,7 +140,8 @@ static void probe_done(const struct probe_result *res, void *arg)
 			log_info("health", "node %s (cluster %s, %s) is UP (check took %u us)",
 				 hn->cn->name, hn->cc->name, addr, res->latency_us);
 		else
-			log_warn("health", "node %s (cluster %s, %s) is DOWN after %u failed check%s: %s",
+			log_warn("health",
+				 "node %s (cluster %s, %s) is DOWN after %u failed check%s: %s",
 				 hn->cn->name, hn->cc->name, addr, hn->fails,
 				 hn->fails == 1 ? "" : "s", hn->last_error);
 	}
@@ -222,8 +224,9 @@ struct health *health_create(const struct config *cfg, health_publish_fn publish
 			hn->cn = &cc->nodes[n];
 			atomic_init(&hn->suspect, false);
 			hn->timer = evtimer_new(h->base, timer_cb, hn);
-			hn->probe = probe_create(h->base, (const struct sockaddr *)&hn->cn->address.ss,
-						 hn->cn->address.len, probe_done, hn);
+			hn->probe =
+				probe_create(h->base, (const struct sockaddr *)&hn->cn->address.ss,
+					     hn->cn->address.len, probe_done, hn);
 			if (!hn->timer || !hn->probe)
 				goto fail;
 		}
@@ -244,7 +247,8 @@ bool health_start(struct health *h)
 		if (h->cfg->clusters[c].monitor.timeout_ms > slowest)
 			slowest = h->cfg->clusters[c].monitor.timeout_ms;
 	clock_gettime(CLOCK_REALTIME, &deadline);
-	uint64_t ns = (uint64_t)deadline.tv_nsec + (uint64_t)(slowest + FIRST_ROUND_MARGIN_MS) * 1000000;
+	uint64_t ns =
+		(uint64_t)deadline.tv_nsec + (uint64_t)(slowest + FIRST_ROUND_MARGIN_MS) * 1000000;
 	deadline.tv_sec += (time_t)(ns / 1000000000);
 	deadline.tv_nsec = (long)(ns % 1000000000);
 

@@ -39,6 +39,6 @@ static inline void list_remove(struct list *item)
 	list_init(item);
 }
 
-#define list_entry(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define list_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

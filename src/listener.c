@@ -43,8 +43,9 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 
 	if (active >= l->cfg->max_connections && !atomic_exchange(&l->paused, true)) {
 		evconnlistener_disable(evl);
-		log_warn("listener", "%s: %u connections, the max_connections limit; new clients "
-				     "wait in the backlog",
+		log_warn("listener",
+			 "%s: %u connections, the max_connections limit; new clients "
+			 "wait in the backlog",
 			 l->cfg->name, active);
 	}
 	worker_handoff(server_pick_worker(l->srv), fd, l, peer, (socklen_t)peer_len);
@@ -88,21 +89,21 @@ struct listener *listener_create(struct server *srv, const struct config_listene
 		goto fail;
 	/* Created disabled: the server enables listeners once the workers and
 	 * the first health verdicts are ready. */
-	l->evl = evconnlistener_new_bind(base, accept_cb, l,
-					 LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
-						 LEV_OPT_REUSEABLE | LEV_OPT_THREADSAFE |
-						 LEV_OPT_DISABLED,
-					 1024, (const struct sockaddr *)&cfg->bind.ss,
-					 (int)cfg->bind.len);
+	l->evl = evconnlistener_new_bind(
+		base, accept_cb, l,
+		LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC | LEV_OPT_REUSEABLE |
+			LEV_OPT_THREADSAFE | LEV_OPT_DISABLED,
+		1024, (const struct sockaddr *)&cfg->bind.ss, (int)cfg->bind.len);
 	if (!l->evl) {
 		struct config_mark at = config_listener_mark(cfg, "bind");
-		log_error("listener", "%s:%u:%u: listener %s: cannot bind %s: %s%s", srv->cfg->path,
-			  at.line, at.col, cfg->name,
-			  config_addr_str((const struct sockaddr *)&cfg->bind.ss, addr, sizeof(addr)),
-			  strerror(errno),
-			  errno == EADDRINUSE ? " (another process listens there; pick another port "
-						"or stop it)"
-					      : "");
+		log_error(
+			"listener", "%s:%u:%u: listener %s: cannot bind %s: %s%s", srv->cfg->path,
+			at.line, at.col, cfg->name,
+			config_addr_str((const struct sockaddr *)&cfg->bind.ss, addr, sizeof(addr)),
+			strerror(errno),
+			errno == EADDRINUSE ? " (another process listens there; pick another port "
+					      "or stop it)"
+					    : "");
 		goto fail;
 	}
 	evconnlistener_set_error_cb(l->evl, accept_error_cb);
@@ -119,7 +120,8 @@ void listener_enable(struct listener *l)
 	evconnlistener_enable(l->evl);
 	log_info("listener", "%s: listening on %s (mode %s%s%s, cluster %s)", l->cfg->name,
 		 config_addr_str((const struct sockaddr *)&l->cfg->bind.ss, addr, sizeof(addr)),
-		 listener_mode_str(l->cfg->mode), l->cfg->mode == LISTENER_MODE_TCP ? ", route " : "",
+		 listener_mode_str(l->cfg->mode),
+		 l->cfg->mode == LISTENER_MODE_TCP ? ", route " : "",
 		 l->cfg->mode == LISTENER_MODE_TCP ? listener_route_str(l->cfg->route) : "",
 		 l->cfg->cluster);
 }

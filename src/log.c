@@ -15,11 +15,8 @@ static enum log_level min_level = LOG_LEVEL_INFO;
 static bool with_time = true;
 
 static const char *const level_names[] = {
-	[LOG_LEVEL_DEBUG] = "debug",
-	[LOG_LEVEL_INFO] = "info",
-	[LOG_LEVEL_NOTICE] = "notice",
-	[LOG_LEVEL_WARNING] = "warning",
-	[LOG_LEVEL_ERROR] = "error",
+	[LOG_LEVEL_DEBUG] = "debug",	 [LOG_LEVEL_INFO] = "info",   [LOG_LEVEL_NOTICE] = "notice",
+	[LOG_LEVEL_WARNING] = "warning", [LOG_LEVEL_ERROR] = "error",
 };
 
 void log_configure(enum log_level level, bool timestamps)

@@ -35,12 +35,9 @@ static void usage(FILE *out)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check", no_argument, NULL, 't'},
-		{"list-keys", no_argument, NULL, 'K'},
-		{"version", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 't'},
+		{"list-keys", no_argument, NULL, 'K'},	  {"version", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
 	};
 	const char *path = NULL;
 	bool check_only = false;
@@ -84,13 +81,15 @@ int main(int argc, char **argv)
 	if (!cfg) {
 		for (size_t i = 0; i < errs.n; i++)
 			fprintf(stderr, "%s\n", errs.items[i].msg);
-		fprintf(stderr, "sluice: %zu error%s in %s\n", errs.n, errs.n == 1 ? "" : "s", path);
+		fprintf(stderr, "sluice: %zu error%s in %s\n", errs.n, errs.n == 1 ? "" : "s",
+			path);
 		config_errors_deinit(&errs);
 		return 1;
 	}
 	config_errors_deinit(&errs);
 	if (check_only) {
-		printf("%s: configuration is valid (%zu listener(s), %zu cluster(s), %zu user(s))\n",
+		printf("%s: configuration is valid (%zu listener(s), %zu cluster(s), %zu "
+		       "user(s))\n",
 		       path, cfg->n_listeners, cfg->n_clusters, cfg->n_users);
 		config_destroy(cfg);
 		return 0;

@@ -56,8 +56,7 @@ static uint32_t elapsed_us(const struct timespec *since)
 
 /* Record the verdict and schedule the completion; the bufferevent is freed
  * there, never inside its own callback. */
-static void probe_conclude(struct probe *p, bool ok, const char *fmt, ...)
-	SLUICE_PRINTF(3, 4);
+static void probe_conclude(struct probe *p, bool ok, const char *fmt, ...) SLUICE_PRINTF(3, 4);
 
 static void probe_conclude(struct probe *p, bool ok, const char *fmt, ...)
 {
@@ -130,7 +129,8 @@ static void probe_event_cb(struct bufferevent *bev, short what, void *arg)
 	}
 	if (what & BEV_EVENT_TIMEOUT)
 		probe_conclude(p, false, "timed out %s",
-			       p->state == PROBE_CONNECTING ? "connecting" : "waiting for greeting");
+			       p->state == PROBE_CONNECTING ? "connecting"
+							    : "waiting for greeting");
 	else if (what & BEV_EVENT_EOF)
 		probe_conclude(p, false, "connection closed before the greeting");
 	else

@@ -18,7 +18,7 @@ struct listener;
 struct worker;
 
 struct server {
-	struct config *cfg; /* owned */
+	struct config *cfg;	 /* owned */
 	struct event_base *base; /* main thread: accept, signals */
 	struct health *health;
 	struct worker **workers;

@@ -66,7 +66,7 @@ struct tcp_session {
 	struct event *connect_timer;
 	struct event *next_step; /* deferred: try the next candidate node */
 
-	size_t bound; /* bytes per direction, from buffer_size */
+	size_t bound;			  /* bytes per direction, from buffer_size */
 	uint16_t order[CONFIG_MAX_NODES]; /* candidate nodes, best first */
 	size_t n_order;
 	size_t attempt; /* index into order of the node being tried */
@@ -270,8 +270,9 @@ static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 			return;
 		}
 		snprintf(why, sizeof(why), "connect failed: %s",
-			 (what & BEV_EVENT_EOF) ? "closed by the node"
-						: evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+			 (what & BEV_EVENT_EOF)
+				 ? "closed by the node"
+				 : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
 		tcp_backend_failed(s, why);
 		return;
 	}
@@ -360,12 +361,14 @@ static void tcp_try_next(struct tcp_session *s)
 	}
 	if (s->attempt >= s->n_order) {
 		if (s->n_order == 0)
-			tcp_refuse(s, "sluice: no healthy node in cluster '%s' for listener '%s' "
-				      "(route %s)",
+			tcp_refuse(s,
+				   "sluice: no healthy node in cluster '%s' for listener '%s' "
+				   "(route %s)",
 				   s->cc->name, s->lc->name, listener_route_str(s->lc->route));
 		else
-			tcp_refuse(s, "sluice: every node of cluster '%s' refused the connection "
-				      "(listener '%s', %zu tried)",
+			tcp_refuse(s,
+				   "sluice: every node of cluster '%s' refused the connection "
+				   "(listener '%s', %zu tried)",
 				   s->cc->name, s->lc->name, s->n_order);
 		return;
 	}

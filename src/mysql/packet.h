@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MYSQL_HEADER_LEN   4
-#define MYSQL_MAX_PAYLOAD  0xffffffu /* a payload this long continues in the next packet */
+#define MYSQL_HEADER_LEN  4
+#define MYSQL_MAX_PAYLOAD 0xffffffu /* a payload this long continues in the next packet */
 
 /* ER_UNKNOWN_ERROR (SQLSTATE HY000): the generic server error. Used when no
  * node can take a client; the message says why. Codes in the client range

@@ -87,10 +87,9 @@ static inline int check_contains(const char *hay, const char *needle, const char
 
 /* Integers of any width compare as long long, which holds every value the
  * tests use (sizes, counts, uint32_t fields). */
-#define CHECK_EQ_INT(a, b) \
-	check_int((long long)(a), (long long)(b), #a, #b, __FILE__, __LINE__)
+#define CHECK_EQ_INT(a, b) check_int((long long)(a), (long long)(b), #a, #b, __FILE__, __LINE__)
 #define CHECK_EQ_STR(a, b) check_str((a), (b), #a, #b, __FILE__, __LINE__)
-#define CHECK_STR_CONTAINS(hay, needle) \
+#define CHECK_STR_CONTAINS(hay, needle)                                                            \
 	check_contains((hay), (needle), #hay, #needle, __FILE__, __LINE__)
 
 /* Compare len bytes; on failure print the offset and both bytes there. */

@@ -108,15 +108,14 @@ static void test_minimal_tcp(void)
 /* Everything not written gets the default the key table documents. */
 static void test_defaults(void)
 {
-	static const char text[] =
-		"listeners:\n"
-		"  - { name: app, bind: 127.0.0.1:3307, cluster: main }\n"
-		"clusters:\n"
-		"  - name: main\n"
-		"    nodes:\n"
-		"      - { name: db1, address: 127.0.0.1:3306 }\n"
-		"users:\n"
-		"  - { name: app, password_hash: \"" SECRET_HASH "\" }\n";
+	static const char text[] = "listeners:\n"
+				   "  - { name: app, bind: 127.0.0.1:3307, cluster: main }\n"
+				   "clusters:\n"
+				   "  - name: main\n"
+				   "    nodes:\n"
+				   "      - { name: db1, address: 127.0.0.1:3306 }\n"
+				   "users:\n"
+				   "  - { name: app, password_hash: \"" SECRET_HASH "\" }\n";
 	struct config *cfg = load_good("t.yaml", text);
 	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -259,35 +258,34 @@ static void test_values(void)
 /* The same settings in block style and in flow style load the same. */
 static void test_flow_and_block(void)
 {
-	static const char block[] =
-		"workers: 2\n"
-		"buffer_size: 64k\n"
-		"listeners:\n"
-		"  - name: rw\n"
-		"    bind: 127.0.0.1:3307\n"
-		"    mode: tcp\n"
-		"    cluster: main\n"
-		"    route: readers\n"
-		"    max_connections: 50\n"
-		"clusters:\n"
-		"  - name: main\n"
-		"    type: static\n"
-		"    connect_timeout: 2s\n"
-		"    monitor:\n"
-		"      interval: 1s\n"
-		"      timeout: 2s\n"
-		"      fall: 3\n"
-		"      rise: 4\n"
-		"    nodes:\n"
-		"      - name: db1\n"
-		"        address: 127.0.0.1:3306\n"
-		"        weight: 5\n"
-		"        priority: 1\n"
-		"      - name: db2\n"
-		"        address: '[::1]:3306'\n"
-		"logging:\n"
-		"  level: debug\n"
-		"  timestamps: false\n";
+	static const char block[] = "workers: 2\n"
+				    "buffer_size: 64k\n"
+				    "listeners:\n"
+				    "  - name: rw\n"
+				    "    bind: 127.0.0.1:3307\n"
+				    "    mode: tcp\n"
+				    "    cluster: main\n"
+				    "    route: readers\n"
+				    "    max_connections: 50\n"
+				    "clusters:\n"
+				    "  - name: main\n"
+				    "    type: static\n"
+				    "    connect_timeout: 2s\n"
+				    "    monitor:\n"
+				    "      interval: 1s\n"
+				    "      timeout: 2s\n"
+				    "      fall: 3\n"
+				    "      rise: 4\n"
+				    "    nodes:\n"
+				    "      - name: db1\n"
+				    "        address: 127.0.0.1:3306\n"
+				    "        weight: 5\n"
+				    "        priority: 1\n"
+				    "      - name: db2\n"
+				    "        address: '[::1]:3306'\n"
+				    "logging:\n"
+				    "  level: debug\n"
+				    "  timestamps: false\n";
 	static const char flow[] =
 		"{workers: 2, buffer_size: 64k,\n"
 		" listeners: [{name: rw, bind: '127.0.0.1:3307', mode: tcp, cluster: main,\n"
@@ -638,7 +636,8 @@ static const struct error_case error_cases[] = {
 	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tpc, cluster: main, route: readers }\n"
 	 "clusters:\n"
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n",
-	 {{2, 45, "listeners[0].mode: unknown value 'tpc' (did you mean 'tcp'?); one of: mysql, tcp"}}},
+	 {{2, 45,
+	   "listeners[0].mode: unknown value 'tpc' (did you mean 'tcp'?); one of: mysql, tcp"}}},
 	{"a top level that is not a mapping says so",
 	 "- a\n",
 	 {{1, 1, "top level: expected a mapping of keys (config settings), found a list"}}},
@@ -659,8 +658,9 @@ static const struct error_case error_cases[] = {
 	 "  - name: main\n"
 	 "    monitor: fast\n"
 	 "    nodes: [{ name: db1, address: 127.0.0.1:3306 }]\n",
-	 {{5, 14, "clusters[0].monitor: expected a mapping of keys (monitor settings), found a "
-		  "single value"}}},
+	 {{5, 14,
+	   "clusters[0].monitor: expected a mapping of keys (monitor settings), found a "
+	   "single value"}}},
 	{"a list where a mapping belongs",
 	 "listeners:\n"
 	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n"
@@ -738,8 +738,9 @@ static const struct error_case error_cases[] = {
 	 "  - name: main\n"
 	 "    connect_timeout: 2 seconds\n"
 	 "    nodes: [{ name: db1, address: 127.0.0.1:3306 }]\n",
-	 {{5, 22, "clusters[0].connect_timeout: '2 seconds' is not a duration such as 250ms or "
-		  "2s"}}},
+	 {{5, 22,
+	   "clusters[0].connect_timeout: '2 seconds' is not a duration such as 250ms or "
+	   "2s"}}},
 	{"fractional duration",
 	 "listeners:\n"
 	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n"
@@ -803,15 +804,17 @@ static const struct error_case error_cases[] = {
 	 "  - name: main\n"
 	 "    type: galea\n"
 	 "    nodes: [{ name: db1, address: 127.0.0.1:3306 }]\n",
-	 {{5, 11, "clusters[0].type: unknown value 'galea' (did you mean 'galera'?); one of: "
-		  "galera, group_replication, replication, static"}}},
+	 {{5, 11,
+	   "clusters[0].type: unknown value 'galea' (did you mean 'galera'?); one of: "
+	   "galera, group_replication, replication, static"}}},
 	{"route typo, with a hint",
 	 "listeners:\n"
 	 "  - { name: ro, bind: 127.0.0.1:3308, mode: tcp, cluster: main, route: reader }\n"
 	 "clusters:\n"
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n",
-	 {{2, 72, "listeners[0].route: unknown value 'reader' (did you mean 'readers'?); one of: "
-		  "primary, readers"}}},
+	 {{2, 72,
+	   "listeners[0].route: unknown value 'reader' (did you mean 'readers'?); one of: "
+	   "primary, readers"}}},
 	{"mode typo, with a hint",
 	 "listeners:\n"
 	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tpc, cluster: main }\n"
@@ -819,16 +822,18 @@ static const struct error_case error_cases[] = {
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n"
 	 "users:\n"
 	 "  - { name: app, password_hash: \"" SECRET_HASH "\" }\n",
-	 {{2, 45, "listeners[0].mode: unknown value 'tpc' (did you mean 'tcp'?); one of: mysql, "
-		  "tcp"}}},
+	 {{2, 45,
+	   "listeners[0].mode: unknown value 'tpc' (did you mean 'tcp'?); one of: mysql, "
+	   "tcp"}}},
 	{"enum value with nothing close",
 	 "listeners:\n"
 	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n"
 	 "clusters:\n"
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n"
 	 "logging: { level: verbose }\n",
-	 {{5, 19, "logging.level: unknown value 'verbose'; one of: debug, info, notice, warning, "
-		  "error"}}},
+	 {{5, 19,
+	   "logging.level: unknown value 'verbose'; one of: debug, info, notice, warning, "
+	   "error"}}},
 	{"not a boolean",
 	 "listeners:\n"
 	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n"
@@ -861,8 +866,9 @@ static const struct error_case error_cases[] = {
 	 "    nodes:\n"
 	 "      - name: db1\n"
 	 "        address: '127.0.0.1'\n",
-	 {{7, 18, "clusters[0].nodes[0].address: bad address '127.0.0.1': expected HOST:PORT, "
-		  "e.g. 127.0.0.1:3306"}}},
+	 {{7, 18,
+	   "clusters[0].nodes[0].address: bad address '127.0.0.1': expected HOST:PORT, "
+	   "e.g. 127.0.0.1:3306"}}},
 	{"address with port 0",
 	 "listeners:\n"
 	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n"
@@ -907,8 +913,9 @@ static const struct error_case error_cases[] = {
 	 "    nodes:\n"
 	 "      - name: db1\n"
 	 "        address: ':3306'\n",
-	 {{7, 18, "bad address ':3306': the host part is empty (use * or 0.0.0.0 for every "
-		  "address)"}}},
+	 {{7, 18,
+	   "bad address ':3306': the host part is empty (use * or 0.0.0.0 for every "
+	   "address)"}}},
 	{"IPv6 address without the closing bracket",
 	 "listeners:\n"
 	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n"
@@ -960,8 +967,9 @@ static const struct error_case error_cases[] = {
 	 "  - name: main\n"
 	 "    nodes:\n"
 	 "      - { address: 127.0.0.1:3306 }\n",
-	 {{6, 9, "clusters[0].nodes[0]: missing required key 'name' (unique name within the "
-		 "cluster)"}}},
+	 {{6, 9,
+	   "clusters[0].nodes[0]: missing required key 'name' (unique name within the "
+	   "cluster)"}}},
 	{"listener without bind, block style",
 	 "listeners:\n"
 	 "  - name: rw\n"
@@ -1096,8 +1104,9 @@ static const struct error_case error_cases[] = {
 	 "    tls: { cert: /dev/null, key: /dev/null }\n"
 	 "clusters:\n"
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n",
-	 {{6, 10, "listeners[0]: a tcp listener passes TLS through to the node untouched; tls: "
-		  "applies to mode: mysql only"}}},
+	 {{6, 10,
+	   "listeners[0]: a tcp listener passes TLS through to the node untouched; tls: "
+	   "applies to mode: mysql only"}}},
 	{"tls certificate that cannot be read",
 	 "listeners:\n"
 	 "  - name: app\n"
@@ -1110,15 +1119,17 @@ static const struct error_case error_cases[] = {
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n"
 	 "users:\n"
 	 "  - { name: app, password_hash: \"" SECRET_HASH "\" }\n",
-	 {{6, 13, "listeners[0].tls.cert: cannot read '/nonexistent-dir/cert.pem': No such file "
-		  "or directory"}}},
+	 {{6, 13,
+	   "listeners[0].tls.cert: cannot read '/nonexistent-dir/cert.pem': No such file "
+	   "or directory"}}},
 	{"mysql listener and no users",
 	 "listeners:\n"
 	 "  - { name: app, bind: 127.0.0.1:3307, mode: mysql, cluster: main }\n"
 	 "clusters:\n"
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n",
-	 {{2, 46, "listeners[0]: a mysql listener logs clients in against users:, and none is "
-		  "defined"}}},
+	 {{2, 46,
+	   "listeners[0]: a mysql listener logs clients in against users:, and none is "
+	   "defined"}}},
 	{"mysql listener by default and no users: the listener is marked",
 	 "listeners:\n"
 	 "  - { name: app, bind: 127.0.0.1:3307, cluster: main }\n"
@@ -1134,8 +1145,9 @@ static const struct error_case error_cases[] = {
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n"
 	 "users:\n"
 	 "  - { name: app }\n",
-	 {{6, 5, "users[0]: give exactly one of password_hash, password_file or password_env "
-		 "(found 0)"}}},
+	 {{6, 5,
+	   "users[0]: give exactly one of password_hash, password_file or password_env "
+	   "(found 0)"}}},
 	{"user with two passwords",
 	 "listeners:\n"
 	 "  - { name: app, bind: 127.0.0.1:3307, cluster: main }\n"
@@ -1145,8 +1157,9 @@ static const struct error_case error_cases[] = {
 	 "  - name: app\n"
 	 "    password_hash: \"" SECRET_HASH "\"\n"
 	 "    password_env: " ENV_SECRET "\n",
-	 {{6, 5, "users[0]: give exactly one of password_hash, password_file or password_env "
-		 "(found 2)"}}},
+	 {{6, 5,
+	   "users[0]: give exactly one of password_hash, password_file or password_env "
+	   "(found 2)"}}},
 	{"password_hash too short",
 	 "listeners:\n"
 	 "  - { name: app, bind: 127.0.0.1:3307, cluster: main }\n"
@@ -1162,8 +1175,9 @@ static const struct error_case error_cases[] = {
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n"
 	 "users:\n"
 	 "  - { name: app, password_hash: \"*14E65567ABDB5135D0CFD9A70B3032C179A49EEZ\" }\n",
-	 {{6, 33, "users[0].password_hash: expected '*' and 40 hex digits, as SELECT "
-		  "PASSWORD('secret') prints"}}},
+	 {{6, 33,
+	   "users[0].password_hash: expected '*' and 40 hex digits, as SELECT "
+	   "PASSWORD('secret') prints"}}},
 	{"password_hash without its star",
 	 "listeners:\n"
 	 "  - { name: app, bind: 127.0.0.1:3307, cluster: main }\n"
@@ -1179,8 +1193,9 @@ static const struct error_case error_cases[] = {
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n"
 	 "users:\n"
 	 "  - { name: app, password_file: /nonexistent-dir/app.pw }\n",
-	 {{6, 33, "password_file: cannot read '/nonexistent-dir/app.pw': No such file or "
-		  "directory"}}},
+	 {{6, 33,
+	   "password_file: cannot read '/nonexistent-dir/app.pw': No such file or "
+	   "directory"}}},
 	{"password_file that is empty",
 	 "listeners:\n"
 	 "  - { name: app, bind: 127.0.0.1:3307, cluster: main }\n"
@@ -1262,8 +1277,9 @@ static const struct error_case error_cases[] = {
 	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main\n"
 	 "clusters:\n"
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n",
-	 {{3, 9, "YAML syntax error: did not find expected ',' or '}' while parsing a flow "
-		 "mapping"}}},
+	 {{3, 9,
+	   "YAML syntax error: did not find expected ',' or '}' while parsing a flow "
+	   "mapping"}}},
 	{"YAML syntax error: a tab for indentation",
 	 "listeners:\n"
 	 "\t- { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n",

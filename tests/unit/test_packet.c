@@ -19,7 +19,7 @@ struct err_case {
 	uint16_t code;
 	const char *sqlstate;
 	const char *message;
-	size_t want_len; /* 0: refused */
+	size_t want_len;  /* 0: refused */
 	const char *want; /* the whole packet, header included */
 };
 
