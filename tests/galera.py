@@ -96,6 +96,8 @@ DEFAULT_USERS: tuple[DbUser, ...] = (
     # What a health checker needs: SHOW STATUS needs nothing, PROCESS for the processlist,
     # REPLICATION CLIENT (= BINLOG MONITOR in 10.11) and SLAVE MONITOR for SHOW SLAVE STATUS.
     DbUser("monitor", "monitor_pw", "PROCESS, REPLICATION CLIENT, SLAVE MONITOR ON *.*"),
+    # A second application account: COM_CHANGE_USER, and KILL across users, need two.
+    DbUser("sluice_other", "other_pw", "ALL PRIVILEGES ON sluice_test.*"),
 )
 DEFAULT_DATABASES: tuple[str, ...] = ("sluice_test",)
 
