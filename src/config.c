@@ -102,6 +102,9 @@ static const struct key_spec listener_keys[] = {
 	{"max_connections", KEY_UINT, KEY_RELOADABLE, OFF(config_listener, max_connections), 1,
 	 1000000, "10000", NULL, 0, 0, NULL,
 	 "client connections open at once; more wait in the backlog"},
+	{"login_timeout", KEY_DURATION, KEY_RELOADABLE, OFF(config_listener, login_timeout_ms), 100,
+	 600000, "10s", NULL, 0, 0, NULL,
+	 "mysql only: a client that has not logged in by then is disconnected"},
 	{0},
 };
 static const struct schema listener_schema = {"listener", sizeof(struct config_listener),

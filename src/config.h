@@ -81,6 +81,7 @@ struct config_listener {
 	enum listener_route route;
 	struct config_tls tls; /* valid when tls_given */
 	uint32_t max_connections;
+	uint32_t login_timeout_ms;
 	bool tls_given;
 	size_t cluster_index; /* resolved in phase 3 */
 };

@@ -34,6 +34,7 @@ struct health_node {
 	uint32_t fails, oks; /* consecutive */
 	uint32_t check_us;
 	char last_error[128];
+	char server_version[64];
 	atomic_bool suspect;
 };
 
@@ -72,6 +73,7 @@ static void publish(struct health *h)
 		struct node_view *v = &snap->clusters[hn->cluster].nodes[hn->node];
 		v->check_us = hn->check_us;
 		memcpy(v->last_error, hn->last_error, sizeof(v->last_error));
+		memcpy(v->server_version, hn->server_version, sizeof(v->server_version));
 	}
 	for (size_t c = 0; c < snap->n_clusters; c++) {
 		const struct cluster_view *now = &snap->clusters[c];
@@ -119,6 +121,7 @@ static void probe_done(const struct probe_result *res, void *arg)
 		hn->oks++;
 		hn->fails = 0;
 		hn->last_error[0] = '\0';
+		memcpy(hn->server_version, res->server_version, sizeof(hn->server_version));
 	} else {
 		hn->fails++;
 		hn->oks = 0;

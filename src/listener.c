@@ -17,7 +17,9 @@
 #include "config.h"
 #include "log.h"
 #include "server.h"
+#include "mysql_session.h"
 #include "tcp_session.h"
+#include "tls.h"
 #include "worker.h"
 
 /* After an accept error such as EMFILE, wait this long before accepting
@@ -33,6 +35,7 @@ struct listener {
 	atomic_uint active;   /* sessions open or queued for a worker */
 	atomic_bool paused;   /* at max_connections */
 	bool closed;
+	SSL_CTX *tls;
 };
 
 static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct sockaddr *peer,
@@ -86,6 +89,8 @@ struct listener *listener_create(struct server *srv, const struct config_listene
 	atomic_init(&l->paused, false);
 	l->resume = evtimer_new(base, resume_cb, l);
 	if (!l->resume)
+		goto fail;
+	if (cfg->tls_given && !(l->tls = tls_server_ctx_create(cfg, srv->cfg->path)))
 		goto fail;
 	/* Created disabled: the server enables listeners once the workers and
 	 * the first health verdicts are ready. */
@@ -143,9 +148,9 @@ void listener_start_session(struct listener *l, struct worker *w, int fd,
 		tcp_session_start(w, l, fd, peer, peer_len);
 		return;
 	case LISTENER_MODE_MYSQL:
-		break;
+		mysql_session_start(w, l, fd, peer, peer_len);
+		return;
 	}
-	/* server_create refuses configs with listeners this build cannot run. */
 	BUG_ON(true);
 }
 
@@ -157,6 +162,11 @@ void listener_session_ended(struct listener *l)
 		if (!l->closed)
 			evconnlistener_enable(l->evl);
 	}
+}
+
+struct ssl_ctx_st *listener_tls(const struct listener *l)
+{
+	return l->tls;
 }
 
 const struct config_listener *listener_config(const struct listener *l)
@@ -177,5 +187,6 @@ void listener_destroy(struct listener *l)
 		evconnlistener_free(l->evl);
 	if (l->resume)
 		event_free(l->resume);
+	SSL_CTX_free(l->tls);
 	free(l);
 }

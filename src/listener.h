@@ -38,6 +38,8 @@ void listener_start_session(struct listener *l, struct worker *w, int fd,
 void listener_session_ended(struct listener *l);
 
 const struct config_listener *listener_config(const struct listener *l);
+/* The TLS server context for mode: mysql listeners with tls:, else NULL. */
+struct ssl_ctx_st *listener_tls(const struct listener *l);
 size_t listener_index(const struct listener *l);
 
 void listener_destroy(struct listener *l);

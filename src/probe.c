@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "mysql/handshake.h"
 
 /* A greeting is a few dozen bytes; an ERR a few hundred. Anything longer is
  * not what we are waiting for. */
@@ -107,6 +108,12 @@ static void probe_read_cb(struct bufferevent *bev, void *arg)
 		return;
 	unsigned char *pkt = evbuffer_pullup(in, (ev_ssize_t)(4 + len)) + 4;
 	if (pkt[0] == 0x0a) {
+		struct mysql_handshake hs;
+		if (!mysql_read_handshake(pkt, len, &hs)) {
+			probe_conclude(p, false, "malformed MySQL greeting");
+			return;
+		}
+		memcpy(p->result.server_version, hs.server_version, sizeof(hs.server_version));
 		probe_conclude(p, true, NULL);
 	} else if (pkt[0] == 0xff && len >= 3) {
 		/* ERR before the greeting: no SQLSTATE marker, just code + text. */
@@ -172,6 +179,7 @@ bool probe_start(struct probe *p, uint32_t timeout_ms)
 	if (p->state != PROBE_IDLE)
 		return false;
 	clock_gettime(CLOCK_MONOTONIC, &p->started);
+	p->result.server_version[0] = '\0';
 	p->bev = bufferevent_socket_new(p->base, -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!p->bev)
 		abort(); /* out of memory on the monitor thread */

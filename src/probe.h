@@ -20,6 +20,7 @@ struct probe_result {
 	bool ok;
 	uint32_t latency_us; /* from connect() to the verdict */
 	char error[128];     /* why not ok; empty when ok */
+	char server_version[64]; /* from the greeting when ok, e.g. "10.11.6-MariaDB" */
 };
 
 /* Called once per probe_start(), on the base's thread, after the probe has

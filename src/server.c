@@ -29,25 +29,6 @@ static void publish_cb(struct snapshot *snap, void *arg)
 	snapshot_unref(snap);
 }
 
-/* Refuse what this build cannot run yet, pointing at the config line. */
-static bool check_supported(const struct config *cfg)
-{
-	bool ok = true;
-
-	for (size_t i = 0; i < cfg->n_listeners; i++) {
-		const struct config_listener *l = &cfg->listeners[i];
-		if (l->mode != LISTENER_MODE_TCP) {
-			struct config_mark at = config_listener_mark(l, "mode");
-			log_error("server",
-				  "%s:%u:%u: listener %s: mode %s is not available in this version "
-				  "of sluice yet; use mode: tcp with route: primary or readers",
-				  cfg->path, at.line, at.col, l->name, listener_mode_str(l->mode));
-			ok = false;
-		}
-	}
-	return ok;
-}
-
 struct server *server_create(struct config *cfg)
 {
 	struct server *s = calloc(1, sizeof(*s));
@@ -57,8 +38,6 @@ struct server *server_create(struct config *cfg)
 		return NULL;
 	}
 	s->cfg = cfg;
-	if (!check_supported(cfg))
-		goto fail;
 	atomic_init(&s->next_session_id, 1);
 	s->rr = calloc(cfg->n_clusters, sizeof(*s->rr));
 	s->workers = calloc(cfg->workers, sizeof(*s->workers));

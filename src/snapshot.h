@@ -24,6 +24,7 @@ struct node_view {
 	uint32_t priority;
 	uint32_t check_us; /* duration of the last check, microseconds */
 	char last_error[128];
+	char server_version[64]; /* from the node's greeting, "" until seen */
 };
 
 struct cluster_view {

@@ -12,7 +12,10 @@
 
 #include <event2/event.h>
 
+#include "config.h"
 #include "listener.h"
+#include "server.h"
+#include "stats.h"
 #include "log.h"
 #include "snapshot.h"
 
@@ -42,6 +45,8 @@ struct worker {
 	struct snapshot *snap; /* worker thread only */
 	struct list sessions;  /* open sessions */
 	struct list closing;   /* waiting for the reaper */
+	struct node_stats **stats; /* [cluster][node], this worker's shard */
+	size_t n_clusters;
 };
 
 static void destroy_list(struct list *head)
@@ -117,6 +122,16 @@ struct worker *worker_create(struct server *srv, unsigned id)
 	atomic_init(&w->stop, false);
 	list_init(&w->sessions);
 	list_init(&w->closing);
+	w->n_clusters = srv->cfg->n_clusters;
+	w->stats = calloc(w->n_clusters ? w->n_clusters : 1, sizeof(*w->stats));
+	if (!w->stats)
+		goto fail;
+	for (size_t c = 0; c < w->n_clusters; c++) {
+		size_t n = srv->cfg->clusters[c].n_nodes;
+		w->stats[c] = calloc(n ? n : 1, sizeof(**w->stats));
+		if (!w->stats[c])
+			goto fail;
+	}
 	w->base = event_base_new();
 	if (!w->base)
 		goto fail;
@@ -194,6 +209,11 @@ unsigned worker_id(const struct worker *w)
 	return w->id;
 }
 
+struct node_stats *worker_node_stats(struct worker *w, size_t c, size_t n)
+{
+	return &w->stats[c][n];
+}
+
 void worker_session_add(struct worker *w, struct worker_session *ws)
 {
 	ws->closing = false;
@@ -235,6 +255,10 @@ void worker_destroy(struct worker *w)
 		free(w->head);
 		w->head = next;
 	}
+	/* One more pass so objects that defer their own release (backend
+	 * connections) are freed before the base goes away. */
+	if (w->base)
+		event_base_loop(w->base, EVLOOP_NONBLOCK);
 	snapshot_unref(atomic_exchange(&w->pending, NULL));
 	snapshot_unref(w->snap);
 	if (w->wake)
@@ -243,6 +267,9 @@ void worker_destroy(struct worker *w)
 		event_free(w->reap);
 	if (w->base)
 		event_base_free(w->base);
+	for (size_t c = 0; w->stats && c < w->n_clusters; c++)
+		free(w->stats[c]);
+	free(w->stats);
 	pthread_mutex_destroy(&w->lock);
 	free(w);
 }

@@ -18,6 +18,7 @@
 
 struct event_base;
 struct listener;
+struct node_stats;
 struct server;
 struct snapshot;
 struct worker;
@@ -47,6 +48,10 @@ struct snapshot *worker_snapshot(struct worker *w);
 struct event_base *worker_base(struct worker *w);
 struct server *worker_server(struct worker *w);
 unsigned worker_id(const struct worker *w);
+
+/* This worker's counters for node n of cluster c. Worker thread only for
+ * writing; other threads may read them (relaxed, for stats). */
+struct node_stats *worker_node_stats(struct worker *w, size_t c, size_t n);
 
 /* Track a new session / schedule its destruction after the current
  * callback returns. Worker thread only. */

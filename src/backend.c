@@ -1,0 +1,546 @@
+/*
+ * Backend connections: connect, greeting, login as the client's user, then
+ * a byte pipe for the session. See backend.h for the state diagram.
+ */
+#include "backend.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <openssl/crypto.h>
+
+#include "config.h"
+#include "log.h"
+#include "mysql/auth.h"
+#include "mysql/handshake.h"
+#include "mysql/packet.h"
+#include "mysql/proto.h"
+#include "mysql/resp.h"
+#include "mysql/wire.h"
+
+/* Login packets are small; anything bigger is not a login packet. */
+#define BACKEND_LOGIN_PACKET_MAX 65536
+
+/* What sluice asks of a backend beyond what the client negotiated: the
+ * protocol it speaks itself. SSL and compression are per hop, and
+ * DEPRECATE_EOF is never used (the response tracker expects EOFs). */
+#define BACKEND_CAPS_NEVER (CLIENT_SSL | CLIENT_COMPRESS | CLIENT_DEPRECATE_EOF)
+#define BACKEND_CAPS_ALWAYS                                                                        \
+	(CLIENT_PROTOCOL_41 | CLIENT_SECURE_CONNECTION | CLIENT_PLUGIN_AUTH |                      \
+	 CLIENT_LONG_PASSWORD | CLIENT_TRANSACTIONS)
+
+enum backend_state {
+	BACKEND_CONNECTING,
+	BACKEND_GREETING,
+	BACKEND_AUTH,
+	BACKEND_READY,
+	BACKEND_FAILED,
+};
+
+static const char *const backend_state_names[] = {
+	[BACKEND_CONNECTING] = "connecting",
+	[BACKEND_GREETING] = "greeting",
+	[BACKEND_AUTH] = "auth",
+	[BACKEND_READY] = "ready",
+	[BACKEND_FAILED] = "failed",
+};
+
+struct backend {
+	struct event_base *base;
+	const struct config_node *node;
+	int node_index;
+	uint32_t connect_timeout_ms;
+	size_t bound;
+	const struct backend_ops *ops;
+	void *arg;
+	enum backend_state state;
+	struct bufferevent *bev;
+	struct event *timer; /* connect + login deadline */
+	struct mysql_handshake greeting;
+	uint16_t status;
+	uint8_t seq; /* next sequence id during login */
+	bool change_user;
+	bool closing;
+	/* Login material, kept while logging in. */
+	char user[MYSQL_USER_MAX];
+	uint8_t sha1_pw[MYSQL_SHA1_LEN];
+	char *password;
+	char db[MYSQL_DB_MAX];
+	bool has_db;
+	uint32_t caps;
+	uint32_t max_packet;
+	uint8_t charset;
+	uint8_t *attrs;
+	size_t attrs_len;
+	char plugin[MYSQL_PLUGIN_MAX]; /* the plugin in use for this exchange */
+};
+
+static void backend_set_state(struct backend *b, enum backend_state next)
+{
+	log_debug("backend", "%s: %s -> %s", b->node->name, backend_state_names[b->state],
+		  backend_state_names[next]);
+	b->state = next;
+}
+
+static void forget_secrets(struct backend *b)
+{
+	OPENSSL_cleanse(b->sha1_pw, sizeof(b->sha1_pw));
+	if (b->password) {
+		OPENSSL_cleanse(b->password, strlen(b->password));
+		free(b->password);
+		b->password = NULL;
+	}
+	free(b->attrs);
+	b->attrs = NULL;
+	b->attrs_len = 0;
+}
+
+/* Login ended: tell the session. It may destroy us from the callback. */
+static void login_finished(struct backend *b, enum backend_result res, const struct mysql_err *err,
+			   const char *why)
+{
+	event_del(b->timer);
+	forget_secrets(b);
+	if (res == BACKEND_OK) {
+		backend_set_state(b, BACKEND_READY);
+		bufferevent_setwatermark(b->bev, EV_WRITE, b->bound / 2, 0);
+	} else {
+		backend_set_state(b, BACKEND_FAILED);
+		bufferevent_disable(b->bev, EV_READ | EV_WRITE);
+	}
+	b->ops->login_done(b->arg, res, err, why);
+}
+
+static void fail(struct backend *b, const char *fmt, ...) SLUICE_PRINTF(2, 3);
+
+static void fail(struct backend *b, const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (b->state == BACKEND_READY) {
+		backend_set_state(b, BACKEND_FAILED);
+		bufferevent_disable(b->bev, EV_READ | EV_WRITE);
+		b->ops->closed(b->arg, why);
+		return;
+	}
+	if (b->state != BACKEND_FAILED)
+		login_finished(b, BACKEND_UNREACHABLE, NULL, why);
+}
+
+/* Compute the answer for the plugin the node asked for, into out. */
+static bool auth_answer(struct backend *b, const uint8_t *scramble, size_t scramble_len,
+			uint8_t *out, size_t *out_len)
+{
+	if (strcmp(b->plugin, "mysql_native_password") == 0) {
+		if (scramble_len < MYSQL_SCRAMBLE_LEN)
+			return false;
+		mysql_native_answer(b->sha1_pw, scramble, MYSQL_SCRAMBLE_LEN, out);
+		*out_len = MYSQL_SHA1_LEN;
+		return true;
+	}
+	if (strcmp(b->plugin, "caching_sha2_password") == 0 && b->password) {
+		if (scramble_len < MYSQL_SCRAMBLE_LEN)
+			return false;
+		mysql_sha256_answer(b->password, scramble, MYSQL_SCRAMBLE_LEN, out);
+		*out_len = MYSQL_SHA256_LEN;
+		return true;
+	}
+	return false;
+}
+
+static void send_packet(struct backend *b, struct mysql_writer *w)
+{
+	if (w->ok)
+		bufferevent_write(b->bev, w->data, w->len);
+	else
+		fail(b, "out of memory building a login packet");
+}
+
+static void on_greeting(struct backend *b, const uint8_t *p, uint32_t len, uint8_t seq)
+{
+	struct mysql_handshake_response rsp;
+	struct mysql_writer w;
+
+	if (len > 0 && p[0] == MYSQL_ERR_MARKER) {
+		struct mysql_err err;
+		if (mysql_read_err(p, len, &err))
+			fail(b, "node refused the connection: %u %s", err.code, err.message);
+		else
+			fail(b, "node refused the connection");
+		return;
+	}
+	if (!mysql_read_handshake(p, len, &b->greeting)) {
+		fail(b, "malformed greeting");
+		return;
+	}
+	memset(&rsp, 0, sizeof(rsp));
+	rsp.caps = (b->caps & b->greeting.caps & ~BACKEND_CAPS_NEVER) |
+		   (BACKEND_CAPS_ALWAYS & b->greeting.caps);
+	if (b->has_db)
+		rsp.caps |= CLIENT_CONNECT_WITH_DB;
+	else
+		rsp.caps &= ~CLIENT_CONNECT_WITH_DB;
+	if (!b->attrs)
+		rsp.caps &= ~CLIENT_CONNECT_ATTRS;
+	rsp.max_packet = b->max_packet;
+	rsp.charset = b->charset;
+	mysql_copy_str(rsp.user, sizeof(rsp.user), b->user, strlen(b->user));
+	/* Answer with the plugin the node proposes when we can, else native. */
+	snprintf(b->plugin, sizeof(b->plugin), "%s",
+		 (strcmp(b->greeting.plugin, "caching_sha2_password") == 0 && b->password)
+			 ? b->greeting.plugin
+			 : "mysql_native_password");
+	if (!auth_answer(b, b->greeting.scramble, b->greeting.scramble_len, rsp.auth,
+			 &rsp.auth_len)) {
+		fail(b, "cannot answer the greeting's scramble");
+		return;
+	}
+	rsp.has_db = b->has_db;
+	memcpy(rsp.db, b->db, sizeof(rsp.db));
+	memcpy(rsp.plugin, b->plugin, sizeof(rsp.plugin));
+	rsp.attrs = b->attrs;
+	rsp.attrs_len = b->attrs_len;
+	b->caps = rsp.caps;
+	mysql_writer_init(&w);
+	mysql_write_handshake_response(&w, (uint8_t)(seq + 1), &rsp);
+	b->seq = (uint8_t)(seq + 2);
+	send_packet(b, &w);
+	mysql_writer_deinit(&w);
+	OPENSSL_cleanse(rsp.auth, sizeof(rsp.auth));
+	backend_set_state(b, BACKEND_AUTH);
+}
+
+/* A packet during AUTH: OK, ERR, AuthSwitchRequest or AuthMoreData. */
+static void on_auth(struct backend *b, const uint8_t *p, uint32_t len, uint8_t seq)
+{
+	struct mysql_writer w;
+
+	if (len == 0) {
+		fail(b, "empty packet during login");
+		return;
+	}
+	switch (p[0]) {
+	case MYSQL_OK_MARKER: {
+		struct mysql_ok ok;
+		if (!mysql_read_ok(p, len, &ok)) {
+			fail(b, "malformed OK after login");
+			return;
+		}
+		b->status = ok.status;
+		login_finished(b, BACKEND_OK, NULL, NULL);
+		return;
+	}
+	case MYSQL_ERR_MARKER: {
+		struct mysql_err err;
+		if (!mysql_read_err(p, len, &err)) {
+			fail(b, "malformed ERR after login");
+			return;
+		}
+		login_finished(b, BACKEND_REFUSED, &err, err.message);
+		return;
+	}
+	case MYSQL_AUTH_SWITCH: {
+		uint8_t data[MYSQL_AUTH_MAX], answer[MYSQL_AUTH_MAX];
+		size_t data_len, answer_len;
+		char plugin[MYSQL_PLUGIN_MAX];
+		if (!mysql_read_auth_switch(p, len, plugin, data, sizeof(data), &data_len)) {
+			fail(b, "malformed auth switch request");
+			return;
+		}
+		memcpy(b->plugin, plugin, sizeof(b->plugin));
+		if (!auth_answer(b, data, data_len, answer, &answer_len)) {
+			fail(b, "node %s wants auth plugin %s, which needs %s", b->node->name, plugin,
+			     b->password ? "support sluice does not have yet"
+					 : "a plaintext password for this user in sluice's config");
+			return;
+		}
+		mysql_writer_init(&w);
+		mysql_packet_begin(&w, (uint8_t)(seq + 1));
+		mysql_put_bytes(&w, answer, answer_len);
+		mysql_packet_end(&w);
+		send_packet(b, &w);
+		mysql_writer_deinit(&w);
+		OPENSSL_cleanse(answer, sizeof(answer));
+		return;
+	}
+	case MYSQL_AUTH_MORE:
+		/* caching_sha2_password: 0x03 fast auth succeeded (OK follows);
+		 * 0x04 full authentication needs TLS or RSA, not done yet. */
+		if (len == 2 && p[1] == 0x03)
+			return;
+		fail(b, "node %s asks for caching_sha2_password full authentication, which sluice "
+			"does not do yet; log in once directly to fill the server's cache",
+		     b->node->name);
+		return;
+	}
+	fail(b, "unexpected packet 0x%02x during login", p[0]);
+}
+
+static void read_cb(struct bufferevent *bev, void *arg)
+{
+	struct backend *b = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+
+	if (b->state == BACKEND_READY) {
+		b->ops->readable(b->arg);
+		return;
+	}
+	/* Login: whole packets, one at a time. */
+	while (b->state == BACKEND_GREETING || b->state == BACKEND_AUTH) {
+		uint8_t hdr[MYSQL_HEADER_LEN];
+		if (evbuffer_copyout(in, hdr, sizeof(hdr)) < (ev_ssize_t)sizeof(hdr))
+			return;
+		uint32_t len = mysql_header_len(hdr);
+		if (len > BACKEND_LOGIN_PACKET_MAX) {
+			fail(b, "oversized packet (%u bytes) during login", len);
+			return;
+		}
+		if (evbuffer_get_length(in) < MYSQL_HEADER_LEN + (size_t)len)
+			return;
+		uint8_t *pkt = evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + len));
+		/* Copy out: the handlers may write, which can move the buffer. */
+		uint8_t *payload = malloc(len ? len : 1);
+		if (!payload) {
+			fail(b, "out of memory");
+			return;
+		}
+		memcpy(payload, pkt + MYSQL_HEADER_LEN, len);
+		evbuffer_drain(in, MYSQL_HEADER_LEN + len);
+		if (b->state == BACKEND_GREETING)
+			on_greeting(b, payload, len, hdr[3]);
+		else
+			on_auth(b, payload, len, hdr[3]);
+		free(payload);
+		if (b->closing)
+			return;
+	}
+	if (b->state == BACKEND_READY && evbuffer_get_length(in) > 0)
+		b->ops->readable(b->arg);
+}
+
+static void write_cb(struct bufferevent *bev, void *arg)
+{
+	struct backend *b = arg;
+
+	if (b->state == BACKEND_READY)
+		b->ops->writable(b->arg);
+}
+
+static void event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct backend *b = arg;
+
+	if (what & BEV_EVENT_CONNECTED) {
+		int on = 1;
+		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+		setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+		backend_set_state(b, BACKEND_GREETING);
+		return;
+	}
+	if (what & BEV_EVENT_EOF)
+		fail(b, "node %s closed the connection%s", b->node->name,
+		     b->state == BACKEND_READY ? "" : " during login");
+	else
+		fail(b, "node %s: %s", b->node->name,
+		     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+}
+
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct backend *b = arg;
+
+	fail(b, "node %s did not %s within %u ms", b->node->name,
+	     b->state == BACKEND_CONNECTING ? "accept the connection" : "complete the login",
+	     b->connect_timeout_ms);
+}
+
+struct backend *backend_create(struct event_base *base, const struct config_node *node,
+			       int node_index, uint32_t connect_timeout_ms, size_t bound,
+			       const struct backend_ops *ops, void *arg)
+{
+	struct backend *b = calloc(1, sizeof(*b));
+
+	if (!b)
+		return NULL;
+	b->base = base;
+	b->node = node;
+	b->node_index = node_index;
+	b->connect_timeout_ms = connect_timeout_ms;
+	b->bound = bound;
+	b->ops = ops;
+	b->arg = arg;
+	b->timer = evtimer_new(base, timeout_cb, b);
+	b->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	if (!b->timer || !b->bev)
+		goto fail;
+	bufferevent_setcb(b->bev, read_cb, write_cb, event_cb, b);
+	bufferevent_setwatermark(b->bev, EV_READ, 0, bound);
+	return b;
+fail:
+	backend_destroy(b);
+	return NULL;
+}
+
+/* Copy the login material in; the caller's buffers may go away. */
+static bool take_login(struct backend *b, const struct backend_login *login)
+{
+	forget_secrets(b);
+	if (!mysql_copy_str(b->user, sizeof(b->user), login->user, strlen(login->user)))
+		return false;
+	memcpy(b->sha1_pw, login->sha1_pw, MYSQL_SHA1_LEN);
+	if (login->password && !(b->password = strdup(login->password)))
+		return false;
+	b->has_db = login->db && *login->db;
+	if (!mysql_copy_str(b->db, sizeof(b->db), b->has_db ? login->db : "",
+			    b->has_db ? strlen(login->db) : 0))
+		return false;
+	b->caps = login->caps;
+	b->max_packet = login->max_packet;
+	b->charset = login->charset;
+	if (login->attrs && login->attrs_len) {
+		b->attrs = malloc(login->attrs_len);
+		if (!b->attrs)
+			return false;
+		memcpy(b->attrs, login->attrs, login->attrs_len);
+		b->attrs_len = login->attrs_len;
+	}
+	return true;
+}
+
+bool backend_connect(struct backend *b, const struct backend_login *login)
+{
+	struct timeval tv = {b->connect_timeout_ms / 1000, (b->connect_timeout_ms % 1000) * 1000};
+
+	if (!take_login(b, login))
+		return false;
+	b->state = BACKEND_CONNECTING;
+	evtimer_add(b->timer, &tv);
+	bufferevent_enable(b->bev, EV_READ | EV_WRITE);
+	if (bufferevent_socket_connect(b->bev, (const struct sockaddr *)&b->node->address.ss,
+				       (int)b->node->address.len) < 0) {
+		event_del(b->timer);
+		return false;
+	}
+	return true;
+}
+
+bool backend_change_user(struct backend *b, const struct backend_login *login)
+{
+	struct mysql_change_user cu;
+	struct mysql_writer w;
+	struct timeval tv = {b->connect_timeout_ms / 1000, (b->connect_timeout_ms % 1000) * 1000};
+
+	if (b->state != BACKEND_READY || !take_login(b, login))
+		return false;
+	memset(&cu, 0, sizeof(cu));
+	mysql_copy_str(cu.user, sizeof(cu.user), b->user, strlen(b->user));
+	snprintf(b->plugin, sizeof(b->plugin), "mysql_native_password");
+	/* COM_CHANGE_USER answers the scramble of the original greeting. */
+	if (!auth_answer(b, b->greeting.scramble, b->greeting.scramble_len, cu.auth, &cu.auth_len))
+		return false;
+	memcpy(cu.db, b->db, sizeof(cu.db));
+	cu.charset = b->charset;
+	memcpy(cu.plugin, b->plugin, sizeof(cu.plugin));
+	cu.attrs = b->attrs;
+	cu.attrs_len = b->attrs_len;
+	mysql_writer_init(&w);
+	mysql_write_change_user(&w, 0, b->caps, &cu);
+	OPENSSL_cleanse(cu.auth, sizeof(cu.auth));
+	if (!w.ok) {
+		mysql_writer_deinit(&w);
+		return false;
+	}
+	bufferevent_write(b->bev, w.data, w.len);
+	mysql_writer_deinit(&w);
+	b->change_user = true;
+	evtimer_add(b->timer, &tv);
+	backend_set_state(b, BACKEND_AUTH);
+	/* Replies may already be buffered behind the command: none are, since
+	 * the session sends COM_CHANGE_USER only when the node is idle. */
+	return true;
+}
+
+struct evbuffer *backend_input(struct backend *b)
+{
+	return bufferevent_get_input(b->bev);
+}
+
+struct evbuffer *backend_output(struct backend *b)
+{
+	return bufferevent_get_output(b->bev);
+}
+
+void backend_set_reading(struct backend *b, bool on)
+{
+	if (b->state != BACKEND_READY)
+		return;
+	if (on)
+		bufferevent_enable(b->bev, EV_READ);
+	else
+		bufferevent_disable(b->bev, EV_READ);
+}
+
+uint32_t backend_thread_id(const struct backend *b)
+{
+	return b->greeting.connection_id;
+}
+
+int backend_node(const struct backend *b)
+{
+	return b->node_index;
+}
+
+const char *backend_server_version(const struct backend *b)
+{
+	return b->greeting.server_version;
+}
+
+uint16_t backend_status(const struct backend *b)
+{
+	return b->status;
+}
+
+bool backend_ready(const struct backend *b)
+{
+	return b->state == BACKEND_READY;
+}
+
+static void free_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct backend *b = arg;
+
+	if (b->bev)
+		bufferevent_free(b->bev);
+	if (b->timer)
+		event_free(b->timer);
+	forget_secrets(b);
+	free(b);
+}
+
+void backend_destroy(struct backend *b)
+{
+	struct timeval now = {0, 0};
+
+	if (!b || b->closing)
+		return;
+	b->closing = true;
+	if (b->timer)
+		event_del(b->timer);
+	if (b->bev)
+		bufferevent_disable(b->bev, EV_READ | EV_WRITE);
+	/* Freed from a fresh event: we may be inside one of our callbacks. If
+	 * the base cannot schedule it (out of memory), free now. */
+	if (event_base_once(b->base, -1, EV_TIMEOUT, free_cb, b, &now) != 0)
+		free_cb(-1, 0, b);
+}

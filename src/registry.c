@@ -1,0 +1,81 @@
+/*
+ * Session registry: a chained hash table of
+ * registry entries under one mutex. See registry.h.
+ */
+#include "registry.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define REGISTRY_BUCKETS 4096
+
+struct item {
+	struct item *next;
+	struct registry_entry e;
+};
+
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static struct item *buckets[REGISTRY_BUCKETS];
+
+void registry_put(const struct registry_entry *e)
+{
+	struct item **head = &buckets[e->id % REGISTRY_BUCKETS];
+
+	pthread_mutex_lock(&lock);
+	for (struct item *it = *head; it; it = it->next) {
+		if (it->e.id == e->id) {
+			it->e = *e;
+			pthread_mutex_unlock(&lock);
+			return;
+		}
+	}
+	struct item *it = malloc(sizeof(*it));
+	if (it) { /* out of memory: this session just cannot be KILLed by id */
+		it->e = *e;
+		it->next = *head;
+		*head = it;
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+void registry_remove(uint32_t id)
+{
+	pthread_mutex_lock(&lock);
+	for (struct item **pp = &buckets[id % REGISTRY_BUCKETS]; *pp; pp = &(*pp)->next) {
+		if ((*pp)->e.id == id) {
+			struct item *dead = *pp;
+			*pp = dead->next;
+			free(dead);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+}
+
+bool registry_find(uint32_t id, int cluster, int node, struct registry_entry *out)
+{
+	bool found = false;
+
+	pthread_mutex_lock(&lock);
+	for (struct item *it = buckets[id % REGISTRY_BUCKETS]; it; it = it->next) {
+		if (it->e.id == id) {
+			*out = it->e;
+			found = true;
+			break;
+		}
+	}
+	/* Not a sluice id: maybe a node's thread id (a full scan; KILL is rare). */
+	for (size_t b = 0; !found && b < REGISTRY_BUCKETS; b++) {
+		for (struct item *it = buckets[b]; it; it = it->next) {
+			if (it->e.backend_thread == id && it->e.cluster == cluster &&
+			    it->e.node == node) {
+				*out = it->e;
+				found = true;
+				break;
+			}
+		}
+	}
+	pthread_mutex_unlock(&lock);
+	return found;
+}
