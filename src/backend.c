@@ -441,8 +441,13 @@ bool backend_change_user(struct backend *b, const struct backend_login *login)
 	struct mysql_writer w;
 	struct timeval tv = {b->connect_timeout_ms / 1000, (b->connect_timeout_ms % 1000) * 1000};
 
+	uint32_t negotiated = b->caps;
+
 	if (b->state != BACKEND_READY || !take_login(b, login))
 		return false;
+	/* The packet layout follows what this connection negotiated, not the
+	 * client's wishes. */
+	b->caps = negotiated;
 	memset(&cu, 0, sizeof(cu));
 	mysql_copy_str(cu.user, sizeof(cu.user), b->user, strlen(b->user));
 	snprintf(b->plugin, sizeof(b->plugin), "mysql_native_password");

@@ -547,6 +547,7 @@ static void ms_login_done(void *arg, enum backend_result res, const struct mysql
 			send_err(s, s->seq, err->code, err->sqlstate, "%s", err->message);
 			ms_flush_and_close(s, "backend refused the login");
 		} else {
+			log_info(s->tag, "node %s: %s", s->cc->nodes[node].name, why);
 			ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
 				change_user ? "sluice: lost the node while changing user"
 					    : "sluice: cannot log in to the node");
@@ -779,9 +780,11 @@ static void check_change_user(struct mysql_session *s, const uint8_t *answer, si
 		deny(s, s->seq, s->cu.user, len > 0);
 		return;
 	}
+	memcpy(s->sha1_pw, sha1_pw, sizeof(sha1_pw));
+	OPENSSL_cleanse(sha1_pw, sizeof(sha1_pw));
 	struct backend_login login = {
 		.user = s->cu.user,
-		.sha1_pw = sha1_pw,
+		.sha1_pw = s->sha1_pw,
 		.password = s->cu_user->password,
 		.db = s->cu.db[0] ? s->cu.db : NULL,
 		.caps = s->caps,
@@ -791,8 +794,6 @@ static void check_change_user(struct mysql_session *s, const uint8_t *answer, si
 		.attrs_len = s->cu.attrs_len,
 	};
 	ms_set_state(s, MS_CHANGING_USER);
-	memcpy(s->sha1_pw, sha1_pw, sizeof(sha1_pw));
-	OPENSSL_cleanse(sha1_pw, sizeof(sha1_pw));
 	if (!backend_change_user(s->be, &login))
 		ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
 			"sluice: cannot change user on the node");
@@ -1139,6 +1140,8 @@ static void client_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct mysql_session *s = arg;
 
+	if (what & BEV_EVENT_CONNECTED)
+		return; /* the TLS handshake finished */
 	if (what & BEV_EVENT_EOF)
 		ms_close(s, "client closed the connection");
 	else if (what & BEV_EVENT_TIMEOUT)
