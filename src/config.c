@@ -1202,7 +1202,9 @@ struct config *config_load_string(const char *name, const char *text, size_t len
 out:
 	free(ctx.dir);
 	/* Phases report in their own order; the reader wants file order. */
-	qsort(errs->items + errs_before, errs->n - errs_before, sizeof(*errs->items), error_cmp);
+	if (errs->n > errs_before)
+		qsort(errs->items + errs_before, errs->n - errs_before, sizeof(*errs->items),
+		      error_cmp);
 	if (errs->n != errs_before) {
 		config_destroy(cfg);
 		return NULL;
