@@ -722,9 +722,10 @@ static bool parse_kill(const char *sql, size_t len, bool *query_only, uint64_t *
 	return p == end;
 }
 
-/* KILL names sluice's connection ids: rewrite it for the node's thread id.
- * The node then applies its own rule (same user, or the privilege to kill
- * others). Returns true when the command was answered here instead. */
+/* KILL (the statement, or COM_PROCESS_KILL) names sluice's connection ids:
+ * rewrite it for the node's thread id. The node then applies its own rule
+ * (same user, or the privilege to kill others). Returns true when the
+ * command was consumed: answered here, or rewritten and sent. */
 static bool handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len, uint8_t seq)
 {
 	bool query_only;
@@ -732,8 +733,16 @@ static bool handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len,
 	struct registry_entry e;
 	int node = backend_node(s->be);
 
-	if (!parse_kill((const char *)p + 1, len - 1, &query_only, &id))
+	if (p[0] == COM_PROCESS_KILL && len == 5) {
+		/* The old binary form: always KILL CONNECTION. */
+		query_only = false;
+		id = (uint64_t)p[1] | (uint64_t)p[2] << 8 | (uint64_t)p[3] << 16 |
+		     (uint64_t)p[4] << 24;
+	} else if (p[0] != COM_QUERY || !parse_kill((const char *)p + 1, len - 1, &query_only, &id)) {
 		return false;
+	}
+	/* Answered here or rewritten: either way this packet is consumed. */
+	evbuffer_drain(cin(s), MYSQL_HEADER_LEN + len);
 	if (id > UINT32_MAX || !registry_find((uint32_t)id, (int)s->cluster, node, &e)) {
 		send_err(s, (uint8_t)(seq + 1), ER_NO_SUCH_THREAD, "HY000", "Unknown thread id: %" PRIu64,
 			 id);
@@ -757,7 +766,6 @@ static bool handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len,
 	mysql_packet_end(&w);
 	log_debug(s->tag, "KILL %s %" PRIu64 " -> node thread %u", query_only ? "QUERY" : "", id,
 		  e.backend_thread);
-	evbuffer_drain(cin(s), MYSQL_HEADER_LEN + len);
 	if (w.ok)
 		evbuffer_add(backend_output(s->be), w.data, w.len);
 	mysql_writer_deinit(&w);
@@ -862,6 +870,7 @@ static void next_command(struct mysql_session *s)
 				 "directly");
 			return;
 		case COM_QUERY:
+		case COM_PROCESS_KILL:
 			if (handle_kill(s, p, len, seq))
 				goto counted;
 			break;
