@@ -114,13 +114,17 @@ def test_five_mistakes_five_errors(tmp_path):
     assert r.stderr.rstrip().endswith("5 errors in " + p)
 
 
-def test_mysql_listener_refused_at_run_time_with_location(tmp_path):
-    """--check accepts mode: mysql, but this version cannot serve it yet: the daemon must say
-    so and where, and exit 1, instead of starting half a configuration."""
-    path = tmp_path / "mysql.yaml"
+def test_bad_certificate_stops_the_start(tmp_path):
+    """A tls: file that exists but is no certificate passes --check (which only checks that it
+    is readable) and must stop the daemon at start with a message naming the file, instead of
+    failing every TLS client later."""
+    (tmp_path / "cert.pem").write_text("not a certificate\n")
+    (tmp_path / "key.pem").write_text("not a key\n")
+    path = tmp_path / "tls.yaml"
     path.write_text("""\
 listeners:
-  - { name: app, bind: "127.0.0.1:1", mode: mysql, cluster: c }
+  - { name: app, bind: "127.0.0.1:1", mode: mysql, cluster: c,
+      tls: { cert: cert.pem, key: key.pem } }
 clusters:
   - { name: c, nodes: [ { name: n1, address: "127.0.0.1:2" } ] }
 users:
@@ -129,7 +133,7 @@ users:
     assert run("--check", "-c", str(path)).returncode == 0
     r = run("-c", str(path))
     assert r.returncode == 1
-    assert f"{path}:2:45: listener app: mode mysql is not available" in r.stderr
+    assert f"listener app: cannot load certificate '{tmp_path}/cert.pem'" in r.stderr, r.stderr
 
 
 def test_bind_conflict_names_the_config_line(tmp_path):
