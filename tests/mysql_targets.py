@@ -232,7 +232,7 @@ def _cli_base(prog: str, t: Target, user: str, password: str) -> list[str]:
 
 def cli(t: Target, *args: str, input=None, user: str = USER, password: str = PASSWORD,
         database: str | None = DB, causal: bool = True, binary: bool = False,
-        timeout: float = 300) -> subprocess.CompletedProcess:
+        timeout: float = 120) -> subprocess.CompletedProcess:
     """Run the `mariadb` command-line client against the target (over TCP) and return the
     CompletedProcess.  ``args`` come after the connection options (e.g. "-B", "-N", "-e", sql).
     Text mode (utf-8) unless ``binary``; ``input`` is fed to stdin."""
@@ -263,8 +263,8 @@ def pymysql_connect(t: Target, causal: bool = True, **kw):
     """PyMySQL connection as sluice_test to database sluice_test, utf8mb4, autocommit on."""
     import pymysql
     args = dict(host=t.host, port=t.port, user=USER, password=PASSWORD, database=DB,
-                charset="utf8mb4", autocommit=True, connect_timeout=10, read_timeout=300,
-                write_timeout=300)
+                charset="utf8mb4", autocommit=True, connect_timeout=10, read_timeout=120,
+                write_timeout=120)
     if causal:
         args["init_command"] = CAUSAL_READS
     args.update(kw)
@@ -275,8 +275,8 @@ def mysqldb_connect(t: Target, causal: bool = True, **kw):
     """mysqlclient (MySQLdb, Connector/C underneath) connection, same defaults."""
     import MySQLdb
     args = dict(host=t.host, port=t.port, user=USER, password=PASSWORD, database=DB,
-                charset="utf8mb4", autocommit=True, connect_timeout=10, read_timeout=300,
-                write_timeout=300)
+                charset="utf8mb4", autocommit=True, connect_timeout=10, read_timeout=120,
+                write_timeout=120)
     if causal:
         args["init_command"] = CAUSAL_READS
     args.update(kw)

@@ -1,9 +1,8 @@
-# tests/test_mysql_protocol.py -- MySQL client protocol conformance of a target (a Galera node
-# directly, or sluice's `mode: mysql` listener; see mysql_targets.py) with real clients: the
-# `mariadb` CLI (TLS, auth errors, batches, source, LOAD DATA LOCAL, 20 MB blobs, compression),
-# PyMySQL and mysqlclient (transactions, utf8mb4, every column type, streaming, change_user,
-# affected rows, KILL, multiple result sets) and small C programs for server-side prepared
-# statements, cursors and the rarer commands.  Every value read back is compared, not just run.
+# tests/test_mysql_protocol.py -- MySQL protocol conformance of a target (a Galera node, or sluice's
+# mysql listener; see mysql_targets.py) with real clients: the `mariadb` CLI (TLS, auth errors,
+# batches, source, LOAD DATA LOCAL, 20 MB blobs, compression), PyMySQL and mysqlclient (types,
+# utf8mb4, streaming, change_user, affected rows, KILL, result sets) and C programs for prepared
+# statements, cursors and the rarer commands.  Every value read back is compared.
 import datetime
 import decimal
 import hashlib
@@ -96,14 +95,22 @@ def error_code(exc) -> int:
 
 # ---- mariadb CLI -----------------------------------------------------------------------------
 
+# Note: this `mariadb` (10.11.19) has ssl=TRUE by default, so against a listener that offers TLS
+# (sluice) every CLI test below runs over TLS unless it says --skip-ssl, without verifying the
+# certificate.  The drivers (PyMySQL, mysqlclient) stay plaintext unless asked.
+
 def test_cli_plain_login(target):
-    rows = cli_query(target, "SELECT 1, CURRENT_USER(), DATABASE(), @@character_set_client")
+    rows = cli_query(target, "SELECT 1, CURRENT_USER(), DATABASE(), @@character_set_client",
+                     "--skip-ssl")
     assert len(rows) == 1
     one_, user, db, cs = rows[0]
     assert one_ == "1"
     assert user.startswith(f"{USER}@"), user
     assert db == DB
     assert cs == "utf8mb4"
+    r = cli(target, "--skip-ssl", "-e", "\\s")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^SSL:\s+Not in use", r.stdout, re.M), r.stdout
 
 
 def test_cli_second_user_from_password_file(target):
@@ -123,6 +130,10 @@ def test_cli_tls_cipher_in_use(target):
     assert r.returncode == 0, r.stderr
     m = re.search(r"^SSL:\s+Cipher in use is (\S+)", r.stdout, re.M)
     assert m, f"no cipher in the status output:\n{r.stdout}"
+    # The greeting offers TLS, so this client (ssl=TRUE by default) takes it unasked.
+    r = cli(target, "-e", "\\s")
+    assert r.returncode == 0, r.stderr
+    assert re.search(r"^SSL:\s+Cipher in use is", r.stdout, re.M), r.stdout
     # And queries work over it, with a result larger than one TLS record.
     rows = cli_query(target, "SELECT LENGTH(REPEAT('t', 1000000)), MD5(REPEAT('t', 1000000))",
                      "--ssl", f"--ssl-ca={target.tls_ca}", "--ssl-verify-server-cert")
@@ -142,19 +153,25 @@ def test_cli_tls_wrong_ca_is_refused(target, tmp_path):
     assert r.returncode != 0 and "ERROR 2026" in r.stderr, (r.stdout, r.stderr)
 
 
-def test_cli_bad_password(target):
-    r = cli(target, "-e", "SELECT 1", password="not-the-password")
+# "--ssl" is TLS whenever the server offers it (plaintext on direct); both must refuse alike.
+TLS_MODES = pytest.mark.parametrize("tls", ["--skip-ssl", "--ssl"], ids=["plain", "tls"])
+
+
+@TLS_MODES
+def test_cli_bad_password(target, tls):
+    r = cli(target, tls, "-e", "SELECT 1", password="not-the-password")
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "ERROR 1045 (28000)" in r.stderr, r.stderr
     assert f"Access denied for user '{USER}'" in r.stderr, r.stderr
     assert r.stdout == ""
 
 
-def test_cli_unknown_user(target):
+@TLS_MODES
+def test_cli_unknown_user(target, tls):
     # MariaDB answers an unknown user with a made-up auth plugin picked from a hash of the
     # name (against user enumeration); for some names ('sluice_nobody') that ends in 1698
     # instead of 1045.  This name gets 1045 from the server, which is what sluice must say.
-    r = cli(target, "-e", "SELECT 1", user="sluice_unknown", password="whatever")
+    r = cli(target, tls, "-e", "SELECT 1", user="sluice_unknown", password="whatever")
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "ERROR 1045 (28000)" in r.stderr, r.stderr
     assert "Access denied for user 'sluice_unknown'" in r.stderr, r.stderr
@@ -371,9 +388,11 @@ def test_driver_tls(target, driver, tmp_path):
         cipher = conn._sock.cipher() if hasattr(conn._sock, "cipher") else None
         assert cipher, "PyMySQL did not switch to TLS"
     else:
-        # Connector/C falls back to plaintext unless told to verify; an option file does that.
+        # Connector/C silently falls back to plaintext unless told to verify the server, and
+        # mysqlclient 1.4 can only say so through an option file.  The "=1" matters: a bare
+        # `ssl-verify-server-cert` line is ignored by Connector/C 3.3.
         cnf = tmp_path / "tls.cnf"
-        cnf.write_text(f"[client]\nssl-ca={target.tls_ca}\nssl-verify-server-cert\n")
+        cnf.write_text(f"[client]\nssl-ca={target.tls_ca}\nssl-verify-server-cert=1\n")
         conn = mysqldb_connect(target, read_default_file=str(cnf))
     try:
         n = 3 * MiB
@@ -419,7 +438,8 @@ def test_transactions_commit_and_rollback(target, driver, cleanup):
         conn.close()
     want = [(1, "one"), (2, "two"), (7, "seven")]
     assert got == want
-    direct = target.galera.connect(0, database=DB)  # and the committed state is what the cluster holds
+    # And the committed state is what the cluster holds.
+    direct = target.galera.connect(0, database=DB)
     try:
         with direct.cursor() as c:
             c.execute(f"SELECT id, v FROM {t} ORDER BY id")
@@ -956,7 +976,7 @@ def test_kill_query_of_another_user_is_refused(target):
 
 # ---- C API: server-side prepared statements and the rarer commands -----------------------------
 
-def _run_c_client(exe, *args, timeout=300):
+def _run_c_client(exe, *args, timeout=120):
     r = subprocess.run([exe, *map(str, args)], capture_output=True, text=True, timeout=timeout)
     assert r.returncode == 0, f"{os.path.basename(exe)} exit {r.returncode}:\n{r.stdout}{r.stderr}"
     return r.stdout.strip()

@@ -23,8 +23,8 @@
 #define MYSQL_SHA256_LEN 32
 
 /* Fill out with len cryptographically random bytes that are valid in a
- * scramble: printable ASCII without '\0' and '$' (the server uses 1..127 minus
- * NUL; clients treat the scramble as a C string in places). */
+ * scramble: 1..127 without '$' (never NUL: clients treat the scramble as a
+ * C string in places). */
 bool mysql_random_scramble(uint8_t *out, size_t len) __attribute__((warn_unused_result));
 
 /* The mysql_native_password answer to scramble, given SHA1(pw). */

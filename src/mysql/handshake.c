@@ -167,6 +167,8 @@ void mysql_write_handshake_response(struct mysql_writer *w, uint8_t seq,
 		if (rsp->caps & CLIENT_PLUGIN_AUTH_LENENC_DATA) {
 			mysql_put_lenenc_str(w, rsp->auth, rsp->auth_len);
 		} else {
+			if (rsp->auth_len > 255)
+				w->ok = false; /* cannot be said without lenenc data */
 			mysql_put_u8(w, (uint8_t)rsp->auth_len);
 			mysql_put_bytes(w, rsp->auth, rsp->auth_len);
 		}
@@ -271,8 +273,18 @@ void mysql_write_change_user(struct mysql_writer *w, uint8_t seq, uint32_t caps,
 	mysql_packet_begin(w, seq);
 	mysql_put_u8(w, COM_CHANGE_USER);
 	mysql_put_nul_str(w, cu->user);
-	mysql_put_u8(w, (uint8_t)cu->auth_len);
-	mysql_put_bytes(w, cu->auth, cu->auth_len);
+	if (caps & CLIENT_SECURE_CONNECTION) {
+		if (cu->auth_len > 255)
+			w->ok = false;
+		mysql_put_u8(w, (uint8_t)cu->auth_len);
+		mysql_put_bytes(w, cu->auth, cu->auth_len);
+	} else {
+		/* Pre-4.1 layout: NUL-terminated, so the data must hold no NUL. */
+		if (memchr(cu->auth, 0, cu->auth_len))
+			w->ok = false;
+		mysql_put_bytes(w, cu->auth, cu->auth_len);
+		mysql_put_u8(w, 0);
+	}
 	mysql_put_nul_str(w, cu->db);
 	mysql_put_u16(w, cu->charset);
 	if (caps & CLIENT_PLUGIN_AUTH)

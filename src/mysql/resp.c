@@ -128,6 +128,7 @@ bool mysql_resp_start(struct mysql_resp *r, uint8_t command)
 		return false;
 	case COM_QUERY:
 	case COM_STMT_EXECUTE:
+	case COM_PROCESS_INFO: /* a result set, like SHOW PROCESSLIST */
 		r->state = RESP_FIRST;
 		break;
 	case COM_STMT_PREPARE:
@@ -347,8 +348,9 @@ enum mysql_resp_event mysql_resp_packet(struct mysql_resp *r, const uint8_t *p, 
 		return RESP_EV_MORE;
 
 	case RESP_PARAMS_EOF:
-		if (!is_eof(p, seen, len))
+		if (!is_eof(p, seen, len) || seen < len || !mysql_read_eof(p, len, &warnings, &status))
 			return bad(r);
+		take_status(r, status);
 	after_params:
 		if (r->columns_left) {
 			/* Columns of a prepare end with an EOF and no rows. */

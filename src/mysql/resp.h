@@ -6,8 +6,15 @@
  *
  * The tracker never needs a whole large packet: for each packet it says how
  * many payload bytes it must see (mysql_resp_need), which is the full
- * payload only for small control packets and one byte for rows. It assumes
- * CLIENT_DEPRECATE_EOF is off (sluice never negotiates it).
+ * payload only for small control packets and one byte for rows.
+ *
+ * Assumptions, which the caller must make true: CLIENT_DEPRECATE_EOF is off
+ * and no MariaDB extended capability (progress reports, metadata caching)
+ * was negotiated, since both change packet formats; and the caller feeds
+ * only the first packet of a 16 MiB continuation chain (a packet of
+ * 0xffffff bytes continues in the next one, which is data, not a packet
+ * the tracker may classify). COM_CHANGE_USER is not tracked here: its
+ * answer is an authentication exchange.
  *
  *   COM_QUERY / COM_STMT_EXECUTE:
  *     FIRST --OK/ERR--> done (or FIRST again if OK says more results)

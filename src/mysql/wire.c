@@ -61,9 +61,12 @@ uint32_t mysql_read_u32(struct mysql_reader *r)
 
 uint64_t mysql_read_u64(struct mysql_reader *r)
 {
-	uint64_t lo = mysql_read_u32(r);
-	uint64_t hi = mysql_read_u32(r);
-	return lo | hi << 32;
+	const uint8_t *b = take(r, 8);
+	uint64_t v = 0;
+
+	for (int i = 7; b && i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
 }
 
 uint64_t mysql_read_lenenc(struct mysql_reader *r, bool *is_null)
@@ -170,6 +173,10 @@ static uint8_t *grow(struct mysql_writer *w, size_t n)
 {
 	if (!w->ok)
 		return NULL;
+	if (n > SIZE_MAX / 2 - w->len) {
+		w->ok = false; /* no request this big is real */
+		return NULL;
+	}
 	if (w->len + n > w->cap) {
 		size_t cap = w->cap ? w->cap : 256;
 		while (cap < w->len + n)

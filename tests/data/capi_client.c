@@ -1,8 +1,10 @@
 /*
- * tests/data/capi_client.c -- the less common protocol commands through MariaDB Connector/C,
- * for tests/test_mysql_protocol.py: COM_PING, COM_STATISTICS, COM_FIELD_LIST, COM_SET_OPTION
+ * tests/data/capi_client.c -- the rarer protocol commands through MariaDB Connector/C for
+ * tests/test_mysql_protocol.py: COM_PING, COM_STATISTICS, COM_FIELD_LIST, COM_SET_OPTION
  * (multi-statements off/on/off), COM_RESET_CONNECTION, COM_INIT_DB and COM_QUIT.
- *
+ */
+
+/*
  * Usage: capi_client HOST PORT USER PASSWORD DB TABLE
  * TABLE must exist with columns (a INT, b VARCHAR(10), c_text TEXT).  Prints one
  * "capi_client OK ..." line and exits 0, or prints the first mismatch and exits 1.

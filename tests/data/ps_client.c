@@ -1,9 +1,11 @@
 /*
- * tests/data/ps_client.c -- server-side prepared statements through MariaDB Connector/C, for
- * tests/test_mysql_protocol.py: a binary-protocol INSERT executed 100 times with NULLs, 1 MiB
- * of COM_STMT_SEND_LONG_DATA, a prepared SELECT read back and compared, and a read-only cursor
+ * tests/data/ps_client.c -- server-side prepared statements through MariaDB Connector/C for
+ * tests/test_mysql_protocol.py: a binary-protocol INSERT executed 100 times with NULLs, 1 MiB of
+ * COM_STMT_SEND_LONG_DATA, a prepared SELECT compared value by value, and a read-only cursor
  * (COM_STMT_FETCH, 10 rows at a time) over 1000 rows with other commands interleaved.
- *
+ */
+
+/*
  * Usage: ps_client HOST PORT USER PASSWORD DB TABLE [INIT_COMMAND]
  * Creates TABLE and TABLE_c (the caller drops them).  Prints one "ps_client OK ..." line and
  * exits 0 when every value matched; prints the first mismatch and exits 1 otherwise.

@@ -1,13 +1,13 @@
 /*
  * Unit tests for src/mysql/wire.c: every fixed-size and length-encoded
- * reader at and past the end of its input (and that a failure sticks), the
- * string readers, the builder's exact bytes and growth, and the 16 MiB
- * splitting of mysql_packet_end (headers, sequence ids, the trailing empty
- * packet, an earlier packet left alone).
+ * reader at and past the end of its input (0 and nothing consumed, and that
+ * a failure sticks), the string readers, the builder's exact bytes, growth
+ * and refusal of absurd sizes, and the 16 MiB splitting of
+ * mysql_packet_end (headers, sequence ids, the trailing empty packet, an
+ * earlier packet left alone).
  */
 #include <stdbool.h>
 #include <stdint.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,15 +16,6 @@
 #include "check.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-
-/* A check that a known bug in src/mysql breaks: report it on stdout, and
- * say so when it starts to hold (the bug was fixed: drop the mark), but do
- * not fail the suite. The bugs are described where the rows are marked. */
-static void known_bug(bool holds, const char *bug)
-{
-	printf("  KNOWN_BUG [%s] %s: %s\n", check_state.label,
-	       holds ? "no longer reproduces, remove the mark" : "still present", bug);
-}
 
 /* ---- fixed-size and length-encoded integers ---------------------------- */
 
@@ -39,58 +30,53 @@ struct read_case {
 	uint64_t want;	  /* the value (0 when !want_ok: readers return 0) */
 	bool want_null;	  /* RD_LENENC_NULLABLE only */
 	size_t want_left; /* after the read (0 once failed) */
-	const char *known_bug;
 };
 
-/* KNOWN_BUG: wire.h promises 0 from a reader whose input is too short, but
- * mysql_read_u64 reads two u32 halves and returns the low half when only
- * the high one is missing (it also consumes those 4 bytes; ok is false). */
-#define U64_SHORT "mysql_read_u64 returns the low half of a truncated u64"
-
+/* A read that fails returns 0 and consumes nothing of the field it could
+ * not read (wire.h): a u64 with 7 or 4 bytes left gives 0, not the half
+ * that was there. A length-encoded integer has consumed its marker byte. */
 static const struct read_case read_cases[] = {
-	{"u8 exactly", RD_U8, "\x7f", 1, true, 0x7f, false, 0, NULL},
-	{"u8 leaves the rest", RD_U8, "\xff\x01", 2, true, 0xff, false, 1, NULL},
-	{"u8 at the end", RD_U8, "", 0, false, 0, false, 0, NULL},
-	{"u16 exactly", RD_U16, "\x34\x12", 2, true, 0x1234, false, 0, NULL},
-	{"u16 one short", RD_U16, "\x34", 1, false, 0, false, 0, NULL},
-	{"u16 at the end", RD_U16, "", 0, false, 0, false, 0, NULL},
-	{"u24 exactly", RD_U24, "\x56\x34\x12", 3, true, 0x123456, false, 0, NULL},
-	{"u24 max", RD_U24, "\xff\xff\xff\x00", 4, true, 0xffffff, false, 1, NULL},
-	{"u24 one short", RD_U24, "\x56\x34", 2, false, 0, false, 0, NULL},
-	{"u32 exactly", RD_U32, "\x78\x56\x34\x12", 4, true, 0x12345678, false, 0, NULL},
-	{"u32 high bit", RD_U32, "\x00\x00\x00\x80", 4, true, 0x80000000u, false, 0, NULL},
-	{"u32 one short", RD_U32, "\x78\x56\x34", 3, false, 0, false, 0, NULL},
+	{"u8 exactly", RD_U8, "\x7f", 1, true, 0x7f, false, 0},
+	{"u8 leaves the rest", RD_U8, "\xff\x01", 2, true, 0xff, false, 1},
+	{"u8 at the end", RD_U8, "", 0, false, 0, false, 0},
+	{"u16 exactly", RD_U16, "\x34\x12", 2, true, 0x1234, false, 0},
+	{"u16 one short", RD_U16, "\x34", 1, false, 0, false, 0},
+	{"u16 at the end", RD_U16, "", 0, false, 0, false, 0},
+	{"u24 exactly", RD_U24, "\x56\x34\x12", 3, true, 0x123456, false, 0},
+	{"u24 max", RD_U24, "\xff\xff\xff\x00", 4, true, 0xffffff, false, 1},
+	{"u24 one short", RD_U24, "\x56\x34", 2, false, 0, false, 0},
+	{"u32 exactly", RD_U32, "\x78\x56\x34\x12", 4, true, 0x12345678, false, 0},
+	{"u32 high bit", RD_U32, "\x00\x00\x00\x80", 4, true, 0x80000000u, false, 0},
+	{"u32 one short", RD_U32, "\x78\x56\x34", 3, false, 0, false, 0},
 	{"u64 exactly", RD_U64, "\x08\x07\x06\x05\x04\x03\x02\x81", 8, true, 0x8102030405060708ull,
-	 false, 0, NULL},
-	{"u64 one short", RD_U64, "\x08\x07\x06\x05\x04\x03\x02", 7, false, 0, false, 0, U64_SHORT},
-	{"u64 half", RD_U64, "\x08\x07\x06\x05", 4, false, 0, false, 0, U64_SHORT},
-	{"u64 less than half", RD_U64, "\x08\x07\x06", 3, false, 0, false, 0, NULL},
-	{"lenenc 1 byte 0", RD_LENENC, "\x00", 1, true, 0, false, 0, NULL},
-	{"lenenc 1 byte 250", RD_LENENC, "\xfa\x01", 2, true, 250, false, 1, NULL},
-	{"lenenc at the end", RD_LENENC, "", 0, false, 0, false, 0, NULL},
-	{"lenenc 3 bytes 251", RD_LENENC, "\xfc\xfb\x00", 3, true, 251, false, 0, NULL},
-	{"lenenc 3 bytes max", RD_LENENC, "\xfc\xff\xff", 3, true, 0xffff, false, 0, NULL},
-	{"lenenc 3 bytes one short", RD_LENENC, "\xfc\xff", 2, false, 0, false, 0, NULL},
-	{"lenenc 3 bytes marker only", RD_LENENC, "\xfc", 1, false, 0, false, 0, NULL},
-	{"lenenc 4 bytes 65536", RD_LENENC, "\xfd\x00\x00\x01", 4, true, 0x10000, false, 0, NULL},
-	{"lenenc 4 bytes max", RD_LENENC, "\xfd\xff\xff\xff\x05", 5, true, 0xffffff, false, 1,
-	 NULL},
-	{"lenenc 4 bytes one short", RD_LENENC, "\xfd\xff\xff", 3, false, 0, false, 0, NULL},
+	 false, 0},
+	{"u64 one short", RD_U64, "\x08\x07\x06\x05\x04\x03\x02", 7, false, 0, false, 0},
+	{"u64 half", RD_U64, "\x08\x07\x06\x05", 4, false, 0, false, 0},
+	{"u64 less than half", RD_U64, "\x08\x07\x06", 3, false, 0, false, 0},
+	{"lenenc 1 byte 0", RD_LENENC, "\x00", 1, true, 0, false, 0},
+	{"lenenc 1 byte 250", RD_LENENC, "\xfa\x01", 2, true, 250, false, 1},
+	{"lenenc at the end", RD_LENENC, "", 0, false, 0, false, 0},
+	{"lenenc 3 bytes 251", RD_LENENC, "\xfc\xfb\x00", 3, true, 251, false, 0},
+	{"lenenc 3 bytes max", RD_LENENC, "\xfc\xff\xff", 3, true, 0xffff, false, 0},
+	{"lenenc 3 bytes one short", RD_LENENC, "\xfc\xff", 2, false, 0, false, 0},
+	{"lenenc 3 bytes marker only", RD_LENENC, "\xfc", 1, false, 0, false, 0},
+	{"lenenc 4 bytes 65536", RD_LENENC, "\xfd\x00\x00\x01", 4, true, 0x10000, false, 0},
+	{"lenenc 4 bytes max", RD_LENENC, "\xfd\xff\xff\xff\x05", 5, true, 0xffffff, false, 1},
+	{"lenenc 4 bytes one short", RD_LENENC, "\xfd\xff\xff", 3, false, 0, false, 0},
 	{"lenenc 9 bytes 2^24", RD_LENENC, "\xfe\x00\x00\x00\x01\x00\x00\x00\x00", 9, true,
-	 0x1000000, false, 0, NULL},
+	 0x1000000, false, 0},
 	{"lenenc 9 bytes max", RD_LENENC, "\xfe\xff\xff\xff\xff\xff\xff\xff\xff", 9, true,
-	 UINT64_MAX, false, 0, NULL},
+	 UINT64_MAX, false, 0},
 	{"lenenc 9 bytes one short", RD_LENENC, "\xfe\xff\xff\xff\xff\xff\xff\xff", 8, false, 0,
-	 false, 0, U64_SHORT},
-	{"lenenc 9 bytes marker and 3", RD_LENENC, "\xfe\xff\xff\xff", 4, false, 0, false, 0, NULL},
-	{"lenenc 0xfb where NULL is not allowed", RD_LENENC, "\xfb\x00", 2, false, 0, false, 0,
-	 NULL},
-	{"lenenc 0xff", RD_LENENC, "\xff\x00\x00", 3, false, 0, false, 0, NULL},
-	{"nullable 0xfb is NULL", RD_LENENC_NULLABLE, "\xfb\x01", 2, true, 0, true, 1, NULL},
-	{"nullable plain value", RD_LENENC_NULLABLE, "\x05", 1, true, 5, false, 0, NULL},
-	{"nullable 3 bytes", RD_LENENC_NULLABLE, "\xfc\x00\x01", 3, true, 256, false, 0, NULL},
-	{"nullable 0xff", RD_LENENC_NULLABLE, "\xff", 1, false, 0, false, 0, NULL},
-	{"nullable at the end", RD_LENENC_NULLABLE, "", 0, false, 0, false, 0, NULL},
+	 false, 0},
+	{"lenenc 9 bytes marker and 3", RD_LENENC, "\xfe\xff\xff\xff", 4, false, 0, false, 0},
+	{"lenenc 0xfb where NULL is not allowed", RD_LENENC, "\xfb\x00", 2, false, 0, false, 0},
+	{"lenenc 0xff", RD_LENENC, "\xff\x00\x00", 3, false, 0, false, 0},
+	{"nullable 0xfb is NULL", RD_LENENC_NULLABLE, "\xfb\x01", 2, true, 0, true, 1},
+	{"nullable plain value", RD_LENENC_NULLABLE, "\x05", 1, true, 5, false, 0},
+	{"nullable 3 bytes", RD_LENENC_NULLABLE, "\xfc\x00\x01", 3, true, 256, false, 0},
+	{"nullable 0xff", RD_LENENC_NULLABLE, "\xff", 1, false, 0, false, 0},
+	{"nullable at the end", RD_LENENC_NULLABLE, "", 0, false, 0, false, 0},
 };
 
 static uint64_t read_one(struct mysql_reader *r, enum read_op op, bool *is_null)
@@ -132,15 +118,15 @@ static void test_read_ints(void)
 		CHECK_EQ_INT(mysql_reader_left(&r), c->len);
 		uint64_t v = read_one(&r, c->op, &is_null);
 		CHECK_EQ_INT(r.ok, c->want_ok);
-		if (c->known_bug)
-			known_bug(v == c->want, c->known_bug);
-		else
-			CHECK(v == c->want);
+		CHECK(v == c->want);
 		if (c->op == RD_LENENC_NULLABLE && c->want_ok)
 			CHECK_EQ_INT(is_null, c->want_null);
 		CHECK_EQ_INT(mysql_reader_left(&r), c->want_left);
-		/* A failure sticks: nothing more is read, even bytes that are there. */
 		if (!c->want_ok) {
+			/* Nothing of the short field consumed (a lenenc marker is). */
+			bool lenenc = c->op == RD_LENENC || c->op == RD_LENENC_NULLABLE;
+			CHECK_EQ_INT(r.p - copy, lenenc && c->len > 0 ? 1 : 0);
+			/* A failure sticks: nothing more is read, even bytes that are there. */
 			CHECK_EQ_INT(mysql_read_u8(&r), 0);
 			CHECK(!r.ok);
 		}
@@ -196,33 +182,16 @@ static const struct str_case str_cases[] = {
 	{"bytes some", ST_BYTES, "abc", 3, 2, true, "ab", 2, 1},
 	{"bytes one too many", ST_BYTES, "abc", 3, 4, false, NULL, 0, 0},
 	{"bytes huge count", ST_BYTES, "abc", 3, SIZE_MAX, false, NULL, 0, 0},
-	{"lenenc str", ST_LENENC,
-	 "\x03"
-	 "abcd",
-	 5, 0, true, "abc", 3, 1},
+	{"lenenc str", ST_LENENC, "\003abcd", 5, 0, true, "abc", 3, 1},
 	{"lenenc str empty", ST_LENENC, "\x00", 1, 0, true, "", 0, 0},
-	{"lenenc str 3-byte length", ST_LENENC,
-	 "\xfc\x02\x00"
-	 "hi",
-	 5, 0, true, "hi", 2, 0},
-	{"lenenc str one short", ST_LENENC,
-	 "\x03"
-	 "ab",
-	 3, 0, false, NULL, 0, 0},
+	{"lenenc str 3-byte length", ST_LENENC, "\xfc\x02\0hi", 5, 0, true, "hi", 2, 0},
+	{"lenenc str one short", ST_LENENC, "\003ab", 3, 0, false, NULL, 0, 0},
 	{"lenenc str length only", ST_LENENC, "\x01", 1, 0, false, NULL, 0, 0},
 	{"lenenc str at the end", ST_LENENC, "", 0, 0, false, NULL, 0, 0},
-	{"lenenc str 2^64-1 length", ST_LENENC,
-	 "\xfe\xff\xff\xff\xff\xff\xff\xff\xff"
-	 "ab",
-	 11, 0, false, NULL, 0, 0},
-	{"lenenc str NULL marker", ST_LENENC,
-	 "\xfb"
-	 "ab",
-	 3, 0, false, NULL, 0, 0},
-	{"lenenc str 0xff", ST_LENENC,
-	 "\xff"
-	 "ab",
-	 3, 0, false, NULL, 0, 0},
+	{"lenenc str 2^64-1 length", ST_LENENC, "\xfe\xff\xff\xff\xff\xff\xff\xff\377ab", 11, 0,
+	 false, NULL, 0, 0},
+	{"lenenc str NULL marker", ST_LENENC, "\373ab", 3, 0, false, NULL, 0, 0},
+	{"lenenc str 0xff", ST_LENENC, "\377ab", 3, 0, false, NULL, 0, 0},
 	{"nul str", ST_NUL, "abc\0def", 7, 0, true, "abc", 3, 3},
 	{"nul str empty", ST_NUL, "\0", 1, 0, true, "", 0, 0},
 	{"nul str without NUL", ST_NUL, "abc", 3, 0, false, NULL, 0, 0},
@@ -450,6 +419,42 @@ static void test_builder_failed(void)
 	mysql_writer_deinit(&w);
 }
 
+/* A size no request can have is refused at once (ok = false, nothing
+ * written or allocated) instead of doubling the capacity until it wraps:
+ * SIZE_MAX / 2 + 2 would take the old loop past 2^63 to 0, forever. */
+static void test_builder_absurd_size(void)
+{
+	struct mysql_writer w;
+
+	check_case("zeros of SIZE_MAX / 2 + 2 into an empty writer");
+	mysql_writer_init(&w);
+	mysql_put_zeros(&w, SIZE_MAX / 2 + 2);
+	CHECK(!w.ok);
+	CHECK_EQ_INT(w.len, 0);
+	CHECK(w.data == NULL);
+	mysql_writer_deinit(&w);
+
+	check_case("SIZE_MAX / 2 more after one byte");
+	mysql_writer_init(&w);
+	mysql_put_u8(&w, 0x5a);
+	mysql_put_zeros(&w, SIZE_MAX / 2);
+	CHECK(!w.ok);
+	CHECK_EQ_INT(w.len, 1);
+	CHECK_EQ_INT(w.data[0], 0x5a);
+
+	check_case("bytes of SIZE_MAX, then a reset");
+	mysql_writer_reset(&w);
+	mysql_put_bytes(&w, "x", SIZE_MAX); /* refused before anything is copied */
+	CHECK(!w.ok);
+	CHECK_EQ_INT(w.len, 0);
+	mysql_writer_reset(&w);
+	mysql_put_u16(&w, 0x0102);
+	CHECK(w.ok);
+	if (CHECK_EQ_INT(w.len, 2))
+		CHECK_EQ_MEM(w.data, "\x02\x01", 2);
+	mysql_writer_deinit(&w);
+}
+
 /* ---- packets and 16 MiB splitting --------------------------------------- */
 
 static uint8_t pattern(size_t i)
@@ -572,6 +577,7 @@ int main(void)
 		{"mysql_put_lenenc boundaries", test_put_lenenc},
 		{"builder growth", test_builder_growth},
 		{"a failed builder stays failed", test_builder_failed},
+		{"an absurd size is refused", test_builder_absurd_size},
 		{"packet header", test_packet_header},
 		{"mysql_packet_end splitting", test_packet_split},
 	};

@@ -1,0 +1,137 @@
+# tests/test_mysql_robustness.py -- bad input on a mode: mysql listener: garbage handshakes,
+# oversized and empty packets, a client that never logs in, wrong passwords. Each must end that
+# one session with a proper MySQL ERR packet (or a close) while the daemon keeps serving others.
+import os
+import socket
+import struct
+
+import pymysql
+import pytest
+
+from sluice_proc import free_port
+
+HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"  # PASSWORD('sluice_test')
+
+
+@pytest.fixture
+def mysql_proxy(galera, sluice):
+    port = free_port()
+    nodes = "\n".join(
+        f'      - {{ name: {galera.node_name(i)}, address: "127.0.0.1:{galera.sql_port(i)}", '
+        f'priority: {i + 1} }}' for i in range(3))
+    s = sluice(f"""\
+workers: 2
+listeners:
+  - {{ name: app, bind: "127.0.0.1:{port}", mode: mysql, cluster: galera, login_timeout: 1s }}
+clusters:
+  - name: galera
+    monitor: {{ interval: 200ms, timeout: 400ms }}
+    nodes:
+{nodes}
+users:
+  - {{ name: sluice_test, password_hash: "{HASH}" }}
+""")
+    s.port = port
+    return s
+
+
+def read_packet(sock):
+    """One MySQL packet: (sequence id, payload), or None at EOF."""
+    head = b""
+    while len(head) < 4:
+        chunk = sock.recv(4 - len(head))
+        if not chunk:
+            return None
+        head += chunk
+    length = head[0] | head[1] << 8 | head[2] << 16
+    body = b""
+    while len(body) < length:
+        chunk = sock.recv(length - len(body))
+        if not chunk:
+            return None
+        body += chunk
+    return head[3], body
+
+
+def packet(seq, payload):
+    return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
+
+
+def still_serves(port):
+    c = pymysql.connect(host="127.0.0.1", port=port, user="sluice_test", password="sluice_test",
+                        connect_timeout=10)
+    with c.cursor() as cur:
+        cur.execute("SELECT 1")
+        assert cur.fetchone() == (1,)
+    c.close()
+
+
+def err_of(payload):
+    assert payload[0] == 0xFF, payload
+    code = payload[1] | payload[2] << 8
+    assert payload[3:4] == b"#", payload
+    return code, payload[4:9].decode(), payload[9:].decode()
+
+
+@pytest.mark.parametrize("name,response", [
+    ("garbage", os.urandom(64)),
+    ("too short", b"\x01\x02\x03"),
+    ("no protocol 41", struct.pack("<IIB", 0x0, 1 << 24, 45) + b"\0" * 23 + b"x\0"),
+    ("user without NUL", struct.pack("<IIB", 0x000FA685, 1 << 24, 45) + b"\0" * 23 + b"abc"),
+    ("auth length past the end",
+     struct.pack("<IIB", 0x000FA685 & ~(1 << 21), 1 << 24, 45) + b"\0" * 23 + b"u\0\xff"),
+])
+def test_malformed_handshake_gets_err_and_daemon_lives(mysql_proxy, name, response):
+    with socket.create_connection(("127.0.0.1", mysql_proxy.port), timeout=10) as s:
+        seq, greeting = read_packet(s)
+        assert greeting[0] == 10
+        s.sendall(packet(1, response))
+        reply = read_packet(s)
+        assert reply is not None, "closed without an error packet"
+        code, state, msg = err_of(reply[1])
+        assert (code, state) == (1043, "08S01"), msg
+        assert read_packet(s) is None  # and the session is closed
+    still_serves(mysql_proxy.port)
+
+
+def test_oversized_login_packet_is_refused(mysql_proxy):
+    with socket.create_connection(("127.0.0.1", mysql_proxy.port), timeout=10) as s:
+        read_packet(s)
+        s.sendall(b"\xff\xff\xff\x01" + b"x" * 1000)  # announces 16 MiB, sends a little
+        code, _, msg = err_of(read_packet(s)[1])
+        assert code == 1043 and "too large" in msg
+    still_serves(mysql_proxy.port)
+
+
+def test_client_that_never_logs_in_is_dropped(mysql_proxy):
+    with socket.create_connection(("127.0.0.1", mysql_proxy.port), timeout=10) as s:
+        read_packet(s)
+        # login_timeout is 1 s: the daemon closes; recv returns EOF well before our timeout.
+        assert s.recv(1) == b""
+    assert "login timed out" in mysql_proxy.log()
+    still_serves(mysql_proxy.port)
+
+
+def test_empty_command_packet_closes_that_session_only(mysql_proxy):
+    c = pymysql.connect(host="127.0.0.1", port=mysql_proxy.port, user="sluice_test",
+                        password="sluice_test")
+    c._sock.sendall(packet(0, b""))
+    seq, payload = read_packet(c._sock)
+    code, _, _ = err_of(payload)
+    assert code == 1835  # ER_MALFORMED_PACKET
+    c._force_close()
+    still_serves(mysql_proxy.port)
+
+
+def test_wrong_password_and_unknown_user_look_the_same(mysql_proxy):
+    errors = []
+    for user, password in (("sluice_test", "wrong"), ("nobody", "sluice_test")):
+        with pytest.raises(pymysql.err.OperationalError) as e:
+            pymysql.connect(host="127.0.0.1", port=mysql_proxy.port, user=user,
+                            password=password)
+        errors.append(e.value.args)
+    assert errors[0] == (1045, "Access denied for user 'sluice_test'@'127.0.0.1' "
+                               "(using password: YES)")
+    assert errors[1] == (1045, "Access denied for user 'nobody'@'127.0.0.1' "
+                               "(using password: YES)")
+    still_serves(mysql_proxy.port)
