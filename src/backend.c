@@ -108,9 +108,11 @@ static void login_finished(struct backend *b, enum backend_result res, const str
 {
 	event_del(b->timer);
 	forget_secrets(b);
-	if (res == BACKEND_OK) {
+	if (res == BACKEND_OK || (res == BACKEND_REFUSED && b->change_user)) {
+		/* A refused COM_CHANGE_USER leaves the node's session as it was. */
 		backend_set_state(b, BACKEND_READY);
 		bufferevent_setwatermark(b->bev, EV_WRITE, b->bound / 2, 0);
+		b->change_user = false;
 	} else {
 		backend_set_state(b, BACKEND_FAILED);
 		bufferevent_disable(b->bev, EV_READ | EV_WRITE);

@@ -94,6 +94,16 @@ static void publish(struct health *h)
 	h->publish(snap, h->arg);
 }
 
+static bool all_known(struct health *h)
+{
+	bool known;
+
+	pthread_mutex_lock(&h->lock);
+	known = h->unknown == 0;
+	pthread_mutex_unlock(&h->lock);
+	return known;
+}
+
 static void schedule(struct health_node *hn, uint32_t ms)
 {
 	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
@@ -148,14 +158,20 @@ static void probe_done(const struct probe_result *res, void *arg)
 				 hn->cn->name, hn->cc->name, addr, hn->fails,
 				 hn->fails == 1 ? "" : "s", hn->last_error);
 	}
+	bool round_complete = false;
 	if (first) {
 		hn->known = true;
 		pthread_mutex_lock(&h->lock);
-		if (--h->unknown == 0)
+		if (--h->unknown == 0) {
 			pthread_cond_signal(&h->cond);
+			round_complete = true;
+		}
 		pthread_mutex_unlock(&h->lock);
 	}
-	if (hn->up != was_up || first)
+	/* Publish once every node has its first verdict, then on changes: a
+	 * writer picked from half the cluster would flip a moment later. The
+	 * first round ends within the largest monitor timeout. */
+	if (round_complete || (hn->up != was_up && !first && all_known(h)))
 		publish(h);
 
 	if (atomic_load(&hn->suspect))

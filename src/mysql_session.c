@@ -104,6 +104,7 @@ struct mysql_session {
 
 	struct bufferevent *client; /* socket, or the TLS filter over it */
 	bool tls;
+	struct evbuffer_cb_entry *tls_cb; /* CLOSING over TLS: drain watch */
 	bool compress;
 	struct evbuffer *zin;  /* compressed mode: inflated client bytes */
 	struct evbuffer *zout; /* compressed mode: plain bytes to deflate */
@@ -137,6 +138,8 @@ struct mysql_session {
 	uint32_t b_left;   /* bytes of the backend packet still to copy */
 	bool b_cont;	   /* ... and a continuation follows */
 	uint8_t next_seq;  /* sequence id the client expects next in this command */
+	uint32_t kill_id;  /* a rewritten KILL: the id the client named ... */
+	uint32_t kill_thread; /* ... and the node thread it became (0: none) */
 	uint16_t status;   /* server status flags last seen */
 	uint64_t commands; /* for logs */
 };
@@ -274,10 +277,36 @@ static void ms_close(struct mysql_session *s, const char *why)
 	ms_set_state(s, MS_CLOSED);
 	if (s->client)
 		bufferevent_disable(s->client, EV_READ | EV_WRITE);
+	if (s->tls_cb) {
+		evbuffer_remove_cb_entry(
+			bufferevent_get_output(bufferevent_get_underlying(s->client)), s->tls_cb);
+		s->tls_cb = NULL;
+	}
 	backend_destroy(s->be);
 	s->be = NULL;
 	event_del(s->timer);
 	worker_session_close(s->w, &s->ws);
+}
+
+/* Bytes queued towards the client, including those below a TLS filter,
+ * which the filter hands down as it encrypts. */
+static size_t client_pending(struct mysql_session *s)
+{
+	size_t n = evbuffer_get_length(bufferevent_get_output(s->client));
+	struct bufferevent *under = s->tls ? bufferevent_get_underlying(s->client) : NULL;
+
+	if (under)
+		n += evbuffer_get_length(bufferevent_get_output(under));
+	return n;
+}
+
+/* Closing over TLS: the socket below the filter drained. */
+static void tls_drained_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct mysql_session *s = arg;
+
+	if (s->state == MS_CLOSING && client_pending(s) == 0)
+		ms_close(s, "flushed");
 }
 
 /* Send what is queued (an ERR, usually), then close. */
@@ -290,12 +319,16 @@ static void ms_flush_and_close(struct mysql_session *s, const char *why)
 	client_flush(s);
 	backend_destroy(s->be);
 	s->be = NULL;
-	if (evbuffer_get_length(bufferevent_get_output(s->client)) == 0) {
+	if (client_pending(s) == 0) {
 		ms_close(s, why);
 		return;
 	}
 	log_debug(s->tag, "%s; flushing before close", why);
 	ms_set_state(s, MS_CLOSING);
+	if (s->tls) {
+		struct bufferevent *under = bufferevent_get_underlying(s->client);
+		s->tls_cb = evbuffer_add_cb(bufferevent_get_output(under), tls_drained_cb, s);
+	}
 	bufferevent_disable(s->client, EV_READ);
 	bufferevent_setwatermark(s->client, EV_WRITE, 0, 0);
 	bufferevent_enable(s->client, EV_WRITE);
@@ -381,6 +414,15 @@ static void deny(struct mysql_session *s, uint8_t seq, const char *user, bool wi
 
 	snprintf(msg, sizeof(msg), "Access denied for user '%s'@'%s' (using password: %s)", user,
 		 s->peer_host, with_password ? "YES" : "NO");
+	if (s->state == MS_CU_SWITCH || s->state == MS_CHANGING_USER) {
+		/* As a server does: a failed COM_CHANGE_USER leaves the session
+		 * logged in as before. */
+		log_info(s->tag, "change user refused: %s", msg);
+		send_err(s, seq, ER_ACCESS_DENIED_ERROR, "28000", "%s", msg);
+		mysql_change_user_deinit(&s->cu);
+		ms_set_state(s, MS_READY);
+		return;
+	}
 	ms_fail(s, seq, ER_ACCESS_DENIED_ERROR, "28000", msg);
 }
 
@@ -541,6 +583,12 @@ static void ms_login_done(void *arg, enum backend_result res, const struct mysql
 			/* The node's message names sluice's address; the client's is
 			 * what the client should see. */
 			deny(s, s->seq, change_user ? s->cu.user : s->user_name, true);
+		} else if (err && change_user) {
+			log_info(s->tag, "node %s refused the change of user: %u %s",
+				 s->cc->nodes[node].name, err->code, err->message);
+			send_err(s, s->seq, err->code, err->sqlstate, "%s", err->message);
+			mysql_change_user_deinit(&s->cu);
+			ms_set_state(s, MS_READY);
 		} else if (err) {
 			log_info(s->tag, "node %s refused the login: %u %s",
 				 s->cc->nodes[node].name, err->code, err->message);
@@ -591,7 +639,12 @@ static void ms_login_done(void *arg, enum backend_result res, const struct mysql
 			ms_close(s, "out of memory");
 			return;
 		}
-		/* Bytes the client sent after its login are compressed frames. */
+		/* Bytes the client sent after its login are compressed frames.
+		 * A frame is inflated whole, so the socket buffer must be able
+		 * to hold the largest one (16 MiB): the compressed protocol's
+		 * price, paid only by clients that ask for it. */
+		bufferevent_setwatermark(s->client, EV_READ, 0,
+					 MYSQL_COMP_HEADER_LEN + MYSQL_MAX_PAYLOAD);
 		s->compress = true;
 		s->zseq = 0;
 		if (!client_inflate(s)) {
@@ -770,6 +823,9 @@ static bool handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len,
 		evbuffer_add(backend_output(s->be), w.data, w.len);
 	mysql_writer_deinit(&w);
 	mysql_resp_start(&s->resp, COM_QUERY);
+	s->next_seq = (uint8_t)(seq + 1);
+	s->kill_id = (uint32_t)id;
+	s->kill_thread = e.backend_thread;
 	ms_set_state(s, MS_COMMAND);
 	return true;
 }
@@ -878,6 +934,7 @@ static void next_command(struct mysql_session *s)
 	}
 	/* Forward it, streaming; the response tracker follows the answer. */
 	s->commands++;
+	s->kill_thread = 0;
 	if (log_enabled(LOG_LEVEL_DEBUG))
 		log_debug(s->tag, "command 0x%02x (%u bytes) -> node %s", cmd, len,
 			  s->cc->nodes[backend_node(s->be)].name);
@@ -896,6 +953,12 @@ counted:
 static void ms_process_client(struct mysql_session *s)
 {
 	for (;;) {
+		/* Compressed frames wait in the socket buffer until zin has
+		 * room: inflate more now, not only when new bytes arrive. */
+		if (s->compress && !client_inflate(s)) {
+			ms_close(s, "corrupt compressed frame");
+			return;
+		}
 		enum ms_state before = s->state;
 		size_t have = evbuffer_get_length(cin(s));
 		uint32_t len;
@@ -962,6 +1025,21 @@ out:
 	client_flush(s);
 }
 
+/* Copy msg to out with the decimal number `from` replaced by `to`. */
+static void rename_thread(const char *msg, uint32_t from, uint32_t to, char *out, size_t cap)
+{
+	char needle[16];
+	const char *at;
+
+	snprintf(needle, sizeof(needle), "%u", from);
+	at = strstr(msg, needle);
+	if (!at) {
+		snprintf(out, cap, "%s", msg);
+		return;
+	}
+	snprintf(out, cap, "%.*s%u%s", (int)(at - msg), msg, to, at + strlen(needle));
+}
+
 static void command_done(struct mysql_session *s)
 {
 	struct node_stats *ns = node_stats(s);
@@ -1023,6 +1101,20 @@ static void ms_process_backend(struct mysql_session *s)
 				 mysql_resp_state_str(s->resp.state));
 			ms_fail(s, (uint8_t)(h[3]), ER_NET_READ_ERROR, "08S01",
 				"sluice: malformed response from the node");
+			return;
+		}
+		if (ev == RESP_EV_DONE && s->resp.error && s->kill_thread) {
+			/* The node's error for a rewritten KILL names its own
+			 * thread id; the client knows the id it asked for. */
+			char msg[sizeof(s->resp.err.message) + 16];
+			rename_thread(s->resp.err.message, s->kill_thread, s->kill_id, msg,
+				      sizeof(msg));
+			evbuffer_drain(in, MYSQL_HEADER_LEN + len);
+			send_err(s, h[3], s->resp.err.code, s->resp.err.sqlstate, "%s", msg);
+			s->kill_thread = 0;
+			command_done(s);
+			client_flush(s);
+			ms_process_client(s);
 			return;
 		}
 		evbuffer_remove_buffer(in, out, MYSQL_HEADER_LEN);
@@ -1134,7 +1226,7 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
 	struct mysql_session *s = arg;
 
 	if (s->state == MS_CLOSING) {
-		if (evbuffer_get_length(bufferevent_get_output(bev)) == 0)
+		if (client_pending(s) == 0)
 			ms_close(s, "flushed");
 		return;
 	}
