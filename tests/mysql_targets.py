@@ -1,7 +1,8 @@
 # tests/mysql_targets.py -- the `target` fixture and client helpers shared by
 # test_mysql_protocol.py and test_sysbench.py: the same tests run against a Galera node directly
 # (SLUICE_PROTOCOL_TARGET=direct, the reference behaviour) or against sluice's `mode: mysql`
-# listener in front of the cluster (SLUICE_PROTOCOL_TARGET=sluice; "direct,sluice" runs both).
+# listener in front of the cluster (SLUICE_PROTOCOL_TARGET=sluice, the default; "direct,sluice"
+# runs both).
 # Test modules import it with `from mysql_targets import *  # noqa` so pytest sees the fixtures.
 """Targets, client helpers and cleanup fixtures for the MySQL-protocol integration tests."""
 
@@ -49,7 +50,7 @@ CAUSAL_READS = "SET SESSION wsrep_sync_wait = 1"
 
 
 def _kinds() -> list[str]:
-    raw = os.environ.get(TARGET_ENV, "direct")
+    raw = os.environ.get(TARGET_ENV, "sluice")
     kinds = [k.strip() for k in raw.split(",") if k.strip()]
     bad = [k for k in kinds if k not in KINDS]
     if bad or not kinds:
