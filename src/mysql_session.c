@@ -893,15 +893,20 @@ static void next_command(struct mysql_session *s)
 	struct evbuffer *in = cin(s);
 	uint8_t h[MYSQL_HEADER_LEN + 1];
 
-	if (evbuffer_copyout(in, h, sizeof(h)) < (ev_ssize_t)sizeof(h))
+	ev_ssize_t got = evbuffer_copyout(in, h, sizeof(h));
+	if (got < MYSQL_HEADER_LEN)
 		return;
 	uint32_t len = mysql_header_len(h);
-	uint8_t seq = h[3], cmd = h[4];
+	uint8_t seq = h[3];
 
 	if (len == 0) {
-		ms_fail(s, 1, ER_MALFORMED_PACKET, "HY000", "Malformed packet: empty command");
+		ms_fail(s, (uint8_t)(seq + 1), ER_MALFORMED_PACKET, "HY000",
+			"Malformed packet: empty command");
 		return;
 	}
+	if (got < (ev_ssize_t)sizeof(h))
+		return; /* the command byte has not arrived yet */
+	uint8_t cmd = h[4];
 	if (len <= SMALL_PACKET_MAX) {
 		bool too_big;
 		const uint8_t *p = peek_small(s, &len, &seq, &too_big);
