@@ -13,8 +13,11 @@
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 
 #include "config.h"
 #include "log.h"
@@ -24,6 +27,7 @@
 #include "mysql/proto.h"
 #include "mysql/resp.h"
 #include "mysql/wire.h"
+#include "tls.h"
 
 /* Login packets are small; anything bigger is not a login packet. */
 #define BACKEND_LOGIN_PACKET_MAX 65536
@@ -39,6 +43,7 @@
 enum backend_state {
 	BACKEND_CONNECTING,
 	BACKEND_GREETING,
+	BACKEND_TLS, /* SSLRequest sent, handshake running */
 	BACKEND_AUTH,
 	BACKEND_READY,
 	BACKEND_FAILED,
@@ -47,6 +52,7 @@ enum backend_state {
 static const char *const backend_state_names[] = {
 	[BACKEND_CONNECTING] = "connecting",
 	[BACKEND_GREETING] = "greeting",
+	[BACKEND_TLS] = "tls",
 	[BACKEND_AUTH] = "auth",
 	[BACKEND_READY] = "ready",
 	[BACKEND_FAILED] = "failed",
@@ -58,6 +64,10 @@ struct backend {
 	int node_index;
 	uint32_t connect_timeout_ms;
 	size_t bound;
+	SSL_CTX *tls;
+	int verify;
+	struct mysql_handshake_response rsp; /* held while TLS is negotiated */
+	uint8_t rsp_seq;
 	const struct backend_ops *ops;
 	void *arg;
 	enum backend_state state;
@@ -92,6 +102,7 @@ static void backend_set_state(struct backend *b, enum backend_state next)
 static void forget_secrets(struct backend *b)
 {
 	OPENSSL_cleanse(b->sha1_pw, sizeof(b->sha1_pw));
+	OPENSSL_cleanse(b->rsp.auth, sizeof(b->rsp.auth));
 	if (b->password) {
 		OPENSSL_cleanse(b->password, strlen(b->password));
 		free(b->password);
@@ -169,6 +180,60 @@ static void send_packet(struct backend *b, struct mysql_writer *w)
 		fail(b, "out of memory building a login packet");
 }
 
+static void read_cb(struct bufferevent *bev, void *arg);
+static void write_cb(struct bufferevent *bev, void *arg);
+static void event_cb(struct bufferevent *bev, short what, void *arg);
+
+/* Send the HandshakeResponse41 and wait for the outcome. */
+static void send_response(struct backend *b, const struct mysql_handshake_response *rsp,
+			  uint8_t seq)
+{
+	struct mysql_writer w;
+
+	mysql_writer_init(&w);
+	mysql_write_handshake_response(&w, seq, rsp);
+	b->seq = (uint8_t)(seq + 1);
+	send_packet(b, &w);
+	mysql_writer_deinit(&w);
+	backend_set_state(b, BACKEND_AUTH);
+}
+
+/* Put a TLS filter over the socket; the handshake runs as libevent goes. */
+static bool start_tls(struct backend *b)
+{
+	char host[256];
+	const char *text = b->node->address.text;
+	const char *colon = strrchr(text, ':');
+	size_t n = colon ? (size_t)(colon - text) : strlen(text);
+	SSL *ssl;
+	struct bufferevent *filter;
+
+	if (n >= sizeof(host))
+		n = sizeof(host) - 1;
+	if (text[0] == '[' && n >= 2) /* [v6]:port */
+		snprintf(host, sizeof(host), "%.*s", (int)(n - 2), text + 1);
+	else
+		snprintf(host, sizeof(host), "%.*s", (int)n, text);
+	ssl = SSL_new(b->tls);
+	if (!ssl || !tls_client_prepare(ssl, b->verify, host)) {
+		SSL_free(ssl);
+		fail(b, "cannot set up TLS to node %s", b->node->name);
+		return false;
+	}
+	filter = bufferevent_openssl_filter_new(b->base, b->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (!filter) {
+		SSL_free(ssl);
+		fail(b, "cannot set up TLS to node %s", b->node->name);
+		return false;
+	}
+	b->bev = filter; /* owns the socket bufferevent now */
+	bufferevent_setcb(b->bev, read_cb, write_cb, event_cb, b);
+	bufferevent_setwatermark(b->bev, EV_READ, 0, b->bound);
+	bufferevent_enable(b->bev, EV_READ | EV_WRITE);
+	return true;
+}
+
 static void on_greeting(struct backend *b, const uint8_t *p, uint32_t len, uint8_t seq)
 {
 	struct mysql_handshake_response rsp;
@@ -213,14 +278,31 @@ static void on_greeting(struct backend *b, const uint8_t *p, uint32_t len, uint8
 	memcpy(rsp.plugin, b->plugin, sizeof(rsp.plugin));
 	rsp.attrs = b->attrs;
 	rsp.attrs_len = b->attrs_len;
+	if (!b->tls) {
+		b->caps = rsp.caps;
+		send_response(b, &rsp, (uint8_t)(seq + 1));
+		OPENSSL_cleanse(rsp.auth, sizeof(rsp.auth));
+		return;
+	}
+	if (!(b->greeting.caps & CLIENT_SSL)) {
+		OPENSSL_cleanse(rsp.auth, sizeof(rsp.auth));
+		fail(b, "node %s does not offer TLS, which cluster tls: requires", b->node->name);
+		return;
+	}
+	/* SSLRequest in the clear, TLS handshake, then the real response. */
+	rsp.caps |= CLIENT_SSL;
 	b->caps = rsp.caps;
+	b->rsp = rsp;
+	b->rsp_seq = (uint8_t)(seq + 2);
+	OPENSSL_cleanse(rsp.auth, sizeof(rsp.auth));
+	rsp.ssl_request = true;
 	mysql_writer_init(&w);
 	mysql_write_handshake_response(&w, (uint8_t)(seq + 1), &rsp);
-	b->seq = (uint8_t)(seq + 2);
 	send_packet(b, &w);
 	mysql_writer_deinit(&w);
-	OPENSSL_cleanse(rsp.auth, sizeof(rsp.auth));
-	backend_set_state(b, BACKEND_AUTH);
+	if (!start_tls(b))
+		return;
+	backend_set_state(b, BACKEND_TLS);
 }
 
 /* A packet during AUTH: OK, ERR, AuthSwitchRequest or AuthMoreData. */
@@ -343,6 +425,15 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct backend *b = arg;
 
+	if ((what & BEV_EVENT_CONNECTED) && b->state == BACKEND_TLS) {
+		struct mysql_handshake_response rsp = b->rsp;
+		OPENSSL_cleanse(b->rsp.auth, sizeof(b->rsp.auth));
+		log_debug("backend", "%s: TLS established (%s)", b->node->name,
+			  SSL_get_cipher(bufferevent_openssl_get_ssl(bev)));
+		send_response(b, &rsp, b->rsp_seq);
+		OPENSSL_cleanse(rsp.auth, sizeof(rsp.auth));
+		return;
+	}
 	if (what & BEV_EVENT_CONNECTED) {
 		int on = 1;
 		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
@@ -350,7 +441,12 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		backend_set_state(b, BACKEND_GREETING);
 		return;
 	}
-	if (what & BEV_EVENT_EOF)
+	unsigned long ssl_err = b->tls ? bufferevent_get_openssl_error(bev) : 0;
+	if (ssl_err) {
+		char buf[256];
+		ERR_error_string_n(ssl_err, buf, sizeof(buf));
+		fail(b, "TLS with node %s failed: %s", b->node->name, buf);
+	} else if (what & BEV_EVENT_EOF)
 		fail(b, "node %s closed the connection%s", b->node->name,
 		     b->state == BACKEND_READY ? "" : " during login");
 	else
@@ -369,12 +465,14 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 
 struct backend *backend_create(struct event_base *base, const struct config_node *node,
 			       int node_index, uint32_t connect_timeout_ms, size_t bound,
-			       const struct backend_ops *ops, void *arg)
+			       SSL_CTX *tls, int verify, const struct backend_ops *ops, void *arg)
 {
 	struct backend *b = calloc(1, sizeof(*b));
 
 	if (!b)
 		return NULL;
+	b->tls = tls;
+	b->verify = verify;
 	b->base = base;
 	b->node = node;
 	b->node_index = node_index;

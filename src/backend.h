@@ -5,7 +5,7 @@
  * plaintext password), then a byte pipe the session drives. COM_CHANGE_USER
  * re-runs the login on the same connection.
  *
- *   CONNECTING --connected--> GREETING --greeting--> AUTH --OK--> READY
+ *   CONNECTING --connected--> GREETING --greeting--> [TLS] --> AUTH --OK--> READY
  *        \                        \                    |   ^ auth switch /
  *         \                        \                   v   | more data
  *          '--- error/timeout ------'---------------> FAILED
@@ -27,6 +27,7 @@ struct config_node;
 struct event_base;
 struct evbuffer;
 struct mysql_err;
+struct ssl_ctx_st;
 
 /* What the backend needs to log in. Borrowed for the duration of the call
  * to backend_connect/backend_change_user (copied inside). */
@@ -60,10 +61,13 @@ struct backend_ops {
 	void (*closed)(void *arg, const char *why);
 };
 
+/* A connection to node (node_index in its cluster). tls: the cluster's
+ * client context, or NULL for a plain connection; verify is its
+ * enum tls_verify. */
 struct backend *backend_create(struct event_base *base, const struct config_node *node,
 			       int node_index, uint32_t connect_timeout_ms, size_t bound,
-			       const struct backend_ops *ops, void *arg)
-	__attribute__((warn_unused_result));
+			       struct ssl_ctx_st *tls, int verify, const struct backend_ops *ops,
+			       void *arg) __attribute__((warn_unused_result));
 
 /* Start connecting and logging in. False if it could not even start. */
 bool backend_connect(struct backend *b, const struct backend_login *login)

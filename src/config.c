@@ -72,6 +72,7 @@ static const char *const route_names[] = {"primary", "readers", NULL};
 static const char *const type_names[] = {"galera", "group_replication", "replication", "static",
 					 NULL};
 static const char *const level_names[] = {"debug", "info", "notice", "warning", "error", NULL};
+static const char *const verify_names[] = {"none", "ca", "full", NULL};
 
 #define OFF(type, field) offsetof(struct type, field)
 
@@ -143,6 +144,20 @@ static const struct key_spec monitor_keys[] = {
 static const struct schema monitor_schema = {"monitor", sizeof(struct config_monitor),
 					     monitor_keys};
 
+static const struct key_spec backend_tls_keys[] = {
+	{"ca", KEY_STRING, 0, OFF(config_backend_tls, ca), 1, PATH_MAX, NULL, NULL, 0, 0, NULL,
+	 "CA bundle that node certificates must chain to (default: the system's)"},
+	{"verify", KEY_ENUM, 0, OFF(config_backend_tls, verify), 0, 0, "full", NULL, 0, 0,
+	 verify_names, "none (encrypt only), ca (trusted chain) or full (chain and node address)"},
+	{"cert", KEY_STRING, 0, OFF(config_backend_tls, cert), 1, PATH_MAX, NULL, NULL, 0, 0, NULL,
+	 "client certificate sluice presents to the nodes (optional, with key)"},
+	{"key", KEY_STRING, 0, OFF(config_backend_tls, key), 1, PATH_MAX, NULL, NULL, 0, 0, NULL,
+	 "private key of the client certificate"},
+	{0},
+};
+static const struct schema backend_tls_schema = {"backend tls", sizeof(struct config_backend_tls),
+						 backend_tls_keys};
+
 static const struct key_spec cluster_keys[] = {
 	{"name", KEY_STRING, KEY_REQUIRED, OFF(config_cluster, name), 1, 64, NULL, NULL, 0, 0, NULL,
 	 "unique name that listeners refer to"},
@@ -153,6 +168,8 @@ static const struct key_spec cluster_keys[] = {
 	{"connect_timeout", KEY_DURATION, KEY_RELOADABLE, OFF(config_cluster, connect_timeout_ms),
 	 10, 60000, "1s", NULL, 0, 0, NULL,
 	 "a backend connect slower than this tries the next node"},
+	{"tls", KEY_MAP, 0, OFF(config_cluster, tls), 0, 0, NULL, &backend_tls_schema, 0,
+	 OFF(config_cluster, tls_given), NULL, "TLS from sluice to the nodes (mode: mysql sessions)"},
 	{"nodes", KEY_LIST, KEY_REQUIRED, OFF(config_cluster, nodes), 1, CONFIG_MAX_NODES, NULL,
 	 &node_schema, OFF(config_cluster, n_nodes), 0, NULL, "the database servers"},
 	{0},
@@ -1041,6 +1058,25 @@ static void phase3_clusters(struct parse_ctx *ctx, struct config *cfg)
 			m->password = read_secret_env(
 				ctx, m->password_env,
 				key_mark(&m->src, &monitor_schema, "password_env"), what);
+		if (c->tls_given) {
+			const struct config_backend_tls *t = &c->tls;
+			if (!!t->cert != !!t->key)
+				error_at(ctx, t->src.at,
+					 "%s.tls: cert and key go together; give both or neither", path);
+			const char *files[] = {t->ca, t->cert, t->key};
+			const char *keys[] = {"ca", "cert", "key"};
+			for (int f = 0; f < 3; f++) {
+				char full[PATH_MAX + 1];
+				if (!files[f])
+					continue;
+				snprintf(full, sizeof(full), "%s%s", files[f][0] == '/' ? "" : ctx->dir,
+					 files[f]);
+				if (access(full, R_OK) != 0)
+					error_at(ctx, key_mark(&t->src, &backend_tls_schema, keys[f]),
+						 "%s.tls.%s: cannot read '%s': %s", path, keys[f], full,
+						 strerror(errno));
+			}
+		}
 		if (m->timeout_ms > m->interval_ms * 4)
 			error_at(ctx, key_mark(&m->src, &monitor_schema, "timeout"),
 				 "%s.monitor: timeout %ums is more than four intervals (%ums); a "
@@ -1347,6 +1383,11 @@ const char *listener_route_str(enum listener_route route)
 const char *cluster_type_str(enum cluster_type type)
 {
 	return (unsigned)type < 4 ? type_names[type] : "?";
+}
+
+const char *tls_verify_str(enum tls_verify verify)
+{
+	return (unsigned)verify < 3 ? verify_names[verify] : "?";
 }
 
 const char *config_addr_str(const struct sockaddr *sa, char *buf, size_t len)

@@ -106,12 +106,29 @@ struct config_monitor {
 	char *password; /* secret, resolved from file or environment; never logged */
 };
 
+enum tls_verify {
+	TLS_VERIFY_NONE, /* encrypt only */
+	TLS_VERIFY_CA,	 /* the chain must lead to a trusted CA */
+	TLS_VERIFY_FULL, /* ... and name the node's host or IP */
+};
+
+/* TLS from sluice to the nodes of a cluster. */
+struct config_backend_tls {
+	struct config_src src;
+	char *ca; /* NULL: the system's trusted CAs */
+	enum tls_verify verify;
+	char *cert; /* client certificate, optional, with key */
+	char *key;
+};
+
 struct config_cluster {
 	struct config_src src;
 	char *name;
 	enum cluster_type type;
 	struct config_monitor monitor;
 	uint32_t connect_timeout_ms;
+	struct config_backend_tls tls; /* valid when tls_given */
+	bool tls_given;
 	struct config_node *nodes;
 	size_t n_nodes;
 };
@@ -192,6 +209,7 @@ void config_print_keys(FILE *out);
 const char *listener_mode_str(enum listener_mode mode);
 const char *listener_route_str(enum listener_route route);
 const char *cluster_type_str(enum cluster_type type);
+const char *tls_verify_str(enum tls_verify verify);
 
 /* Where key was written in listener l (or where l starts if it was not),
  * for run-time errors such as a failed bind. */

@@ -15,6 +15,7 @@ struct config_listener;
 struct event_base;
 struct listener;
 struct server;
+struct ssl_ctx_st;
 struct worker;
 
 /* Bind and listen on cfg->bind, accepting on base once enabled. On failure

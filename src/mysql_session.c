@@ -455,7 +455,8 @@ static void connect_next(struct mysql_session *s)
 	}
 	int node = s->order[s->attempt];
 	s->be = backend_create(worker_base(s->w), &s->cc->nodes[node], node,
-			       s->cc->connect_timeout_ms, s->bound, &ms_backend_ops, s);
+			       s->cc->connect_timeout_ms, s->bound, s->srv->backend_tls[s->cluster],
+			       (int)s->cc->tls.verify, &ms_backend_ops, s);
 	if (!s->be || !backend_connect(s->be, &login)) {
 		s->attempt++;
 		connect_next(s);

@@ -17,6 +17,7 @@
 #include "listener.h"
 #include "log.h"
 #include "snapshot.h"
+#include "tls.h"
 #include "worker.h"
 
 /* Monitor thread: every worker gets its own reference to the new snapshot. */
@@ -40,6 +41,14 @@ struct server *server_create(struct config *cfg)
 	s->cfg = cfg;
 	atomic_init(&s->next_session_id, 1);
 	s->rr = calloc(cfg->n_clusters, sizeof(*s->rr));
+	s->backend_tls = calloc(cfg->n_clusters, sizeof(*s->backend_tls));
+	if (!s->backend_tls)
+		goto fail;
+	for (size_t c = 0; c < cfg->n_clusters; c++) {
+		if (cfg->clusters[c].tls_given &&
+		    !(s->backend_tls[c] = tls_client_ctx_create(&cfg->clusters[c], cfg->path)))
+			goto fail;
+	}
 	s->workers = calloc(cfg->workers, sizeof(*s->workers));
 	s->listeners = calloc(cfg->n_listeners, sizeof(*s->listeners));
 	s->base = event_base_new();
@@ -141,6 +150,9 @@ void server_destroy(struct server *s)
 	free(s->workers);
 	free(s->listeners);
 	free(s->rr);
+	for (size_t c = 0; s->backend_tls && c < s->cfg->n_clusters; c++)
+		SSL_CTX_free(s->backend_tls[c]);
+	free(s->backend_tls);
 	config_destroy(s->cfg);
 	free(s);
 }

@@ -15,6 +15,7 @@ struct config;
 struct event_base;
 struct health;
 struct listener;
+struct ssl_ctx_st;
 struct worker;
 
 struct server {
@@ -28,6 +29,8 @@ struct server {
 	/* Per cluster: the shared reader rotation counter. Shared by all
 	 * workers so "strict round-robin" holds across threads. */
 	atomic_uint_fast64_t *rr;
+	/* Per cluster: the TLS client context towards its nodes, or NULL. */
+	struct ssl_ctx_st **backend_tls;
 	atomic_uint_fast64_t next_session_id;
 	size_t next_worker; /* main thread only: round-robin hand-off */
 };

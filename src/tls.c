@@ -3,11 +3,13 @@
  */
 #include "tls.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
 
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "config.h"
 #include "log.h"
@@ -74,4 +76,61 @@ SSL_CTX *tls_server_ctx_create(const struct config_listener *l, const char *cfg_
 fail:
 	SSL_CTX_free(ctx);
 	return NULL;
+}
+
+SSL_CTX *tls_client_ctx_create(const struct config_cluster *c, const char *cfg_path)
+{
+	const struct config_backend_tls *t = &c->tls;
+	char path[PATH_MAX], key[PATH_MAX];
+	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+	if (!ctx) {
+		log_error("tls", "cluster %s: cannot create a TLS context", c->name);
+		return NULL;
+	}
+	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+	if (t->ca) {
+		resolve(path, sizeof(path), cfg_path, t->ca);
+		if (SSL_CTX_load_verify_locations(ctx, path, NULL) != 1) {
+			log_error("tls", "cluster %s: cannot load CA bundle '%s'", c->name, path);
+			goto fail;
+		}
+	} else if (SSL_CTX_set_default_verify_paths(ctx) != 1) {
+		log_error("tls", "cluster %s: cannot load the system's trusted CAs", c->name);
+		goto fail;
+	}
+	if (t->cert) {
+		resolve(path, sizeof(path), cfg_path, t->cert);
+		resolve(key, sizeof(key), cfg_path, t->key);
+		if (SSL_CTX_use_certificate_chain_file(ctx, path) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
+		    SSL_CTX_check_private_key(ctx) != 1) {
+			log_error("tls", "cluster %s: cannot load client certificate '%s' with key '%s'",
+				  c->name, path, key);
+			goto fail;
+		}
+	}
+	SSL_CTX_set_verify(ctx, t->verify == TLS_VERIFY_NONE ? SSL_VERIFY_NONE : SSL_VERIFY_PEER,
+			   NULL);
+	return ctx;
+fail:
+	ERR_clear_error();
+	SSL_CTX_free(ctx);
+	return NULL;
+}
+
+bool tls_client_prepare(SSL *ssl, int verify, const char *host)
+{
+	unsigned char ip[16];
+	bool is_ip = inet_pton(AF_INET, host, ip) == 1 || inet_pton(AF_INET6, host, ip) == 1;
+
+	if (!is_ip && SSL_set_tlsext_host_name(ssl, host) != 1)
+		return false;
+	if (verify != TLS_VERIFY_FULL)
+		return true;
+	/* Full verification: the certificate must name the address we dialled. */
+	X509_VERIFY_PARAM *param = SSL_get0_param(ssl);
+	if (is_ip)
+		return X509_VERIFY_PARAM_set1_ip_asc(param, host) == 1;
+	return X509_VERIFY_PARAM_set1_host(param, host, 0) == 1;
 }

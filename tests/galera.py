@@ -2,7 +2,8 @@
 # tests/galera.py -- start and drive a REAL three-node MariaDB Galera cluster on 127.0.0.1 for
 # sluice's integration tests (session-scoped pytest fixtures) and demos.  Each node is a mariadbd
 # process this module owns (Popen, by PID), configured only by its own generated cnf file, so the
-# distro's /etc/mysql configuration and /var/lib/mysql are never used.  See
+# distro's /etc/mysql configuration and /var/lib/mysql are never used.  Every node also serves
+# TLS to its SQL clients with a throw-away CA made at start() (plain clients still work).  See
 # /work/shared/GALERA-ON-ONE-MACHINE.md for the traps this code works around.
 """Real three-node MariaDB Galera cluster on one machine, for tests.
 
@@ -15,6 +16,12 @@ Library use::
     cluster.wait_evicted(2)         # survivors drop it from the view (~11 s)
     cluster.restart(2)              # --wsrep-recover, rejoin via IST, wait until Synced
     cluster.stop()                  # graceful, idempotent, also registered with atexit
+
+TLS: start() makes ``basedir/tls/`` with a test CA (``cluster.tls_ca``), one server certificate
+for CN=localhost, SAN IP:127.0.0.1 + DNS:localhost that all nodes share (``cluster.tls_cert``,
+``cluster.tls_key``) and an unrelated CA that signed nothing (``cluster.tls_other_ca``, for
+negative tests).  Nodes offer TLS but do not require it; Galera's own replication and SST
+traffic stay plain.  E.g. ``cluster.connect(0, ssl={"ca": cluster.tls_ca})``.
 
 Command line::
 
@@ -51,6 +58,10 @@ HOST = "127.0.0.1"
 # A file we drop into every node directory we create: start() only ever wipes a node directory
 # that carries it, so pointing --dir at the wrong place cannot destroy someone else's data.
 MARKER = ".sluice-galera-node"
+# The TLS directory inside basedir; carries MARKER too, for the same reason.
+TLS_SUBDIR = "tls"
+# Certificates are made fresh by every start(); they only need to outlive one test session.
+TLS_DAYS = 30
 # Polling interval for every wait in this module.  Waits are condition-driven; this is only the
 # gap between two checks.
 POLL = 0.25
@@ -205,7 +216,9 @@ class GaleraCluster:
 
     Node i (0-based) is ``node{i+1}``, lives in ``basedir/node{i+1}/`` (cnf, datadir, socket,
     pid file, error log) and uses SQL port base_port+10*i, gcomm P=base_port+10*i+1, IST P+1 and
-    SST P+2.  Nothing happens until start().  Not thread-safe; use from one thread.
+    SST P+2.  All nodes serve TLS to SQL clients with the material in ``basedir/tls/``
+    (attributes tls_dir, tls_ca, tls_cert, tls_key, tls_other_ca).  Nothing happens until
+    start().  Not thread-safe; use from one thread.
     """
 
     def __init__(self, basedir: str, base_port: int = 14000, nodes: int = 3,
@@ -234,6 +247,14 @@ class GaleraCluster:
         # "start", "evict", "restart" (total), "recover", "join".
         self.timings: dict[str, float] = {}
         self._killed_at: list[float | None] = [None] * nodes
+        # TLS material, written by start() (paths only here).  tls_ca signed tls_cert;
+        # tls_other_ca is an unrelated CA that signed nothing (a verifier given it must refuse
+        # the nodes' certificate).
+        self.tls_dir = os.path.join(self.basedir, TLS_SUBDIR)
+        self.tls_ca = os.path.join(self.tls_dir, "ca.pem")
+        self.tls_cert = os.path.join(self.tls_dir, "server.pem")
+        self.tls_key = os.path.join(self.tls_dir, "server.key")
+        self.tls_other_ca = os.path.join(self.tls_dir, "other-ca.pem")
 
     # -- naming and layout -------------------------------------------------------------------
 
@@ -431,6 +452,19 @@ wsrep_sst_receive_address = {HOST}:{p.sst}
 # for seconds, and the default evs.suspect_timeout=PT5S then splits the cluster into non-Primary
 # components (every query fails with error 1047).  Cost: a dead node is evicted after ~11 s.
 wsrep_provider_options   = "{provider_options}"
+
+# TLS for SQL clients (sluice's backend hop).  Offered, not required: no
+# require_secure_transport, plain clients keep working.  One certificate (127.0.0.1/localhost)
+# serves every node.  Galera's replication traffic stays plain (no socket.ssl options).
+ssl_ca                   = {self.tls_ca}
+ssl_cert                 = {self.tls_cert}
+ssl_key                  = {self.tls_key}
+
+[sst]
+# wsrep_sst_rsync reads ssl-ca/ssl-cert/ssl-key from [mysqld] too, and with no ssl-mode it
+# derives VERIFY_CA from them and then insists on stunnel (not installed): every SST/IST
+# would abort.  Keep state transfers plain, like the rest of the replication traffic.
+ssl-mode                 = DISABLED
 """
 
     def _prepare_dirs(self) -> None:
@@ -465,6 +499,65 @@ wsrep_provider_options   = "{provider_options}"
         if r.returncode != 0:
             raise GaleraError(f"user {RUN_AS} cannot write {self.node_dir(0)}: a parent of "
                               f"{self.basedir} is not traversable by {RUN_AS}")
+
+    def _make_tls(self) -> None:
+        """(Re)create basedir/tls/: a test CA, a server certificate + key it signed, and an
+        unrelated CA, all with the openssl CLI.
+
+        Server certificate: CN=localhost, subjectAltName IP:127.0.0.1 and DNS:localhost,
+        extendedKeyUsage serverAuth.  The key is owned by mysql (mode 0600) so mariadbd can read
+        it; the directory (0755) and the certificates (0644) are readable by everyone.
+        """
+        d = self.tls_dir
+        if os.path.lexists(d):
+            if os.listdir(d) and not os.path.exists(os.path.join(d, MARKER)):
+                raise GaleraError(f"{d} exists, is not empty and was not created by "
+                                  f"galera.py; refusing to wipe it")
+            shutil.rmtree(d)
+        os.makedirs(d)
+        os.chmod(d, 0o755)
+        with open(os.path.join(d, MARKER), "w") as f:
+            f.write("TLS material created by sluice tests/galera.py; wiped on start()\n")
+
+        def openssl(*args: str) -> None:
+            try:
+                r = subprocess.run(["openssl", *args], stdin=subprocess.DEVNULL,
+                                   capture_output=True, text=True, timeout=60, cwd=d)
+            except (OSError, subprocess.TimeoutExpired) as e:
+                raise GaleraError(f"openssl {args[0]} failed: {e}") from None
+            if r.returncode != 0:
+                raise GaleraError(f"openssl {' '.join(args)} failed (exit {r.returncode}):\n"
+                                  f"{r.stderr.strip()}")
+
+        def make_ca(pem: str, key: str, cn: str) -> None:
+            openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256",
+                    "-days", str(TLS_DAYS), "-subj", f"/O=sluice tests/CN={cn}",
+                    "-addext", "basicConstraints=critical,CA:TRUE",
+                    "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+                    "-keyout", key, "-out", pem)
+
+        ca_key = os.path.join(d, "ca.key")
+        make_ca(self.tls_ca, ca_key, f"sluice test CA {self.cluster_name}")
+        make_ca(self.tls_other_ca, os.path.join(d, "other-ca.key"),
+                "sluice unrelated test CA")
+        csr = os.path.join(d, "server.csr")
+        openssl("req", "-new", "-newkey", "rsa:2048", "-nodes", "-sha256",
+                "-subj", "/O=sluice tests/CN=localhost", "-keyout", self.tls_key, "-out", csr)
+        ext = os.path.join(d, "server.ext")
+        with open(ext, "w") as f:
+            f.write("basicConstraints = critical, CA:FALSE\n"
+                    "keyUsage = critical, digitalSignature, keyEncipherment\n"
+                    "extendedKeyUsage = serverAuth\n"
+                    "subjectAltName = IP:127.0.0.1, DNS:localhost\n")
+        openssl("x509", "-req", "-in", csr, "-CA", self.tls_ca, "-CAkey", ca_key,
+                "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
+                "-days", str(TLS_DAYS), "-sha256", "-extfile", ext, "-out", self.tls_cert)
+        os.unlink(csr)
+        for pem in (self.tls_ca, self.tls_cert, self.tls_other_ca):
+            os.chmod(pem, 0o644)
+        pw = pwd.getpwnam(RUN_AS)
+        os.chown(self.tls_key, pw.pw_uid, pw.pw_gid)
+        os.chmod(self.tls_key, 0o600)
 
     def _check_ports(self, indexes: Iterable[int]) -> None:
         """Raise PortInUseError naming every taken port of the given nodes."""
@@ -635,8 +728,9 @@ wsrep_provider_options   = "{provider_options}"
         """Create and start the whole cluster from nothing; return the seconds it took.
 
         Stops the distro's mariadb service (if running), refuses if any port is taken, wipes
-        and recreates the node directories, initialises node1, bootstraps it, creates the
-        accounts, then starts the other nodes ONE AT A TIME (each joins by rsync SST), waiting
+        and recreates the node directories, makes fresh TLS material (see _make_tls),
+        initialises node1, bootstraps it, creates the accounts, then starts the other nodes ONE
+        AT A TIME (each joins by rsync SST), waiting
         after every step until all started nodes are Synced with the right cluster size.
         On any failure (deadline ``timeout`` exceeded, a mariadbd exiting early) everything is
         stopped again and GaleraError is raised with the tail of the failing node's error log.
@@ -653,6 +747,7 @@ wsrep_provider_options   = "{provider_options}"
         self._check_ports(range(self.nodes))
         try:
             self._prepare_dirs()
+            self._make_tls()
             self._init_datadir(0, deadline)
             self._spawn(0, ["--wsrep-new-cluster"])
             self._wait_cluster([0], deadline, f"bootstrapping {self.node_name(0)}")
