@@ -127,6 +127,7 @@ struct mysql_session {
 	uint16_t order[CONFIG_MAX_NODES]; /* login candidates, best first */
 	size_t n_order, attempt;
 	struct mysql_change_user cu; /* MS_CU_SWITCH / MS_CHANGING_USER */
+	uint8_t cu_sha1_pw[MYSQL_SHA1_LEN];
 	const struct config_user *cu_user;
 
 	/* Command phase. */
@@ -265,6 +266,7 @@ static void ms_destroy(struct worker_session *ws)
 	free(s->attrs);
 	mysql_change_user_deinit(&s->cu);
 	OPENSSL_cleanse(s->sha1_pw, sizeof(s->sha1_pw));
+	OPENSSL_cleanse(s->cu_sha1_pw, sizeof(s->cu_sha1_pw));
 	listener_session_ended(s->l);
 	free(s);
 }
@@ -617,6 +619,7 @@ static void ms_login_done(void *arg, enum backend_result res, const struct mysql
 	if (change_user) {
 		memcpy(s->user_name, s->cu.user, sizeof(s->user_name));
 		memcpy(s->db, s->cu.db, sizeof(s->db));
+		memcpy(s->sha1_pw, s->cu_sha1_pw, sizeof(s->sha1_pw));
 		s->user = s->cu_user;
 		mysql_change_user_deinit(&s->cu);
 		log_debug(s->tag, "changed user to %s", s->user_name);
@@ -845,11 +848,12 @@ static void check_change_user(struct mysql_session *s, const uint8_t *answer, si
 		deny(s, s->seq, s->cu.user, len > 0);
 		return;
 	}
-	memcpy(s->sha1_pw, sha1_pw, sizeof(sha1_pw));
+	/* The session keeps its current key until the node agrees. */
+	memcpy(s->cu_sha1_pw, sha1_pw, sizeof(sha1_pw));
 	OPENSSL_cleanse(sha1_pw, sizeof(sha1_pw));
 	struct backend_login login = {
 		.user = s->cu.user,
-		.sha1_pw = s->sha1_pw,
+		.sha1_pw = s->cu_sha1_pw,
 		.password = s->cu_user->password,
 		.db = s->cu.db[0] ? s->cu.db : NULL,
 		.caps = s->caps,
