@@ -553,6 +553,7 @@ ssl-mode                 = DISABLED
                 "-set_serial", str(int.from_bytes(os.urandom(8), "big")),
                 "-days", str(TLS_DAYS), "-sha256", "-extfile", ext, "-out", self.tls_cert)
         os.unlink(csr)
+        os.unlink(ext)
         for pem in (self.tls_ca, self.tls_cert, self.tls_other_ca):
             os.chmod(pem, 0o644)
         pw = pwd.getpwnam(RUN_AS)

@@ -140,7 +140,7 @@ def target(request, galera, tmp_path_factory):
     kind = request.param
     if kind == "direct":
         # node1 directly.  It has no server certificate, so TLS tests skip here.
-        yield Target("direct", HOST, galera.sql_port(0), None, galera)
+        yield Target("direct", HOST, galera.sql_port(0), galera.tls_ca, galera)
         return
     d = str(tmp_path_factory.mktemp("sluice-mysql"))
     cert, key = _make_certificate(d)
