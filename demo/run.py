@@ -18,8 +18,10 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 from galera import GaleraCluster  # noqa: E402
 
 CONFIG = """\
-# Written by demo/run.py. Layer-4 listeners: rw goes to the writer, ro round-robins.
+# Written by demo/run.py. app speaks MySQL (sluice logs clients in itself); the layer-4
+# listeners rw (to the writer) and ro (round-robin) forward bytes untouched.
 listeners:
+  - {{ name: app, bind: "127.0.0.1:{app}", mode: mysql, cluster: demo }}
   - {{ name: rw, bind: "127.0.0.1:{rw}", mode: tcp, cluster: demo, route: primary }}
   - {{ name: ro, bind: "127.0.0.1:{ro}", mode: tcp, cluster: demo, route: readers }}
 clusters:
@@ -28,6 +30,8 @@ clusters:
     monitor: {{ interval: 250ms, timeout: 500ms, fall: 2, rise: 2 }}
     nodes:
 {nodes}
+users:
+  - {{ name: sluice_test, password_hash: "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE" }}
 logging: {{ level: info }}
 """
 
@@ -38,6 +42,7 @@ def main() -> int:
                     help="SQL port of node1; node2 and node3 use +10 and +20 (default 14000)")
     ap.add_argument("--rw-port", type=int, default=3307, help="sluice read-write port")
     ap.add_argument("--ro-port", type=int, default=3308, help="sluice read-only port")
+    ap.add_argument("--app-port", type=int, default=3309, help="sluice MySQL-protocol port")
     ap.add_argument("--dir", help="working directory (default: a new temporary one)")
     args = ap.parse_args()
 
@@ -61,11 +66,12 @@ def main() -> int:
             f' priority: {i + 1} }}' for i in range(3))
         cfg_path = os.path.join(workdir, "sluice.yaml")
         with open(cfg_path, "w") as f:
-            f.write(CONFIG.format(rw=args.rw_port, ro=args.ro_port, nodes=nodes))
+            f.write(CONFIG.format(rw=args.rw_port, ro=args.ro_port, app=args.app_port, nodes=nodes))
         sluice = subprocess.Popen([os.path.join(REPO, "build", "src", "sluice"), "-c", cfg_path])
         u = cluster.users[0]
         print(f"""
 sluice is running with {cfg_path}
+  MySQL protocol (writer):  mariadb -h127.0.0.1 -P{args.app_port} -u{u.name} -p{u.password}
   read-write (writer):      mariadb -h127.0.0.1 -P{args.rw_port} -u{u.name} -p{u.password}
   read-only (round-robin):  mariadb -h127.0.0.1 -P{args.ro_port} -u{u.name} -p{u.password}
 Try:  mariadb -h127.0.0.1 -P{args.ro_port} -u{u.name} -p{u.password} -e 'SELECT @@wsrep_node_name'
