@@ -234,7 +234,6 @@ static const struct schema root_schema = {"config", sizeof(struct config), root_
 
 struct parse_ctx {
 	const char *file;
-	char *dir; /* base for relative paths, with trailing '/' or "" */
 	yaml_document_t *doc;
 	struct config_errors *errs;
 };
@@ -848,6 +847,31 @@ static bool usable(const struct config_src *src, const struct schema *schema, co
 	return find_key(schema, name, &idx) && !(src->failed & (1u << idx));
 }
 
+void config_resolve_path(const char *cfg_path, const char *path, char *out, size_t cap)
+{
+	const char *slash = strrchr(cfg_path, '/');
+	int dir_len = slash && path[0] != '/' ? (int)(slash - cfg_path + 1) : 0;
+
+	snprintf(out, cap, "%.*s%s", dir_len, cfg_path, path);
+}
+
+/* Files named in a tls: block must be readable now; sluice loads them at
+ * start. names[i] is the key of files[i] in schema; NULL files are absent. */
+static void check_readable(struct parse_ctx *ctx, const struct config_src *src,
+			   const struct schema *schema, const char *path, const char *const *names,
+			   const char *const *files, size_t n)
+{
+	for (size_t f = 0; f < n; f++) {
+		char full[PATH_MAX + 1];
+		if (!files[f])
+			continue;
+		config_resolve_path(ctx->file, files[f], full, sizeof(full));
+		if (access(full, R_OK) != 0)
+			error_at(ctx, key_mark(src, schema, names[f]), "%s.tls.%s: cannot read '%s': %s",
+				 path, names[f], full, strerror(errno));
+	}
+}
+
 /* Read the first line of a secret file. Relative paths are relative to the
  * directory of the configuration file. Returns a heap string or NULL. */
 static char *read_secret_file(struct parse_ctx *ctx, const char *path, struct config_mark at,
@@ -857,7 +881,7 @@ static char *read_secret_file(struct parse_ctx *ctx, const char *path, struct co
 	char buf[1024];
 	FILE *f;
 
-	snprintf(full, sizeof(full), "%s%s", path[0] == '/' ? "" : ctx->dir, path);
+	config_resolve_path(ctx->file, path, full, sizeof(full));
 	f = fopen(full, "r");
 	if (!f) {
 		error_at(ctx, at, "%s: cannot read '%s': %s", what, full, strerror(errno));
@@ -992,19 +1016,9 @@ static void phase3_listeners(struct parse_ctx *ctx, struct config *cfg)
 	files:
 		if (l->tls_given) {
 			const struct config_tls *t = &l->tls;
-			const char *files[] = {t->cert, t->key, t->ca};
-			const char *keys[] = {"cert", "key", "ca"};
-			for (int f = 0; f < 3; f++) {
-				if (!files[f])
-					continue;
-				char full[PATH_MAX + 1];
-				snprintf(full, sizeof(full), "%s%s",
-					 files[f][0] == '/' ? "" : ctx->dir, files[f]);
-				if (access(full, R_OK) != 0)
-					error_at(ctx, key_mark(&t->src, &tls_schema, keys[f]),
-						 "%s.tls.%s: cannot read '%s': %s", path, keys[f],
-						 full, strerror(errno));
-			}
+			const char *const names[] = {"cert", "key", "ca"};
+			const char *const files[] = {t->cert, t->key, t->ca};
+			check_readable(ctx, &t->src, &tls_schema, path, names, files, 3);
 		}
 	}
 }
@@ -1063,19 +1077,9 @@ static void phase3_clusters(struct parse_ctx *ctx, struct config *cfg)
 			if (!!t->cert != !!t->key)
 				error_at(ctx, t->src.at,
 					 "%s.tls: cert and key go together; give both or neither", path);
-			const char *files[] = {t->ca, t->cert, t->key};
-			const char *keys[] = {"ca", "cert", "key"};
-			for (int f = 0; f < 3; f++) {
-				char full[PATH_MAX + 1];
-				if (!files[f])
-					continue;
-				snprintf(full, sizeof(full), "%s%s", files[f][0] == '/' ? "" : ctx->dir,
-					 files[f]);
-				if (access(full, R_OK) != 0)
-					error_at(ctx, key_mark(&t->src, &backend_tls_schema, keys[f]),
-						 "%s.tls.%s: cannot read '%s': %s", path, keys[f], full,
-						 strerror(errno));
-			}
+			const char *const names[] = {"ca", "cert", "key"};
+			const char *const files[] = {t->ca, t->cert, t->key};
+			check_readable(ctx, &t->src, &backend_tls_schema, path, names, files, 3);
 		}
 		if (m->timeout_ms > m->interval_ms * 4)
 			error_at(ctx, key_mark(&m->src, &monitor_schema, "timeout"),
@@ -1188,11 +1192,6 @@ struct config *config_load_string(const char *name, const char *text, size_t len
 	yaml_parser_t parser;
 	yaml_document_t doc;
 	size_t errs_before = errs->n;
-	const char *slash = strrchr(name, '/');
-
-	ctx.dir = slash ? strndup(name, (size_t)(slash - name + 1)) : strdup("");
-	if (!ctx.dir)
-		abort();
 
 	if (!phase1_scan(&ctx, (const unsigned char *)text, len))
 		goto out;
@@ -1236,7 +1235,6 @@ struct config *config_load_string(const char *name, const char *text, size_t len
 		cfg->workers = cpus > 0 ? (uint32_t)(cpus > 256 ? 256 : cpus) : 1;
 	}
 out:
-	free(ctx.dir);
 	/* Phases report in their own order; the reader wants file order. */
 	if (errs->n > errs_before)
 		qsort(errs->items + errs_before, errs->n - errs_before, sizeof(*errs->items),

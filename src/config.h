@@ -215,6 +215,10 @@ const char *tls_verify_str(enum tls_verify verify);
  * for run-time errors such as a failed bind. */
 struct config_mark config_listener_mark(const struct config_listener *l, const char *key);
 
+/* Resolve path from the configuration file at cfg_path: relative paths are
+ * relative to that file's directory. Writes at most cap bytes to out. */
+void config_resolve_path(const char *cfg_path, const char *path, char *out, size_t cap);
+
 /* Format an address for logs ("127.0.0.1:3306", "[::1]:3306"). */
 const char *config_addr_str(const struct sockaddr *sa, char *buf, size_t len);
 

@@ -14,18 +14,6 @@
 #include "config.h"
 #include "log.h"
 
-/* Resolve a path from the config the way the config loader does. */
-static void resolve(char *out, size_t cap, const char *cfg_path, const char *path)
-{
-	const char *slash = strrchr(cfg_path, '/');
-	int dir_len = slash ? (int)(slash - cfg_path + 1) : 0;
-
-	if (path[0] == '/')
-		snprintf(out, cap, "%s", path);
-	else
-		snprintf(out, cap, "%.*s%s", dir_len, cfg_path, path);
-}
-
 static void log_ssl_error(const struct config_listener *l, const char *what, const char *path)
 {
 	char buf[256];
@@ -48,8 +36,8 @@ SSL_CTX *tls_server_ctx_create(const struct config_listener *l, const char *cfg_
 	/* TLS 1.2 is the oldest version MariaDB clients still negotiate. */
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	SSL_CTX_set_options(ctx, SSL_OP_NO_RENEGOTIATION);
-	resolve(cert, sizeof(cert), cfg_path, l->tls.cert);
-	resolve(key, sizeof(key), cfg_path, l->tls.key);
+	config_resolve_path(cfg_path, l->tls.cert, cert, sizeof(cert));
+	config_resolve_path(cfg_path, l->tls.key, key, sizeof(key));
 	if (SSL_CTX_use_certificate_chain_file(ctx, cert) != 1) {
 		log_ssl_error(l, "certificate", cert);
 		goto fail;
@@ -64,7 +52,7 @@ SSL_CTX *tls_server_ctx_create(const struct config_listener *l, const char *cfg_
 		goto fail;
 	}
 	if (l->tls.ca) {
-		resolve(ca, sizeof(ca), cfg_path, l->tls.ca);
+		config_resolve_path(cfg_path, l->tls.ca, ca, sizeof(ca));
 		if (SSL_CTX_load_verify_locations(ctx, ca, NULL) != 1) {
 			log_ssl_error(l, "CA bundle", ca);
 			goto fail;
@@ -90,7 +78,7 @@ SSL_CTX *tls_client_ctx_create(const struct config_cluster *c, const char *cfg_p
 	}
 	SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
 	if (t->ca) {
-		resolve(path, sizeof(path), cfg_path, t->ca);
+		config_resolve_path(cfg_path, t->ca, path, sizeof(path));
 		if (SSL_CTX_load_verify_locations(ctx, path, NULL) != 1) {
 			log_error("tls", "cluster %s: cannot load CA bundle '%s'", c->name, path);
 			goto fail;
@@ -100,8 +88,8 @@ SSL_CTX *tls_client_ctx_create(const struct config_cluster *c, const char *cfg_p
 		goto fail;
 	}
 	if (t->cert) {
-		resolve(path, sizeof(path), cfg_path, t->cert);
-		resolve(key, sizeof(key), cfg_path, t->key);
+		config_resolve_path(cfg_path, t->cert, path, sizeof(path));
+		config_resolve_path(cfg_path, t->key, key, sizeof(key));
 		if (SSL_CTX_use_certificate_chain_file(ctx, path) != 1 ||
 		    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 		    SSL_CTX_check_private_key(ctx) != 1) {
