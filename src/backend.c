@@ -6,7 +6,6 @@
 
 #include <errno.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +20,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "net.h"
 #include "mysql/auth.h"
 #include "mysql/handshake.h"
 #include "mysql/packet.h"
@@ -435,9 +435,7 @@ static void event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	if (what & BEV_EVENT_CONNECTED) {
-		int on = 1;
-		setsockopt(bufferevent_getfd(bev), IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-		setsockopt(bufferevent_getfd(bev), SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+		net_tune_stream(bufferevent_getfd(bev));
 		backend_set_state(b, BACKEND_GREETING);
 		return;
 	}
@@ -520,7 +518,7 @@ static bool take_login(struct backend *b, const struct backend_login *login)
 
 bool backend_connect(struct backend *b, const struct backend_login *login)
 {
-	struct timeval tv = {b->connect_timeout_ms / 1000, (b->connect_timeout_ms % 1000) * 1000};
+	struct timeval tv = net_timeval_ms(b->connect_timeout_ms);
 
 	if (!take_login(b, login))
 		return false;
@@ -539,7 +537,7 @@ bool backend_change_user(struct backend *b, const struct backend_login *login)
 {
 	struct mysql_change_user cu;
 	struct mysql_writer w;
-	struct timeval tv = {b->connect_timeout_ms / 1000, (b->connect_timeout_ms % 1000) * 1000};
+	struct timeval tv = net_timeval_ms(b->connect_timeout_ms);
 
 	uint32_t negotiated = b->caps;
 

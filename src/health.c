@@ -15,6 +15,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "net.h"
 #include "probe.h"
 #include "snapshot.h"
 
@@ -106,7 +107,7 @@ static bool all_known(struct health *h)
 
 static void schedule(struct health_node *hn, uint32_t ms)
 {
-	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	struct timeval tv = net_timeval_ms(ms);
 	event_add(hn->timer, &tv);
 }
 

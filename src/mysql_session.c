@@ -14,7 +14,6 @@
 #include <ctype.h>
 #include <inttypes.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +32,7 @@
 #include "health.h"
 #include "listener.h"
 #include "log.h"
+#include "net.h"
 #include "mysql/auth.h"
 #include "mysql/compress.h"
 #include "mysql/handshake.h"
@@ -1289,7 +1289,6 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 	struct mysql_session *s = calloc(1, sizeof(*s));
 	struct timeval tv;
 	char addr[64];
-	int on = 1;
 
 	if (!s)
 		goto fail;
@@ -1311,8 +1310,7 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 	if (colon)
 		*colon = '\0';
 
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
+	net_tune_stream(fd);
 	s->client = bufferevent_socket_new(worker_base(w), fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!s->client)
 		goto fail;
@@ -1322,8 +1320,7 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 		goto fail;
 	worker_session_add(w, &s->ws);
 	client_setup(s);
-	tv.tv_sec = lc->login_timeout_ms / 1000;
-	tv.tv_usec = (lc->login_timeout_ms % 1000) * 1000;
+	tv = net_timeval_ms(lc->login_timeout_ms);
 	evtimer_add(s->timer, &tv);
 	send_greeting(s);
 	log_debug(s->tag, "accepted");

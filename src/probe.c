@@ -20,6 +20,7 @@
 #include <event2/event.h>
 
 #include "log.h"
+#include "net.h"
 #include "mysql/handshake.h"
 
 /* A greeting is a few dozen bytes; an ERR a few hundred. Anything longer is
@@ -174,7 +175,7 @@ bool probe_running(const struct probe *p)
 
 bool probe_start(struct probe *p, uint32_t timeout_ms)
 {
-	struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
+	struct timeval tv = net_timeval_ms(timeout_ms);
 
 	if (p->state != PROBE_IDLE)
 		return false;

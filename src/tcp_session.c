@@ -12,7 +12,6 @@
 #include "tcp_session.h"
 
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +26,7 @@
 #include "health.h"
 #include "listener.h"
 #include "log.h"
+#include "net.h"
 #include "mysql/packet.h"
 #include "server.h"
 #include "snapshot.h"
@@ -133,16 +133,6 @@ static void tcp_close(struct tcp_session *s, const char *why)
 	event_del(s->connect_timer);
 	event_del(s->next_step);
 	worker_session_close(s->w, &s->ws);
-}
-
-static void set_socket_options(evutil_socket_t fd)
-{
-	int on = 1;
-
-	/* Request/response traffic: do not hold small packets back. */
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
-	/* Notice peers that vanished without a FIN. */
-	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &on, sizeof(on));
 }
 
 /* Stop reading both sides and close once `to` has written what it holds. */
@@ -252,7 +242,7 @@ static void tcp_connected(struct tcp_session *s)
 	event_del(s->connect_timer);
 	tcp_set_state(s, TCP_FORWARDING);
 	log_debug(s->tag, "connected to node %s (attempt %zu)", node_name(s), s->attempt + 1);
-	set_socket_options(bufferevent_getfd(s->backend));
+	net_tune_stream(bufferevent_getfd(s->backend));
 	tcp_setup_side(s, s->backend);
 	bufferevent_enable(s->backend, EV_READ | EV_WRITE);
 	bufferevent_enable(s->client, EV_READ | EV_WRITE);
@@ -333,12 +323,10 @@ static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void tcp_connect_current(struct tcp_session *s)
 {
 	const struct config_node *n;
-	struct timeval tv;
+	struct timeval tv = net_timeval_ms(s->cc->connect_timeout_ms);
 
 	s->node = s->order[s->attempt];
 	n = &s->cc->nodes[s->node];
-	tv.tv_sec = s->cc->connect_timeout_ms / 1000;
-	tv.tv_usec = (s->cc->connect_timeout_ms % 1000) * 1000;
 	s->backend = bufferevent_socket_new(worker_base(s->w), -1, BEV_OPT_CLOSE_ON_FREE);
 	if (!s->backend) {
 		tcp_close(s, "out of memory");
@@ -412,7 +400,7 @@ void tcp_session_start(struct worker *w, struct listener *l, int fd, const struc
 	s->next_step = event_new(worker_base(w), -1, 0, next_step_cb, s);
 	if (!s->connect_timer || !s->next_step)
 		goto fail;
-	set_socket_options(bufferevent_getfd(s->client));
+	net_tune_stream(bufferevent_getfd(s->client));
 	tcp_setup_side(s, s->client);
 	/* The client is not read until a backend is connected: what it sends
 	 * first must reach the node we end up with, not one we gave up on. */

@@ -153,6 +153,18 @@ bool mysql_read_handshake_response(const uint8_t *payload, size_t len, uint32_t 
 	return r.ok;
 }
 
+/* The connection attributes block, as read by read_attrs (its own lenenc
+ * length included), or an empty one; nothing without CLIENT_CONNECT_ATTRS. */
+static void put_attrs(struct mysql_writer *w, uint32_t caps, const uint8_t *attrs, size_t len)
+{
+	if (!(caps & CLIENT_CONNECT_ATTRS))
+		return;
+	if (attrs)
+		mysql_put_bytes(w, attrs, len);
+	else
+		mysql_put_lenenc(w, 0);
+}
+
 void mysql_write_handshake_response(struct mysql_writer *w, uint8_t seq,
 				    const struct mysql_handshake_response *rsp)
 {
@@ -176,10 +188,7 @@ void mysql_write_handshake_response(struct mysql_writer *w, uint8_t seq,
 			mysql_put_nul_str(w, rsp->has_db ? rsp->db : "");
 		if (rsp->caps & CLIENT_PLUGIN_AUTH)
 			mysql_put_nul_str(w, rsp->plugin);
-		if ((rsp->caps & CLIENT_CONNECT_ATTRS) && rsp->attrs)
-			mysql_put_bytes(w, rsp->attrs, rsp->attrs_len);
-		else if (rsp->caps & CLIENT_CONNECT_ATTRS)
-			mysql_put_lenenc(w, 0);
+		put_attrs(w, rsp->caps, rsp->attrs, rsp->attrs_len);
 	}
 	mysql_packet_end(w);
 }
@@ -289,12 +298,7 @@ void mysql_write_change_user(struct mysql_writer *w, uint8_t seq, uint32_t caps,
 	mysql_put_u16(w, cu->charset);
 	if (caps & CLIENT_PLUGIN_AUTH)
 		mysql_put_nul_str(w, cu->plugin);
-	if (caps & CLIENT_CONNECT_ATTRS) {
-		if (cu->attrs)
-			mysql_put_bytes(w, cu->attrs, cu->attrs_len);
-		else
-			mysql_put_lenenc(w, 0);
-	}
+	put_attrs(w, caps, cu->attrs, cu->attrs_len);
 	mysql_packet_end(w);
 }
 
