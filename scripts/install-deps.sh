@@ -3,13 +3,8 @@
 # from Debian's own repositories (run as root). Idempotent.
 set -eu
 
-PACKAGES="
-  build-essential meson ninja-build pkg-config clang-format
-  libevent-dev libyaml-dev libssl-dev zlib1g-dev libmariadb-dev
-  mariadb-server mariadb-client galera-4 rsync iproute2 procps
-  python3 python3-pytest python3-pymysql python3-mysqldb
-  sysbench haproxy
-"
+# The one package list, shared with .ci/run.
+PACKAGES=$(cat "$(dirname "$0")/packages.txt")
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: run as root (it uses apt-get)" >&2
