@@ -22,12 +22,16 @@
 #include "log.h"
 #include "net.h"
 #include "mysql/auth.h"
+#include "mysql/ed25519.h"
 #include "mysql/handshake.h"
 #include "mysql/packet.h"
 #include "mysql/proto.h"
 #include "mysql/resp.h"
 #include "mysql/wire.h"
 #include "tls.h"
+
+/* MariaDB's ed25519 plugin challenges with a 32-byte random nonce. */
+#define ED25519_NONCE_LEN 32
 
 /* Login packets are small; anything bigger is not a login packet. */
 #define BACKEND_LOGIN_PACKET_MAX 65536
@@ -89,7 +93,10 @@ struct backend {
 	uint8_t charset;
 	uint8_t *attrs;
 	size_t attrs_len;
-	char plugin[MYSQL_PLUGIN_MAX]; /* the plugin in use for this exchange */
+	char plugin[MYSQL_PLUGIN_MAX];	  /* the plugin in use for this exchange */
+	uint8_t scramble[MYSQL_AUTH_MAX]; /* ... and the challenge it answers */
+	size_t scramble_len;
+	bool want_pubkey; /* caching_sha2: asked for the RSA key, PEM comes next */
 };
 
 static void backend_set_state(struct backend *b, enum backend_state next)
@@ -151,22 +158,64 @@ static void fail(struct backend *b, const char *fmt, ...)
 		login_finished(b, BACKEND_UNREACHABLE, NULL, why);
 }
 
-/* Compute the answer for the plugin the node asked for, into out. */
-static bool auth_answer(struct backend *b, const uint8_t *scramble, size_t scramble_len,
-			uint8_t *out, size_t *out_len)
+/* Plugins that need the plaintext password; native needs only SHA1(pw). */
+static bool plugin_needs_password(const char *plugin)
+{
+	return strcmp(plugin, "caching_sha2_password") == 0 ||
+	       strcmp(plugin, "client_ed25519") == 0;
+}
+
+/* Can this login answer plugin at all? */
+static bool plugin_usable(const struct backend *b, const char *plugin)
+{
+	return strcmp(plugin, "mysql_native_password") == 0 ||
+	       (b->password && plugin_needs_password(plugin));
+}
+
+/* Make plugin and its challenge the current exchange. The codec strips one
+ * trailing NUL from auth switch data (native and sha2 send scramble + NUL);
+ * a client_ed25519 nonce is 32 raw bytes with no terminator, so a nonce
+ * that ended in a zero byte comes back one short and gets it back here. */
+static bool set_exchange(struct backend *b, const char *plugin, const uint8_t *scramble,
+			 size_t scramble_len)
+{
+	if (scramble_len > sizeof(b->scramble) - 1)
+		return false;
+	snprintf(b->plugin, sizeof(b->plugin), "%s", plugin);
+	memcpy(b->scramble, scramble, scramble_len);
+	if (strcmp(plugin, "client_ed25519") == 0 && scramble_len == ED25519_NONCE_LEN - 1)
+		b->scramble[scramble_len++] = 0;
+	b->scramble_len = scramble_len;
+	b->want_pubkey = false;
+	return true;
+}
+
+/* Compute the answer to the current exchange's challenge, into out
+ * (MYSQL_AUTH_MAX bytes). False if this login cannot answer it. */
+static bool auth_answer(struct backend *b, uint8_t *out, size_t *out_len)
 {
 	if (strcmp(b->plugin, "mysql_native_password") == 0) {
-		if (scramble_len < MYSQL_SCRAMBLE_LEN)
+		if (b->scramble_len < MYSQL_SCRAMBLE_LEN)
 			return false;
-		mysql_native_answer(b->sha1_pw, scramble, MYSQL_SCRAMBLE_LEN, out);
+		mysql_native_answer(b->sha1_pw, b->scramble, MYSQL_SCRAMBLE_LEN, out);
 		*out_len = MYSQL_SHA1_LEN;
 		return true;
 	}
-	if (strcmp(b->plugin, "caching_sha2_password") == 0 && b->password) {
-		if (scramble_len < MYSQL_SCRAMBLE_LEN)
+	if (!b->password)
+		return false;
+	if (strcmp(b->plugin, "caching_sha2_password") == 0) {
+		if (b->scramble_len < MYSQL_SCRAMBLE_LEN)
 			return false;
-		mysql_sha256_answer(b->password, scramble, MYSQL_SCRAMBLE_LEN, out);
+		mysql_sha256_answer(b->password, b->scramble, MYSQL_SCRAMBLE_LEN, out);
 		*out_len = MYSQL_SHA256_LEN;
+		return true;
+	}
+	if (strcmp(b->plugin, "client_ed25519") == 0) {
+		if (b->scramble_len != ED25519_NONCE_LEN)
+			return false;
+		mysql_ed25519_sign((const uint8_t *)b->password, strlen(b->password), b->scramble,
+				   b->scramble_len, out);
+		*out_len = MYSQL_ED25519_SIG_LEN;
 		return true;
 	}
 	return false;
@@ -263,13 +312,13 @@ static void on_greeting(struct backend *b, const uint8_t *p, uint32_t len, uint8
 	rsp.max_packet = b->max_packet;
 	rsp.charset = b->charset;
 	mysql_copy_str(rsp.user, sizeof(rsp.user), b->user, strlen(b->user));
-	/* Answer with the plugin the node proposes when we can, else native. */
-	snprintf(b->plugin, sizeof(b->plugin), "%s",
-		 (strcmp(b->greeting.plugin, "caching_sha2_password") == 0 && b->password)
-			 ? b->greeting.plugin
-			 : "mysql_native_password");
-	if (!auth_answer(b, b->greeting.scramble, b->greeting.scramble_len, rsp.auth,
-			 &rsp.auth_len)) {
+	/* Answer with the plugin the node proposes when we can, else native
+	 * (the node switches us to what the user really needs). */
+	if (!set_exchange(b,
+			  plugin_usable(b, b->greeting.plugin) ? b->greeting.plugin
+							       : "mysql_native_password",
+			  b->greeting.scramble, b->greeting.scramble_len) ||
+	    !auth_answer(b, rsp.auth, &rsp.auth_len)) {
 		fail(b, "cannot answer the greeting's scramble");
 		return;
 	}
@@ -305,11 +354,69 @@ static void on_greeting(struct backend *b, const uint8_t *p, uint32_t len, uint8
 	backend_set_state(b, BACKEND_TLS);
 }
 
-/* A packet during AUTH: OK, ERR, AuthSwitchRequest or AuthMoreData. */
-static void on_auth(struct backend *b, const uint8_t *p, uint32_t len, uint8_t seq)
+/* Send one packet of raw auth data (an answer, a request, a password). */
+static void send_auth_data(struct backend *b, uint8_t seq, const uint8_t *data, size_t len)
 {
 	struct mysql_writer w;
 
+	mysql_writer_init(&w);
+	mysql_packet_begin(&w, seq);
+	mysql_put_bytes(&w, data, len);
+	mysql_packet_end(&w);
+	send_packet(b, &w);
+	mysql_writer_deinit(&w);
+}
+
+/* AuthMoreData (0x01 + data) during caching_sha2_password:
+ *   0x03             fast auth succeeded, OK follows;
+ *   0x04             full authentication: over TLS send the password
+ *                    itself, else ask for the server's RSA key (0x02);
+ *   PEM public key   (after 0x02) send RSA-OAEP((pw + NUL) XOR scramble).
+ * Sending the password needs the plaintext one configured for the user. */
+static void on_auth_more(struct backend *b, const uint8_t *data, size_t len, uint8_t seq)
+{
+	uint8_t out[MYSQL_AUTH_MAX];
+	size_t out_len;
+
+	if (strcmp(b->plugin, "caching_sha2_password") != 0 || !b->password) {
+		fail(b, "unexpected auth data from node %s during %s", b->node->name, b->plugin);
+		return;
+	}
+	if (b->want_pubkey) {
+		b->want_pubkey = false;
+		if (!mysql_sha256_rsa_answer(b->password, b->scramble, MYSQL_SCRAMBLE_LEN, data,
+					     len, out, sizeof(out), &out_len)) {
+			fail(b, "node %s sent an unusable RSA public key for caching_sha2_password",
+			     b->node->name);
+			return;
+		}
+		send_auth_data(b, (uint8_t)(seq + 1), out, out_len);
+		OPENSSL_cleanse(out, sizeof(out));
+		return;
+	}
+	if (len == 1 && data[0] == 0x03)
+		return;
+	if (len != 1 || data[0] != 0x04) {
+		fail(b, "unexpected caching_sha2_password data from node %s", b->node->name);
+		return;
+	}
+	if (b->tls) {
+		/* The channel is encrypted: the password itself, NUL-terminated. */
+		send_auth_data(b, (uint8_t)(seq + 1), (const uint8_t *)b->password,
+			       strlen(b->password) + 1);
+		return;
+	}
+	/* In the clear: fetch the node's public key (the same trust as the
+	 * mysql client's --get-server-public-key; use cluster tls: where the
+	 * network between sluice and the nodes is not trusted). */
+	b->want_pubkey = true;
+	out[0] = 0x02;
+	send_auth_data(b, (uint8_t)(seq + 1), out, 1);
+}
+
+/* A packet during AUTH: OK, ERR, AuthSwitchRequest or AuthMoreData. */
+static void on_auth(struct backend *b, const uint8_t *p, uint32_t len, uint8_t seq)
+{
 	if (len == 0) {
 		fail(b, "empty packet during login");
 		return;
@@ -342,30 +449,27 @@ static void on_auth(struct backend *b, const uint8_t *p, uint32_t len, uint8_t s
 			fail(b, "malformed auth switch request");
 			return;
 		}
-		memcpy(b->plugin, plugin, sizeof(b->plugin));
-		if (!auth_answer(b, data, data_len, answer, &answer_len)) {
-			fail(b, "node %s wants auth plugin %s, which needs %s", b->node->name, plugin,
-			     b->password ? "support sluice does not have yet"
-					 : "a plaintext password for this user in sluice's config");
+		if (!plugin_usable(b, plugin)) {
+			fail(b, "node %s wants auth plugin %s for user '%s', which %s",
+			     b->node->name, plugin, b->user,
+			     plugin_needs_password(plugin) ? "needs a plaintext password "
+							     "(password_file) for this user in "
+							     "sluice's config"
+							   : "sluice does not support");
 			return;
 		}
-		mysql_writer_init(&w);
-		mysql_packet_begin(&w, (uint8_t)(seq + 1));
-		mysql_put_bytes(&w, answer, answer_len);
-		mysql_packet_end(&w);
-		send_packet(b, &w);
-		mysql_writer_deinit(&w);
+		log_debug("backend", "%s: auth switch to %s", b->node->name, plugin);
+		if (!set_exchange(b, plugin, data, data_len) ||
+		    !auth_answer(b, answer, &answer_len)) {
+			fail(b, "malformed %s challenge from node %s", plugin, b->node->name);
+			return;
+		}
+		send_auth_data(b, (uint8_t)(seq + 1), answer, answer_len);
 		OPENSSL_cleanse(answer, sizeof(answer));
 		return;
 	}
 	case MYSQL_AUTH_MORE:
-		/* caching_sha2_password: 0x03 fast auth succeeded (OK follows);
-		 * 0x04 full authentication needs TLS or RSA, not done yet. */
-		if (len == 2 && p[1] == 0x03)
-			return;
-		fail(b, "node %s asks for caching_sha2_password full authentication, which sluice "
-			"does not do yet; log in once directly to fill the server's cache",
-		     b->node->name);
+		on_auth_more(b, p + 1, len - 1, seq);
 		return;
 	}
 	fail(b, "unexpected packet 0x%02x during login", p[0]);
@@ -548,9 +652,10 @@ bool backend_change_user(struct backend *b, const struct backend_login *login)
 	b->caps = negotiated;
 	memset(&cu, 0, sizeof(cu));
 	mysql_copy_str(cu.user, sizeof(cu.user), b->user, strlen(b->user));
-	snprintf(b->plugin, sizeof(b->plugin), "mysql_native_password");
 	/* COM_CHANGE_USER answers the scramble of the original greeting. */
-	if (!auth_answer(b, b->greeting.scramble, b->greeting.scramble_len, cu.auth, &cu.auth_len))
+	if (!set_exchange(b, "mysql_native_password", b->greeting.scramble,
+			  b->greeting.scramble_len) ||
+	    !auth_answer(b, cu.auth, &cu.auth_len))
 		return false;
 	memcpy(cu.db, b->db, sizeof(cu.db));
 	cu.charset = b->charset;

@@ -73,6 +73,7 @@ static const char *const type_names[] = {"galera", "group_replication", "replica
 					 NULL};
 static const char *const level_names[] = {"debug", "info", "notice", "warning", "error", NULL};
 static const char *const verify_names[] = {"none", "ca", "full", NULL};
+static const char *const causal_names[] = {"off", "session", "global", NULL};
 
 #define OFF(type, field) offsetof(struct type, field)
 
@@ -106,6 +107,14 @@ static const struct key_spec listener_keys[] = {
 	{"login_timeout", KEY_DURATION, KEY_RELOADABLE, OFF(config_listener, login_timeout_ms), 100,
 	 600000, "10s", NULL, 0, 0, NULL,
 	 "mysql only: a client that has not logged in by then is disconnected"},
+	{"primary_reads", KEY_BOOL, KEY_RELOADABLE, OFF(config_listener, primary_reads), 0, 0,
+	 "false", NULL, 0, 0, NULL,
+	 "mysql only: the writer also takes its turn serving reads (it always does when no "
+	 "other node is up)"},
+	{"causal_reads", KEY_ENUM, KEY_RELOADABLE, OFF(config_listener, causal_reads), 0, 0, "off",
+	 NULL, 0, 0, causal_names,
+	 "mysql only, galera: off, session (a read after a write of the same session sees it) or "
+	 "global (a read sees every commit made anywhere before it began)"},
 	{0},
 };
 static const struct schema listener_schema = {"listener", sizeof(struct config_listener),
@@ -169,7 +178,8 @@ static const struct key_spec cluster_keys[] = {
 	 10, 60000, "1s", NULL, 0, 0, NULL,
 	 "a backend connect slower than this tries the next node"},
 	{"tls", KEY_MAP, 0, OFF(config_cluster, tls), 0, 0, NULL, &backend_tls_schema, 0,
-	 OFF(config_cluster, tls_given), NULL, "TLS from sluice to the nodes (mode: mysql sessions)"},
+	 OFF(config_cluster, tls_given), NULL,
+	 "TLS from sluice to the nodes (mode: mysql sessions)"},
 	{"nodes", KEY_LIST, KEY_REQUIRED, OFF(config_cluster, nodes), 1, CONFIG_MAX_NODES, NULL,
 	 &node_schema, OFF(config_cluster, n_nodes), 0, NULL, "the database servers"},
 	{0},
@@ -867,8 +877,9 @@ static void check_readable(struct parse_ctx *ctx, const struct config_src *src,
 			continue;
 		config_resolve_path(ctx->file, files[f], full, sizeof(full));
 		if (access(full, R_OK) != 0)
-			error_at(ctx, key_mark(src, schema, names[f]), "%s.tls.%s: cannot read '%s': %s",
-				 path, names[f], full, strerror(errno));
+			error_at(ctx, key_mark(src, schema, names[f]),
+				 "%s.tls.%s: cannot read '%s': %s", path, names[f], full,
+				 strerror(errno));
 	}
 }
 
@@ -985,6 +996,14 @@ static void phase3_listeners(struct parse_ctx *ctx, struct config *cfg)
 					found = true;
 				}
 			}
+			if (found && l->causal_reads != CAUSAL_READS_OFF &&
+			    cfg->clusters[l->cluster_index].type != CLUSTER_TYPE_GALERA)
+				error_at(ctx, key_mark(s, &listener_schema, "causal_reads"),
+					 "%s: causal_reads uses Galera's wsrep_sync_wait; cluster "
+					 "'%s' "
+					 "is type %s (use causal_reads: off)",
+					 path, l->cluster,
+					 cluster_type_str(cfg->clusters[l->cluster_index].type));
 			if (!found) {
 				const char *near = closest(l->cluster, names, n);
 				error_at(ctx, key_mark(s, &listener_schema, "cluster"),
@@ -1002,6 +1021,16 @@ static void phase3_listeners(struct parse_ctx *ctx, struct config *cfg)
 				 "%s: route applies to mode: tcp only; a mysql listener routes "
 				 "each statement (writes to the primary, reads to readers)",
 				 path);
+		if (l->mode == LISTENER_MODE_TCP) {
+			static const char *const mysql_only[] = {"primary_reads", "causal_reads"};
+			for (size_t k = 0; k < sizeof(mysql_only) / sizeof(mysql_only[0]); k++)
+				if (given(s, &listener_schema, mysql_only[k]))
+					error_at(ctx, key_mark(s, &listener_schema, mysql_only[k]),
+						 "%s: %s applies to mode: mysql only; a tcp "
+						 "listener "
+						 "does not see statements",
+						 path, mysql_only[k]);
+		}
 		if (l->mode == LISTENER_MODE_TCP && l->tls_given)
 			error_at(
 				ctx, key_mark(s, &listener_schema, "tls"),
@@ -1076,7 +1105,8 @@ static void phase3_clusters(struct parse_ctx *ctx, struct config *cfg)
 			const struct config_backend_tls *t = &c->tls;
 			if (!!t->cert != !!t->key)
 				error_at(ctx, t->src.at,
-					 "%s.tls: cert and key go together; give both or neither", path);
+					 "%s.tls: cert and key go together; give both or neither",
+					 path);
 			const char *const names[] = {"ca", "cert", "key"};
 			const char *const files[] = {t->ca, t->cert, t->key};
 			check_readable(ctx, &t->src, &backend_tls_schema, path, names, files, 3);
@@ -1381,6 +1411,11 @@ const char *listener_route_str(enum listener_route route)
 const char *cluster_type_str(enum cluster_type type)
 {
 	return (unsigned)type < 4 ? type_names[type] : "?";
+}
+
+const char *causal_reads_str(enum causal_reads mode)
+{
+	return (unsigned)mode < 3 ? causal_names[mode] : "?";
 }
 
 const char *tls_verify_str(enum tls_verify verify)

@@ -65,6 +65,13 @@ enum cluster_type {
 	CLUSTER_TYPE_STATIC,
 };
 
+/* Read-your-writes on Galera readers (mode: mysql). */
+enum causal_reads {
+	CAUSAL_READS_OFF,
+	CAUSAL_READS_SESSION, /* reads after the session's first write wait for it */
+	CAUSAL_READS_GLOBAL,  /* every read waits for all commits before it */
+};
+
 struct config_tls {
 	struct config_src src;
 	char *cert;
@@ -82,6 +89,8 @@ struct config_listener {
 	struct config_tls tls; /* valid when tls_given */
 	uint32_t max_connections;
 	uint32_t login_timeout_ms;
+	bool primary_reads;
+	enum causal_reads causal_reads;
 	bool tls_given;
 	size_t cluster_index; /* resolved in phase 3 */
 };
@@ -210,6 +219,7 @@ const char *listener_mode_str(enum listener_mode mode);
 const char *listener_route_str(enum listener_route route);
 const char *cluster_type_str(enum cluster_type type);
 const char *tls_verify_str(enum tls_verify verify);
+const char *causal_reads_str(enum causal_reads mode);
 
 /* Where key was written in listener l (or where l starts if it was not),
  * for run-time errors such as a failed bind. */

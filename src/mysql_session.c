@@ -1,7 +1,9 @@
 /*
  * mode: mysql sessions: client handshake and authentication, TLS and the
- * compressed protocol towards the client, the backend login, and streaming
- * of every command and response. See mysql_session.h for the states.
+ * compressed protocol towards the client, read/write splitting over one
+ * backend connection per node (opened lazily, kept in the session's state
+ * by replaying its history), and streaming of every command and response.
+ * See mysql_session.h for the states.
  *
  * Streaming: packets are never held whole unless they are small control
  * packets. Each direction keeps "bytes left of the packet being copied";
@@ -28,8 +30,10 @@
 #include <openssl/ssl.h>
 
 #include "backend.h"
+#include "classify.h"
 #include "config.h"
 #include "health.h"
+#include "history.h"
 #include "listener.h"
 #include "log.h"
 #include "net.h"
@@ -41,10 +45,14 @@
 #include "mysql/resp.h"
 #include "mysql/wire.h"
 #include "registry.h"
+#include "router.h"
 #include "server.h"
 #include "snapshot.h"
 #include "stats.h"
+#include "stmt.h"
 #include "worker.h"
+
+_Static_assert(REGISTRY_MAX_NODES == CONFIG_MAX_NODES, "one registry slot per node");
 
 /* Login packets and commands up to this size are read whole (to inspect
  * them); larger commands are streamed. */
@@ -68,13 +76,19 @@
 
 #define NATIVE_PLUGIN "mysql_native_password"
 
+/* What sluice sends a reader connection so reads wait for every commit
+ * the cluster ordered before them (causal_reads). */
+#define SYNC_WAIT_SQL "SET SESSION wsrep_sync_wait = 1"
+
 enum ms_state {
 	MS_GREETING,
 	MS_AUTH_SWITCH,
 	MS_CONNECTING,
 	MS_READY,
+	MS_ROUTING, /* a command waits for its connection (login, replay, prepare) */
 	MS_COMMAND,
 	MS_INFILE,
+	MS_KILLING, /* running a KILL on the nodes of the session it names */
 	MS_CU_SWITCH,
 	MS_CHANGING_USER,
 	MS_CLOSING,
@@ -82,11 +96,78 @@ enum ms_state {
 };
 
 static const char *const ms_state_names[] = {
-	[MS_GREETING] = "greeting",	  [MS_AUTH_SWITCH] = "auth-switch",
-	[MS_CONNECTING] = "connecting",	  [MS_READY] = "ready",
-	[MS_COMMAND] = "command",	  [MS_INFILE] = "infile",
-	[MS_CU_SWITCH] = "cu-switch",	  [MS_CHANGING_USER] = "changing-user",
-	[MS_CLOSING] = "closing",	  [MS_CLOSED] = "closed",
+	[MS_GREETING] = "greeting",	[MS_AUTH_SWITCH] = "auth-switch",
+	[MS_CONNECTING] = "connecting", [MS_READY] = "ready",
+	[MS_ROUTING] = "routing",	[MS_COMMAND] = "command",
+	[MS_INFILE] = "infile",		[MS_KILLING] = "killing",
+	[MS_CU_SWITCH] = "cu-switch",	[MS_CHANGING_USER] = "changing-user",
+	[MS_CLOSING] = "closing",	[MS_CLOSED] = "closed",
+};
+
+/*
+ * One backend connection of a session, to one node; opened when a command
+ * first needs that node.
+ *
+ *   NONE --open--> LOGIN --logged in--> IDLE
+ *   IDLE --catch up (USE, replay, sync wait, prepare) or KILL--> INTERNAL --> IDLE
+ *   IDLE --the client's command--> BUSY --response complete--> IDLE
+ *   any --lost or failed--> NONE
+ */
+enum conn_state {
+	CONN_NONE,
+	CONN_LOGIN,
+	CONN_IDLE,
+	CONN_INTERNAL,
+	CONN_BUSY,
+};
+
+static const char *const conn_state_names[] = {
+	[CONN_NONE] = "none",	      [CONN_LOGIN] = "login", [CONN_IDLE] = "idle",
+	[CONN_INTERNAL] = "internal", [CONN_BUSY] = "busy",
+};
+
+/* The internal command a connection runs; its response is consumed here,
+ * never sent to the client. */
+enum conn_op {
+	OP_NONE,
+	OP_INIT_DB,   /* the session's database */
+	OP_REPLAY,    /* the next history entry */
+	OP_SYNC_WAIT, /* causal reads: SET SESSION wsrep_sync_wait */
+	OP_PREPARE,   /* a statement the client prepared elsewhere */
+	OP_KILL,      /* KILL [QUERY] for another session */
+};
+
+static const char *const conn_op_names[] = {
+	[OP_NONE] = "none",	      [OP_INIT_DB] = "USE",	[OP_REPLAY] = "replay",
+	[OP_SYNC_WAIT] = "sync wait", [OP_PREPARE] = "prepare", [OP_KILL] = "KILL",
+};
+
+struct mysql_session;
+
+struct ms_conn {
+	struct mysql_session *s;
+	struct backend *be; /* NULL in CONN_NONE */
+	int node;
+	enum conn_state state;
+	enum conn_op op;
+	struct mysql_resp iresp; /* the internal command's response */
+	uint32_t i_left;	 /* bytes of a long internal-response packet to drop */
+	bool i_cont;
+	/* The session state this connection has. */
+	char db[MYSQL_DB_MAX];
+	size_t applied;	  /* history entries run here ... */
+	uint64_t version; /* ... complete up to this history version */
+	bool sync_wait;	  /* wsrep_sync_wait is set here */
+};
+
+/* What the pending client command is, beyond its command byte. */
+enum ms_cmd_kind {
+	CMD_PLAIN,   /* forwarded as is */
+	CMD_QUERY,   /* COM_QUERY: classified; session state recorded */
+	CMD_PREPARE, /* COM_STMT_PREPARE: the answer gets sluice's id */
+	CMD_STMT,    /* execute/long data/reset/fetch: the id is rewritten */
+	CMD_SESSION, /* COM_INIT_DB / COM_SET_OPTION: session state */
+	CMD_RESET,   /* COM_RESET_CONNECTION */
 };
 
 struct mysql_session {
@@ -124,14 +205,49 @@ struct mysql_session {
 	char db[MYSQL_DB_MAX];
 	uint8_t *attrs;
 	size_t attrs_len;
-	uint16_t order[CONFIG_MAX_NODES]; /* login candidates, best first */
+	uint16_t order[CONFIG_MAX_NODES]; /* login or reader candidates, best first */
 	size_t n_order, attempt;
 	struct mysql_change_user cu; /* MS_CU_SWITCH / MS_CHANGING_USER */
 	uint8_t cu_sha1_pw[MYSQL_SHA1_LEN];
 	const struct config_user *cu_user;
 
+	/* Backend connections, one slot per node of the cluster. */
+	struct ms_conn *conns;
+	size_t n_conns;
+	struct ms_conn *cur;  /* the connection the client's bytes go to */
+	struct ms_conn *trx;  /* holds the session's open transaction */
+	struct ms_conn *last; /* ran the previous command */
+	int trx_lost;	      /* node whose transaction died unseen, or -1 */
+
+	/* Routing. */
+	struct router_state rs;
+	struct history hist;
+	struct stmt_table stmts;
+	bool wrote; /* causal_reads session: the session has written */
+
+	/* The pending command (ROUTING, then COMMAND). */
+	struct ms_conn *target;
+	struct router_decision dec;
+	enum ms_cmd_kind kind;
+	struct classify_result cls;
+	uint8_t cmd;
+	uint8_t cmd_seq;
+	uint32_t cmd_len;
+	struct stmt *stmt; /* CMD_STMT: the statement */
+	uint8_t *saved;	   /* session command or statement text, kept */
+	size_t saved_len;
+	bool prep_pending; /* CMD_PREPARE: PREPARE_OK not seen yet */
+
+	/* KILL (MS_KILLING). */
+	uint32_t kill_threads[CONFIG_MAX_NODES];
+	size_t kill_next;
+	bool kill_query;
+	uint32_t kill_id;
+	uint32_t kill_victim; /* sluice id of the session being killed */
+	atomic_bool killed;   /* another session KILLed this one */
+	struct mysql_err kill_err;
+
 	/* Command phase. */
-	struct backend *be;
 	struct mysql_resp resp;
 	uint32_t c_left;   /* bytes of the client packet still to copy */
 	bool c_cont;	   /* that packet is 16 MiB - 1: a continuation follows */
@@ -139,14 +255,18 @@ struct mysql_session {
 	uint32_t b_left;   /* bytes of the backend packet still to copy */
 	bool b_cont;	   /* ... and a continuation follows */
 	uint8_t next_seq;  /* sequence id the client expects next in this command */
-	uint32_t kill_id;  /* a rewritten KILL: the id the client named ... */
-	uint32_t kill_thread; /* ... and the node thread it became (0: none) */
+	bool c_discard;	   /* ... is being dropped, not forwarded */
 	uint16_t status;   /* server status flags last seen */
 	uint64_t commands; /* for logs */
 };
 
 static void ms_process_client(struct mysql_session *s);
 static void ms_process_backend(struct mysql_session *s);
+static void route_continue(struct mysql_session *s);
+static void route_retry(struct mysql_session *s, struct ms_conn *failed,
+			const struct mysql_err *err, const char *why);
+static void kill_continue(struct mysql_session *s);
+static void conn_lost(struct ms_conn *c, const char *why);
 
 static void ms_set_state(struct mysql_session *s, enum ms_state next)
 {
@@ -154,9 +274,27 @@ static void ms_set_state(struct mysql_session *s, enum ms_state next)
 	s->state = next;
 }
 
+static struct node_stats *conn_stats(struct ms_conn *c)
+{
+	return worker_node_stats(c->s->w, c->s->cluster, (size_t)c->node);
+}
+
+/* Counters of the node serving the client's bytes now, or NULL. */
 static struct node_stats *node_stats(struct mysql_session *s)
 {
-	return s->be ? worker_node_stats(s->w, s->cluster, (size_t)backend_node(s->be)) : NULL;
+	return s->cur ? conn_stats(s->cur) : NULL;
+}
+
+static const char *node_name(struct mysql_session *s, int node)
+{
+	return s->cc->nodes[node].name;
+}
+
+static void conn_set_state(struct ms_conn *c, enum conn_state next)
+{
+	log_debug(c->s->tag, "node %s connection: %s -> %s", node_name(c->s, c->node),
+		  conn_state_names[c->state], conn_state_names[next]);
+	c->state = next;
 }
 
 /* ---- client I/O ----------------------------------------------------------- */
@@ -210,7 +348,8 @@ static bool client_inflate(struct mysql_session *s)
 		} else {
 			struct evbuffer_iovec v;
 			if (evbuffer_reserve_space(s->zin, ch.uncomp_len, &v, 1) < 1 ||
-			    !mysql_inflate(frame + sizeof(h), ch.comp_len, v.iov_base, ch.uncomp_len))
+			    !mysql_inflate(frame + sizeof(h), ch.comp_len, v.iov_base,
+					   ch.uncomp_len))
 				return false;
 			v.iov_len = ch.uncomp_len;
 			evbuffer_commit_space(s->zin, &v, 1);
@@ -254,7 +393,12 @@ static void ms_destroy(struct worker_session *ws)
 	struct mysql_session *s = (struct mysql_session *)ws;
 
 	registry_remove(s->id);
-	backend_destroy(s->be);
+	for (size_t i = 0; s->conns && i < s->n_conns; i++)
+		backend_destroy(s->conns[i].be);
+	free(s->conns);
+	history_clear(&s->hist);
+	stmt_table_deinit(&s->stmts);
+	free(s->saved);
 	if (s->client)
 		bufferevent_free(s->client);
 	if (s->zin)
@@ -271,6 +415,17 @@ static void ms_destroy(struct worker_session *ws)
 	free(s);
 }
 
+/* Close every backend connection now (the session is ending). */
+static void close_conns(struct mysql_session *s)
+{
+	for (size_t i = 0; s->conns && i < s->n_conns; i++) {
+		backend_destroy(s->conns[i].be);
+		s->conns[i].be = NULL;
+		s->conns[i].state = CONN_NONE;
+	}
+	s->cur = s->target = s->trx = s->last = NULL;
+}
+
 static void ms_close(struct mysql_session *s, const char *why)
 {
 	if (s->state == MS_CLOSED)
@@ -284,8 +439,7 @@ static void ms_close(struct mysql_session *s, const char *why)
 			bufferevent_get_output(bufferevent_get_underlying(s->client)), s->tls_cb);
 		s->tls_cb = NULL;
 	}
-	backend_destroy(s->be);
-	s->be = NULL;
+	close_conns(s);
 	event_del(s->timer);
 	worker_session_close(s->w, &s->ws);
 }
@@ -319,8 +473,7 @@ static void ms_flush_and_close(struct mysql_session *s, const char *why)
 	if (s->state == MS_CLOSING || s->state == MS_CLOSED)
 		return;
 	client_flush(s);
-	backend_destroy(s->be);
-	s->be = NULL;
+	close_conns(s);
 	if (client_pending(s) == 0) {
 		ms_close(s, why);
 		return;
@@ -430,10 +583,10 @@ static void deny(struct mysql_session *s, uint8_t seq, const char *user, bool wi
 
 static const struct backend_ops ms_backend_ops;
 
-/* Connect to the next login candidate. */
-static void connect_next(struct mysql_session *s)
+/* The login material for a new backend connection or a change of user. */
+static struct backend_login session_login(struct mysql_session *s)
 {
-	struct backend_login login = {
+	return (struct backend_login){
 		.user = s->user_name,
 		.sha1_pw = s->sha1_pw,
 		.password = s->user ? s->user->password : NULL,
@@ -444,27 +597,79 @@ static void connect_next(struct mysql_session *s)
 		.attrs = s->attrs,
 		.attrs_len = s->attrs_len,
 	};
+}
 
-	backend_destroy(s->be);
-	s->be = NULL;
-	if (s->attempt >= s->n_order) {
-		char msg[256];
-		snprintf(msg, sizeof(msg),
-			 "sluice: no node of cluster '%s' can take this session (%s)", s->cc->name,
-			 s->n_order ? "all refused the connection" : "none is healthy");
-		ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01", msg);
-		return;
-	}
-	int node = s->order[s->attempt];
-	s->be = backend_create(worker_base(s->w), &s->cc->nodes[node], node,
+/* Publish which node threads serve this session, for KILL. */
+static void registry_update(struct mysql_session *s)
+{
+	struct registry_entry e = {.id = s->id, .cluster = (int)s->cluster, .killed = &s->killed};
+
+	snprintf(e.user, sizeof(e.user), "%s", s->user_name);
+	for (size_t i = 0; i < s->n_conns; i++)
+		if (s->conns[i].be && s->conns[i].state != CONN_LOGIN &&
+		    s->conns[i].state != CONN_NONE)
+			e.threads[i] = backend_thread_id(s->conns[i].be);
+	registry_put(&e);
+}
+
+/* Start logging in to c's node as the session's user. False if it could
+ * not even start (the caller treats it as a failed login). */
+static bool conn_open(struct ms_conn *c)
+{
+	struct mysql_session *s = c->s;
+	struct backend_login login = session_login(s);
+
+	c->be = backend_create(worker_base(s->w), &s->cc->nodes[c->node], c->node,
 			       s->cc->connect_timeout_ms, s->bound, s->srv->backend_tls[s->cluster],
-			       (int)s->cc->tls.verify, &ms_backend_ops, s);
-	if (!s->be || !backend_connect(s->be, &login)) {
-		s->attempt++;
-		connect_next(s);
-		return;
+			       (int)s->cc->tls.verify, &ms_backend_ops, c);
+	if (!c->be || !backend_connect(c->be, &login)) {
+		backend_destroy(c->be);
+		c->be = NULL;
+		return false;
 	}
-	log_debug(s->tag, "logging in to node %s as %s", s->cc->nodes[node].name, s->user_name);
+	/* It joins with the session's database and no other state. */
+	memcpy(c->db, s->db, sizeof(c->db));
+	c->applied = 0;
+	c->version = 0;
+	c->sync_wait = false;
+	c->op = OP_NONE;
+	conn_set_state(c, CONN_LOGIN);
+	log_debug(s->tag, "logging in to node %s as %s", node_name(s, c->node), s->user_name);
+	return true;
+}
+
+/* Forget a connection that failed or was lost. */
+static void conn_drop(struct ms_conn *c)
+{
+	struct mysql_session *s = c->s;
+	bool was_open = c->state != CONN_NONE && c->state != CONN_LOGIN;
+
+	backend_destroy(c->be);
+	c->be = NULL;
+	c->op = OP_NONE;
+	conn_set_state(c, CONN_NONE);
+	if (s->cur == c)
+		s->cur = NULL;
+	if (s->trx == c)
+		s->trx = NULL;
+	if (s->last == c)
+		s->last = NULL;
+	if (was_open)
+		registry_update(s);
+}
+
+/* Log in to the next candidate for the session's first connection. */
+static void connect_next(struct mysql_session *s)
+{
+	for (; s->attempt < s->n_order; s->attempt++) {
+		struct ms_conn *c = &s->conns[s->order[s->attempt]];
+		if (conn_open(c))
+			return;
+	}
+	char msg[256];
+	snprintf(msg, sizeof(msg), "sluice: no node of cluster '%s' can take this session (%s)",
+		 s->cc->name, s->n_order ? "all refused the connection" : "none is healthy");
+	ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01", msg);
 }
 
 /* The client proved its password: log in to the writer. */
@@ -561,82 +766,30 @@ static void on_handshake_response(struct mysql_session *s, const uint8_t *p, uin
 	OPENSSL_cleanse(rsp.auth, sizeof(rsp.auth));
 }
 
-/* Backend login done (first login or COM_CHANGE_USER). */
-static void ms_login_done(void *arg, enum backend_result res, const struct mysql_err *err,
-			  const char *why)
+static void conn_login_failed(struct ms_conn *c, const struct mysql_err *err, const char *why);
+static void change_user_done(struct ms_conn *c, enum backend_result res,
+			     const struct mysql_err *err, const char *why);
+
+/* The first backend login of the session succeeded: the client is in. */
+static void first_login_done(struct ms_conn *c)
 {
-	struct mysql_session *s = arg;
-	bool change_user = s->state == MS_CHANGING_USER;
-	int node = s->be ? backend_node(s->be) : -1;
-	struct node_stats *ns = node_stats(s);
-
-	if (res == BACKEND_UNREACHABLE && !change_user) {
-		log_warn(s->tag, "node %s: %s; trying the next node", s->cc->nodes[node].name, why);
-		if (ns)
-			ns->connect_failures++;
-		health_suspect(s->srv->health, s->cluster, (size_t)node);
-		s->attempt++;
-		connect_next(s);
-		return;
-	}
-	if (res != BACKEND_OK) {
-		if (ns)
-			ns->errors++;
-		if (err && err->code == ER_ACCESS_DENIED_ERROR) {
-			/* The node's message names sluice's address; the client's is
-			 * what the client should see. */
-			deny(s, s->seq, change_user ? s->cu.user : s->user_name, true);
-		} else if (err && change_user) {
-			log_info(s->tag, "node %s refused the change of user: %u %s",
-				 s->cc->nodes[node].name, err->code, err->message);
-			send_err(s, s->seq, err->code, err->sqlstate, "%s", err->message);
-			mysql_change_user_deinit(&s->cu);
-			ms_set_state(s, MS_READY);
-		} else if (err) {
-			log_info(s->tag, "node %s refused the login: %u %s",
-				 s->cc->nodes[node].name, err->code, err->message);
-			send_err(s, s->seq, err->code, err->sqlstate, "%s", err->message);
-			ms_flush_and_close(s, "backend refused the login");
-		} else {
-			log_info(s->tag, "node %s: %s", s->cc->nodes[node].name, why);
-			ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
-				change_user ? "sluice: lost the node while changing user"
-					    : "sluice: cannot log in to the node");
-		}
-		return;
-	}
-
-	struct mysql_ok ok = {0, 0, backend_status(s->be), 0};
+	struct mysql_session *s = c->s;
+	struct mysql_ok ok = {0, 0, backend_status(c->be), 0};
 	struct mysql_writer w;
-	bool start_compress = !change_user && (s->caps & CLIENT_COMPRESS);
 
-	if (ns)
-		ns->connects++;
+	conn_stats(c)->connects++;
+	conn_set_state(c, CONN_IDLE);
+	c->version = s->hist.version;
 	s->status = ok.status;
+	router_status(&s->rs, ok.status);
 	mysql_writer_init(&w);
 	mysql_write_ok(&w, s->seq, &ok);
 	send_writer(s, &w);
-	if (change_user) {
-		memcpy(s->user_name, s->cu.user, sizeof(s->user_name));
-		memcpy(s->db, s->cu.db, sizeof(s->db));
-		memcpy(s->sha1_pw, s->cu_sha1_pw, sizeof(s->sha1_pw));
-		s->user = s->cu_user;
-		mysql_change_user_deinit(&s->cu);
-		log_debug(s->tag, "changed user to %s", s->user_name);
-	} else {
-		log_debug(s->tag, "logged in to node %s (thread %u)", s->cc->nodes[node].name,
-			  backend_thread_id(s->be));
-	}
-	struct registry_entry e = {
-		.id = s->id, .cluster = (int)s->cluster, .node = node,
-		.backend_thread = backend_thread_id(s->be)};
-	snprintf(e.user, sizeof(e.user), "%s", s->user_name);
-	registry_put(&e);
-	free(s->attrs);
-	s->attrs = NULL;
-	s->attrs_len = 0;
+	log_debug(s->tag, "logged in to node %s (thread %u)", node_name(s, c->node),
+		  backend_thread_id(c->be));
+	registry_update(s);
 	/* The OK above is the last uncompressed packet. */
-	if (start_compress) {
+	if (s->caps & CLIENT_COMPRESS) {
 		s->zin = evbuffer_new();
 		s->zout = evbuffer_new();
 		if (!s->zin || !s->zout) {
@@ -660,14 +813,87 @@ static void ms_login_done(void *arg, enum backend_result res, const struct mysql
 	ms_process_client(s);
 }
 
-/* ---- command phase -------------------------------------------------------- */
+/* A backend login finished: the session's first, a later connection's, or
+ * a COM_CHANGE_USER. */
+static void ms_login_done(void *arg, enum backend_result res, const struct mysql_err *err,
+			  const char *why)
+{
+	struct ms_conn *c = arg;
+	struct mysql_session *s = c->s;
 
-/* Copy up to *left bytes of the current packet from src to dst. Returns
- * false if the packet is not finished. */
+	if (s->state == MS_CHANGING_USER) {
+		change_user_done(c, res, err, why);
+		return;
+	}
+	if (res == BACKEND_OK && s->state == MS_CONNECTING) {
+		first_login_done(c);
+		return;
+	}
+	if (res == BACKEND_OK) {
+		conn_stats(c)->connects++;
+		conn_set_state(c, CONN_IDLE);
+		registry_update(s);
+		if (s->state == MS_KILLING)
+			kill_continue(s);
+		else
+			route_continue(s);
+		return;
+	}
+	conn_login_failed(c, err, why);
+}
+
+/* A login failed. For the first one, try the next node or tell the client;
+ * for a later one, route the pending command elsewhere. */
+static void conn_login_failed(struct ms_conn *c, const struct mysql_err *err, const char *why)
+{
+	struct mysql_session *s = c->s;
+	int node = c->node;
+
+	conn_stats(c)->connect_failures++;
+	conn_drop(c);
+	if (!err)
+		health_suspect(s->srv->health, s->cluster, (size_t)node);
+	if (s->state != MS_CONNECTING) {
+		log_warn(s->tag, "node %s: %s", node_name(s, node), err ? err->message : why);
+		if (s->state == MS_KILLING) {
+			s->kill_next++;
+			kill_continue(s);
+			return;
+		}
+		route_retry(s, c, err, why);
+		return;
+	}
+	if (!err) {
+		log_warn(s->tag, "node %s: %s; trying the next node", node_name(s, node), why);
+		s->attempt++;
+		connect_next(s);
+		return;
+	}
+	if (err->code == ER_ACCESS_DENIED_ERROR) {
+		/* The node's message names sluice's address; the client's is
+		 * what the client should see. */
+		deny(s, s->seq, s->user_name, true);
+		return;
+	}
+	log_info(s->tag, "node %s refused the login: %u %s", node_name(s, node), err->code,
+		 err->message);
+	send_err(s, s->seq, err->code, err->sqlstate, "%s", err->message);
+	ms_flush_and_close(s, "backend refused the login");
+}
+/* ---- streaming ------------------------------------------------------------ */
+
+/* Copy up to *left bytes of the current packet from src to dst (or drop
+ * them when dst is NULL). Returns false if the packet is not finished. */
 static bool copy_rest(struct evbuffer *src, struct evbuffer *dst, uint32_t *left)
 {
 	if (*left == 0)
 		return true;
+	if (!dst) {
+		size_t n = evbuffer_get_length(src) < *left ? evbuffer_get_length(src) : *left;
+		evbuffer_drain(src, n);
+		*left -= (uint32_t)n;
+		return *left == 0;
+	}
 	int moved = evbuffer_remove_buffer(src, dst, *left);
 	if (moved > 0)
 		*left -= (uint32_t)moved;
@@ -676,31 +902,34 @@ static bool copy_rest(struct evbuffer *src, struct evbuffer *dst, uint32_t *left
 
 static bool backend_output_full(struct mysql_session *s)
 {
-	return s->be && evbuffer_get_length(backend_output(s->be)) >= s->bound;
+	return s->cur && evbuffer_get_length(backend_output(s->cur->be)) >= s->bound;
 }
 
-/* Stream client packets to the backend until the command (or the LOCAL
- * INFILE data) is complete, the client has nothing more, or the backend's
- * output is full. Returns true when the command is completely forwarded. */
+/* Stream client packets to the current connection until the command (or
+ * the LOCAL INFILE data) is complete, the client has nothing more, or the
+ * backend's output is full. A dropped command (c_discard) is read and
+ * thrown away instead. Returns true when the command is completely done. */
 static bool stream_client_packets(struct mysql_session *s)
 {
 	struct evbuffer *in = cin(s);
-	struct evbuffer *out = backend_output(s->be);
+	struct evbuffer *out = s->c_discard || !s->cur ? NULL : backend_output(s->cur->be);
 
 	for (;;) {
-		if (backend_output_full(s)) {
+		if (out && backend_output_full(s)) {
 			bufferevent_disable(s->client, EV_READ);
 			return false;
 		}
 		if (s->c_left) {
 			size_t before = evbuffer_get_length(in);
 			bool done = copy_rest(in, out, &s->c_left);
-			if (node_stats(s))
+			if (out)
 				node_stats(s)->bytes_out += before - evbuffer_get_length(in);
 			if (!done)
 				return false;
-			if (!s->c_cont)
+			if (!s->c_cont) {
+				s->c_discard = false;
 				return true;
+			}
 		}
 		uint8_t h[MYSQL_HEADER_LEN];
 		if (evbuffer_copyout(in, h, sizeof(h)) < (ev_ssize_t)sizeof(h))
@@ -709,7 +938,10 @@ static bool stream_client_packets(struct mysql_session *s)
 		bool was_cont = s->c_cont;
 		s->c_cont = len == MYSQL_MAX_PAYLOAD;
 		s->c_left = len;
-		evbuffer_remove_buffer(in, out, sizeof(h));
+		if (out)
+			evbuffer_remove_buffer(in, out, sizeof(h));
+		else
+			evbuffer_drain(in, sizeof(h));
 		if (s->state == MS_INFILE && !was_cont && len == 0) {
 			/* The empty packet that ends the file. */
 			mysql_resp_infile_done(&s->resp);
@@ -718,6 +950,453 @@ static bool stream_client_packets(struct mysql_session *s)
 		}
 	}
 }
+
+/* The pending command cannot run: answer it with an ERR (when it expects
+ * an answer), drop its bytes as they arrive, and take the next one. */
+static void drop_command(struct mysql_session *s, uint16_t code, const char *sqlstate,
+			 const char *fmt, ...) SLUICE_PRINTF(4, 5);
+
+static void drop_command(struct mysql_session *s, uint16_t code, const char *sqlstate,
+			 const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+	struct mysql_resp probe;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_info(s->tag, "command 0x%02x failed: %s", s->cmd, msg);
+	if (mysql_resp_start(&probe, s->cmd))
+		send_err(s, (uint8_t)(s->cmd_seq + 1), code, sqlstate, "%s", msg);
+	s->target = NULL;
+	s->c_left = 0;
+	s->c_cont = false;
+	s->c_discard = true;
+	ms_set_state(s, MS_READY);
+	s->c_streaming = !stream_client_packets(s);
+	client_flush(s);
+}
+
+/* ---- internal commands ---------------------------------------------------- */
+
+/* Send an internal command (payload: command byte + body) on idle c. */
+static void conn_internal(struct ms_conn *c, enum conn_op op, const uint8_t *payload, size_t len)
+{
+	struct mysql_writer w;
+
+	mysql_writer_init(&w);
+	mysql_packet_begin(&w, 0);
+	mysql_put_bytes(&w, payload, len);
+	mysql_packet_end(&w);
+	if (w.ok)
+		evbuffer_add(backend_output(c->be), w.data, w.len);
+	mysql_writer_deinit(&w);
+	c->op = op;
+	c->i_left = 0;
+	c->i_cont = false;
+	mysql_resp_start(&c->iresp, payload[0]);
+	conn_stats(c)->statements++;
+	conn_set_state(c, CONN_INTERNAL);
+	log_debug(c->s->tag, "node %s: %s", node_name(c->s, c->node), conn_op_names[op]);
+}
+
+/* A COM_QUERY internal command from text. */
+static void conn_internal_query(struct ms_conn *c, enum conn_op op, const char *sql)
+{
+	size_t n = strlen(sql);
+	uint8_t buf[256];
+
+	if (n + 1 > sizeof(buf))
+		n = sizeof(buf) - 1;
+	buf[0] = COM_QUERY;
+	memcpy(buf + 1, sql, n);
+	conn_internal(c, op, buf, n + 1);
+}
+
+static void internal_done(struct ms_conn *c);
+static void internal_lost(struct ms_conn *c, const char *why);
+
+/* Consume the internal command's response, whole packets, nothing to the
+ * client. Long packets (column definitions of a big prepare) are dropped
+ * as they stream. */
+static void conn_internal_read(struct ms_conn *c)
+{
+	struct evbuffer *in = backend_input(c->be);
+
+	while (c->state == CONN_INTERNAL) {
+		if (c->i_left && !copy_rest(in, NULL, &c->i_left))
+			return;
+		uint8_t h[MYSQL_HEADER_LEN];
+		if (evbuffer_copyout(in, h, sizeof(h)) < (ev_ssize_t)sizeof(h))
+			return;
+		uint32_t len = mysql_header_len(h);
+		enum mysql_resp_event ev = RESP_EV_MORE;
+		if (c->i_cont) {
+			c->i_cont = len == MYSQL_MAX_PAYLOAD;
+		} else {
+			size_t need = mysql_resp_need(&c->iresp, len);
+			if (evbuffer_get_length(in) < MYSQL_HEADER_LEN + need)
+				return;
+			const uint8_t *p =
+				evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + need)) +
+				MYSQL_HEADER_LEN;
+			ev = mysql_resp_packet(&c->iresp, p, need, len);
+			c->i_cont = len == MYSQL_MAX_PAYLOAD;
+		}
+		evbuffer_drain(in, MYSQL_HEADER_LEN);
+		c->i_left = len;
+		copy_rest(in, NULL, &c->i_left);
+		conn_stats(c)->bytes_in += MYSQL_HEADER_LEN + (len - c->i_left);
+		if (ev == RESP_EV_BAD || ev == RESP_EV_INFILE) {
+			internal_lost(c, "unexpected answer to an internal command");
+			return;
+		}
+		if (ev == RESP_EV_DONE && !c->i_cont) {
+			if (c->i_left && !copy_rest(in, NULL, &c->i_left)) {
+				/* Finish dropping it first; i_left is re-checked on
+				 * the next read, then the loop ends here. */
+				return;
+			}
+			internal_done(c);
+			return;
+		}
+	}
+}
+
+/* ---- routing -------------------------------------------------------------- */
+
+static const struct cluster_view *cluster_view(struct mysql_session *s)
+{
+	const struct snapshot *snap = worker_snapshot(s->w);
+
+	return snap ? &snap->clusters[s->cluster] : NULL;
+}
+
+static void count_reason(struct mysql_session *s, enum router_reason reason)
+{
+	if (reason == ROUTER_REASON_none)
+		return;
+	worker_count_reason(s->w, reason);
+	log_debug(s->tag, "router: %s", router_reason_str(reason));
+}
+
+/* The writer's connection slot, or NULL (with an ERR for the command) when
+ * the cluster has no writer. */
+static struct ms_conn *writer_conn(struct mysql_session *s)
+{
+	const struct cluster_view *v = cluster_view(s);
+
+	if (!v || v->writer < 0) {
+		drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000",
+			     "sluice: cluster '%s' has no writer (no healthy node)", s->cc->name);
+		return NULL;
+	}
+	return &s->conns[v->writer];
+}
+
+/* Fill s->order with the readers to try, in rotation order. */
+static void reader_candidates(struct mysql_session *s)
+{
+	const struct cluster_view *v = cluster_view(s);
+	atomic_uint_fast64_t *rr =
+		s->lc->primary_reads ? &s->srv->rr[s->cluster] : &s->srv->rr_replicas[s->cluster];
+
+	s->n_order = 0;
+	s->attempt = 0;
+	if (!v)
+		return;
+	s->n_order =
+		snapshot_reader_order(v, atomic_fetch_add(rr, 1), s->lc->primary_reads, s->order);
+}
+
+/* The next reader candidate, or the writer when none is left. */
+static struct ms_conn *next_reader(struct mysql_session *s)
+{
+	if (s->attempt < s->n_order)
+		return &s->conns[s->order[s->attempt++]];
+	count_reason(s, ROUTER_REASON_no_reader);
+	s->dec.target = ROUTER_WRITER;
+	return writer_conn(s);
+}
+
+/* Turn the router's decision into a connection slot; NULL when the command
+ * was answered with an error instead. */
+static struct ms_conn *decision_conn(struct mysql_session *s)
+{
+	switch (s->dec.target) {
+	case ROUTER_TRX:
+		if (s->trx)
+			return s->trx;
+		s->dec.target = ROUTER_WRITER;
+		return writer_conn(s);
+	case ROUTER_LAST:
+		if (s->last)
+			return s->last;
+		s->dec.target = ROUTER_WRITER;
+		return writer_conn(s);
+	case ROUTER_READER:
+		reader_candidates(s);
+		return next_reader(s);
+	case ROUTER_WRITER:
+		break;
+	}
+	return writer_conn(s);
+}
+
+/* Does c need wsrep_sync_wait before this command (causal_reads)? */
+static bool needs_sync_wait(struct mysql_session *s, struct ms_conn *c)
+{
+	const struct cluster_view *v;
+
+	if (c->sync_wait || s->dec.target != ROUTER_READER || s->cc->type != CLUSTER_TYPE_GALERA)
+		return false;
+	if (s->lc->causal_reads == CAUSAL_READS_OFF ||
+	    (s->lc->causal_reads == CAUSAL_READS_SESSION && !s->wrote))
+		return false;
+	/* The writer has applied every write it committed. */
+	v = cluster_view(s);
+	return !v || v->writer != c->node;
+}
+
+/* Bring c to the session's state for the pending command, one internal
+ * command at a time. True when c can take the command now; false when it
+ * is logging in or catching up (route_continue runs again when it is). */
+static bool conn_catch_up(struct mysql_session *s, struct ms_conn *c)
+{
+	if (c->state != CONN_IDLE)
+		return false;
+	if (s->db[0] && strcmp(c->db, s->db) != 0) {
+		uint8_t buf[1 + MYSQL_DB_MAX];
+		size_t n = strlen(s->db);
+		buf[0] = COM_INIT_DB;
+		memcpy(buf + 1, s->db, n);
+		conn_internal(c, OP_INIT_DB, buf, n + 1);
+		return false;
+	}
+	if (c->version != s->hist.version) {
+		if (c->version < s->hist.reorder_version) {
+			/* Entries moved since: run them all (they are idempotent). */
+			c->applied = 0;
+			c->version = s->hist.reorder_version;
+		}
+		if (c->applied < s->hist.n) {
+			const struct history_entry *e = &s->hist.items[c->applied];
+			conn_internal(c, OP_REPLAY, e->payload, e->len);
+			return false;
+		}
+		c->version = s->hist.version;
+	}
+	if (needs_sync_wait(s, c)) {
+		conn_internal_query(c, OP_SYNC_WAIT, SYNC_WAIT_SQL);
+		return false;
+	}
+	if (s->kind == CMD_STMT && s->stmt && !s->stmt->node_id[c->node]) {
+		uint8_t *buf = malloc(1 + (size_t)s->stmt->sql_len);
+		if (!buf) {
+			drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000", "sluice: out of memory");
+			return false;
+		}
+		buf[0] = COM_STMT_PREPARE;
+		memcpy(buf + 1, s->stmt->sql, s->stmt->sql_len);
+		conn_internal(c, OP_PREPARE, buf, 1 + (size_t)s->stmt->sql_len);
+		free(buf);
+		return false;
+	}
+	return true;
+}
+
+static void forward_command(struct mysql_session *s);
+
+/* Move the pending command on: open or catch up its connection, then send
+ * it. Called again whenever that connection finishes a step. */
+static void route_continue(struct mysql_session *s)
+{
+	struct ms_conn *c = s->target;
+
+	if (s->state != MS_ROUTING || !c)
+		return;
+	if (c->state == CONN_NONE && !conn_open(c)) {
+		conn_login_failed(c, NULL, "cannot start connecting");
+		return;
+	}
+	if (conn_catch_up(s, c))
+		forward_command(s);
+}
+
+/* The pending command's connection failed (login, catch-up, or lost while
+ * idle). A read moves to the next reader (or the writer); anything else
+ * fails with an ERR the client can act on. */
+static void route_retry(struct mysql_session *s, struct ms_conn *failed,
+			const struct mysql_err *err, const char *why)
+{
+	if (s->state != MS_ROUTING || s->target != failed)
+		return;
+	if (s->dec.target == ROUTER_READER) {
+		s->target = next_reader(s);
+		if (s->target)
+			route_continue(s);
+		return;
+	}
+	if (err)
+		drop_command(s, err->code, err->sqlstate, "sluice: node %s: %s",
+			     node_name(s, failed->node), err->message);
+	else
+		drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "08S01",
+			     "sluice: cannot reach node %s (%s of cluster '%s'): %s",
+			     node_name(s, failed->node), router_target_str(s->dec.target),
+			     s->cc->name, why);
+}
+
+/* An internal command's response is complete. */
+static void internal_done(struct ms_conn *c)
+{
+	struct mysql_session *s = c->s;
+	enum conn_op op = c->op;
+	bool ok = !c->iresp.error;
+
+	c->op = OP_NONE;
+	conn_set_state(c, CONN_IDLE);
+	if (op == OP_KILL) {
+		if (!ok && s->kill_err.code == 0)
+			s->kill_err = c->iresp.err;
+		s->kill_next++;
+		kill_continue(s);
+		return;
+	}
+	if (!ok) {
+		conn_stats(c)->errors++;
+		if (op == OP_PREPARE) {
+			drop_command(s, c->iresp.err.code, c->iresp.err.sqlstate, "%s",
+				     c->iresp.err.message);
+			return;
+		}
+		/* The node will not take the session's state: a reader is left
+		 * out from now on; on the writer the command cannot run. */
+		log_warn(s->tag, "node %s refused the session's state (%s): %u %s",
+			 node_name(s, c->node), conn_op_names[op], c->iresp.err.code,
+			 c->iresp.err.message);
+		struct mysql_err err = c->iresp.err;
+		conn_drop(c);
+		if (s->dec.target == ROUTER_READER) {
+			router_pin(&s->rs, ROUTER_REASON_replay_failed);
+			count_reason(s, ROUTER_REASON_replay_failed);
+			s->n_order = 0;
+		}
+		route_retry(s, c, &err, NULL);
+		return;
+	}
+	switch (op) {
+	case OP_INIT_DB:
+		memcpy(c->db, s->db, sizeof(c->db));
+		break;
+	case OP_REPLAY:
+		c->applied++;
+		break;
+	case OP_SYNC_WAIT:
+		c->sync_wait = true;
+		break;
+	case OP_PREPARE:
+		if (s->stmt)
+			s->stmt->node_id[c->node] = c->iresp.stmt_id;
+		break;
+	default:
+		break;
+	}
+	route_continue(s);
+}
+
+/* A connection broke while running an internal command. */
+static void internal_lost(struct ms_conn *c, const char *why)
+{
+	struct mysql_session *s = c->s;
+	enum conn_op op = c->op;
+
+	log_warn(s->tag, "node %s: %s during %s", node_name(s, c->node), why, conn_op_names[op]);
+	health_suspect(s->srv->health, s->cluster, (size_t)c->node);
+	conn_stats(c)->errors++;
+	conn_drop(c);
+	if (op == OP_KILL) {
+		s->kill_next++;
+		kill_continue(s);
+		return;
+	}
+	route_retry(s, c, NULL, why);
+}
+
+/* ---- sending the client's command ----------------------------------------- */
+
+/* Send the pending command to s->target, which is caught up. Small
+ * statement commands are rewritten whole (their id, and for an execute the
+ * parameter types a new node needs); anything else streams. */
+static void forward_command(struct mysql_session *s)
+{
+	struct ms_conn *c = s->target;
+	struct evbuffer *in = cin(s);
+	struct mysql_resp probe;
+	bool expects = mysql_resp_start(&probe, s->cmd);
+	bool rewritten = false;
+
+	s->cur = c;
+	s->target = NULL;
+	s->commands++;
+	conn_stats(c)->statements++;
+	if (log_enabled(LOG_LEVEL_DEBUG))
+		log_debug(s->tag, "command 0x%02x (%u bytes) -> node %s (%s%s%s)", s->cmd,
+			  s->cmd_len, node_name(s, c->node), router_target_str(s->dec.target),
+			  s->dec.reason ? ", " : "",
+			  s->dec.reason ? router_reason_str(s->dec.reason) : "");
+	if (s->kind == CMD_STMT) {
+		uint32_t node_id = s->stmt->node_id[c->node];
+		if (s->cmd == COM_STMT_EXECUTE && s->cmd_len <= SMALL_PACKET_MAX) {
+			const uint8_t *p =
+				evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + s->cmd_len)) +
+				MYSQL_HEADER_LEN;
+			struct mysql_writer w;
+			bool with_types = !s->stmt->node_types[c->node];
+			mysql_writer_init(&w);
+			if (!stmt_capture_types(s->stmt, p, s->cmd_len) ||
+			    !stmt_write_execute(s->stmt, p, s->cmd_len, node_id, with_types, &w,
+						s->cmd_seq)) {
+				mysql_writer_deinit(&w);
+				s->cur = NULL;
+				drop_command(s, ER_MALFORMED_PACKET, "HY000",
+					     "Malformed COM_STMT_EXECUTE packet");
+				return;
+			}
+			evbuffer_add(backend_output(c->be), w.data, w.len);
+			node_stats(s)->bytes_out += w.len;
+			mysql_writer_deinit(&w);
+			evbuffer_drain(in, MYSQL_HEADER_LEN + s->cmd_len);
+			if (s->stmt->types)
+				s->stmt->node_types[c->node] = true;
+			rewritten = true;
+		} else {
+			/* Same length: patch the id where it lies. */
+			uint8_t *p = evbuffer_pullup(in, MYSQL_HEADER_LEN + 5) + MYSQL_HEADER_LEN;
+			p[1] = (uint8_t)node_id;
+			p[2] = (uint8_t)(node_id >> 8);
+			p[3] = (uint8_t)(node_id >> 16);
+			p[4] = (uint8_t)(node_id >> 24);
+		}
+		if (s->cmd == COM_STMT_SEND_LONG_DATA)
+			s->stmt->long_data = c->node;
+		if (s->cmd == COM_STMT_EXECUTE || s->cmd == COM_STMT_RESET)
+			s->stmt->long_data = -1;
+	}
+	mysql_resp_start(&s->resp, s->cmd);
+	s->next_seq = (uint8_t)(s->cmd_seq + 1);
+	s->prep_pending = s->kind == CMD_PREPARE;
+	if (expects)
+		conn_set_state(c, CONN_BUSY);
+	ms_set_state(s, expects ? MS_COMMAND : MS_READY);
+	s->c_left = 0;
+	s->c_cont = false;
+	s->c_discard = false;
+	s->c_streaming = rewritten ? false : !stream_client_packets(s);
+}
+
+/* ---- KILL ----------------------------------------------------------------- */
 
 static uint64_t parse_uint(const char **p, const char *end)
 {
@@ -733,7 +1412,8 @@ static void skip_space(const char **p, const char *end)
 	for (;;) {
 		while (*p < end && isspace((unsigned char)**p))
 			(*p)++;
-		if (end - *p >= 2 && (*p)[0] == '/' && (*p)[1] == '*' && (end - *p < 3 || (*p)[2] != '!')) {
+		if (end - *p >= 2 && (*p)[0] == '/' && (*p)[1] == '*' &&
+		    (end - *p < 3 || (*p)[2] != '!')) {
 			const char *close = *p + 2;
 			while (close + 1 < end && !(close[0] == '*' && close[1] == '/'))
 				close++;
@@ -779,67 +1459,143 @@ static bool parse_kill(const char *sql, size_t len, bool *query_only, uint64_t *
 	return p == end;
 }
 
+/* Copy msg to out with the decimal number `from` replaced by `to`. */
+static void rename_thread(const char *msg, uint32_t from, uint32_t to, char *out, size_t cap)
+{
+	char needle[16];
+	const char *at;
+
+	snprintf(needle, sizeof(needle), "%u", from);
+	at = strstr(msg, needle);
+	if (!at) {
+		snprintf(out, cap, "%s", msg);
+		return;
+	}
+	snprintf(out, cap, "%.*s%u%s", (int)(at - msg), msg, to, at + strlen(needle));
+}
+
+/* Run the KILL on the next node of the target session, through this
+ * session's own connection to that node (the node then applies its rule:
+ * same user, or the privilege to kill others). Answer when all are done. */
+static void kill_continue(struct mysql_session *s)
+{
+	while (s->state == MS_KILLING && s->kill_next < s->n_conns) {
+		uint32_t thread = s->kill_threads[s->kill_next];
+		struct ms_conn *c = &s->conns[s->kill_next];
+		char sql[64];
+
+		if (thread == 0) {
+			s->kill_next++;
+			continue;
+		}
+		if (c->state == CONN_NONE) {
+			if (!conn_open(c)) {
+				s->kill_next++;
+				continue;
+			}
+			return; /* login_done continues */
+		}
+		if (c->state != CONN_IDLE)
+			return;
+		snprintf(sql, sizeof(sql), "KILL %s %u", s->kill_query ? "QUERY" : "CONNECTION",
+			 thread);
+		log_debug(s->tag, "KILL %s%u -> node %s thread %u", s->kill_query ? "QUERY " : "",
+			  s->kill_id, node_name(s, c->node), thread);
+		conn_internal_query(c, OP_KILL, sql);
+		return;
+	}
+	if (s->state != MS_KILLING)
+		return;
+	if (s->kill_err.code) {
+		/* The node's error names its own thread id; the client knows the
+		 * id it asked for. */
+		char msg[sizeof(s->kill_err.message) + 16];
+		uint32_t thread = 0;
+		for (size_t i = 0; i < s->n_conns && !thread; i++)
+			thread = s->kill_threads[i];
+		rename_thread(s->kill_err.message, thread, s->kill_id, msg, sizeof(msg));
+		send_err(s, (uint8_t)(s->cmd_seq + 1), s->kill_err.code, s->kill_err.sqlstate, "%s",
+			 msg);
+	} else {
+		struct mysql_ok ok = {0, 0, s->status, 0};
+		struct mysql_writer w;
+		if (!s->kill_query && s->kill_victim != s->id)
+			registry_kill(s->kill_victim);
+		mysql_writer_init(&w);
+		mysql_write_ok(&w, (uint8_t)(s->cmd_seq + 1), &ok);
+		send_writer(s, &w);
+	}
+	ms_set_state(s, MS_READY);
+	if (!s->kill_query && s->kill_victim == s->id && !s->kill_err.code) {
+		ms_flush_and_close(s, "killed itself");
+		return;
+	}
+	ms_process_client(s);
+}
+
 /* KILL (the statement, or COM_PROCESS_KILL) names sluice's connection ids:
- * rewrite it for the node's thread id. The node then applies its own rule
- * (same user, or the privilege to kill others). Returns true when the
- * command was consumed: answered here, or rewritten and sent. */
+ * run it for each node thread of that session. Returns true when the
+ * command was consumed. */
 static bool handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len, uint8_t seq)
 {
 	bool query_only;
 	uint64_t id;
 	struct registry_entry e;
-	int node = backend_node(s->be);
+	const struct cluster_view *v = cluster_view(s);
+	bool any = false;
 
 	if (p[0] == COM_PROCESS_KILL && len == 5) {
 		/* The old binary form: always KILL CONNECTION. */
 		query_only = false;
 		id = (uint64_t)p[1] | (uint64_t)p[2] << 8 | (uint64_t)p[3] << 16 |
 		     (uint64_t)p[4] << 24;
-	} else if (p[0] != COM_QUERY || !parse_kill((const char *)p + 1, len - 1, &query_only, &id)) {
+	} else if (p[0] != COM_QUERY ||
+		   !parse_kill((const char *)p + 1, len - 1, &query_only, &id)) {
 		return false;
 	}
-	/* Answered here or rewritten: either way this packet is consumed. */
 	evbuffer_drain(cin(s), MYSQL_HEADER_LEN + len);
-	if (id > UINT32_MAX || !registry_find((uint32_t)id, (int)s->cluster, node, &e)) {
-		send_err(s, (uint8_t)(seq + 1), ER_NO_SUCH_THREAD, "HY000", "Unknown thread id: %" PRIu64,
-			 id);
+	s->cmd_seq = seq;
+	s->commands++;
+	/* A node thread id is looked up on the writer: that is where a
+	 * client's CONNECTION_ID() most likely came from. */
+	if (id > UINT32_MAX ||
+	    !registry_find((uint32_t)id, (int)s->cluster, v ? v->writer : -1, &e) ||
+	    e.cluster != (int)s->cluster) {
+		send_err(s, (uint8_t)(seq + 1), ER_NO_SUCH_THREAD, "HY000",
+			 "Unknown thread id: %" PRIu64, id);
 		return true;
 	}
-	if (e.cluster != (int)s->cluster || e.node != node || e.backend_thread == 0) {
-		send_err(s, (uint8_t)(seq + 1), ER_NOT_SUPPORTED_YET, "42000",
-			 "sluice: connection %" PRIu64 " is served by another node; KILL it "
-			 "through that node",
-			 id);
-		return true;
+	for (size_t i = 0; i < s->n_conns; i++) {
+		s->kill_threads[i] = e.threads[i];
+		any |= e.threads[i] != 0;
 	}
-	char sql[64];
-	int n = snprintf(sql, sizeof(sql), "KILL %s %u", query_only ? "QUERY" : "CONNECTION",
-			 e.backend_thread);
-	struct mysql_writer w;
-	mysql_writer_init(&w);
-	mysql_packet_begin(&w, seq);
-	mysql_put_u8(&w, COM_QUERY);
-	mysql_put_bytes(&w, sql, (size_t)n);
-	mysql_packet_end(&w);
-	log_debug(s->tag, "KILL %s %" PRIu64 " -> node thread %u", query_only ? "QUERY" : "", id,
-		  e.backend_thread);
-	if (w.ok)
-		evbuffer_add(backend_output(s->be), w.data, w.len);
-	mysql_writer_deinit(&w);
-	mysql_resp_start(&s->resp, COM_QUERY);
-	s->next_seq = (uint8_t)(seq + 1);
+	s->kill_query = query_only;
 	s->kill_id = (uint32_t)id;
-	s->kill_thread = e.backend_thread;
-	ms_set_state(s, MS_COMMAND);
+	s->kill_victim = e.id;
+	s->kill_next = 0;
+	memset(&s->kill_err, 0, sizeof(s->kill_err));
+	if (!any) {
+		/* Still logging in: nothing runs on a node yet. */
+		send_err(s, (uint8_t)(seq + 1), ER_NO_SUCH_THREAD, "HY000",
+			 "Unknown thread id: %" PRIu64, id);
+		return true;
+	}
+	ms_set_state(s, MS_KILLING);
+	kill_continue(s);
 	return true;
 }
 
+/* ---- COM_CHANGE_USER ------------------------------------------------------ */
+
 /* Check the client's native answer for COM_CHANGE_USER, then change the
- * user on the node; login_done reports. */
+ * user on one connection (the others are closed: they belong to the old
+ * user); login_done reports. */
 static void check_change_user(struct mysql_session *s, const uint8_t *answer, size_t len,
 			      uint8_t seq)
 {
 	uint8_t sha1_pw[MYSQL_SHA1_LEN];
+	struct ms_conn *c = NULL;
+	const struct cluster_view *v = cluster_view(s);
 
 	s->seq = (uint8_t)(seq + 1);
 	if (!s->cu_user || len == 0 ||
@@ -851,6 +1607,17 @@ static void check_change_user(struct mysql_session *s, const uint8_t *answer, si
 	/* The session keeps its current key until the node agrees. */
 	memcpy(s->cu_sha1_pw, sha1_pw, sizeof(sha1_pw));
 	OPENSSL_cleanse(sha1_pw, sizeof(sha1_pw));
+	/* The writer's connection if open, else any open one. */
+	if (v && v->writer >= 0 && s->conns[v->writer].state == CONN_IDLE)
+		c = &s->conns[v->writer];
+	for (size_t i = 0; !c && i < s->n_conns; i++)
+		if (s->conns[i].state == CONN_IDLE)
+			c = &s->conns[i];
+	if (!c) {
+		ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
+			"sluice: no node connection to change the user on");
+		return;
+	}
 	struct backend_login login = {
 		.user = s->cu.user,
 		.sha1_pw = s->cu_sha1_pw,
@@ -863,9 +1630,85 @@ static void check_change_user(struct mysql_session *s, const uint8_t *answer, si
 		.attrs_len = s->cu.attrs_len,
 	};
 	ms_set_state(s, MS_CHANGING_USER);
-	if (!backend_change_user(s->be, &login))
+	s->cur = c;
+	conn_set_state(c, CONN_BUSY);
+	if (!backend_change_user(c->be, &login))
 		ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
 			"sluice: cannot change user on the node");
+}
+
+/* The session's state is gone on the node (change of user, reset): every
+ * other connection, the history, the statements and the pins go too. */
+static void forget_session_state(struct mysql_session *s, struct ms_conn *keep)
+{
+	for (size_t i = 0; i < s->n_conns; i++)
+		if (&s->conns[i] != keep && s->conns[i].state != CONN_NONE)
+			conn_drop(&s->conns[i]);
+	history_clear(&s->hist);
+	stmt_table_clear(&s->stmts);
+	router_reset(&s->rs);
+	s->wrote = false;
+	s->trx = NULL;
+	s->trx_lost = -1;
+	keep->applied = 0;
+	keep->version = s->hist.version;
+	keep->sync_wait = false;
+	memcpy(keep->db, s->db, sizeof(keep->db));
+}
+
+static void change_user_done(struct ms_conn *c, enum backend_result res,
+			     const struct mysql_err *err, const char *why)
+{
+	struct mysql_session *s = c->s;
+
+	s->cur = NULL;
+	if (res == BACKEND_UNREACHABLE) {
+		conn_drop(c);
+		log_info(s->tag, "node %s: %s", node_name(s, c->node), why);
+		ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
+			"sluice: lost the node while changing user");
+		return;
+	}
+	conn_set_state(c, CONN_IDLE);
+	if (res == BACKEND_REFUSED) {
+		conn_stats(c)->errors++;
+		if (err->code == ER_ACCESS_DENIED_ERROR) {
+			deny(s, s->seq, s->cu.user, true);
+			return;
+		}
+		log_info(s->tag, "node %s refused the change of user: %u %s", node_name(s, c->node),
+			 err->code, err->message);
+		send_err(s, s->seq, err->code, err->sqlstate, "%s", err->message);
+		mysql_change_user_deinit(&s->cu);
+		ms_set_state(s, MS_READY);
+		ms_process_client(s);
+		return;
+	}
+	struct mysql_ok ok = {0, 0, backend_status(c->be), 0};
+	struct mysql_writer w;
+
+	mysql_writer_init(&w);
+	mysql_write_ok(&w, s->seq, &ok);
+	send_writer(s, &w);
+	memcpy(s->user_name, s->cu.user, sizeof(s->user_name));
+	memcpy(s->db, s->cu.db, sizeof(s->db));
+	memcpy(s->sha1_pw, s->cu_sha1_pw, sizeof(s->sha1_pw));
+	s->user = s->cu_user;
+	/* Later connections log in with the new user's attributes. */
+	free(s->attrs);
+	s->attrs = s->cu.attrs;
+	s->attrs_len = s->cu.attrs_len;
+	s->cu.attrs = NULL;
+	if (s->cu.charset)
+		s->charset = (uint8_t)s->cu.charset;
+	mysql_change_user_deinit(&s->cu);
+	s->status = ok.status;
+	forget_session_state(s, c);
+	router_status(&s->rs, ok.status);
+	registry_update(s);
+	log_debug(s->tag, "changed user to %s", s->user_name);
+	ms_set_state(s, MS_READY);
+	ms_process_client(s);
 }
 
 static void start_change_user(struct mysql_session *s, const uint8_t *p, uint32_t len, uint8_t seq)
@@ -892,11 +1735,74 @@ static void start_change_user(struct mysql_session *s, const uint8_t *p, uint32_
 	check_change_user(s, s->cu.auth, s->cu.auth_len, seq);
 }
 
+/* ---- taking a command ----------------------------------------------------- */
+
+/* Keep a copy of the first n payload bytes of the pending command (session
+ * commands are recorded, statement texts prepared elsewhere). */
+static bool save_payload(struct mysql_session *s, const uint8_t *p, size_t n)
+{
+	free(s->saved);
+	s->saved = malloc(n ? n : 1);
+	s->saved_len = 0;
+	if (!s->saved)
+		return false;
+	memcpy(s->saved, p, n);
+	s->saved_len = n;
+	return true;
+}
+
+/* Classify a COM_QUERY / COM_STMT_PREPARE text (payload p of len bytes,
+ * of which `have` are in memory). */
+static void classify_text(struct mysql_session *s, const uint8_t *p, uint32_t len, size_t have)
+{
+	classify((const char *)p + 1, have - 1, have < len,
+		 (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, &s->cls);
+}
+
+/* Decide where a statement command goes: COM_STMT_EXECUTE and friends
+ * follow their statement. */
+static void route_stmt(struct mysql_session *s)
+{
+	struct stmt *st = s->stmt;
+	struct classify_result as = {.kind = st->reader_ok ? CLASSIFY_READ : CLASSIFY_WRITE};
+
+	if ((s->cmd == COM_STMT_SEND_LONG_DATA || s->cmd == COM_STMT_EXECUTE ||
+	     s->cmd == COM_STMT_RESET) &&
+	    st->long_data >= 0) {
+		/* Long data waits on one node; execute there. */
+		s->dec = (struct router_decision){ROUTER_WRITER, ROUTER_REASON_none};
+		s->target = &s->conns[st->long_data];
+		return;
+	}
+	if (s->cmd == COM_STMT_FETCH || s->cmd == COM_STMT_RESET) {
+		int node = st->cursor >= 0 ? st->cursor : st->home;
+		s->dec = (struct router_decision){ROUTER_WRITER, ROUTER_REASON_none};
+		s->target = &s->conns[node];
+		return;
+	}
+	if (!st->sql) {
+		/* Too long to prepare elsewhere: it runs where it was prepared. */
+		s->dec = (struct router_decision){ROUTER_WRITER, ROUTER_REASON_too_long};
+		s->target = &s->conns[st->home];
+		return;
+	}
+	s->dec = router_route(&s->rs, &as);
+	/* A cursor stays open on its node for COM_STMT_FETCH: keep cursors
+	 * on the writer, where the session's state lives. */
+	if (s->cmd == COM_STMT_EXECUTE && s->dec.target == ROUTER_READER &&
+	    (s->cmd_len > 5 &&
+	     stmt_execute_flags(evbuffer_pullup(cin(s), MYSQL_HEADER_LEN + 6) + MYSQL_HEADER_LEN,
+				6) != 0))
+		s->dec = (struct router_decision){ROUTER_WRITER, ROUTER_REASON_none};
+	s->target = decision_conn(s);
+}
+
 /* READY: take the next command from the client. */
 static void next_command(struct mysql_session *s)
 {
 	struct evbuffer *in = cin(s);
 	uint8_t h[MYSQL_HEADER_LEN + 1];
+	size_t have;
 
 	ev_ssize_t got = evbuffer_copyout(in, h, sizeof(h));
 	if (got < MYSQL_HEADER_LEN)
@@ -912,51 +1818,190 @@ static void next_command(struct mysql_session *s)
 	if (got < (ev_ssize_t)sizeof(h))
 		return; /* the command byte has not arrived yet */
 	uint8_t cmd = h[4];
-	if (len <= SMALL_PACKET_MAX) {
-		bool too_big;
-		const uint8_t *p = peek_small(s, &len, &seq, &too_big);
-		if (!p)
-			return; /* wait for the whole command */
-		switch (cmd) {
-		case COM_QUIT:
-			ms_close(s, "client quit");
-			return;
-		case COM_CHANGE_USER:
-			start_change_user(s, p, len, seq);
-			return;
-		case COM_BINLOG_DUMP:
-		case COM_BINLOG_DUMP_GTID:
-		case COM_REGISTER_SLAVE:
-		case COM_TABLE_DUMP:
-		case COM_CONNECT_OUT:
-		case COM_DAEMON:
-			evbuffer_drain(in, MYSQL_HEADER_LEN + len);
-			send_err(s, (uint8_t)(seq + 1), ER_NOT_SUPPORTED_YET, "42000",
-				 "sluice does not relay replication commands; connect to a node "
-				 "directly");
-			return;
-		case COM_QUERY:
-		case COM_PROCESS_KILL:
-			if (handle_kill(s, p, len, seq))
-				goto counted;
-			break;
-		}
+	if (atomic_load_explicit(&s->killed, memory_order_relaxed)) {
+		/* As a server does: the killed connection is simply gone. */
+		ms_close(s, "killed by KILL CONNECTION");
+		return;
 	}
-	/* Forward it, streaming; the response tracker follows the answer. */
-	s->commands++;
-	s->kill_thread = 0;
-	if (log_enabled(LOG_LEVEL_DEBUG))
-		log_debug(s->tag, "command 0x%02x (%u bytes) -> node %s", cmd, len,
-			  s->cc->nodes[backend_node(s->be)].name);
-	bool expects = mysql_resp_start(&s->resp, cmd);
-	s->next_seq = (uint8_t)(seq + 1);
-	ms_set_state(s, expects ? MS_COMMAND : MS_READY);
-	s->c_left = 0;
-	s->c_cont = false;
-	s->c_streaming = !stream_client_packets(s);
-counted:
-	if (node_stats(s))
-		node_stats(s)->statements++;
+	/* Wait for the part sluice inspects: all of a small command, the
+	 * first SMALL_PACKET_MAX bytes of a long statement. */
+	have = len;
+	if (have > SMALL_PACKET_MAX)
+		have = SMALL_PACKET_MAX;
+	if (have > s->bound / 2)
+		have = s->bound / 2;
+	if (evbuffer_get_length(in) < MYSQL_HEADER_LEN + have)
+		return;
+	const uint8_t *p =
+		evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + have)) + MYSQL_HEADER_LEN;
+
+	s->cmd = cmd;
+	s->cmd_seq = seq;
+	s->cmd_len = len;
+	s->kind = CMD_PLAIN;
+	s->stmt = NULL;
+	s->dec = (struct router_decision){ROUTER_WRITER, ROUTER_REASON_none};
+	memset(&s->cls, 0, sizeof(s->cls));
+	s->cls.kind = CLASSIFY_UNKNOWN;
+
+	switch (cmd) {
+	case COM_QUIT:
+		ms_close(s, "client quit");
+		return;
+	case COM_CHANGE_USER:
+		if (len > SMALL_PACKET_MAX) {
+			ms_fail(s, (uint8_t)(seq + 1), ER_MALFORMED_PACKET, "HY000",
+				"Malformed COM_CHANGE_USER packet");
+			return;
+		}
+		start_change_user(s, p, len, seq);
+		return;
+	case COM_BINLOG_DUMP:
+	case COM_BINLOG_DUMP_GTID:
+	case COM_REGISTER_SLAVE:
+	case COM_TABLE_DUMP:
+	case COM_CONNECT_OUT:
+	case COM_DAEMON:
+		drop_command(s, ER_NOT_SUPPORTED_YET, "42000",
+			     "sluice does not relay replication commands; connect to a node "
+			     "directly");
+		return;
+	case COM_PROCESS_KILL:
+		if (len <= SMALL_PACKET_MAX && handle_kill(s, p, len, seq))
+			return;
+		break;
+	case COM_QUERY:
+		if (len <= SMALL_PACKET_MAX && handle_kill(s, p, len, seq))
+			return;
+		classify_text(s, p, len, have);
+		s->kind = CMD_QUERY;
+		if (s->cls.kind == CLASSIFY_SESSION && !(s->cls.flags & CLASSIFY_MULTI) &&
+		    len <= SMALL_PACKET_MAX && !save_payload(s, p, len)) {
+			drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000", "sluice: out of memory");
+			return;
+		}
+		break;
+	case COM_STMT_PREPARE:
+		classify_text(s, p, len, have);
+		s->kind = CMD_PREPARE;
+		if (!save_payload(s, p + 1, have - 1)) {
+			drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000", "sluice: out of memory");
+			return;
+		}
+		if (have < len)
+			s->saved_len = STMT_SQL_MAX + 1; /* too long to keep */
+		break;
+	case COM_STMT_EXECUTE:
+	case COM_STMT_SEND_LONG_DATA:
+	case COM_STMT_CLOSE:
+	case COM_STMT_RESET:
+	case COM_STMT_FETCH: {
+		uint32_t id;
+		if (!stmt_payload_id(p, have, &id)) {
+			ms_fail(s, (uint8_t)(seq + 1), ER_MALFORMED_PACKET, "HY000",
+				"Malformed prepared statement command");
+			return;
+		}
+		s->stmt = stmt_find(&s->stmts, id);
+		if (cmd == COM_STMT_CLOSE) {
+			/* No answer: close it on every node that has it. */
+			evbuffer_drain(in, MYSQL_HEADER_LEN + len);
+			if (s->stmt) {
+				for (size_t i = 0; i < s->n_conns; i++) {
+					struct ms_conn *c = &s->conns[i];
+					uint32_t nid = s->stmt->node_id[i];
+					uint8_t buf[5] = {COM_STMT_CLOSE, (uint8_t)nid,
+							  (uint8_t)(nid >> 8), (uint8_t)(nid >> 16),
+							  (uint8_t)(nid >> 24)};
+					if (!nid || c->state != CONN_IDLE)
+						continue;
+					struct mysql_writer w;
+					mysql_writer_init(&w);
+					mysql_packet_begin(&w, 0);
+					mysql_put_bytes(&w, buf, sizeof(buf));
+					mysql_packet_end(&w);
+					if (w.ok)
+						evbuffer_add(backend_output(c->be), w.data, w.len);
+					mysql_writer_deinit(&w);
+				}
+				stmt_remove(&s->stmts, id);
+			}
+			s->commands++;
+			return;
+		}
+		if (!s->stmt) {
+			char name[32];
+			snprintf(name, sizeof(name), "%s",
+				 cmd == COM_STMT_EXECUTE ? "mysqld_stmt_execute"
+				 : cmd == COM_STMT_FETCH ? "mysqld_stmt_fetch"
+				 : cmd == COM_STMT_RESET ? "mysqld_stmt_reset"
+							 : "mysqld_stmt_send_long_data");
+			drop_command(s, ER_UNKNOWN_STMT_HANDLER, "HY000",
+				     "Unknown prepared statement handler (%u) given to %s", id,
+				     name);
+			return;
+		}
+		s->kind = CMD_STMT;
+		break;
+	}
+	case COM_INIT_DB:
+	case COM_SET_OPTION:
+		s->kind = CMD_SESSION;
+		if (len > SMALL_PACKET_MAX || !save_payload(s, p, len)) {
+			drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000", "sluice: out of memory");
+			return;
+		}
+		break;
+	case COM_RESET_CONNECTION:
+		s->kind = CMD_RESET;
+		break;
+	}
+
+	/* A transaction that died with its node: say so once, before anything
+	 * else runs as if it were still open. */
+	if (s->trx_lost >= 0) {
+		int node = s->trx_lost;
+		s->trx_lost = -1;
+		if (s->kind == CMD_QUERY && s->cls.kind == CLASSIFY_ROLLBACK) {
+			struct mysql_ok ok = {0, 0, s->status, 0};
+			struct mysql_writer w;
+			evbuffer_drain(in, MYSQL_HEADER_LEN + len);
+			mysql_writer_init(&w);
+			mysql_write_ok(&w, (uint8_t)(seq + 1), &ok);
+			send_writer(s, &w);
+			return;
+		}
+		drop_command(
+			s, ER_LOCK_DEADLOCK, "40001",
+			"sluice: node %s, which held this session's transaction, was lost; the "
+			"transaction was rolled back",
+			node_name(s, node));
+		return;
+	}
+
+	switch (s->kind) {
+	case CMD_QUERY:
+	case CMD_PREPARE:
+		s->dec = router_route(&s->rs, &s->cls);
+		if (s->kind == CMD_QUERY)
+			count_reason(s, s->dec.reason);
+		s->target = decision_conn(s);
+		break;
+	case CMD_STMT:
+		route_stmt(s);
+		break;
+	default:
+		/* Session commands, reset, ping and the rest: the writer, or the
+		 * open transaction's node. */
+		s->dec = (struct router_decision){s->trx ? ROUTER_TRX : ROUTER_WRITER,
+						  ROUTER_REASON_none};
+		s->target = decision_conn(s);
+		break;
+	}
+	if (!s->target)
+		return; /* answered with an error */
+	ms_set_state(s, MS_ROUTING);
+	route_continue(s);
 }
 
 /* Handle whatever the client has sent, as far as the state allows. */
@@ -1035,30 +2080,121 @@ out:
 	client_flush(s);
 }
 
-/* Copy msg to out with the decimal number `from` replaced by `to`. */
-static void rename_thread(const char *msg, uint32_t from, uint32_t to, char *out, size_t cap)
-{
-	char needle[16];
-	const char *at;
+/* ---- after the response --------------------------------------------------- */
 
-	snprintf(needle, sizeof(needle), "%u", from);
-	at = strstr(msg, needle);
-	if (!at) {
-		snprintf(out, cap, "%s", msg);
+/* Record what a successful session command changed. */
+static void record_session_state(struct mysql_session *s, struct ms_conn *c)
+{
+	bool synced = c->version == s->hist.version;
+
+	if (s->cmd == COM_INIT_DB || (s->kind == CMD_QUERY && s->cls.db[0])) {
+		if (s->cmd == COM_INIT_DB)
+			mysql_copy_str(s->db, sizeof(s->db), (const char *)s->saved + 1,
+				       s->saved_len - 1);
+		else
+			snprintf(s->db, sizeof(s->db), "%s", s->cls.db);
+		memcpy(c->db, s->db, sizeof(c->db));
 		return;
 	}
-	snprintf(out, cap, "%.*s%u%s", (int)(at - msg), msg, to, at + strlen(needle));
+	if (!s->saved) {
+		/* A session statement too long to keep. */
+		router_pin(&s->rs, ROUTER_REASON_history_full);
+		count_reason(s, ROUTER_REASON_history_full);
+		return;
+	}
+	if (!history_add(&s->hist, s->saved, s->saved_len)) {
+		router_pin(&s->rs, ROUTER_REASON_history_full);
+		count_reason(s, ROUTER_REASON_history_full);
+		return;
+	}
+	/* c ran it; if it had run everything before, it is up to date. */
+	if (synced) {
+		c->applied = s->hist.n;
+		c->version = s->hist.version;
+	}
 }
 
 static void command_done(struct mysql_session *s)
 {
-	struct node_stats *ns = node_stats(s);
+	struct ms_conn *c = s->cur;
+	bool ok = !s->resp.error;
+	const struct cluster_view *v = cluster_view(s);
 
-	if (s->resp.status_valid)
+	if (s->resp.status_valid) {
 		s->status = s->resp.status;
-	if (s->resp.error && ns)
-		ns->errors++;
+		router_status(&s->rs, s->status);
+		s->trx = s->rs.in_trx ? c : NULL;
+	}
+	if (!ok)
+		conn_stats(c)->errors++;
+	switch (s->kind) {
+	case CMD_QUERY:
+		if (ok && s->cls.kind == CLASSIFY_SESSION && !(s->cls.flags & CLASSIFY_MULTI))
+			record_session_state(s, c);
+		else if (s->cls.kind == CLASSIFY_SESSION && (s->cls.flags & CLASSIFY_MULTI))
+			/* Several session statements: the node ran some or all;
+			 * rather than replay a guess, stay on it. */
+			router_pin(&s->rs, ROUTER_REASON_multi_statement);
+		count_reason(s, router_after(&s->rs, &s->cls, ok));
+		break;
+	case CMD_SESSION:
+		if (ok)
+			record_session_state(s, c);
+		break;
+	case CMD_RESET:
+		if (ok)
+			forget_session_state(s, c);
+		break;
+	case CMD_STMT:
+		if (s->cmd == COM_STMT_EXECUTE && s->resp.cursor)
+			s->stmt->cursor = c->node;
+		if (s->cmd == COM_STMT_RESET)
+			s->stmt->cursor = -1;
+		break;
+	default:
+		break;
+	}
+	/* causal_reads session: from the first write on, reads wait for it. */
+	if (ok && v && c->node == v->writer &&
+	    !(s->kind == CMD_QUERY &&
+	      (s->cls.kind == CLASSIFY_READ || s->cls.kind == CLASSIFY_SESSION)))
+		s->wrote = true;
+	free(s->saved);
+	s->saved = NULL;
+	s->saved_len = 0;
+	s->last = c;
+	conn_set_state(c, CONN_IDLE);
 	ms_set_state(s, MS_READY);
+}
+
+/* The first packet of a COM_STMT_PREPARE answer: a PREPARE_OK gets
+ * sluice's statement id in place of the node's. p is the packet's payload
+ * in the buffer (need >= 9 bytes of it are there). */
+static void on_prepare_ok(struct mysql_session *s, uint8_t *p, size_t need)
+{
+	struct stmt *st;
+	uint32_t node_id;
+
+	s->prep_pending = false;
+	if (need < 9 || p[0] != MYSQL_OK_MARKER)
+		return;
+	node_id =
+		(uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+	bool reader_ok = s->cls.kind == CLASSIFY_READ &&
+			 router_route(&(struct router_state){.autocommit = true}, &s->cls).target ==
+				 ROUTER_READER;
+	st = stmt_add(&s->stmts, s->saved_len <= STMT_SQL_MAX ? s->saved : NULL, s->saved_len,
+		      s->cur->node, node_id, (uint16_t)(p[7] | p[8] << 8),
+		      (uint16_t)(p[5] | p[6] << 8), reader_ok);
+	if (!st) {
+		/* Without a table entry the client's id would name nothing. */
+		log_error(s->tag, "out of memory recording a prepared statement");
+		return;
+	}
+	p[1] = (uint8_t)st->id;
+	p[2] = (uint8_t)(st->id >> 8);
+	p[3] = (uint8_t)(st->id >> 16);
+	p[4] = (uint8_t)(st->id >> 24);
 }
 
 /* Stream the backend's response to the client, following it packet by
@@ -1066,22 +2202,23 @@ static void command_done(struct mysql_session *s)
 static void ms_process_backend(struct mysql_session *s)
 {
 	struct evbuffer *in, *out = cout(s);
-	struct node_stats *ns = node_stats(s);
+	struct node_stats *ns;
 
-	if (!s->be || !backend_ready(s->be))
+	if (!s->cur || !s->cur->be || !backend_ready(s->cur->be))
 		return;
-	in = backend_input(s->be);
+	ns = node_stats(s);
+	in = backend_input(s->cur->be);
 	while (s->state == MS_COMMAND || s->state == MS_INFILE) {
 		if (evbuffer_get_length(bufferevent_get_output(s->client)) +
-			    evbuffer_get_length(out) >= s->bound) {
-			backend_set_reading(s->be, false);
+			    evbuffer_get_length(out) >=
+		    s->bound) {
+			backend_set_reading(s->cur->be, false);
 			break;
 		}
 		if (s->b_left) {
 			size_t before = evbuffer_get_length(in);
 			bool done = copy_rest(in, out, &s->b_left);
-			if (ns)
-				ns->bytes_in += before - evbuffer_get_length(in);
+			ns->bytes_in += before - evbuffer_get_length(in);
 			if (!done)
 				break;
 			continue;
@@ -1098,41 +2235,27 @@ static void ms_process_backend(struct mysql_session *s)
 			size_t need = mysql_resp_need(&s->resp, len);
 			if (evbuffer_get_length(in) < MYSQL_HEADER_LEN + need)
 				break;
-			const uint8_t *p =
-				evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + need)) +
-				MYSQL_HEADER_LEN;
+			uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + need)) +
+				     MYSQL_HEADER_LEN;
 			ev = mysql_resp_packet(&s->resp, p, need, len);
 			s->b_cont = len == MYSQL_MAX_PAYLOAD;
+			if (s->prep_pending && ev != RESP_EV_BAD)
+				on_prepare_ok(s, p, need);
 		}
 		if (ev == RESP_EV_BAD) {
-			log_warn(s->tag, "node %s sent a response sluice cannot follow (state %s); "
-					 "closing the session",
-				 s->cc->nodes[backend_node(s->be)].name,
-				 mysql_resp_state_str(s->resp.state));
+			log_warn(s->tag,
+				 "node %s sent a response sluice cannot follow (state %s); "
+				 "closing the session",
+				 node_name(s, s->cur->node), mysql_resp_state_str(s->resp.state));
 			ms_fail(s, (uint8_t)(h[3]), ER_NET_READ_ERROR, "08S01",
 				"sluice: malformed response from the node");
-			return;
-		}
-		if (ev == RESP_EV_DONE && s->resp.error && s->kill_thread) {
-			/* The node's error for a rewritten KILL names its own
-			 * thread id; the client knows the id it asked for. */
-			char msg[sizeof(s->resp.err.message) + 16];
-			rename_thread(s->resp.err.message, s->kill_thread, s->kill_id, msg,
-				      sizeof(msg));
-			evbuffer_drain(in, MYSQL_HEADER_LEN + len);
-			send_err(s, h[3], s->resp.err.code, s->resp.err.sqlstate, "%s", msg);
-			s->kill_thread = 0;
-			command_done(s);
-			client_flush(s);
-			ms_process_client(s);
 			return;
 		}
 		evbuffer_remove_buffer(in, out, MYSQL_HEADER_LEN);
 		s->next_seq = (uint8_t)(h[3] + 1);
 		s->b_left = len;
 		copy_rest(in, out, &s->b_left);
-		if (ns)
-			ns->bytes_in += MYSQL_HEADER_LEN + (len - s->b_left);
+		ns->bytes_in += MYSQL_HEADER_LEN + (len - s->b_left);
 		if (ev == RESP_EV_INFILE) {
 			ms_set_state(s, MS_INFILE);
 			s->c_left = 0;
@@ -1141,16 +2264,12 @@ static void ms_process_backend(struct mysql_session *s)
 			ms_process_client(s);
 			return;
 		}
-		if (ev == RESP_EV_DONE && s->b_left == 0 && !s->b_cont) {
-			command_done(s);
-			client_flush(s);
-			ms_process_client(s);
-			return;
-		}
 		if (ev == RESP_EV_DONE) {
 			/* Finish copying this last packet, then done. */
-			if (!copy_rest(in, out, &s->b_left))
+			if ((s->b_left || s->b_cont) && !copy_rest(in, out, &s->b_left))
 				break;
+			if (s->b_cont)
+				continue;
 			command_done(s);
 			client_flush(s);
 			ms_process_client(s);
@@ -1162,55 +2281,124 @@ static void ms_process_backend(struct mysql_session *s)
 
 /* ---- callbacks ------------------------------------------------------------ */
 
-static void ms_backend_readable(void *arg)
+/* A node spoke while nothing was asked of it: it is closing that
+ * connection (KILL, wait_timeout, shutdown). A killed session ends, as it
+ * would on the server; anything else costs only that connection. */
+static void conn_unsolicited(struct ms_conn *c)
 {
-	struct mysql_session *s = arg;
+	struct mysql_session *s = c->s;
+	struct evbuffer *in = backend_input(c->be);
+	uint8_t buf[MYSQL_HEADER_LEN + 512];
+	struct mysql_err err = {0};
+	ev_ssize_t n = evbuffer_copyout(in, buf, sizeof(buf));
 
-	if (s->state == MS_COMMAND || s->state == MS_INFILE) {
-		ms_process_backend(s);
+	if (n > MYSQL_HEADER_LEN && buf[MYSQL_HEADER_LEN] == MYSQL_ERR_MARKER &&
+	    mysql_read_err(buf + MYSQL_HEADER_LEN, (size_t)n - MYSQL_HEADER_LEN, &err))
+		log_info(s->tag, "node %s closed its connection: %u %s", node_name(s, c->node),
+			 err.code, err.message);
+	if (err.code == ER_CONNECTION_KILLED && s->state == MS_READY && !s->c_streaming) {
+		send_err(s, 0, err.code, err.sqlstate, "%s", err.message);
+		ms_flush_and_close(s, "killed");
 		return;
 	}
-	if (s->state == MS_READY && s->be &&
-	    evbuffer_get_length(backend_input(s->be)) > 0 && !s->c_streaming) {
-		/* A node speaks unasked only to say it is closing the connection
-		 * (e.g. KILL, wait_timeout): pass its ERR on and close. */
-		evbuffer_add_buffer(cout(s), backend_input(s->be));
-		ms_flush_and_close(s, "node sent data outside a command");
+	conn_lost(c, err.code ? err.message : "node sent data outside a command");
+}
+
+static void ms_backend_readable(void *arg)
+{
+	struct ms_conn *c = arg;
+	struct mysql_session *s = c->s;
+
+	switch (c->state) {
+	case CONN_BUSY:
+		if (c == s->cur && (s->state == MS_COMMAND || s->state == MS_INFILE))
+			ms_process_backend(s);
+		return;
+	case CONN_INTERNAL:
+		conn_internal_read(c);
+		return;
+	case CONN_IDLE:
+		if (evbuffer_get_length(backend_input(c->be)) > 0)
+			conn_unsolicited(c);
+		return;
+	default:
+		return;
 	}
 }
 
 static void ms_backend_writable(void *arg)
 {
-	struct mysql_session *s = arg;
+	struct ms_conn *c = arg;
+	struct mysql_session *s = c->s;
 
-	if (s->state == MS_CLOSING || s->state == MS_CLOSED)
+	if (s->state == MS_CLOSING || s->state == MS_CLOSED || c != s->cur)
 		return;
 	bufferevent_enable(s->client, EV_READ);
 	ms_process_client(s);
 }
 
-static void ms_backend_closed(void *arg, const char *why)
+/* A connection is gone. The command in flight on it fails with an error
+ * that says its outcome is unknown; a transaction open on it is reported
+ * as rolled back at the session's next command; state the session pinned
+ * to it (temporary tables, locks) is lost, which ends the session. */
+static void conn_lost(struct ms_conn *c, const char *why)
 {
-	struct mysql_session *s = arg;
-	int node = backend_node(s->be);
-	struct node_stats *ns = node_stats(s);
+	struct mysql_session *s = c->s;
+	int node = c->node;
+	bool in_flight = c == s->cur && (s->state == MS_COMMAND || s->state == MS_INFILE);
+	bool had_trx = c == s->trx;
+	const struct cluster_view *v = cluster_view(s);
+	bool pinned_here = router_pinned(&s->rs) != ROUTER_REASON_none && v && v->writer == node;
 
-	if (ns)
-		ns->errors++;
+	conn_stats(c)->errors++;
 	health_suspect(s->srv->health, s->cluster, (size_t)node);
-	log_info(s->tag, "lost node %s: %s", s->cc->nodes[node].name, why);
-	if (s->state == MS_COMMAND || s->state == MS_INFILE) {
+	log_info(s->tag, "lost node %s: %s", node_name(s, node), why);
+	if (c->state == CONN_INTERNAL) {
+		internal_lost(c, why);
+		return;
+	}
+	if (in_flight) {
 		/* Pass on whatever the node managed to send, then the error. */
 		ms_process_backend(s);
 		if (s->state == MS_CLOSED || s->state == MS_CLOSING)
 			return;
-		send_err(s, s->next_seq, ER_NET_READ_ERROR,
-			 "08S01",
-			 "sluice: lost the connection to node %s during the command; its outcome "
-			 "is unknown",
-			 s->cc->nodes[node].name);
 	}
-	ms_flush_and_close(s, "backend closed");
+	conn_drop(c);
+	if (pinned_here) {
+		send_err(s, in_flight ? s->next_seq : 0, ER_NET_READ_ERROR, "08S01",
+			 "sluice: lost node %s, which held this session's %s; reconnect",
+			 node_name(s, node), router_reason_str(router_pinned(&s->rs)));
+		ms_flush_and_close(s, "lost the node holding the session's state");
+		return;
+	}
+	if (had_trx) {
+		s->rs.in_trx = false;
+		if (!in_flight)
+			s->trx_lost = node;
+	}
+	if (in_flight) {
+		send_err(s, s->next_seq, had_trx ? ER_LOCK_DEADLOCK : ER_NET_READ_ERROR,
+			 had_trx ? "40001" : "08S01",
+			 had_trx ? "sluice: lost node %s during the command; the transaction was "
+				   "rolled back"
+				 : "sluice: lost the connection to node %s during the command; its "
+				   "outcome is unknown",
+			 node_name(s, node));
+		s->b_left = 0;
+		s->b_cont = false;
+		/* The rest of the command's bytes, if any, go nowhere. */
+		s->c_discard = s->c_streaming;
+		ms_set_state(s, MS_READY);
+		client_flush(s);
+		ms_process_client(s);
+		return;
+	}
+	route_retry(s, c, NULL, why);
+}
+
+static void ms_backend_closed(void *arg, const char *why)
+{
+	conn_lost(arg, why);
 }
 
 static const struct backend_ops ms_backend_ops = {
@@ -1241,8 +2429,8 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
 		return;
 	}
 	/* The client drained to half the bound: resume the node. */
-	if (s->be && backend_ready(s->be)) {
-		backend_set_reading(s->be, true);
+	if (s->cur && s->cur->be && backend_ready(s->cur->be)) {
+		backend_set_reading(s->cur->be, true);
 		ms_process_backend(s);
 	}
 }
@@ -1302,6 +2490,19 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 	s->id = (uint32_t)atomic_fetch_add(&srv->next_session_id, 1);
 	s->bound = srv->cfg->buffer_size;
 	s->state = MS_GREETING;
+	s->trx_lost = -1;
+	atomic_init(&s->killed, false);
+	router_init(&s->rs);
+	history_init(&s->hist);
+	stmt_table_init(&s->stmts, s->cc->n_nodes);
+	s->n_conns = s->cc->n_nodes;
+	s->conns = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->conns));
+	if (!s->conns)
+		goto fail;
+	for (size_t i = 0; i < s->n_conns; i++) {
+		s->conns[i].s = s;
+		s->conns[i].node = (int)i;
+	}
 	config_addr_str(peer, addr, sizeof(addr));
 	snprintf(s->tag, sizeof(s->tag), "C-%u %s@%s", s->id, lc->name, addr);
 	/* The host part of "user@host" in messages, as a server would say it. */
@@ -1335,6 +2536,8 @@ fail:
 			bufferevent_free(s->client);
 		if (s->timer)
 			event_free(s->timer);
+		stmt_table_deinit(&s->stmts);
+		free(s->conns);
 		free(s);
 	}
 	listener_session_ended(l);

@@ -18,8 +18,8 @@ struct probe;
 
 struct probe_result {
 	bool ok;
-	uint32_t latency_us; /* from connect() to the verdict */
-	char error[128];     /* why not ok; empty when ok */
+	uint32_t latency_us;	 /* from connect() to the verdict */
+	char error[128];	 /* why not ok; empty when ok */
 	char server_version[64]; /* from the greeting when ok, e.g. "10.11.6-MariaDB" */
 };
 

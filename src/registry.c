@@ -39,6 +39,18 @@ void registry_put(const struct registry_entry *e)
 	pthread_mutex_unlock(&lock);
 }
 
+void registry_kill(uint32_t id)
+{
+	pthread_mutex_lock(&lock);
+	for (struct item *it = buckets[id % REGISTRY_BUCKETS]; it; it = it->next) {
+		if (it->e.id == id && it->e.killed) {
+			atomic_store(it->e.killed, true);
+			break;
+		}
+	}
+	pthread_mutex_unlock(&lock);
+}
+
 void registry_remove(uint32_t id)
 {
 	pthread_mutex_lock(&lock);
@@ -65,16 +77,31 @@ bool registry_find(uint32_t id, int cluster, int node, struct registry_entry *ou
 			break;
 		}
 	}
-	/* Not a sluice id: maybe a node's thread id (a full scan; KILL is rare). */
+	/* Not a sluice id: maybe a node's thread id (a full scan; KILL is
+	 * rare). Thread ids of different nodes can coincide: a match on the
+	 * preferred node wins, else only a match that is unique. */
+	size_t elsewhere = 0;
+	struct registry_entry other;
 	for (size_t b = 0; !found && b < REGISTRY_BUCKETS; b++) {
-		for (struct item *it = buckets[b]; it; it = it->next) {
-			if (it->e.backend_thread == id && it->e.cluster == cluster &&
-			    it->e.node == node) {
-				*out = it->e;
-				found = true;
-				break;
+		for (struct item *it = buckets[b]; it && !found; it = it->next) {
+			if (it->e.cluster != cluster)
+				continue;
+			for (int n = 0; n < REGISTRY_MAX_NODES; n++) {
+				if (it->e.threads[n] != id)
+					continue;
+				if (n == node) {
+					*out = it->e;
+					found = true;
+					break;
+				}
+				other = it->e;
+				elsewhere++;
 			}
 		}
+	}
+	if (!found && elsewhere == 1) {
+		*out = other;
+		found = true;
 	}
 	pthread_mutex_unlock(&lock);
 	return found;

@@ -41,6 +41,7 @@ struct server *server_create(struct config *cfg)
 	s->cfg = cfg;
 	atomic_init(&s->next_session_id, 1);
 	s->rr = calloc(cfg->n_clusters, sizeof(*s->rr));
+	s->rr_replicas = calloc(cfg->n_clusters, sizeof(*s->rr_replicas));
 	s->backend_tls = calloc(cfg->n_clusters, sizeof(*s->backend_tls));
 	if (!s->backend_tls)
 		goto fail;
@@ -52,10 +53,12 @@ struct server *server_create(struct config *cfg)
 	s->workers = calloc(cfg->workers, sizeof(*s->workers));
 	s->listeners = calloc(cfg->n_listeners, sizeof(*s->listeners));
 	s->base = event_base_new();
-	if (!s->rr || !s->workers || !s->listeners || !s->base)
+	if (!s->rr || !s->rr_replicas || !s->workers || !s->listeners || !s->base)
 		goto fail;
-	for (size_t c = 0; c < cfg->n_clusters; c++)
+	for (size_t c = 0; c < cfg->n_clusters; c++) {
 		atomic_init(&s->rr[c], 0);
+		atomic_init(&s->rr_replicas[c], 0);
+	}
 
 	/* Bind first: a port in use should stop us before threads start. */
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
@@ -150,6 +153,7 @@ void server_destroy(struct server *s)
 	free(s->workers);
 	free(s->listeners);
 	free(s->rr);
+	free(s->rr_replicas);
 	for (size_t c = 0; s->backend_tls && c < s->cfg->n_clusters; c++)
 		SSL_CTX_free(s->backend_tls[c]);
 	free(s->backend_tls);

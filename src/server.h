@@ -29,6 +29,9 @@ struct server {
 	/* Per cluster: the shared reader rotation counter. Shared by all
 	 * workers so "strict round-robin" holds across threads. */
 	atomic_uint_fast64_t *rr;
+	/* ... and the counter of the rotation without the writer, which
+	 * mode: mysql listeners use unless primary_reads is on. */
+	atomic_uint_fast64_t *rr_replicas;
 	/* Per cluster: the TLS client context towards its nodes, or NULL. */
 	struct ssl_ctx_st **backend_tls;
 	atomic_uint_fast64_t next_session_id;

@@ -29,47 +29,54 @@ static uint32_t gcd(uint32_t a, uint32_t b)
 	return a;
 }
 
-void snapshot_compute_roles(struct cluster_view *v)
+/* Build the smooth weighted round-robin rotation of the up nodes with
+ * weight > 0, leaving out node skip (-1: none), reduced by the weights' gcd.
+ * Each step every node gains its weight, the richest is picked and pays the
+ * total: weights 5,1,1 give a a b a c a a rather than a a a a a b c. */
+static void build_rotation(const struct cluster_view *v, int skip, uint16_t **out, size_t *n_out)
 {
 	uint32_t g = 0, total = 0;
 	int32_t current[CONFIG_MAX_NODES] = {0};
 
-	v->writer = -1;
-	for (size_t i = 0; i < v->n_nodes; i++) {
-		if (!v->nodes[i].up)
-			continue;
-		if (v->writer < 0 || prefer(&v->nodes[i], &v->nodes[v->writer]))
-			v->writer = (int)i;
-		if (v->nodes[i].weight)
+	free(*out);
+	*out = NULL;
+	*n_out = 0;
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (v->nodes[i].up && (int)i != skip && v->nodes[i].weight)
 			g = gcd(g, v->nodes[i].weight);
-	}
-
-	free(v->readers);
-	v->readers = NULL;
-	v->n_readers = 0;
 	if (g == 0)
 		return;
 	for (size_t i = 0; i < v->n_nodes; i++)
-		if (v->nodes[i].up)
+		if (v->nodes[i].up && (int)i != skip)
 			total += v->nodes[i].weight / g;
-	v->readers = calloc(total, sizeof(*v->readers));
-	if (!v->readers)
+	*out = calloc(total, sizeof(**out));
+	if (!*out)
 		abort();
-	/* Smooth weighted round-robin: each step every node gains its weight,
-	 * the richest is picked and pays the total. Weights 5,1,1 give
-	 * a a b a c a a rather than a a a a a b c. */
 	for (uint32_t step = 0; step < total; step++) {
 		int best = -1;
 		for (size_t i = 0; i < v->n_nodes; i++) {
-			if (!v->nodes[i].up || !v->nodes[i].weight)
+			if (!v->nodes[i].up || (int)i == skip || !v->nodes[i].weight)
 				continue;
 			current[i] += (int32_t)(v->nodes[i].weight / g);
 			if (best < 0 || current[i] > current[best])
 				best = (int)i;
 		}
 		current[best] -= (int32_t)total;
-		v->readers[v->n_readers++] = (uint16_t)best;
+		(*out)[(*n_out)++] = (uint16_t)best;
 	}
+}
+
+void snapshot_compute_roles(struct cluster_view *v)
+{
+	v->writer = -1;
+	for (size_t i = 0; i < v->n_nodes; i++) {
+		if (!v->nodes[i].up)
+			continue;
+		if (v->writer < 0 || prefer(&v->nodes[i], &v->nodes[v->writer]))
+			v->writer = (int)i;
+	}
+	build_rotation(v, -1, &v->readers, &v->n_readers);
+	build_rotation(v, v->writer, &v->replicas, &v->n_replicas);
 }
 
 struct snapshot *snapshot_create(const struct config *cfg, bool *const *up, uint64_t generation)
@@ -121,6 +128,7 @@ void snapshot_unref(struct snapshot *snap)
 	for (size_t c = 0; c < snap->n_clusters; c++) {
 		free(snap->clusters[c].nodes);
 		free(snap->clusters[c].readers);
+		free(snap->clusters[c].replicas);
 	}
 	free(snap->clusters);
 	free(snap);
@@ -148,15 +156,16 @@ size_t snapshot_writer_order(const struct cluster_view *v, uint16_t *order)
 	return n;
 }
 
-size_t snapshot_reader_order(const struct cluster_view *v, uint64_t ticket, uint16_t *order)
+size_t snapshot_reader_order(const struct cluster_view *v, uint64_t ticket, bool with_writer,
+			     uint16_t *order)
 {
+	const uint16_t *rot = with_writer ? v->readers : v->replicas;
+	size_t n_rot = with_writer ? v->n_readers : v->n_replicas;
 	bool seen[CONFIG_MAX_NODES] = {false};
 	size_t n = 0;
 
-	if (v->n_readers == 0)
-		return 0;
-	for (size_t k = 0; k < v->n_readers && n < v->n_nodes; k++) {
-		uint16_t node = v->readers[(ticket + k) % v->n_readers];
+	for (size_t k = 0; k < n_rot && n < v->n_nodes; k++) {
+		uint16_t node = rot[(ticket + k) % n_rot];
 		if (seen[node])
 			continue;
 		seen[node] = true;

@@ -36,6 +36,10 @@ struct cluster_view {
 	 * with a shared counter, so the rotation is strict across threads. */
 	uint16_t *readers;
 	size_t n_readers;
+	/* The same rotation without the writer: where a mysql listener sends
+	 * reads unless primary_reads is on. */
+	uint16_t *replicas;
+	size_t n_replicas;
 };
 
 struct snapshot {
@@ -68,7 +72,10 @@ size_t snapshot_writer_order(const struct cluster_view *v, uint16_t *order);
 
 /* Fill order[] with the node indexes to try for a read: the rotation entry
  * picked by ticket, then the following distinct nodes of the rotation, so a
- * refused connect moves on to the next reader. Returns the count. */
-size_t snapshot_reader_order(const struct cluster_view *v, uint64_t ticket, uint16_t *order);
+ * refused connect moves on to the next reader. with_writer: rotate over
+ * every up node (readers), else over the up nodes but the writer
+ * (replicas). Returns the count, 0 when that rotation is empty. */
+size_t snapshot_reader_order(const struct cluster_view *v, uint64_t ticket, bool with_writer,
+			     uint16_t *order);
 
 #endif

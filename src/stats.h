@@ -11,11 +11,11 @@
 
 /* X(name, kind, help) */
 #define NODE_METRICS(X)                                                                            \
-	X(statements, counter, "commands sent to the node")                                         \
-	X(bytes_in, counter, "bytes received from the node")                                        \
-	X(bytes_out, counter, "bytes sent to the node")                                             \
-	X(errors, counter, "commands that failed, logins refused and connections lost")             \
-	X(connects, counter, "backend logins that succeeded")                                       \
+	X(statements, counter, "commands sent to the node")                                        \
+	X(bytes_in, counter, "bytes received from the node")                                       \
+	X(bytes_out, counter, "bytes sent to the node")                                            \
+	X(errors, counter, "commands that failed, logins refused and connections lost")            \
+	X(connects, counter, "backend logins that succeeded")                                      \
 	X(connect_failures, counter, "backend connects or logins that could not complete")
 
 struct node_stats {

@@ -410,7 +410,7 @@ void tcp_session_start(struct worker *w, struct listener *l, int fd, const struc
 	const struct cluster_view *v = &worker_snapshot(w)->clusters[lc->cluster_index];
 	if (lc->route == LISTENER_ROUTE_READERS) {
 		uint64_t ticket = atomic_fetch_add(&srv->rr[lc->cluster_index], 1);
-		s->n_order = snapshot_reader_order(v, ticket, s->order);
+		s->n_order = snapshot_reader_order(v, ticket, true, s->order);
 	} else {
 		s->n_order = snapshot_writer_order(v, s->order);
 	}

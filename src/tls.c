@@ -93,7 +93,8 @@ SSL_CTX *tls_client_ctx_create(const struct config_cluster *c, const char *cfg_p
 		if (SSL_CTX_use_certificate_chain_file(ctx, path) != 1 ||
 		    SSL_CTX_use_PrivateKey_file(ctx, key, SSL_FILETYPE_PEM) != 1 ||
 		    SSL_CTX_check_private_key(ctx) != 1) {
-			log_error("tls", "cluster %s: cannot load client certificate '%s' with key '%s'",
+			log_error("tls",
+				  "cluster %s: cannot load client certificate '%s' with key '%s'",
 				  c->name, path, key);
 			goto fail;
 		}

@@ -26,7 +26,6 @@ SSL_CTX *tls_client_ctx_create(const struct config_cluster *c, const char *cfg_p
 
 /* Prepare ssl for a connection to the node at host (an IP address or a
  * name) under the cluster's verify mode. False if the name is unusable. */
-bool tls_client_prepare(SSL *ssl, int verify, const char *host)
-	__attribute__((warn_unused_result));
+bool tls_client_prepare(SSL *ssl, int verify, const char *host) __attribute__((warn_unused_result));
 
 #endif

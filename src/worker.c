@@ -15,6 +15,7 @@
 #include "config.h"
 #include "listener.h"
 #include "server.h"
+#include "router.h"
 #include "stats.h"
 #include "log.h"
 #include "snapshot.h"
@@ -42,10 +43,11 @@ struct worker {
 	_Atomic(struct snapshot *) pending; /* set by the monitor, taken by the worker */
 	atomic_bool stop;
 
-	struct snapshot *snap; /* worker thread only */
-	struct list sessions;  /* open sessions */
-	struct list closing;   /* waiting for the reaper */
-	struct node_stats **stats; /* [cluster][node], this worker's shard */
+	struct snapshot *snap;			     /* worker thread only */
+	struct list sessions;			     /* open sessions */
+	struct list closing;			     /* waiting for the reaper */
+	struct node_stats **stats;		     /* [cluster][node], this worker's shard */
+	uint64_t route_reasons[ROUTER_REASON_COUNT]; /* this worker's shard */
 	size_t n_clusters;
 };
 
@@ -212,6 +214,12 @@ unsigned worker_id(const struct worker *w)
 struct node_stats *worker_node_stats(struct worker *w, size_t c, size_t n)
 {
 	return &w->stats[c][n];
+}
+
+void worker_count_reason(struct worker *w, enum router_reason reason)
+{
+	if ((unsigned)reason < ROUTER_REASON_COUNT)
+		w->route_reasons[reason]++;
 }
 
 void worker_session_add(struct worker *w, struct worker_session *ws)

@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 
 #include "list.h"
+#include "router.h"
 
 struct event_base;
 struct listener;
@@ -52,6 +53,8 @@ unsigned worker_id(const struct worker *w);
 /* This worker's counters for node n of cluster c. Worker thread only for
  * writing; other threads may read them (relaxed, for stats). */
 struct node_stats *worker_node_stats(struct worker *w, size_t c, size_t n);
+/* Count one routing reason (router.h) in this worker's shard. */
+void worker_count_reason(struct worker *w, enum router_reason reason);
 
 /* Track a new session / schedule its destruction after the current
  * callback returns. Worker thread only. */

@@ -1,14 +1,19 @@
 /*
- * Password scrambles for mysql_native_password and caching_sha2_password,
- * on OpenSSL's EVP digests. See auth.h.
+ * Password scrambles for mysql_native_password and caching_sha2_password
+ * (fast path and RSA full authentication), on OpenSSL's EVP API. See auth.h.
  */
 #include "auth.h"
 
+#include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include <openssl/bio.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
+#include <openssl/rsa.h>
 
 /* out = H(a + b) with the given digest. */
 static void digest2(const EVP_MD *md, const void *a, size_t alen, const void *b, size_t blen,
@@ -89,4 +94,46 @@ void mysql_sha256_answer(const char *password, const uint8_t *scramble, size_t s
 	for (int i = 0; i < MYSQL_SHA256_LEN; i++)
 		out[i] = h1[i] ^ h3[i];
 	OPENSSL_cleanse(h1, sizeof(h1));
+}
+
+bool mysql_sha256_rsa_answer(const char *password, const uint8_t *scramble, size_t scramble_len,
+			     const uint8_t *pem, size_t pem_len, uint8_t *out, size_t out_cap,
+			     size_t *out_len)
+{
+	size_t pw_len = strlen(password) + 1; /* the NUL is part of what is encrypted */
+	uint8_t *plain = NULL;
+	BIO *bio = NULL;
+	EVP_PKEY *key = NULL;
+	EVP_PKEY_CTX *ctx = NULL;
+	bool ok = false;
+
+	if (scramble_len == 0 || pem_len > INT_MAX)
+		return false;
+	plain = malloc(pw_len);
+	if (!plain)
+		return false;
+	for (size_t i = 0; i < pw_len; i++)
+		plain[i] = (uint8_t)(password[i] ^ scramble[i % scramble_len]);
+	bio = BIO_new_mem_buf(pem, (int)pem_len);
+	if (!bio)
+		goto fail;
+	key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+	if (!key || EVP_PKEY_get_base_id(key) != EVP_PKEY_RSA)
+		goto fail;
+	ctx = EVP_PKEY_CTX_new(key, NULL);
+	if (!ctx || EVP_PKEY_encrypt_init(ctx) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_OAEP_PADDING) <= 0 ||
+	    EVP_PKEY_CTX_set_rsa_oaep_md(ctx, EVP_sha1()) <= 0)
+		goto fail;
+	*out_len = out_cap;
+	/* Fails when the password is too long for the key (OAEP: 41 bytes
+	 * less than the modulus) or the output would not fit. */
+	ok = EVP_PKEY_encrypt(ctx, out, out_len, plain, pw_len) > 0;
+fail:
+	OPENSSL_cleanse(plain, pw_len);
+	free(plain);
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	return ok;
 }

@@ -10,7 +10,10 @@
  * caching_sha2_password (fast path): the client answers with
  *   SHA256(pw) XOR SHA256(SHA256(SHA256(pw)) + scramble).
  * It needs the plaintext password, so only users configured with one can
- * log in to such a backend.
+ * log in to such a backend. When the server has no cached entry for the
+ * user it asks for full authentication: over TLS the client sends the
+ * password itself; in the clear it fetches the server's RSA public key and
+ * sends RSA-OAEP((password + NUL) XOR scramble).
  */
 #ifndef SLUICE_MYSQL_AUTH_H
 #define SLUICE_MYSQL_AUTH_H
@@ -44,5 +47,14 @@ void mysql_sha1_password(const char *password, uint8_t out[MYSQL_SHA1_LEN]);
 /* The caching_sha2_password fast-auth answer to scramble. */
 void mysql_sha256_answer(const char *password, const uint8_t *scramble, size_t scramble_len,
 			 uint8_t out[MYSQL_SHA256_LEN]);
+
+/* caching_sha2_password full authentication without TLS: encrypt
+ * (password + NUL) XOR scramble (repeated) under the server's RSA public key
+ * (PEM text, pem_len bytes, as the server sent it) with OAEP/SHA-1. Writes
+ * the ciphertext (the modulus size) to out. False when the key does not
+ * parse, is not RSA, or the password is too long for it or out_cap. */
+bool mysql_sha256_rsa_answer(const char *password, const uint8_t *scramble, size_t scramble_len,
+			     const uint8_t *pem, size_t pem_len, uint8_t *out, size_t out_cap,
+			     size_t *out_len) __attribute__((warn_unused_result));
 
 #endif

@@ -20,7 +20,7 @@ struct mysql_writer;
 #define MYSQL_COMP_MIN_LEN 50
 
 struct mysql_comp_header {
-	uint32_t comp_len;   /* bytes that follow the header */
+	uint32_t comp_len; /* bytes that follow the header */
 	uint8_t seq;
 	uint32_t uncomp_len; /* 0: stored as is, comp_len bytes of plain data */
 };
@@ -34,7 +34,6 @@ bool mysql_inflate(const uint8_t *in, size_t in_len, uint8_t *out, size_t out_le
 
 /* Append plain bytes as one or more compressed frames (each at most
  * 16 MiB - 1 of plain data), numbering them from *seq, which is advanced. */
-void mysql_write_compressed(struct mysql_writer *w, uint8_t *seq, const uint8_t *plain,
-			    size_t len);
+void mysql_write_compressed(struct mysql_writer *w, uint8_t *seq, const uint8_t *plain, size_t len);
 
 #endif

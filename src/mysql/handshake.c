@@ -107,8 +107,8 @@ bool mysql_read_handshake_response(const uint8_t *payload, size_t len, uint32_t 
 
 	memset(out, 0, sizeof(*out));
 	mysql_reader_init(&r, payload, len);
-	out->caps = mysql_read_u32(&r) & (server_caps | CLIENT_SSL_VERIFY_SERVER_CERT |
-					  CLIENT_REMEMBER_OPTIONS);
+	out->caps = mysql_read_u32(&r) &
+		    (server_caps | CLIENT_SSL_VERIFY_SERVER_CERT | CLIENT_REMEMBER_OPTIONS);
 	out->max_packet = mysql_read_u32(&r);
 	out->charset = mysql_read_u8(&r);
 	mysql_read_bytes(&r, 19, &filler);
@@ -119,7 +119,8 @@ bool mysql_read_handshake_response(const uint8_t *payload, size_t len, uint32_t 
 		out->ssl_request = true;
 		return (out->caps & CLIENT_SSL) != 0;
 	}
-	if (!mysql_read_nul_str(&r, &s, &slen) || !mysql_copy_str(out->user, sizeof(out->user), s, slen))
+	if (!mysql_read_nul_str(&r, &s, &slen) ||
+	    !mysql_copy_str(out->user, sizeof(out->user), s, slen))
 		return false;
 	if (out->caps & CLIENT_PLUGIN_AUTH_LENENC_DATA) {
 		if (!mysql_read_lenenc_str(&r, &auth, &out->auth_len))
@@ -221,7 +222,8 @@ bool mysql_read_auth_switch(const uint8_t *payload, size_t len, char plugin[MYSQ
 	mysql_reader_init(&r, payload, len);
 	if (mysql_read_u8(&r) != MYSQL_AUTH_SWITCH)
 		return false;
-	if (!mysql_read_nul_str(&r, &s, &slen) || !mysql_copy_str(plugin, MYSQL_PLUGIN_MAX, s, slen))
+	if (!mysql_read_nul_str(&r, &s, &slen) ||
+	    !mysql_copy_str(plugin, MYSQL_PLUGIN_MAX, s, slen))
 		return false;
 	size_t n = mysql_reader_left(&r);
 	/* The plugin data usually carries a trailing NUL that is not part of it. */
@@ -246,7 +248,8 @@ bool mysql_read_change_user(const uint8_t *payload, size_t len, uint32_t caps,
 	mysql_reader_init(&r, payload, len);
 	if (mysql_read_u8(&r) != COM_CHANGE_USER)
 		return false;
-	if (!mysql_read_nul_str(&r, &s, &slen) || !mysql_copy_str(out->user, sizeof(out->user), s, slen))
+	if (!mysql_read_nul_str(&r, &s, &slen) ||
+	    !mysql_copy_str(out->user, sizeof(out->user), s, slen))
 		return false;
 	if (caps & CLIENT_SECURE_CONNECTION) {
 		out->auth_len = mysql_read_u8(&r);
@@ -259,7 +262,8 @@ bool mysql_read_change_user(const uint8_t *payload, size_t len, uint32_t caps,
 	if (out->auth_len > sizeof(out->auth))
 		return false;
 	memcpy(out->auth, auth, out->auth_len);
-	if (!mysql_read_nul_str(&r, &s, &slen) || !mysql_copy_str(out->db, sizeof(out->db), s, slen))
+	if (!mysql_read_nul_str(&r, &s, &slen) ||
+	    !mysql_copy_str(out->db, sizeof(out->db), s, slen))
 		return false;
 	/* The rest is optional: older clients stop after the database. */
 	if (mysql_reader_left(&r) >= 2)

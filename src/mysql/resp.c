@@ -182,7 +182,8 @@ static enum mysql_resp_event bad(struct mysql_resp *r)
 	return RESP_EV_BAD;
 }
 
-static enum mysql_resp_event on_err(struct mysql_resp *r, const uint8_t *p, size_t seen, uint32_t len)
+static enum mysql_resp_event on_err(struct mysql_resp *r, const uint8_t *p, size_t seen,
+				    uint32_t len)
 {
 	if (seen < len || !mysql_read_err(p, len, &r->err))
 		return bad(r);
@@ -192,7 +193,8 @@ static enum mysql_resp_event on_err(struct mysql_resp *r, const uint8_t *p, size
 }
 
 /* An OK that ends one result: more may follow. */
-static enum mysql_resp_event on_ok(struct mysql_resp *r, const uint8_t *p, size_t seen, uint32_t len)
+static enum mysql_resp_event on_ok(struct mysql_resp *r, const uint8_t *p, size_t seen,
+				   uint32_t len)
 {
 	struct mysql_ok ok;
 
@@ -278,7 +280,8 @@ enum mysql_resp_event mysql_resp_packet(struct mysql_resp *r, const uint8_t *p, 
 		return RESP_EV_MORE;
 
 	case RESP_COLUMNS_EOF:
-		if (!is_eof(p, seen, len) || seen < len || !mysql_read_eof(p, len, &warnings, &status))
+		if (!is_eof(p, seen, len) || seen < len ||
+		    !mysql_read_eof(p, len, &warnings, &status))
 			return bad(r);
 		take_status(r, status);
 		if (r->command == COM_STMT_PREPARE) {
@@ -348,7 +351,8 @@ enum mysql_resp_event mysql_resp_packet(struct mysql_resp *r, const uint8_t *p, 
 		return RESP_EV_MORE;
 
 	case RESP_PARAMS_EOF:
-		if (!is_eof(p, seen, len) || seen < len || !mysql_read_eof(p, len, &warnings, &status))
+		if (!is_eof(p, seen, len) || seen < len ||
+		    !mysql_read_eof(p, len, &warnings, &status))
 			return bad(r);
 		take_status(r, status);
 	after_params:

@@ -94,14 +94,14 @@ struct mysql_resp {
 	uint64_t columns_left;
 	uint32_t params_left;
 	uint32_t prepare_columns;
-	uint32_t stmt_id;	  /* from PREPARE_OK */
-	uint16_t status;	  /* latest server status flags seen */
-	bool status_valid;	  /* a packet in this response carried status */
-	bool error;		  /* the response (or its last result) was an ERR */
-	struct mysql_err err;	  /* filled when error */
-	uint64_t affected_rows;	  /* of the last OK */
-	uint64_t last_insert_id;  /* of the last OK */
-	bool cursor;		  /* COM_STMT_EXECUTE opened a cursor */
+	uint32_t stmt_id;	 /* from PREPARE_OK */
+	uint16_t status;	 /* latest server status flags seen */
+	bool status_valid;	 /* a packet in this response carried status */
+	bool error;		 /* the response (or its last result) was an ERR */
+	struct mysql_err err;	 /* filled when error */
+	uint64_t affected_rows;	 /* of the last OK */
+	uint64_t last_insert_id; /* of the last OK */
+	bool cursor;		 /* COM_STMT_EXECUTE opened a cursor */
 };
 
 /* Expect the response to command (the first byte of the client packet).

@@ -55,7 +55,7 @@ uint32_t mysql_read_u32(struct mysql_reader *r)
 {
 	const uint8_t *b = take(r, 4);
 	return b ? (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 |
-			   (uint32_t)b[3] << 24
+			       (uint32_t)b[3] << 24
 		 : 0;
 }
 
@@ -306,7 +306,8 @@ void mysql_packet_end(struct mysql_writer *w)
 	w->len = w->packet_start;
 	size_t off = 0;
 	for (;;) {
-		size_t chunk = payload - off < MYSQL_MAX_PAYLOAD ? payload - off : MYSQL_MAX_PAYLOAD;
+		size_t chunk =
+			payload - off < MYSQL_MAX_PAYLOAD ? payload - off : MYSQL_MAX_PAYLOAD;
 		mysql_put_u24(w, (uint32_t)chunk);
 		mysql_put_u8(w, seq++);
 		mysql_put_bytes(w, copy + off, chunk);

@@ -1095,6 +1095,24 @@ static const struct error_case error_cases[] = {
 	 "users:\n"
 	 "  - { name: app, password_hash: \"" SECRET_HASH "\" }\n",
 	 {{2, 62, "listeners[0]: route applies to mode: tcp only"}}},
+	{"primary_reads and causal_reads on a tcp listener",
+	 "listeners:\n"
+	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main, primary_reads: true,"
+	 " causal_reads: session }\n"
+	 "clusters:\n"
+	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n",
+	 {{2, 80, "listeners[0]: primary_reads applies to mode: mysql only"},
+	  {2, 100, "listeners[0]: causal_reads applies to mode: mysql only"}}},
+	{"causal_reads needs a galera cluster",
+	 "listeners:\n"
+	 "  - { name: app, bind: 127.0.0.1:3307, cluster: main, causal_reads: global }\n"
+	 "clusters:\n"
+	 "  - { name: main, type: static, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n"
+	 "users:\n"
+	 "  - { name: app, password_hash: \"" SECRET_HASH "\" }\n",
+	 {{2, 69,
+	   "listeners[0]: causal_reads uses Galera's wsrep_sync_wait; cluster 'main' is "
+	   "type static"}}},
 	{"tls on a tcp listener",
 	 "listeners:\n"
 	 "  - name: rw\n"

@@ -286,7 +286,7 @@ static void test_reader_order(void)
 		if (!CHECK(cfg != NULL))
 			continue;
 		snap = snapshot_of(cfg, nodes, 1);
-		n = snapshot_reader_order(&snap->clusters[0], c->ticket, order);
+		n = snapshot_reader_order(&snap->clusters[0], c->ticket, true, order);
 		CHECK_EQ_STR(names_of(&snap->clusters[0], order, n, buf, sizeof(buf)), c->order);
 		snapshot_unref(snap);
 		config_destroy(cfg);
@@ -301,10 +301,53 @@ static void test_reader_order(void)
 	if (!CHECK(cfg != NULL))
 		return;
 	struct snapshot *snap = snapshot_of(cfg, down, 1);
-	CHECK_EQ_INT(snapshot_reader_order(&snap->clusters[0], 12345, order), 0);
+	CHECK_EQ_INT(snapshot_reader_order(&snap->clusters[0], 12345, true, order), 0);
 	CHECK_EQ_INT(snapshot_writer_order(&snap->clusters[0], order), 0);
 	snapshot_unref(snap);
 	config_destroy(cfg);
+}
+
+/* Without the writer (mode: mysql, primary_reads off): a is the writer
+ * (same priority, first name), so reads rotate over b and c only, and an
+ * empty rotation when the writer is the only node up. */
+static void test_replica_order(void)
+{
+	static const struct {
+		const char *name;
+		bool b_down, c_down;
+		uint64_t ticket;
+		const char *order;
+	} cases[] = {
+		{"replicas: ticket 0", false, false, 0, "bc"},
+		{"replicas: ticket 1", false, false, 1, "cb"},
+		{"replicas: ticket 6 wraps to 0", false, false, 6, "bc"},
+		{"replicas: b down", true, false, 1, "c"},
+		{"replicas: only the writer up", true, true, 0, ""},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct node_spec nodes[] = {{"a", 5, 1000, false},
+						  {"b", 1, 1000, cases[i].b_down},
+						  {"c", 1, 1000, cases[i].c_down},
+						  {NULL, 0, 0, false}};
+		struct config *cfg;
+		struct snapshot *snap;
+		uint16_t order[MAX_TEST_NODES];
+		char buf[64];
+		size_t n;
+
+		check_case("%s", cases[i].name);
+		cfg = config_of(nodes);
+		if (!CHECK(cfg != NULL))
+			continue;
+		snap = snapshot_of(cfg, nodes, 1);
+		CHECK_EQ_INT(snap->clusters[0].writer, 0);
+		n = snapshot_reader_order(&snap->clusters[0], cases[i].ticket, false, order);
+		CHECK_EQ_STR(names_of(&snap->clusters[0], order, n, buf, sizeof(buf)),
+			     cases[i].order);
+		snapshot_unref(snap);
+		config_destroy(cfg);
+	}
 }
 
 struct share_case {
@@ -344,7 +387,8 @@ static void test_reader_share(void)
 			continue;
 		snap = snapshot_of(cfg, nodes, 1);
 		for (uint64_t t = c->first_ticket; t < c->first_ticket + c->tickets; t++) {
-			if (snapshot_reader_order(&snap->clusters[0], t, order) > 0 && order[0] < 3)
+			if (snapshot_reader_order(&snap->clusters[0], t, true, order) > 0 &&
+			    order[0] < 3)
 				got[order[0]]++;
 		}
 		for (int k = 0; k < 3; k++)
@@ -449,6 +493,7 @@ int main(void)
 		{"writer, rotation and writer order", test_roles},
 		{"rotation spreads the heavy node", test_rotation_is_smooth},
 		{"reader order by ticket", test_reader_order},
+		{"replica order leaves the writer out", test_replica_order},
 		{"first choices follow the weights", test_reader_share},
 		{"create with two clusters, recompute", test_create_two_clusters},
 		{"reference counting", test_refcount},

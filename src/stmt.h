@@ -1,0 +1,79 @@
+/*
+ * The prepared statements of one mode: mysql session. The client sees
+ * sluice's statement ids; each node the statement was prepared on has its
+ * own id for it. A statement is prepared lazily on whichever node executes
+ * it, so sluice keeps its text, and the parameter types the client bound
+ * last (COM_STMT_EXECUTE sends them only once, but a node that sees the
+ * statement for the first time needs them). Pure data, no I/O.
+ */
+#ifndef SLUICE_STMT_H
+#define SLUICE_STMT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct mysql_writer;
+
+/* The text of statements longer than this is not kept: they run on the
+ * node that prepared them only. */
+#define STMT_SQL_MAX 65536
+
+struct stmt {
+	uint32_t id;  /* the id the client knows */
+	uint8_t *sql; /* statement text, NULL when too long to keep */
+	uint32_t sql_len;
+	uint16_t params;
+	uint16_t columns;
+	bool reader_ok;	   /* a read that may run on a reader */
+	uint8_t *types;	   /* 2 * params bytes, NULL until the client bound them */
+	int home;	   /* node of the first prepare (the only one if sql is NULL) */
+	int long_data;	   /* node holding SEND_LONG_DATA for the next execute, or -1 */
+	int cursor;	   /* node with this statement's open cursor, or -1 */
+	uint32_t *node_id; /* [n_nodes]: the node's id, 0 = not prepared there */
+	bool *node_types;  /* [n_nodes]: the node has seen the bound types */
+};
+
+struct stmt_table {
+	struct stmt **items; /* sorted by id (ids only grow) */
+	size_t n, cap;
+	size_t n_nodes;
+	uint32_t next_id;
+};
+
+void stmt_table_init(struct stmt_table *t, size_t n_nodes);
+void stmt_table_deinit(struct stmt_table *t);
+/* Forget every statement (COM_RESET_CONNECTION, COM_CHANGE_USER). */
+void stmt_table_clear(struct stmt_table *t);
+
+/* A new statement prepared on node with the node's id; sql is copied when
+ * short enough. NULL when out of memory. */
+struct stmt *stmt_add(struct stmt_table *t, const uint8_t *sql, size_t sql_len, int node,
+		      uint32_t node_id, uint16_t params, uint16_t columns, bool reader_ok)
+	__attribute__((warn_unused_result));
+struct stmt *stmt_find(const struct stmt_table *t, uint32_t id);
+void stmt_remove(struct stmt_table *t, uint32_t id);
+
+/* Read the statement id of a COM_STMT_EXECUTE/SEND_LONG_DATA/CLOSE/RESET/
+ * FETCH payload (its bytes 1..4). False if too short. */
+bool stmt_payload_id(const uint8_t *payload, size_t len, uint32_t *id)
+	__attribute__((warn_unused_result));
+
+/* The cursor flags byte of a COM_STMT_EXECUTE payload (0 if absent). */
+uint8_t stmt_execute_flags(const uint8_t *payload, size_t len);
+
+/* Keep the parameter types of a COM_STMT_EXECUTE payload whose
+ * new-params-bound flag is set. False if the payload is malformed or out of
+ * memory; true (and nothing kept) when it binds no new types. */
+bool stmt_capture_types(struct stmt *st, const uint8_t *payload, size_t len)
+	__attribute__((warn_unused_result));
+
+/* Write COM_STMT_EXECUTE payload as one packet (seq) for a node whose id for
+ * the statement is node_id; with_types: the node has not seen the types,
+ * so set new-params-bound and insert the kept ones. False if the payload is
+ * malformed or types are needed and not known. */
+bool stmt_write_execute(const struct stmt *st, const uint8_t *payload, size_t len, uint32_t node_id,
+			bool with_types, struct mysql_writer *w, uint8_t seq)
+	__attribute__((warn_unused_result));
+
+#endif

@@ -1,0 +1,207 @@
+/*
+ * Unit tests for src/stmt.c (prepared statement table, the exact bytes of a
+ * COM_STMT_EXECUTE rewritten for another node, with and without the
+ * parameter types) and src/history.c (bounded, ordered, deduplicated
+ * session-state history and its versions).
+ */
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "history.h"
+#include "mysql/wire.h"
+#include "stmt.h"
+#include "check.h"
+
+static void test_table(void)
+{
+	struct stmt_table t;
+	struct stmt *a, *b, *c;
+
+	check_case("ids grow from 1; lookups find each; removal keeps the rest");
+	stmt_table_init(&t, 3);
+	a = stmt_add(&t, (const uint8_t *)"SELECT 1", 8, 0, 77, 0, 1, true);
+	b = stmt_add(&t, (const uint8_t *)"UPDATE t SET a=?", 16, 2, 5, 1, 0, false);
+	if (!CHECK(a && b))
+		return;
+	CHECK_EQ_INT(a->id, 1);
+	CHECK_EQ_INT(b->id, 2);
+	CHECK_EQ_INT(a->node_id[0], 77);
+	CHECK_EQ_INT(a->node_id[1], 0);
+	CHECK_EQ_INT(b->node_id[2], 5);
+	CHECK_EQ_INT(b->home, 2);
+	CHECK_EQ_INT(b->long_data, -1);
+	CHECK(a->reader_ok);
+	CHECK(!b->reader_ok);
+	for (int i = 0; i < 20; i++)
+		CHECK((c = stmt_add(&t, (const uint8_t *)"SELECT 2", 8, 1, 100 + (uint32_t)i, 0, 1,
+				    true)) != NULL);
+	CHECK(stmt_find(&t, 1) == a);
+	CHECK(stmt_find(&t, 2) == b);
+	CHECK(stmt_find(&t, 22) != NULL);
+	CHECK(stmt_find(&t, 23) == NULL);
+	CHECK(stmt_find(&t, 0) == NULL);
+	stmt_remove(&t, 1);
+	CHECK(stmt_find(&t, 1) == NULL);
+	CHECK(stmt_find(&t, 2) == b);
+	CHECK_EQ_INT(stmt_find(&t, 22)->node_id[1], 119);
+	stmt_remove(&t, 99); /* unknown: a no-op */
+	CHECK_EQ_INT(t.n, 21);
+
+	check_case("text longer than STMT_SQL_MAX is not kept and never reader_ok");
+	uint8_t *big = calloc(1, STMT_SQL_MAX + 1);
+	if (CHECK(big != NULL)) {
+		memset(big, 'x', STMT_SQL_MAX + 1);
+		c = stmt_add(&t, big, STMT_SQL_MAX + 1, 0, 9, 0, 0, true);
+		CHECK(c && c->sql == NULL && !c->reader_ok);
+		free(big);
+	}
+	stmt_table_clear(&t);
+	CHECK_EQ_INT(t.n, 0);
+	stmt_table_deinit(&t);
+}
+
+static void test_execute_rewrite(void)
+{
+	struct stmt_table t;
+	struct stmt *st;
+	struct mysql_writer w;
+	uint32_t id;
+
+	stmt_table_init(&t, 2);
+	st = stmt_add(&t, (const uint8_t *)"SELECT ?, ?", 11, 0, 7, 2, 2, true);
+	if (!CHECK(st != NULL))
+		return;
+	/* First execute: id 1, no cursor, 1 iteration, NULL bitmap 0x00, bound
+	 * 1, types LONGLONG and VAR_STRING, values 5 and "ab". */
+	static const uint8_t first[] = {
+		0x17, 1,    0,	  0,	0,	    /* COM_STMT_EXECUTE, id 1 */
+		0x00, 1,    0,	  0,	0,	    /* no cursor, 1 iteration */
+		0x00, 0x01,			    /* NULL bitmap, new params bound */
+		0x08, 0x00, 0xfd, 0x00,		    /* LONGLONG, VAR_STRING */
+		5,    0,    0,	  0,	0, 0, 0, 0, /* 5 */
+		2,    'a',  'b',		    /* "ab" */
+	};
+	/* A later execute of the same statement: bound 0, values only. */
+	static const uint8_t later[] = {0x17, 1, 0, 0, 0, 0x00, 1, 0, 0, 0, 0x00,
+					0x00, 6, 0, 0, 0, 0,	0, 0, 0, 1, 'c'};
+
+	check_case("statement id of a command payload");
+	CHECK(stmt_payload_id(later, sizeof(later), &id) && id == 1);
+	CHECK(!stmt_payload_id(later, 4, &id));
+	CHECK_EQ_INT(stmt_execute_flags(later, sizeof(later)), 0);
+
+	check_case("a later execute on a new node before types are known fails");
+	mysql_writer_init(&w);
+	CHECK(!stmt_write_execute(st, later, sizeof(later), 9, true, &w, 0));
+	mysql_writer_deinit(&w);
+
+	check_case("the first execute binds the types; rewritten, only the id changes");
+	CHECK(stmt_capture_types(st, first, sizeof(first)));
+	CHECK(st->types && st->types[0] == 0x08 && st->types[2] == 0xfd);
+	mysql_writer_init(&w);
+	if (CHECK(stmt_write_execute(st, first, sizeof(first), 0x01020304, true, &w, 0))) {
+		CHECK_EQ_INT(w.len, 4 + sizeof(first));
+		CHECK_EQ_INT(w.data[0], sizeof(first));
+		CHECK_EQ_INT(w.data[3], 0); /* sequence id */
+		static const uint8_t id_le[] = {0x04, 0x03, 0x02, 0x01};
+		CHECK_EQ_MEM(w.data + 5, id_le, 4);
+		CHECK_EQ_MEM(w.data + 9, first + 5, sizeof(first) - 5);
+	}
+	mysql_writer_deinit(&w);
+
+	check_case("a later execute for a node that has the types: only the id changes");
+	mysql_writer_init(&w);
+	if (CHECK(stmt_write_execute(st, later, sizeof(later), 3, false, &w, 0))) {
+		CHECK_EQ_INT(w.len, 4 + sizeof(later));
+		CHECK_EQ_INT(w.data[5], 3);
+		CHECK_EQ_MEM(w.data + 9, later + 5, sizeof(later) - 5);
+	}
+	mysql_writer_deinit(&w);
+
+	check_case("a later execute for a new node gets the bound flag and the types");
+	mysql_writer_init(&w);
+	if (CHECK(stmt_write_execute(st, later, sizeof(later), 3, true, &w, 0))) {
+		static const uint8_t want[] = {0x17, 3,	   0,	 0,    0, 0x00, 1, 0,  0,
+					       0,    0x00, 0x01, 0x08, 0, 0xfd, 0, 6,  0,
+					       0,    0,	   0,	 0,    0, 0,	1, 'c'};
+		CHECK_EQ_INT(w.len, 4 + sizeof(want));
+		CHECK_EQ_INT(w.data[0], sizeof(want));
+		CHECK_EQ_MEM(w.data + 4, want, sizeof(want));
+	}
+	mysql_writer_deinit(&w);
+
+	check_case("a truncated execute is refused");
+	mysql_writer_init(&w);
+	CHECK(!stmt_write_execute(st, later, 10, 3, true, &w, 0));
+	CHECK(!stmt_capture_types(st, first, 12));
+	mysql_writer_deinit(&w);
+	stmt_table_deinit(&t);
+}
+
+static bool add(struct history *h, const char *s)
+{
+	return history_add(h, (const uint8_t *)s, strlen(s));
+}
+
+static void test_history(void)
+{
+	struct history h;
+	uint64_t v;
+
+	history_init(&h);
+	check_case("appends keep order and bump the version");
+	CHECK(add(&h, "\x03SET a=1"));
+	CHECK(add(&h, "\x03SET b=2"));
+	CHECK_EQ_INT(h.n, 2);
+	v = h.version;
+	CHECK_EQ_INT(h.reorder_version, 0);
+
+	check_case("repeating the last entry changes nothing");
+	CHECK(add(&h, "\x03SET b=2"));
+	CHECK_EQ_INT(h.version, v);
+	CHECK_EQ_INT(h.n, 2);
+
+	check_case("repeating an earlier entry moves it to the end (a reorder)");
+	CHECK(add(&h, "\x03SET a=1"));
+	CHECK_EQ_INT(h.n, 2);
+	CHECK(memcmp(h.items[0].payload, "\x03SET b=2", 8) == 0);
+	CHECK(memcmp(h.items[1].payload, "\x03SET a=1", 8) == 0);
+	CHECK(h.version > v);
+	CHECK_EQ_INT(h.reorder_version, h.version);
+
+	check_case("the entry bound");
+	history_clear(&h);
+	CHECK_EQ_INT(h.n, 0);
+	CHECK_EQ_INT(h.reorder_version, h.version);
+	char buf[32];
+	for (int i = 0; i < HISTORY_MAX_ENTRIES; i++) {
+		snprintf(buf, sizeof(buf), "\x03SET v%d=1", i);
+		CHECK(add(&h, buf));
+	}
+	CHECK(!add(&h, "\x03SET one_more=1"));
+	CHECK_EQ_INT(h.n, HISTORY_MAX_ENTRIES);
+	CHECK(add(&h, "\x03SET v3=1")); /* a repeat still fits */
+
+	check_case("the byte bound");
+	history_clear(&h);
+	char *big = malloc(HISTORY_MAX_BYTES);
+	if (CHECK(big != NULL)) {
+		memset(big, 'x', HISTORY_MAX_BYTES);
+		CHECK(history_add(&h, (const uint8_t *)big, HISTORY_MAX_BYTES - 10));
+		CHECK(!history_add(&h, (const uint8_t *)big, 11));
+		CHECK(history_add(&h, (const uint8_t *)big, 10));
+		free(big);
+	}
+	history_clear(&h);
+}
+
+int main(void)
+{
+	static const struct check_test tests[] = {
+		{"statement table", test_table},
+		{"COM_STMT_EXECUTE rewrite", test_execute_rewrite},
+		{"session-state history", test_history},
+	};
+	return CHECK_RUN(tests);
+}
