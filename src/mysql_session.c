@@ -153,6 +153,7 @@ struct ms_conn {
 	struct mysql_resp iresp; /* the internal command's response */
 	uint32_t i_left;	 /* bytes of a long internal-response packet to drop */
 	bool i_cont;
+	bool i_done; /* the response is complete once i_left is dropped */
 	/* The session state this connection has. */
 	char db[MYSQL_DB_MAX];
 	size_t applied;	  /* history entries run here ... */
@@ -237,6 +238,7 @@ struct mysql_session {
 	uint8_t *saved;	   /* session command or statement text, kept */
 	size_t saved_len;
 	bool prep_pending; /* CMD_PREPARE: PREPARE_OK not seen yet */
+	bool resp_done;	   /* the response is complete once b_left is copied */
 
 	/* KILL (MS_KILLING). */
 	uint32_t kill_threads[CONFIG_MAX_NODES];
@@ -648,6 +650,7 @@ static void conn_drop(struct ms_conn *c)
 	c->be = NULL;
 	c->op = OP_NONE;
 	conn_set_state(c, CONN_NONE);
+	stmt_forget_node(&s->stmts, c->node);
 	if (s->cur == c)
 		s->cur = NULL;
 	if (s->trx == c)
@@ -995,6 +998,7 @@ static void conn_internal(struct ms_conn *c, enum conn_op op, const uint8_t *pay
 	c->op = op;
 	c->i_left = 0;
 	c->i_cont = false;
+	c->i_done = false;
 	mysql_resp_start(&c->iresp, payload[0]);
 	conn_stats(c)->statements++;
 	conn_set_state(c, CONN_INTERNAL);
@@ -1027,6 +1031,10 @@ static void conn_internal_read(struct ms_conn *c)
 	while (c->state == CONN_INTERNAL) {
 		if (c->i_left && !copy_rest(in, NULL, &c->i_left))
 			return;
+		if (c->i_done && !c->i_cont) {
+			internal_done(c);
+			return;
+		}
 		uint8_t h[MYSQL_HEADER_LEN];
 		if (evbuffer_copyout(in, h, sizeof(h)) < (ev_ssize_t)sizeof(h))
 			return;
@@ -1052,15 +1060,8 @@ static void conn_internal_read(struct ms_conn *c)
 			internal_lost(c, "unexpected answer to an internal command");
 			return;
 		}
-		if (ev == RESP_EV_DONE && !c->i_cont) {
-			if (c->i_left && !copy_rest(in, NULL, &c->i_left)) {
-				/* Finish dropping it first; i_left is re-checked on
-				 * the next read, then the loop ends here. */
-				return;
-			}
-			internal_done(c);
-			return;
-		}
+		if (ev == RESP_EV_DONE)
+			c->i_done = true; /* complete once this packet is dropped */
 	}
 }
 
@@ -1385,6 +1386,9 @@ static void forward_command(struct mysql_session *s)
 			s->stmt->long_data = -1;
 	}
 	mysql_resp_start(&s->resp, s->cmd);
+	s->resp_done = false;
+	s->b_left = 0;
+	s->b_cont = false;
 	s->next_seq = (uint8_t)(s->cmd_seq + 1);
 	s->prep_pending = s->kind == CMD_PREPARE;
 	if (expects)
@@ -2221,7 +2225,14 @@ static void ms_process_backend(struct mysql_session *s)
 			ns->bytes_in += before - evbuffer_get_length(in);
 			if (!done)
 				break;
-			continue;
+		}
+		if (s->resp_done && !s->b_cont) {
+			/* The last packet is through: the command is done. */
+			s->resp_done = false;
+			command_done(s);
+			client_flush(s);
+			ms_process_client(s);
+			return;
 		}
 		uint8_t h[MYSQL_HEADER_LEN];
 		if (evbuffer_copyout(in, h, sizeof(h)) < (ev_ssize_t)sizeof(h))
@@ -2264,17 +2275,8 @@ static void ms_process_backend(struct mysql_session *s)
 			ms_process_client(s);
 			return;
 		}
-		if (ev == RESP_EV_DONE) {
-			/* Finish copying this last packet, then done. */
-			if ((s->b_left || s->b_cont) && !copy_rest(in, out, &s->b_left))
-				break;
-			if (s->b_cont)
-				continue;
-			command_done(s);
-			client_flush(s);
-			ms_process_client(s);
-			return;
-		}
+		if (ev == RESP_EV_DONE)
+			s->resp_done = true; /* complete once this packet is through */
 	}
 	client_flush(s);
 }
@@ -2358,10 +2360,13 @@ static void conn_lost(struct ms_conn *c, const char *why)
 		return;
 	}
 	if (in_flight) {
-		/* Pass on whatever the node managed to send, then the error. */
+		/* Pass on whatever the node managed to send, then the error
+		 * (unless that completed the response after all). */
 		ms_process_backend(s);
 		if (s->state == MS_CLOSED || s->state == MS_CLOSING)
 			return;
+		in_flight = c == s->cur && (s->state == MS_COMMAND || s->state == MS_INFILE);
+		had_trx = c == s->trx;
 	}
 	conn_drop(c);
 	if (pinned_here) {
@@ -2386,6 +2391,7 @@ static void conn_lost(struct ms_conn *c, const char *why)
 			 node_name(s, node));
 		s->b_left = 0;
 		s->b_cont = false;
+		s->resp_done = false;
 		/* The rest of the command's bytes, if any, go nowhere. */
 		s->c_discard = s->c_streaming;
 		ms_set_state(s, MS_READY);

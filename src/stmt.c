@@ -127,6 +127,19 @@ void stmt_remove(struct stmt_table *t, uint32_t id)
 	t->n--;
 }
 
+void stmt_forget_node(struct stmt_table *t, int node)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct stmt *st = t->items[i];
+		st->node_id[node] = 0;
+		st->node_types[node] = false;
+		if (st->long_data == node)
+			st->long_data = -1;
+		if (st->cursor == node)
+			st->cursor = -1;
+	}
+}
+
 bool stmt_payload_id(const uint8_t *payload, size_t len, uint32_t *id)
 {
 	if (len < 5)

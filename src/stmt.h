@@ -54,6 +54,10 @@ struct stmt *stmt_add(struct stmt_table *t, const uint8_t *sql, size_t sql_len, 
 struct stmt *stmt_find(const struct stmt_table *t, uint32_t id);
 void stmt_remove(struct stmt_table *t, uint32_t id);
 
+/* The session's connection to node is gone, and with it the node's
+ * statement ids, long data and cursors: prepare again there when needed. */
+void stmt_forget_node(struct stmt_table *t, int node);
+
 /* Read the statement id of a COM_STMT_EXECUTE/SEND_LONG_DATA/CLOSE/RESET/
  * FETCH payload (its bytes 1..4). False if too short. */
 bool stmt_payload_id(const uint8_t *payload, size_t len, uint32_t *id)
