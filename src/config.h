@@ -136,6 +136,10 @@ struct config_cluster {
 	enum cluster_type type;
 	struct config_monitor monitor;
 	uint32_t connect_timeout_ms;
+	uint32_t queue_timeout_ms;
+	bool failback;
+	bool donor_serves_reads;
+	uint32_t max_lag_ms;
 	struct config_backend_tls tls; /* valid when tls_given */
 	bool tls_given;
 	struct config_node *nodes;

@@ -14,6 +14,7 @@
 #include <event2/thread.h>
 
 #include "config.h"
+#include "failover.h"
 #include "log.h"
 #include "net.h"
 #include "probe.h"
@@ -32,7 +33,14 @@ struct health_node {
 	struct event *timer; /* next scheduled check */
 	bool known;	     /* has had its first verdict */
 	bool up;
-	uint32_t fails, oks; /* consecutive */
+	bool writable; /* the last check said it may be the writer */
+	int64_t lag_ms;
+	char state[48];
+	uint64_t failed_ms;	     /* first failed check of the current streak, 0: none */
+	_Atomic uint64_t suspect_ms; /* first data-path failure reported, 0: none */
+	atomic_uint lost;	     /* statements/transactions sessions lost here */
+	unsigned lost_base;	     /* ... as of its last serving check */
+	uint32_t fails, oks;	     /* consecutive */
 	uint32_t check_us;
 	char last_error[128];
 	char server_version[64];
@@ -73,15 +81,33 @@ static void publish(struct health *h)
 		struct health_node *hn = &h->nodes[i];
 		struct node_view *v = &snap->clusters[hn->cluster].nodes[hn->node];
 		v->check_us = hn->check_us;
+		v->writable = hn->writable;
+		v->lag_ms = hn->lag_ms;
+		memcpy(v->state, hn->state, sizeof(v->state));
 		memcpy(v->last_error, hn->last_error, sizeof(v->last_error));
 		memcpy(v->server_version, hn->server_version, sizeof(v->server_version));
 	}
 	for (size_t c = 0; c < snap->n_clusters; c++) {
-		const struct cluster_view *now = &snap->clusters[c];
+		struct cluster_view *now = &snap->clusters[c];
 		int before = h->last ? h->last->clusters[c].writer : -1;
+		/* The writer is sticky: recompute with the current one kept. */
+		snapshot_compute_roles(now, before, h->cfg->clusters[c].failback);
+		now->failover = h->last ? h->last->clusters[c].failover : NULL;
 		/* The very first snapshot (all down, before any check) is not news. */
 		if (!h->last || now->writer == before)
 			continue;
+		if (before >= 0 && !(now->nodes[before].up && now->nodes[before].writable)) {
+			/* The writer was lost (not handed back by failback). */
+			struct health_node *old = &h->nodes[h->first[c] + (size_t)before];
+			uint64_t failed = old->failed_ms;
+			uint64_t suspect = atomic_load(&old->suspect_ms);
+			if (!failed || (suspect && suspect < failed))
+				failed = suspect;
+			now->failover = failover_begin(
+				h->cfg->clusters[c].name, now->nodes[before].name,
+				now->writer >= 0 ? now->nodes[now->writer].name : NULL,
+				failed ? failed : failover_now_ms(), &old->lost, old->lost_base);
+		}
 		if (now->writer >= 0)
 			log_info("health", "cluster %s: writer is %s%s%s", h->cfg->clusters[c].name,
 				 now->nodes[now->writer].name, before >= 0 ? ", was " : "",
@@ -124,25 +150,38 @@ static void probe_done(const struct probe_result *res, void *arg)
 	struct health_node *hn = arg;
 	struct health *h = hn->h;
 	const struct config_monitor *m = &hn->cc->monitor;
-	bool was_up = hn->up, first = !hn->known;
+	bool was_up = hn->up, was_writable = hn->writable, first = !hn->known;
+	bool serving = res->ok && res->serves;
 	char addr[64];
 
 	hn->check_us = res->latency_us;
-	if (res->ok) {
+	hn->lag_ms = res->lag_ms;
+	memcpy(hn->state, res->state, sizeof(hn->state));
+	/* A node that stops serving or writing changes roles at once: its
+	 * own check said so, there is nothing to debounce. Failures to answer
+	 * at all go through fall. */
+	hn->writable = res->ok && res->writable;
+	if (serving) {
 		hn->oks++;
 		hn->fails = 0;
+		hn->failed_ms = 0;
+		atomic_store(&hn->suspect_ms, 0);
+		hn->lost_base = atomic_load(&hn->lost);
 		hn->last_error[0] = '\0';
 		memcpy(hn->server_version, res->server_version, sizeof(hn->server_version));
 	} else {
 		hn->fails++;
 		hn->oks = 0;
+		if (!hn->failed_ms)
+			hn->failed_ms = failover_now_ms();
 		memcpy(hn->last_error, res->error, sizeof(hn->last_error));
 		log_debug("health", "node %s: check failed: %s", hn->cn->name, res->error);
 	}
 	/* The first verdict decides at once: at startup there is no history
-	 * to protect against flapping. */
-	if (first)
-		hn->up = res->ok;
+	 * to protect against flapping. A node that answered and said it does
+	 * not serve is out at once too. */
+	if (first || (res->ok && !res->serves))
+		hn->up = serving;
 	else if (hn->up && hn->fails >= m->fall)
 		hn->up = false;
 	else if (!hn->up && hn->oks >= m->rise)
@@ -172,7 +211,8 @@ static void probe_done(const struct probe_result *res, void *arg)
 	/* Publish once every node has its first verdict, then on changes: a
 	 * writer picked from half the cluster would flip a moment later. The
 	 * first round ends within the largest monitor timeout. */
-	if (round_complete || (hn->up != was_up && !first && all_known(h)))
+	if (round_complete ||
+	    ((hn->up != was_up || hn->writable != was_writable) && !first && all_known(h)))
 		publish(h);
 
 	if (atomic_load(&hn->suspect))
@@ -244,9 +284,10 @@ struct health *health_create(const struct config *cfg, health_publish_fn publish
 			hn->cn = &cc->nodes[n];
 			atomic_init(&hn->suspect, false);
 			hn->timer = evtimer_new(h->base, timer_cb, hn);
-			hn->probe =
-				probe_create(h->base, (const struct sockaddr *)&hn->cn->address.ss,
-					     hn->cn->address.len, probe_done, hn);
+			atomic_init(&hn->suspect_ms, 0);
+			atomic_init(&hn->lost, 0);
+			hn->lag_ms = -1;
+			hn->probe = probe_create(h->base, cc, hn->cn, probe_done, hn);
 			if (!hn->timer || !hn->probe)
 				goto fail;
 		}
@@ -297,9 +338,18 @@ void health_suspect(struct health *h, size_t cluster, size_t node)
 {
 	struct health_node *hn = &h->nodes[h->first[cluster] + node];
 
+	uint64_t zero = 0;
+
+	/* When the failure was first seen, for the failover's timeline. */
+	atomic_compare_exchange_strong(&hn->suspect_ms, &zero, failover_now_ms());
 	if (atomic_exchange(&hn->suspect, true))
 		return; /* already asked */
 	event_active(h->wake, EV_TIMEOUT, 0);
+}
+
+void health_lost(struct health *h, size_t cluster, size_t node)
+{
+	atomic_fetch_add(&h->nodes[h->first[cluster] + node].lost, 1);
 }
 
 void health_stop(struct health *h)

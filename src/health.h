@@ -37,6 +37,10 @@ bool health_start(struct health *h) __attribute__((warn_unused_result));
  * connection): check it now instead of at the next tick. Any thread. */
 void health_suspect(struct health *h, size_t cluster, size_t node);
 
+/* A session lost a statement in flight or an open transaction on this node
+ * (counted in its next failover event). Any thread. */
+void health_lost(struct health *h, size_t cluster, size_t node);
+
 /* Stop the thread and wait for it. Idempotent. */
 void health_stop(struct health *h);
 

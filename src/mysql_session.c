@@ -32,6 +32,7 @@
 #include "backend.h"
 #include "classify.h"
 #include "config.h"
+#include "failover.h"
 #include "health.h"
 #include "history.h"
 #include "listener.h"
@@ -75,6 +76,9 @@ _Static_assert(REGISTRY_MAX_NODES == CONFIG_MAX_NODES, "one registry slot per no
 	 CLIENT_SESSION_TRACK)
 
 #define NATIVE_PLUGIN "mysql_native_password"
+
+/* How often a statement waiting for a writer looks at the node states. */
+#define WRITER_POLL_MS 20
 
 /* What sluice sends a reader connection so reads wait for every commit
  * the cluster ordered before them (causal_reads). */
@@ -238,7 +242,19 @@ struct mysql_session {
 	uint8_t *saved;	   /* session command or statement text, kept */
 	size_t saved_len;
 	bool prep_pending; /* CMD_PREPARE: PREPARE_OK not seen yet */
-	bool resp_done;	   /* the response is complete once b_left is copied */
+	uint8_t *retry;	   /* a read's whole packet, to send again elsewhere ... */
+	size_t retry_len;  /* ... (0: not retryable) */
+	size_t retry_cap;
+	bool resend;   /* forward_command sends retry instead of the client's bytes */
+	bool answered; /* some of the response has gone to the client */
+
+	/* Waiting for a writer (ROUTING or CONNECTING with no target). */
+	bool waiting;
+	uint64_t wait_deadline_ms;
+	uint64_t wait_gen; /* snapshot generation when the wait (re)started */
+	int wait_node;	   /* the writer that failed, or -1 */
+	char wait_why[160];
+	bool resp_done; /* the response is complete once b_left is copied */
 
 	/* KILL (MS_KILLING). */
 	uint32_t kill_threads[CONFIG_MAX_NODES];
@@ -269,6 +285,7 @@ static void route_retry(struct mysql_session *s, struct ms_conn *failed,
 			const struct mysql_err *err, const char *why);
 static void kill_continue(struct mysql_session *s);
 static void conn_lost(struct ms_conn *c, const char *why);
+static void wait_for_writer(struct mysql_session *s, int failed_node, const char *why);
 
 static void ms_set_state(struct mysql_session *s, enum ms_state next)
 {
@@ -401,6 +418,7 @@ static void ms_destroy(struct worker_session *ws)
 	history_clear(&s->hist);
 	stmt_table_deinit(&s->stmts);
 	free(s->saved);
+	free(s->retry);
 	if (s->client)
 		bufferevent_free(s->client);
 	if (s->zin)
@@ -669,10 +687,8 @@ static void connect_next(struct mysql_session *s)
 		if (conn_open(c))
 			return;
 	}
-	char msg[256];
-	snprintf(msg, sizeof(msg), "sluice: no node of cluster '%s' can take this session (%s)",
-		 s->cc->name, s->n_order ? "all refused the connection" : "none is healthy");
-	ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01", msg);
+	/* Nothing to log in to now: wait for the monitor, within bounds. */
+	wait_for_writer(s, -1, s->n_order ? "all refused the connection" : "none is healthy");
 }
 
 /* The client proved its password: log in to the writer. */
@@ -1088,12 +1104,68 @@ static struct ms_conn *writer_conn(struct mysql_session *s)
 {
 	const struct cluster_view *v = cluster_view(s);
 
-	if (!v || v->writer < 0) {
-		drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000",
-			     "sluice: cluster '%s' has no writer (no healthy node)", s->cc->name);
-		return NULL;
+	return v && v->writer >= 0 ? &s->conns[v->writer] : NULL;
+}
+
+/* There is no writer, or it cannot be reached (failed_node): the pending
+ * command (or the new session) waits, bounded by the cluster's
+ * queue_timeout, for the monitor to publish one, looking again every
+ * WRITER_POLL_MS and trying again only from a newer snapshot. At the
+ * deadline the command (or the login) fails. */
+static void wait_for_writer(struct mysql_session *s, int failed_node, const char *why)
+{
+	uint64_t now = failover_now_ms();
+	const struct snapshot *snap = worker_snapshot(s->w);
+	struct timeval tv = net_timeval_ms(WRITER_POLL_MS);
+
+	if (!s->waiting) {
+		s->waiting = true;
+		s->wait_deadline_ms = now + s->cc->queue_timeout_ms;
+		log_debug(s->tag, "waiting up to %u ms for a writer: %s", s->cc->queue_timeout_ms,
+			  why);
 	}
-	return &s->conns[v->writer];
+	s->wait_gen = snap ? snap->generation : 0;
+	s->wait_node = failed_node;
+	snprintf(s->wait_why, sizeof(s->wait_why), "%s", why);
+	s->target = NULL;
+	if (now >= s->wait_deadline_ms) {
+		s->waiting = false;
+		if (s->state == MS_CONNECTING) {
+			char msg[300];
+			snprintf(msg, sizeof(msg),
+				 "sluice: no node of cluster '%s' can take this session (%s)",
+				 s->cc->name, s->wait_why);
+			ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01", msg);
+			return;
+		}
+		drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000",
+			     "sluice: cluster '%s' has had no usable writer for %u ms (%s)",
+			     s->cc->name, s->cc->queue_timeout_ms, s->wait_why);
+		return;
+	}
+	event_del(s->timer);
+	evtimer_add(s->timer, &tv);
+}
+
+/* WRITER_POLL_MS passed while waiting for a writer: try again once the
+ * node states changed. */
+static void writer_poll(struct mysql_session *s)
+{
+	const struct snapshot *snap = worker_snapshot(s->w);
+	const struct cluster_view *v = cluster_view(s);
+
+	if (!snap || snap->generation == s->wait_gen || !v || v->writer < 0) {
+		wait_for_writer(s, s->wait_node, s->wait_why);
+		return;
+	}
+	s->waiting = false;
+	if (s->state == MS_CONNECTING) {
+		client_authenticated(s);
+		return;
+	}
+	s->dec.target = ROUTER_WRITER;
+	s->target = writer_conn(s);
+	route_continue(s);
 }
 
 /* Fill s->order with the readers to try, in rotation order. */
@@ -1118,6 +1190,7 @@ static struct ms_conn *next_reader(struct mysql_session *s)
 		return &s->conns[s->order[s->attempt++]];
 	count_reason(s, ROUTER_REASON_no_reader);
 	s->dec.target = ROUTER_WRITER;
+	s->retry_len = 0; /* a read on the writer is not retried elsewhere */
 	return writer_conn(s);
 }
 
@@ -1237,6 +1310,16 @@ static void route_retry(struct mysql_session *s, struct ms_conn *failed,
 		s->target = next_reader(s);
 		if (s->target)
 			route_continue(s);
+		else
+			wait_for_writer(s, -1, "no node is up");
+		return;
+	}
+	if (s->dec.target == ROUTER_WRITER && !err) {
+		/* The writer is gone: wait for the monitor to name the next. */
+		char wait_why[200];
+		snprintf(wait_why, sizeof(wait_why), "writer %s: %s", node_name(s, failed->node),
+			 why);
+		wait_for_writer(s, failed->node, wait_why);
 		return;
 	}
 	if (err)
@@ -1340,14 +1423,22 @@ static void forward_command(struct mysql_session *s)
 
 	s->cur = c;
 	s->target = NULL;
-	s->commands++;
+	s->answered = false;
+	if (!s->resend)
+		s->commands++;
 	conn_stats(c)->statements++;
 	if (log_enabled(LOG_LEVEL_DEBUG))
 		log_debug(s->tag, "command 0x%02x (%u bytes) -> node %s (%s%s%s)", s->cmd,
 			  s->cmd_len, node_name(s, c->node), router_target_str(s->dec.target),
 			  s->dec.reason ? ", " : "",
 			  s->dec.reason ? router_reason_str(s->dec.reason) : "");
-	if (s->kind == CMD_STMT) {
+	if (s->resend) {
+		/* A read that lost its reader before any answer: again, here. */
+		evbuffer_add(backend_output(c->be), s->retry, s->retry_len);
+		node_stats(s)->bytes_out += s->retry_len;
+		s->resend = false;
+		rewritten = true;
+	} else if (s->kind == CMD_STMT) {
 		uint32_t node_id = s->stmt->node_id[c->node];
 		if (s->cmd == COM_STMT_EXECUTE && s->cmd_len <= SMALL_PACKET_MAX) {
 			const uint8_t *p =
@@ -1763,6 +1854,23 @@ static void classify_text(struct mysql_session *s, const uint8_t *p, uint32_t le
 		 (s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0, &s->cls);
 }
 
+/* Keep a copy of a read's packet (header and payload p of len bytes), so it
+ * can be sent to another reader if this one dies before answering. */
+static void keep_for_retry(struct mysql_session *s, const uint8_t *p, uint32_t len)
+{
+	size_t n = MYSQL_HEADER_LEN + (size_t)len;
+
+	if (n > s->retry_cap) {
+		uint8_t *grown = realloc(s->retry, n);
+		if (!grown)
+			return; /* then it is simply not retried */
+		s->retry = grown;
+		s->retry_cap = n;
+	}
+	memcpy(s->retry, p - MYSQL_HEADER_LEN, n);
+	s->retry_len = n;
+}
+
 /* Decide where a statement command goes: COM_STMT_EXECUTE and friends
  * follow their statement. */
 static void route_stmt(struct mysql_session *s)
@@ -1983,12 +2091,16 @@ static void next_command(struct mysql_session *s)
 		return;
 	}
 
+	s->retry_len = 0;
 	switch (s->kind) {
 	case CMD_QUERY:
 	case CMD_PREPARE:
 		s->dec = router_route(&s->rs, &s->cls);
 		if (s->kind == CMD_QUERY)
 			count_reason(s, s->dec.reason);
+		if (s->kind == CMD_QUERY && s->dec.target == ROUTER_READER &&
+		    s->cls.kind == CLASSIFY_READ && len <= SMALL_PACKET_MAX)
+			keep_for_retry(s, p, len);
 		s->target = decision_conn(s);
 		break;
 	case CMD_STMT:
@@ -2002,9 +2114,11 @@ static void next_command(struct mysql_session *s)
 		s->target = decision_conn(s);
 		break;
 	}
-	if (!s->target)
-		return; /* answered with an error */
 	ms_set_state(s, MS_ROUTING);
+	if (!s->target) {
+		wait_for_writer(s, -1, "no node can take writes");
+		return;
+	}
 	route_continue(s);
 }
 
@@ -2158,11 +2272,14 @@ static void command_done(struct mysql_session *s)
 	default:
 		break;
 	}
-	/* causal_reads session: from the first write on, reads wait for it. */
+	/* causal_reads session: from the first write on, reads wait for it.
+	 * After a failover, the first write on the new writer ends the event. */
 	if (ok && v && c->node == v->writer &&
 	    !(s->kind == CMD_QUERY &&
-	      (s->cls.kind == CLASSIFY_READ || s->cls.kind == CLASSIFY_SESSION)))
+	      (s->cls.kind == CLASSIFY_READ || s->cls.kind == CLASSIFY_SESSION))) {
 		s->wrote = true;
+		failover_first_write(v->failover);
+	}
 	free(s->saved);
 	s->saved = NULL;
 	s->saved_len = 0;
@@ -2263,6 +2380,7 @@ static void ms_process_backend(struct mysql_session *s)
 			return;
 		}
 		evbuffer_remove_buffer(in, out, MYSQL_HEADER_LEN);
+		s->answered = true;
 		s->next_seq = (uint8_t)(h[3] + 1);
 		s->b_left = len;
 		copy_rest(in, out, &s->b_left);
@@ -2368,6 +2486,23 @@ static void conn_lost(struct ms_conn *c, const char *why)
 		in_flight = c == s->cur && (s->state == MS_COMMAND || s->state == MS_INFILE);
 		had_trx = c == s->trx;
 	}
+	if (in_flight && !s->answered && s->retry_len && !s->c_streaming && !had_trx &&
+	    s->dec.target == ROUTER_READER) {
+		/* An autocommit read that has not answered anything yet: send
+		 * it to the next reader, and the client never knows. */
+		conn_drop(c);
+		log_info(s->tag, "retrying the read on another node");
+		s->resend = true;
+		ms_set_state(s, MS_ROUTING);
+		s->target = next_reader(s);
+		if (s->target)
+			route_continue(s);
+		else
+			wait_for_writer(s, -1, "no node is up");
+		return;
+	}
+	if (in_flight || had_trx)
+		health_lost(s->srv->health, s->cluster, (size_t)node);
 	conn_drop(c);
 	if (pinned_here) {
 		send_err(s, in_flight ? s->next_seq : 0, ER_NET_READ_ERROR, "08S01",
@@ -2461,6 +2596,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state == MS_CLOSING) {
 		ms_close(s, "client did not read its last error");
+		return;
+	}
+	if (s->waiting) {
+		writer_poll(s);
 		return;
 	}
 	log_info(s->tag, "login timed out after %u ms", s->lc->login_timeout_ms);

@@ -1,44 +1,75 @@
 /*
- * One health check of one node, run on the monitor's event base: connect
- * over TCP and read the server's first packet. A MySQL HandshakeV10 greeting
- * means the server accepts clients; an ERR packet (too many connections,
- * host blocked), a refused or slow connect, or anything else means it does
- * not. This is the liveness check of the walking skeleton; the cluster-aware
- * checks (Galera state, replication lag) replace it behind the same contract.
+ * One health check of one node on the monitor's event base, never blocking it. With a monitor
+ * account: log in (a connection kept between checks; Connector/C's non-blocking API driven by
+ * libevent), run the cluster type's SQL and let verdict.c judge the answer. Without one: the
+ * liveness check, a TCP connect and the server's MySQL greeting.
+ *
+ * Liveness:
+ *   IDLE --start--> CONNECTING --TCP connected--> GREETING --first packet--> DONE
+ * SQL (the connection is kept between checks):
+ *   IDLE --start, no connection--> CONNECTING --logged in--> QUERYING
+ *   IDLE --start, connection kept--------------------------> QUERYING
+ *   QUERYING --answered--> STORING --rows, more statements--> QUERYING
+ *                                  --rows of the last one---> DONE (verdict.c judged)
+ *   QUERYING or STORING --kept connection found lost--> CONNECTING (once per check)
+ * Both:
+ *   any running state --error, timeout--> DONE (SQL: the connection is dropped)
+ *   DONE --deferred event: done() called--> IDLE
  */
 #ifndef SLUICE_PROBE_H
 #define SLUICE_PROBE_H
 
 #include <stdbool.h>
 #include <stdint.h>
-#include <sys/socket.h>
 
+struct config_cluster;
+struct config_node;
 struct event_base;
 struct probe;
 
 struct probe_result {
-	bool ok;
-	uint32_t latency_us;	 /* from connect() to the verdict */
-	char error[128];	 /* why not ok; empty when ok */
-	char server_version[64]; /* from the greeting when ok, e.g. "10.11.6-MariaDB" */
+	bool ok;     /* the check completed: logged in and answered (liveness: greeted) */
+	bool serves; /* the cluster type's verdict: may receive traffic (reads at least) */
+	/* May be the writer. galera: serves and Synced (never a donor); group_replication:
+	 * ONLINE and PRIMARY; replication: @@read_only is 0; static and liveness: true. */
+	bool writable;
+	uint32_t latency_us; /* from the start of the check to the verdict */
+	int64_t lag_ms;	     /* replication: Seconds_Behind_Master * 1000; -1 otherwise/unknown */
+	/* Why not ok ("Access denied for user ...", "timed out after 500 ms connecting"), or why
+	 * not serving ("wsrep_local_state 2 (Donor/Desynced)", "MEMBER_STATE RECOVERING",
+	 * "replica 42 s behind (max_lag 10 s)"); empty when serving. */
+	char error[128];
+	/* Short, for logs and stats: "Synced", "Donor/Desynced", "ONLINE PRIMARY", "replica lag
+	 * 0 s", "primary", "read-only", "up"; when not ok: "unreachable", "login failed",
+	 * "timed out", "query failed" (liveness: "down"). */
+	char state[48];
+	char server_version[64]; /* mysql_get_server_info() or the greeting's; "" if not reached */
 };
 
-/* Called once per probe_start(), on the base's thread, after the probe has
- * released its socket. The probe may be started again or destroyed from
- * inside the callback. */
+/* Called once per probe_start(), on the base's thread, from an event of the probe's own once
+ * the check has let go of its timers, its liveness socket and its result sets (the SQL
+ * connection stays open for the next check); res is valid during the call only. The callback
+ * may start the probe again or destroy it. */
 typedef void (*probe_done_fn)(const struct probe_result *res, void *arg);
 
-/* A reusable probe of the node at sa. Returns NULL only when out of memory. */
-struct probe *probe_create(struct event_base *base, const struct sockaddr *sa, socklen_t len,
-			   probe_done_fn done, void *arg) __attribute__((warn_unused_result));
+/* A reusable checker of node cn of cluster cc, both borrowed (they must outlive the probe;
+ * cc->monitor.user decides between the SQL check and the liveness check). Does no I/O. A
+ * probe belongs to base's thread: every call on it must be made there.
+ * Returns NULL only when out of memory or when cn's address cannot be written as numbers. */
+struct probe *probe_create(struct event_base *base, const struct config_cluster *cc,
+			   const struct config_node *cn, probe_done_fn done, void *arg)
+	__attribute__((warn_unused_result));
 
-/* Start one check; done fires exactly once, within about timeout_ms.
- * Returns false (and done is not called) when a check is already running. */
+/* Start one check; done fires exactly once, within about timeout_ms (the SQL check has one
+ * deadline for connect, login, statements and rows; the liveness check bounds the connect
+ * and the greeting with timeout_ms each). Returns false (and done is not called) when a
+ * check is already running, including one whose done has not fired yet. */
 bool probe_start(struct probe *p, uint32_t timeout_ms) __attribute__((warn_unused_result));
 
 bool probe_running(const struct probe *p);
 
-/* Cancel any running check (done is not called) and free. NULL is a no-op. */
+/* Cancel a running check (done is not called), close the connection without waiting for the
+ * node, and free. NULL is a no-op. Safe from the probe's own done callback. */
 void probe_destroy(struct probe *p);
 
 #endif

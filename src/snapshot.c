@@ -66,14 +66,19 @@ static void build_rotation(const struct cluster_view *v, int skip, uint16_t **ou
 	}
 }
 
-void snapshot_compute_roles(struct cluster_view *v)
+void snapshot_compute_roles(struct cluster_view *v, int sticky, bool failback)
 {
 	v->writer = -1;
-	for (size_t i = 0; i < v->n_nodes; i++) {
-		if (!v->nodes[i].up)
-			continue;
-		if (v->writer < 0 || prefer(&v->nodes[i], &v->nodes[v->writer]))
-			v->writer = (int)i;
+	if (!failback && sticky >= 0 && (size_t)sticky < v->n_nodes && v->nodes[sticky].up &&
+	    v->nodes[sticky].writable) {
+		v->writer = sticky;
+	} else {
+		for (size_t i = 0; i < v->n_nodes; i++) {
+			if (!v->nodes[i].up || !v->nodes[i].writable)
+				continue;
+			if (v->writer < 0 || prefer(&v->nodes[i], &v->nodes[v->writer]))
+				v->writer = (int)i;
+		}
 	}
 	build_rotation(v, -1, &v->readers, &v->n_readers);
 	build_rotation(v, v->writer, &v->replicas, &v->n_replicas);
@@ -104,8 +109,10 @@ struct snapshot *snapshot_create(const struct config *cfg, bool *const *up, uint
 			v->nodes[n].weight = cc->nodes[n].weight;
 			v->nodes[n].priority = cc->nodes[n].priority;
 			v->nodes[n].up = up ? up[c][n] : false;
+			v->nodes[n].writable = true;
+			v->nodes[n].lag_ms = -1;
 		}
-		snapshot_compute_roles(v);
+		snapshot_compute_roles(v, -1, false);
 	}
 	return snap;
 fail:

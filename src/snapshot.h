@@ -20,9 +20,12 @@ struct config;
 struct node_view {
 	const char *name; /* borrowed from the config, which outlives snapshots */
 	bool up;	  /* passed fall/rise: may receive traffic */
+	bool writable;	  /* may be the writer (cluster type's verdict; true for liveness) */
 	uint32_t weight;
 	uint32_t priority;
 	uint32_t check_us; /* duration of the last check, microseconds */
+	int64_t lag_ms;	   /* replication delay, -1 when not a replica or unknown */
+	char state[48];	   /* the check's short state: "Synced", "ONLINE PRIMARY", ... */
 	char last_error[128];
 	char server_version[64]; /* from the node's greeting, "" until seen */
 };
@@ -40,6 +43,9 @@ struct cluster_view {
 	 * reads unless primary_reads is on. */
 	uint16_t *replicas;
 	size_t n_replicas;
+	/* The last failover of this cluster (failover.h), or NULL: workers
+	 * close it when a write succeeds on the new writer. */
+	struct failover_event *failover;
 };
 
 struct snapshot {
@@ -61,9 +67,12 @@ struct snapshot *snapshot_ref(struct snapshot *snap);
 void snapshot_unref(struct snapshot *snap);
 
 /* Recompute writer and reader rotation of cluster view v from its nodes'
- * up/weight/priority. Used by snapshot_create and by the monitor after it
- * changed node states in a snapshot it has not yet published. */
-void snapshot_compute_roles(struct cluster_view *v);
+ * up/writable/weight/priority. The writer is the up, writable node with the
+ * lowest (priority, name), except that sticky (the current writer, or -1)
+ * keeps the role while it is up and writable unless failback is on: a node
+ * that comes back does not take the role from a healthy writer. Used by
+ * snapshot_create (sticky -1) and by the monitor before it publishes. */
+void snapshot_compute_roles(struct cluster_view *v, int sticky, bool failback);
 
 /* Fill order[] with the node indexes to try for a write, best first: the
  * writer, then the other up nodes by (priority, name). Returns the count,

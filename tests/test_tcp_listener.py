@@ -111,7 +111,8 @@ def test_sigkill_failover_and_return(galera, proxy):
     proxy.wait_log(r"node node1 \(cluster galera, [^)]*\) is UP", timeout=30, after=down.end())
     seen = [cli_node_name(proxy.ro) for _ in range(30)]
     assert {n: seen.count(n) for n in set(seen)} == {"node1": 10, "node2": 10, "node3": 10}, seen
-    assert cli_node_name(proxy.rw) == "node1"
+    # The writer is sticky (failback: false, the default): node1 is back, node2 keeps the role.
+    assert cli_node_name(proxy.rw) == "node2"
 
 
 def connect(port, **kw):

@@ -439,14 +439,30 @@ static void test_create_two_clusters(void)
 	/* Names are borrowed from the config, not copied. */
 	CHECK(snap->clusters[0].nodes[0].name == cfg->clusters[0].nodes[0].name);
 
-	check_case("recompute after a state change");
+	check_case("recompute after a state change: sticky writer, failback");
 	snap->clusters[0].nodes[0].up = true;
-	snapshot_compute_roles(&snap->clusters[0]);
+	/* Node 0 is preferred, but node 1 is the writer and stays so. */
+	snapshot_compute_roles(&snap->clusters[0], 1, false);
+	CHECK_EQ_INT(snap->clusters[0].writer, 1);
+	/* With failback the preferred node takes the role back. */
+	snapshot_compute_roles(&snap->clusters[0], 1, true);
 	CHECK_EQ_INT(snap->clusters[0].writer, 0);
+	snapshot_compute_roles(&snap->clusters[0], -1, false);
+	CHECK_EQ_INT(snap->clusters[0].writer, 0);
+	CHECK_EQ_INT(snap->clusters[0].n_readers, 2);
+	/* A node that may not write (a donor, a replica) is never the writer,
+	 * sticky or not, but still reads. */
+	snap->clusters[0].nodes[0].writable = false;
+	snapshot_compute_roles(&snap->clusters[0], 0, false);
+	CHECK_EQ_INT(snap->clusters[0].writer, 1);
+	CHECK_EQ_INT(snap->clusters[0].n_readers, 2);
+	snap->clusters[0].nodes[1].writable = false;
+	snapshot_compute_roles(&snap->clusters[0], 1, true);
+	CHECK_EQ_INT(snap->clusters[0].writer, -1);
 	CHECK_EQ_INT(snap->clusters[0].n_readers, 2);
 	snap->clusters[0].nodes[0].up = false;
 	snap->clusters[0].nodes[1].up = false;
-	snapshot_compute_roles(&snap->clusters[0]);
+	snapshot_compute_roles(&snap->clusters[0], -1, false);
 	CHECK_EQ_INT(snap->clusters[0].writer, -1);
 	CHECK_EQ_INT(snap->clusters[0].n_readers, 0);
 	CHECK(snap->clusters[0].readers == NULL);

@@ -1,0 +1,95 @@
+/*
+ * Failover events in a fixed ring: written by the monitor, completed by
+ * workers through atomics. See failover.h.
+ */
+#include "failover.h"
+
+#include <inttypes.h>
+#include <time.h>
+
+#include "log.h"
+
+static struct failover_event ring[FAILOVER_KEEP];
+static atomic_uint_fast64_t next_id = 1;
+
+uint64_t failover_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+struct failover_event *failover_begin(const char *cluster, const char *old_writer,
+				      const char *new_writer, uint64_t failed_ms,
+				      const atomic_uint *lost, unsigned lost_base)
+{
+	uint64_t id = atomic_fetch_add(&next_id, 1);
+	struct failover_event *ev = &ring[id % FAILOVER_KEEP];
+
+	/* A slot is reused after FAILOVER_KEEP events; a worker still
+	 * pointing at it through an old snapshot at worst closes the newer
+	 * event a moment early, which the monitor would not let happen
+	 * within one interval anyway. */
+	ev->id = id;
+	ev->cluster = cluster;
+	ev->old_writer = old_writer;
+	ev->new_writer = new_writer;
+	ev->failed_ms = failed_ms;
+	ev->switched_ms = failover_now_ms();
+	atomic_store(&ev->first_write_ms, 0);
+	ev->lost = lost;
+	ev->lost_base = lost_base;
+	log_info("failover",
+		 "#%" PRIu64 " cluster %s: writer %s -> %s, %" PRIu64 " ms after the first failure",
+		 id, cluster, old_writer, new_writer ? new_writer : "(none)",
+		 ev->switched_ms - failed_ms);
+	return ev;
+}
+
+void failover_first_write(struct failover_event *ev)
+{
+	uint64_t zero = 0, now;
+
+	if (!ev || atomic_load_explicit(&ev->first_write_ms, memory_order_relaxed))
+		return;
+	now = failover_now_ms();
+	if (!atomic_compare_exchange_strong(&ev->first_write_ms, &zero, now))
+		return;
+	log_info("failover",
+		 "#%" PRIu64 " cluster %s: first write on %s %" PRIu64
+		 " ms after the first failure of %s (%" PRIu64 " ms after the switch); "
+		 "%u session(s) lost a statement or transaction",
+		 ev->id, ev->cluster, ev->new_writer, now - ev->failed_ms, ev->old_writer,
+		 now - ev->switched_ms, failover_sessions(ev));
+}
+
+unsigned failover_sessions(const struct failover_event *ev)
+{
+	return ev->lost ? atomic_load(ev->lost) - ev->lost_base : 0;
+}
+
+size_t failover_recent(struct failover_event *out, size_t max)
+{
+	uint64_t last = atomic_load(&next_id) - 1;
+	size_t n = 0;
+
+	for (uint64_t id = last; id > 0 && n < max && last - id < FAILOVER_KEEP; id--) {
+		const struct failover_event *ev = &ring[id % FAILOVER_KEEP];
+		if (ev->id != id)
+			continue;
+		out[n] = (struct failover_event){
+			.id = ev->id,
+			.cluster = ev->cluster,
+			.old_writer = ev->old_writer,
+			.new_writer = ev->new_writer,
+			.failed_ms = ev->failed_ms,
+			.switched_ms = ev->switched_ms,
+			.lost = NULL,
+			.lost_base = failover_sessions(ev), /* frozen: the count so far */
+		};
+		atomic_init(&out[n].first_write_ms, atomic_load(&ev->first_write_ms));
+		n++;
+	}
+	return n;
+}
