@@ -159,8 +159,9 @@ static void probe_done(const struct probe_result *res, void *arg)
 	memcpy(hn->state, res->state, sizeof(hn->state));
 	/* A node that stops serving or writing changes roles at once: its
 	 * own check said so, there is nothing to debounce. Failures to answer
-	 * at all go through fall. */
-	hn->writable = res->ok && res->writable;
+	 * at all go through fall (and a node that is down is not a writer). */
+	if (res->ok)
+		hn->writable = res->writable;
 	if (serving) {
 		hn->oks++;
 		hn->fails = 0;

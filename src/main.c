@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <event2/thread.h>
+#include <mysql.h>
 
 #include "config.h"
 #include "log.h"
@@ -103,12 +104,21 @@ int main(int argc, char **argv)
 		config_destroy(cfg);
 		return 1;
 	}
+	/* Connector/C (the monitor's checks) sets itself up once, before any
+	 * thread uses it. */
+	if (mysql_library_init(0, NULL, NULL) != 0) {
+		log_error("server", "cannot initialise MariaDB Connector/C");
+		config_destroy(cfg);
+		return 1;
+	}
 	log_info("server", "sluice %s starting with %s", SLUICE_VERSION, path);
 	struct server *srv = server_create(cfg);
-	if (!srv)
-		return 1;
-	int rc = server_run(srv);
-	server_destroy(srv);
-	log_info("server", "stopped");
+	int rc = 1;
+	if (srv) {
+		rc = server_run(srv);
+		server_destroy(srv);
+		log_info("server", "stopped");
+	}
+	mysql_library_end();
 	return rc;
 }

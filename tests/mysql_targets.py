@@ -48,6 +48,9 @@ KINDS = ("direct", "sluice")
 # COM_RESET_CONNECTION reset it; tests using those read nothing that replication could delay.
 CAUSAL_READS = "SET SESSION wsrep_sync_wait = 1"
 
+# The monitor logs in with the harness's monitor account and checks each node's wsrep state.
+os.environ.setdefault("SLUICE_TEST_MONITOR_PW", "monitor_pw")
+
 
 def _kinds() -> list[str]:
     raw = os.environ.get(TARGET_ENV, "sluice")
@@ -100,7 +103,8 @@ listeners:
 clusters:
   - name: galera
     type: galera
-    monitor: {{ interval: 200ms, timeout: 400ms }}
+    monitor: {{ user: monitor, password_env: SLUICE_TEST_MONITOR_PW, interval: 200ms,
+               timeout: 400ms }}
     nodes:
 {nodes}
 users:
