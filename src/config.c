@@ -249,6 +249,8 @@ static const struct key_spec root_keys[] = {
 	 "worker threads; 0 means one per CPU"},
 	{"buffer_size", KEY_SIZE, 0, OFF(config, buffer_size), 4096, 64u << 20, "256k", NULL, 0, 0,
 	 NULL, "bytes buffered per direction of a connection before sluice stops reading"},
+	{"state_file", KEY_STRING, 0, OFF(config, state_file), 1, PATH_MAX, NULL, NULL, 0, 0, NULL,
+	 "file keeping the nodes' operator states (drain, maintenance) across restarts"},
 	{0},
 };
 static const struct schema root_schema = {"config", sizeof(struct config), root_keys};

@@ -177,6 +177,7 @@ struct config {
 	char *path;
 	uint32_t workers; /* 0 in the file means one per CPU; resolved on load */
 	uint32_t buffer_size;
+	char *state_file; /* operator states (opstate.h), as written; NULL: none */
 	struct config_listener *listeners;
 	size_t n_listeners;
 	struct config_cluster *clusters;

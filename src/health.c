@@ -4,10 +4,12 @@
  */
 #include "health.h"
 
+#include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <event2/event.h>
@@ -17,8 +19,12 @@
 #include "failover.h"
 #include "log.h"
 #include "net.h"
+#include "opstate.h"
 #include "probe.h"
 #include "snapshot.h"
+
+/* How often the operator state file is looked at. */
+#define STATE_POLL_MS 200
 
 /* How long health_start waits beyond the slowest timeout for the first
  * verdicts before giving up and starting with what it has. */
@@ -33,7 +39,8 @@ struct health_node {
 	struct event *timer; /* next scheduled check */
 	bool known;	     /* has had its first verdict */
 	bool up;
-	bool writable; /* the last check said it may be the writer */
+	bool writable;	       /* the last check said it may be the writer */
+	enum node_admin admin; /* the operator's state (opstate.h) */
 	int64_t lag_ms;
 	char state[48];
 	uint64_t failed_ms;	     /* first failed check of the current streak, 0: none */
@@ -60,6 +67,10 @@ struct health {
 	size_t *first; /* index of each cluster's first node in nodes */
 	uint64_t generation;
 	struct snapshot *last; /* last published, for change logs */
+	/* The operator state file, watched by stat() every STATE_POLL_MS. */
+	char state_path[PATH_MAX];
+	struct event *state_timer;
+	struct stat state_seen; /* what the last load saw (st_ino 0: no file) */
 
 	pthread_mutex_t lock; /* guards unknown, for health_start's wait */
 	pthread_cond_t cond;
@@ -82,6 +93,7 @@ static void publish(struct health *h)
 		struct node_view *v = &snap->clusters[hn->cluster].nodes[hn->node];
 		v->check_us = hn->check_us;
 		v->writable = hn->writable;
+		v->admin = hn->admin;
 		v->lag_ms = hn->lag_ms;
 		memcpy(v->state, hn->state, sizeof(v->state));
 		memcpy(v->last_error, hn->last_error, sizeof(v->last_error));
@@ -238,12 +250,68 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Load the state file and apply it. Returns true when a node's state
+ * changed. A file that cannot be read or parsed leaves the states as they
+ * are, with an error in the log. */
+static bool load_states(struct health *h)
+{
+	struct opstate st = {0};
+	char err[300];
+	bool changed = false;
+
+	if (!opstate_load(h->state_path, &st, err, sizeof(err))) {
+		log_error("health", "operator states not changed: %s", err);
+		return false;
+	}
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		struct health_node *hn = &h->nodes[i];
+		enum node_admin now = opstate_get(&st, hn->cc->name, hn->cn->name);
+		if (now == hn->admin)
+			continue;
+		log_info("health", "node %s (cluster %s): %s -> %s (operator)", hn->cn->name,
+			 hn->cc->name, node_admin_str(hn->admin), node_admin_str(now));
+		hn->admin = now;
+		changed = true;
+	}
+	opstate_deinit(&st);
+	return changed;
+}
+
+/* Has the state file changed since it was last loaded (or appeared, or
+ * gone away)? */
+static bool state_file_changed(struct health *h)
+{
+	struct stat now;
+
+	if (stat(h->state_path, &now) != 0)
+		memset(&now, 0, sizeof(now));
+	bool same = now.st_ino == h->state_seen.st_ino && now.st_size == h->state_seen.st_size &&
+		    now.st_mtim.tv_sec == h->state_seen.st_mtim.tv_sec &&
+		    now.st_mtim.tv_nsec == h->state_seen.st_mtim.tv_nsec;
+	h->state_seen = now;
+	return !same;
+}
+
+static void state_timer_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct health *h = arg;
+	struct timeval tv = net_timeval_ms(STATE_POLL_MS);
+
+	if (state_file_changed(h) && load_states(h) && all_known(h))
+		publish(h);
+	event_add(h->state_timer, &tv);
+}
+
 static void *health_main(void *arg)
 {
 	struct health *h = arg;
 
 	for (size_t i = 0; i < h->n_nodes; i++)
 		start_check(&h->nodes[i]);
+	if (h->state_timer) {
+		struct timeval tv = net_timeval_ms(STATE_POLL_MS);
+		event_add(h->state_timer, &tv);
+	}
 	event_base_loop(h->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	return NULL;
 }
@@ -294,6 +362,16 @@ struct health *health_create(const struct config *cfg, health_publish_fn publish
 		}
 	}
 	h->unknown = h->n_nodes;
+	if (cfg->state_file) {
+		config_resolve_path(cfg->path, cfg->state_file, h->state_path,
+				    sizeof(h->state_path));
+		h->state_timer = evtimer_new(h->base, state_timer_cb, h);
+		if (!h->state_timer)
+			goto fail;
+		/* States from before a restart apply from the first snapshot. */
+		state_file_changed(h);
+		load_states(h);
+	}
 	return h;
 fail:
 	health_destroy(h);
@@ -374,6 +452,8 @@ void health_destroy(struct health *h)
 	}
 	free(h->nodes);
 	free(h->first);
+	if (h->state_timer)
+		event_free(h->state_timer);
 	if (h->wake)
 		event_free(h->wake);
 	if (h->base)

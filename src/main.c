@@ -13,6 +13,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "opstate.h"
 #include "server.h"
 #include "sluice_version.h"
 
@@ -27,20 +28,78 @@ static void usage(FILE *out)
 		"  -t, --check         check the configuration, print every error as\n"
 		"                      FILE:LINE:COL: message, and exit (0 = valid)\n"
 		"      --list-keys     print every configuration key with its type and default\n"
+		"      --set-state CLUSTER/NODE=STATE\n"
+		"                      set a node's operator state (ready, drain or\n"
+		"                      maintenance) in the config's state_file; a running\n"
+		"                      sluice applies it within one monitor interval\n"
 		"  -v, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n"
 		"\n"
 		"Runs in the foreground and logs to stderr. SIGTERM or SIGINT stops it.\n");
 }
 
+/* --set-state CLUSTER/NODE=STATE: update the state file. 0 done, 1 failed,
+ * 2 bad argument. */
+static int set_node_state(const struct config *cfg, const char *arg)
+{
+	char cluster[OPSTATE_NAME_MAX + 1], node[OPSTATE_NAME_MAX + 1], file[4096];
+	char err[300] = "out of memory, or a name too long";
+	const char *slash = strchr(arg, '/'), *eq = strchr(arg, '=');
+	enum node_admin state;
+	struct opstate st = {0};
+	bool found = false;
+
+	if (!slash || !eq || eq < slash || (size_t)(slash - arg) > OPSTATE_NAME_MAX ||
+	    (size_t)(eq - slash - 1) > OPSTATE_NAME_MAX || !node_admin_parse(eq + 1, &state)) {
+		fprintf(stderr,
+			"sluice: --set-state wants CLUSTER/NODE=ready|drain|maintenance, "
+			"not '%s'\n",
+			arg);
+		return 2;
+	}
+	snprintf(cluster, sizeof(cluster), "%.*s", (int)(slash - arg), arg);
+	snprintf(node, sizeof(node), "%.*s", (int)(eq - slash - 1), slash + 1);
+	for (size_t c = 0; c < cfg->n_clusters; c++) {
+		if (strcmp(cfg->clusters[c].name, cluster) != 0)
+			continue;
+		for (size_t n = 0; n < cfg->clusters[c].n_nodes; n++)
+			found |= strcmp(cfg->clusters[c].nodes[n].name, node) == 0;
+	}
+	if (!found) {
+		fprintf(stderr, "sluice: %s has no node '%s' in a cluster '%s'\n", cfg->path, node,
+			cluster);
+		return 2;
+	}
+	if (!cfg->state_file) {
+		fprintf(stderr, "sluice: %s sets no state_file; add one (see sluice.yaml(5))\n",
+			cfg->path);
+		return 1;
+	}
+	config_resolve_path(cfg->path, cfg->state_file, file, sizeof(file));
+	if (!opstate_load(file, &st, err, sizeof(err)) || !opstate_set(&st, cluster, node, state) ||
+	    !opstate_save(file, &st, err, sizeof(err))) {
+		fprintf(stderr, "sluice: %s\n", err);
+		opstate_deinit(&st);
+		return 1;
+	}
+	opstate_deinit(&st);
+	printf("%s/%s: %s (in %s; a running sluice applies it within one monitor interval)\n",
+	       cluster, node, node_admin_str(state), file);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"check", no_argument, NULL, 't'},
-		{"list-keys", no_argument, NULL, 'K'},	  {"version", no_argument, NULL, 'v'},
-		{"help", no_argument, NULL, 'h'},	  {NULL, 0, NULL, 0},
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 't'},
+		{"list-keys", no_argument, NULL, 'K'},
+		{"version", no_argument, NULL, 'v'},
+		{"help", no_argument, NULL, 'h'},
+		{"set-state", required_argument, NULL, 'S'},
+		{NULL, 0, NULL, 0},
 	};
-	const char *path = NULL;
+	const char *path = NULL, *set_state = NULL;
 	bool check_only = false;
 	int opt;
 
@@ -55,6 +114,9 @@ int main(int argc, char **argv)
 		case 'K':
 			config_print_keys(stdout);
 			return 0;
+		case 'S':
+			set_state = optarg;
+			break;
 		case 'v':
 			printf("sluice %s\n", SLUICE_VERSION);
 			return 0;
@@ -88,6 +150,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	config_errors_deinit(&errs);
+	if (set_state) {
+		int rc = set_node_state(cfg, set_state);
+		config_destroy(cfg);
+		return rc;
+	}
 	if (check_only) {
 		printf("%s: configuration is valid (%zu listener(s), %zu cluster(s), %zu "
 		       "user(s))\n",

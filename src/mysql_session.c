@@ -38,6 +38,7 @@
 #include "listener.h"
 #include "log.h"
 #include "net.h"
+#include "opstate.h"
 #include "mysql/auth.h"
 #include "mysql/compress.h"
 #include "mysql/handshake.h"
@@ -1909,6 +1910,28 @@ static void route_stmt(struct mysql_session *s)
 	s->target = decision_conn(s);
 }
 
+/* Nodes the operator put in maintenance are out now: close this session's
+ * connections to them before the next command; a transaction open there is
+ * ended (the node rolls it back) and reported as lost. Drained nodes keep
+ * serving what runs there until it ends. */
+static void leave_maintenance(struct mysql_session *s)
+{
+	const struct cluster_view *v = cluster_view(s);
+
+	for (size_t i = 0; v && i < s->n_conns; i++) {
+		struct ms_conn *c = &s->conns[i];
+		if (c->state == CONN_NONE || v->nodes[i].admin != NODE_ADMIN_MAINTENANCE)
+			continue;
+		log_info(s->tag, "node %s is in maintenance: closing the connection to it",
+			 node_name(s, c->node));
+		if (c == s->trx) {
+			s->trx_lost = c->node;
+			s->rs.in_trx = false;
+		}
+		conn_drop(c);
+	}
+}
+
 /* READY: take the next command from the client. */
 static void next_command(struct mysql_session *s)
 {
@@ -1935,6 +1958,7 @@ static void next_command(struct mysql_session *s)
 		ms_close(s, "killed by KILL CONNECTION");
 		return;
 	}
+	leave_maintenance(s);
 	/* Wait for the part sluice inspects: all of a small command, the
 	 * first SMALL_PACKET_MAX bytes of a long statement. */
 	have = len;

@@ -9,9 +9,17 @@
 
 #include "config.h"
 #include "log.h"
+#include "opstate.h"
 
 /* (priority, name) order: the deterministic writer preference, so several
  * sluice instances in front of one cluster pick the same writer. */
+/* May the node take new sessions and statements? Up, and not drained or in
+ * maintenance by the operator. */
+static bool routable(const struct node_view *n)
+{
+	return n->up && n->admin == NODE_ADMIN_READY;
+}
+
 static bool prefer(const struct node_view *a, const struct node_view *b)
 {
 	if (a->priority != b->priority)
@@ -42,12 +50,12 @@ static void build_rotation(const struct cluster_view *v, int skip, uint16_t **ou
 	*out = NULL;
 	*n_out = 0;
 	for (size_t i = 0; i < v->n_nodes; i++)
-		if (v->nodes[i].up && (int)i != skip && v->nodes[i].weight)
+		if (routable(&v->nodes[i]) && (int)i != skip && v->nodes[i].weight)
 			g = gcd(g, v->nodes[i].weight);
 	if (g == 0)
 		return;
 	for (size_t i = 0; i < v->n_nodes; i++)
-		if (v->nodes[i].up && (int)i != skip)
+		if (routable(&v->nodes[i]) && (int)i != skip)
 			total += v->nodes[i].weight / g;
 	*out = calloc(total, sizeof(**out));
 	if (!*out)
@@ -55,7 +63,7 @@ static void build_rotation(const struct cluster_view *v, int skip, uint16_t **ou
 	for (uint32_t step = 0; step < total; step++) {
 		int best = -1;
 		for (size_t i = 0; i < v->n_nodes; i++) {
-			if (!v->nodes[i].up || (int)i == skip || !v->nodes[i].weight)
+			if (!routable(&v->nodes[i]) || (int)i == skip || !v->nodes[i].weight)
 				continue;
 			current[i] += (int32_t)(v->nodes[i].weight / g);
 			if (best < 0 || current[i] > current[best])
@@ -69,12 +77,12 @@ static void build_rotation(const struct cluster_view *v, int skip, uint16_t **ou
 void snapshot_compute_roles(struct cluster_view *v, int sticky, bool failback)
 {
 	v->writer = -1;
-	if (!failback && sticky >= 0 && (size_t)sticky < v->n_nodes && v->nodes[sticky].up &&
-	    v->nodes[sticky].writable) {
+	if (!failback && sticky >= 0 && (size_t)sticky < v->n_nodes &&
+	    routable(&v->nodes[sticky]) && v->nodes[sticky].writable) {
 		v->writer = sticky;
 	} else {
 		for (size_t i = 0; i < v->n_nodes; i++) {
-			if (!v->nodes[i].up || !v->nodes[i].writable)
+			if (!routable(&v->nodes[i]) || !v->nodes[i].writable)
 				continue;
 			if (v->writer < 0 || prefer(&v->nodes[i], &v->nodes[v->writer]))
 				v->writer = (int)i;
@@ -150,7 +158,7 @@ size_t snapshot_writer_order(const struct cluster_view *v, uint16_t *order)
 	order[n++] = (uint16_t)v->writer;
 	/* Insertion sort of the remaining up nodes: clusters are small. */
 	for (size_t i = 0; i < v->n_nodes; i++) {
-		if (!v->nodes[i].up || (int)i == v->writer)
+		if (!routable(&v->nodes[i]) || (int)i == v->writer)
 			continue;
 		size_t at = n;
 		while (at > 1 && prefer(&v->nodes[i], &v->nodes[order[at - 1]])) {

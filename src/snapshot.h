@@ -21,6 +21,7 @@ struct node_view {
 	const char *name; /* borrowed from the config, which outlives snapshots */
 	bool up;	  /* passed fall/rise: may receive traffic */
 	bool writable;	  /* may be the writer (cluster type's verdict; true for liveness) */
+	int admin;	  /* enum node_admin (opstate.h): ready, drain, maintenance */
 	uint32_t weight;
 	uint32_t priority;
 	uint32_t check_us; /* duration of the last check, microseconds */

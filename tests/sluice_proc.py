@@ -37,7 +37,9 @@ class Sluice:
         self.returncode: int | None = None
 
     def start(self, timeout: float = 30.0) -> "Sluice":
-        """Start and wait until the daemon logs that it is accepting (or fails)."""
+        """Start (again, after stop()) and wait until the daemon logs that it is accepting (or
+        fails). A new start begins a new log file."""
+        self.returncode = None
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen([sluice_binary(), "-c", self.config_path],
                                      stdout=self._log, stderr=subprocess.STDOUT)
