@@ -41,6 +41,7 @@ struct health_node {
 	bool up;
 	bool writable;	       /* the last check said it may be the writer */
 	enum node_admin admin; /* the operator's state (opstate.h) */
+	bool donor_logged;     /* the writer-turned-donor line was logged */
 	int64_t lag_ms;
 	char state[48];
 	uint64_t failed_ms;	     /* first failed check of the current streak, 0: none */
@@ -164,6 +165,23 @@ static void probe_done(const struct probe_result *res, void *arg)
 	const struct config_monitor *m = &hn->cc->monitor;
 	bool was_up = hn->up, was_writable = hn->writable, first = !hn->known;
 	bool serving = res->ok && res->serves;
+	/* The writer that becomes a state transfer donor for a returning
+	 * node keeps the role: switching would abort its transactions just
+	 * when a node comes back, which failback: false is meant to avoid. */
+	bool keeps_writer = res->ok && res->donor && h->last &&
+			    h->last->clusters[hn->cluster].writer == (int)hn->node;
+
+	if (keeps_writer) {
+		serving = true;
+		if (!hn->donor_logged)
+			log_info("health",
+				 "node %s (cluster %s) is a state transfer donor and "
+				 "stays the writer",
+				 hn->cn->name, hn->cc->name);
+		hn->donor_logged = true;
+	} else {
+		hn->donor_logged = false;
+	}
 	char addr[64];
 
 	hn->check_us = res->latency_us;
@@ -173,7 +191,7 @@ static void probe_done(const struct probe_result *res, void *arg)
 	 * own check said so, there is nothing to debounce. Failures to answer
 	 * at all go through fall (and a node that is down is not a writer). */
 	if (res->ok)
-		hn->writable = res->writable;
+		hn->writable = res->writable || keeps_writer;
 	if (serving) {
 		hn->oks++;
 		hn->fails = 0;
@@ -193,7 +211,7 @@ static void probe_done(const struct probe_result *res, void *arg)
 	/* The first verdict decides at once: at startup there is no history
 	 * to protect against flapping. A node that answered and said it does
 	 * not serve is out at once too. */
-	if (first || (res->ok && !res->serves))
+	if (first || (res->ok && !serving))
 		hn->up = serving;
 	else if (hn->up && hn->fails >= m->fall)
 		hn->up = false;

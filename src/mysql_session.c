@@ -1127,7 +1127,8 @@ static void wait_for_writer(struct mysql_session *s, int failed_node, const char
 	}
 	s->wait_gen = snap ? snap->generation : 0;
 	s->wait_node = failed_node;
-	snprintf(s->wait_why, sizeof(s->wait_why), "%s", why);
+	if (why != s->wait_why)
+		snprintf(s->wait_why, sizeof(s->wait_why), "%s", why);
 	s->target = NULL;
 	if (now >= s->wait_deadline_ms) {
 		s->waiting = false;
@@ -1148,14 +1149,16 @@ static void wait_for_writer(struct mysql_session *s, int failed_node, const char
 	evtimer_add(s->timer, &tv);
 }
 
-/* WRITER_POLL_MS passed while waiting for a writer: try again once the
- * node states changed. */
+/* WRITER_POLL_MS passed while waiting for a writer: try again when there
+ * is a writer that is not the one that just failed, or the node states
+ * changed since (the failed one may be back). */
 static void writer_poll(struct mysql_session *s)
 {
 	const struct snapshot *snap = worker_snapshot(s->w);
 	const struct cluster_view *v = cluster_view(s);
 
-	if (!snap || snap->generation == s->wait_gen || !v || v->writer < 0) {
+	if (!snap || !v || v->writer < 0 ||
+	    (v->writer == s->wait_node && snap->generation == s->wait_gen)) {
 		wait_for_writer(s, s->wait_node, s->wait_why);
 		return;
 	}

@@ -166,6 +166,7 @@ static void probe_fail(struct probe *p, const char *state, const char *fmt, ...)
 	p->result.ok = false;
 	p->result.serves = false;
 	p->result.writable = false;
+	p->result.donor = false;
 	snprintf(p->result.state, sizeof(p->result.state), "%s", state);
 	va_start(ap, fmt);
 	vsnprintf(p->result.error, sizeof(p->result.error), fmt, ap);
@@ -187,6 +188,7 @@ static void greeting_conclude(struct probe *p, bool ok, const char *fmt, ...)
 	p->result.ok = ok;
 	p->result.serves = ok;
 	p->result.writable = ok;
+	p->result.donor = false;
 	snprintf(p->result.state, sizeof(p->result.state), "%s", ok ? "up" : "down");
 	p->result.error[0] = '\0';
 	if (fmt) {

@@ -33,6 +33,8 @@ struct probe_result {
 	/* May be the writer. galera: serves and Synced (never a donor); group_replication:
 	 * ONLINE and PRIMARY; replication: @@read_only is 0; static and liveness: true. */
 	bool writable;
+	bool donor;	     /* galera: a state transfer donor, otherwise ready: may keep the writer
+			      * role it has, is never given it */
 	uint32_t latency_us; /* from the start of the check to the verdict */
 	int64_t lag_ms;	     /* replication: Seconds_Behind_Master * 1000; -1 otherwise/unknown */
 	/* Why not ok ("Access denied for user ...", "timed out after 500 ms connecting"), or why

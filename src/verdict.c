@@ -242,8 +242,11 @@ static void galera_evaluate(const struct config_cluster *cc, const struct verdic
 		res->writable = true;
 		return;
 	}
+	/* A donor is never made the writer; the writer that becomes a donor
+	 * (Galera picks one for a returning node) may keep the role. */
+	res->donor = state == 2;
 	if (state == 2 && cc->donor_serves_reads) {
-		res->serves = true; /* reads only: a donor is never the writer */
+		res->serves = true; /* reads only */
 		return;
 	}
 	not_serving(res, "wsrep_local_state %" PRId64 " (%s)", state, res->state);
@@ -435,6 +438,7 @@ void verdict_evaluate(const struct config_cluster *cc, const struct verdict_tabl
 	res->ok = true;
 	res->serves = false;
 	res->writable = false;
+	res->donor = false;
 	res->lag_ms = -1;
 	res->error[0] = '\0';
 	res->state[0] = '\0';
