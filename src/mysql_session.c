@@ -2270,8 +2270,13 @@ static void command_done(struct mysql_session *s)
 		router_status(&s->rs, s->status);
 		s->trx = s->rs.in_trx ? c : NULL;
 	}
-	if (!ok)
+	if (!ok) {
 		conn_stats(c)->errors++;
+		/* Galera's "WSREP has not yet prepared node for application use":
+		 * the node left the primary component; check it now. */
+		if (s->resp.err.code == ER_UNKNOWN_COM_ERROR)
+			health_suspect(s->srv->health, s->cluster, (size_t)c->node);
+	}
 	switch (s->kind) {
 	case CMD_QUERY:
 		if (ok && s->cls.kind == CLASSIFY_SESSION && !(s->cls.flags & CLASSIFY_MULTI))
