@@ -688,8 +688,17 @@ static void connect_next(struct mysql_session *s)
 		if (conn_open(c))
 			return;
 	}
-	/* Nothing to log in to now: wait for the monitor, within bounds. */
-	wait_for_writer(s, -1, s->n_order ? "all refused the connection" : "none is healthy");
+	if (s->n_order == 0) {
+		/* No healthy node right now: wait for the monitor, within bounds. */
+		wait_for_writer(s, -1, "none is healthy");
+		return;
+	}
+	/* Healthy nodes that all refuse the login (TLS verification, a node
+	 * missing the account) will not change their mind by waiting. */
+	char msg[256];
+	snprintf(msg, sizeof(msg), "sluice: no node of cluster '%s' can take this session (%s)",
+		 s->cc->name, "all refused the connection");
+	ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01", msg);
 }
 
 /* The client proved its password: log in to the writer. */
