@@ -2359,6 +2359,34 @@ static void on_prepare_ok(struct mysql_session *s, uint8_t *p, size_t need)
 	p[4] = (uint8_t)(st->id >> 24);
 }
 
+/* The response to a read is Galera's "WSREP has not yet prepared node for
+ * application use" (1047: the node left the primary component) and nothing
+ * has reached the client: drop the error, have the monitor check the node
+ * now, and send the read to the next reader. len is the error packet's
+ * payload length, still in the node's input. True when retried. */
+static bool not_ready_retry(struct mysql_session *s, uint32_t len)
+{
+	struct ms_conn *c = s->cur;
+
+	if (!s->resp.error || s->resp.err.code != ER_UNKNOWN_COM_ERROR || s->answered ||
+	    !s->retry_len || s->c_streaming || s->dec.target != ROUTER_READER)
+		return false;
+	evbuffer_drain(backend_input(c->be), MYSQL_HEADER_LEN + len);
+	conn_stats(c)->errors++;
+	health_suspect(s->srv->health, s->cluster, (size_t)c->node);
+	log_info(s->tag, "node %s is not ready (%u %s); retrying the read on another node",
+		 node_name(s, c->node), s->resp.err.code, s->resp.err.message);
+	conn_set_state(c, CONN_IDLE);
+	s->resend = true;
+	ms_set_state(s, MS_ROUTING);
+	s->target = next_reader(s);
+	if (s->target)
+		route_continue(s);
+	else
+		wait_for_writer(s, -1, "no node is up");
+	return true;
+}
+
 /* Stream the backend's response to the client, following it packet by
  * packet until the tracker says it is complete. */
 static void ms_process_backend(struct mysql_session *s)
@@ -2410,6 +2438,8 @@ static void ms_process_backend(struct mysql_session *s)
 			s->b_cont = len == MYSQL_MAX_PAYLOAD;
 			if (s->prep_pending && ev != RESP_EV_BAD)
 				on_prepare_ok(s, p, need);
+			if (ev == RESP_EV_DONE && not_ready_retry(s, len))
+				return;
 		}
 		if (ev == RESP_EV_BAD) {
 			log_warn(s->tag,
