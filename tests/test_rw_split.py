@@ -36,7 +36,8 @@ WRITER = "node1"
 READERS = {"node2", "node3"}
 ALL_NODES = {"node1", "node2", "node3"}
 NODE_SQL = "SELECT @@wsrep_node_name"
-SYSBENCH_SECONDS = int(os.environ.get("SLUICE_SYSBENCH_SECONDS", "15"))
+# oltp_read_only runs as long as test_sysbench.py's oltp_read_write: 30 s unless told.
+SYSBENCH_SECONDS = int(os.environ.get("SLUICE_SYSBENCH_SECONDS", "30"))
 
 
 # ---- sluice --------------------------------------------------------------------------------
