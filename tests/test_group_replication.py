@@ -110,7 +110,9 @@ def test_writer_is_the_primary_member_and_follows_a_change(members, sluice, tmp_
         member(members[0], "ONLINE", "SECONDARY")
         member(members[1], "ONLINE", "PRIMARY")
         member(members[2], "RECOVERING", "SECONDARY")
-        s.wait_log(r"cluster gr: writer is m2, was m1", timeout=20)
+        # m1 may be seen as a secondary before m2 as the primary: then there is a moment
+        # with no writer, and the line does not say "was m1".
+        s.wait_log(r"cluster gr: writer is m2", timeout=20)
         wait_until(lambda: "m3" in s.log() and re.search(r"node m3 .* is DOWN", s.log()),
                    "m3 out of service")
         before = writes_on(members)
