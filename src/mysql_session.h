@@ -2,14 +2,19 @@
  * Protocol-aware sessions (listeners with mode: mysql). sluice greets the
  * client as a MariaDB server, authenticates it against the configured users
  * (TLS and the compressed protocol on the client hop), logs in to the
- * cluster's writer as the same user, and then forwards every command and
- * streams its response, following the protocol packet by packet.
+ * cluster's writer as the same user, and then routes each command
+ * (router.h) to a connection of the session to the right node, opened when
+ * first needed and brought up to the session's state first, and streams
+ * its response, following the protocol packet by packet.
  *
  *   GREETING --SSLRequest--> (TLS handshake) --> GREETING
  *   GREETING --response--> [AUTH_SWITCH] --good password--> CONNECTING
- *   CONNECTING --backend logged in--> READY
- *   READY --command--> COMMAND --response complete--> READY
+ *   CONNECTING --backend logged in--> READY   (no healthy node: waits, queue_timeout)
+ *   READY --command--> ROUTING --connection ready--> COMMAND --response complete--> READY
+ *   ROUTING --no writer, or it failed--> ROUTING (waits for the monitor, queue_timeout)
+ *   COMMAND --reader lost before answering--> ROUTING (the read is sent again)
  *   COMMAND --server asks for a LOCAL INFILE--> INFILE --empty packet--> COMMAND
+ *   READY --KILL--> KILLING (KILL on each node of the target) --> READY
  *   READY --COM_CHANGE_USER--> [CU_SWITCH] --> CHANGING_USER --> READY
  *   any --error--> CLOSING (the client gets an ERR packet, then the close)
  */
