@@ -18,8 +18,11 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 from galera import GaleraCluster  # noqa: E402
 
 CONFIG = """\
-# Written by demo/run.py. app speaks MySQL (sluice logs clients in itself); the layer-4
-# listeners rw (to the writer) and ro (round-robin) forward bytes untouched.
+# Written by demo/run.py. app speaks MySQL (sluice logs clients in itself, sends writes to
+# the writer and spreads reads over the other nodes); the layer-4 listeners rw (to the
+# writer) and ro (round-robin) forward bytes untouched. The monitor logs in to each node and
+# checks its Galera state.
+state_file: states
 listeners:
   - {{ name: app, bind: "127.0.0.1:{app}", mode: mysql, cluster: demo }}
   - {{ name: rw, bind: "127.0.0.1:{rw}", mode: tcp, cluster: demo, route: primary }}
@@ -27,7 +30,8 @@ listeners:
 clusters:
   - name: demo
     type: galera
-    monitor: {{ interval: 250ms, timeout: 500ms, fall: 2, rise: 2 }}
+    monitor: {{ user: monitor, password_file: monitor.pw, interval: 250ms, timeout: 500ms,
+               fall: 2, rise: 2 }}
     nodes:
 {nodes}
 users:
@@ -65,17 +69,25 @@ def main() -> int:
             f'      - {{ name: {cluster.node_name(i)}, address: "127.0.0.1:{cluster.sql_port(i)}",'
             f' priority: {i + 1} }}' for i in range(3))
         cfg_path = os.path.join(workdir, "sluice.yaml")
+        monitor = next(u for u in cluster.users if u.name == "monitor")
+        pw_path = os.path.join(workdir, "monitor.pw")
+        with open(pw_path, "w") as f:
+            f.write(monitor.password + "\n")
+        os.chmod(pw_path, 0o600)
         with open(cfg_path, "w") as f:
             f.write(CONFIG.format(rw=args.rw_port, ro=args.ro_port, app=args.app_port, nodes=nodes))
         sluice = subprocess.Popen([os.path.join(REPO, "build", "src", "sluice"), "-c", cfg_path])
         u = cluster.users[0]
         print(f"""
 sluice is running with {cfg_path}
-  MySQL protocol (writer):  mariadb -h127.0.0.1 -P{args.app_port} -u{u.name} -p{u.password}
+  MySQL protocol (split):   mariadb -h127.0.0.1 -P{args.app_port} -u{u.name} -p{u.password}
   read-write (writer):      mariadb -h127.0.0.1 -P{args.rw_port} -u{u.name} -p{u.password}
   read-only (round-robin):  mariadb -h127.0.0.1 -P{args.ro_port} -u{u.name} -p{u.password}
 Try:  mariadb -h127.0.0.1 -P{args.ro_port} -u{u.name} -p{u.password} -e 'SELECT @@wsrep_node_name'
       (run it a few times: each new connection lands on the next node)
+      mariadb -h127.0.0.1 -P{args.app_port} -u{u.name} -p{u.password} -e 'SELECT @@wsrep_node_name; SELECT @@wsrep_node_name'
+      (through the MySQL port every read goes to the next reader)
+Drain a node: {os.path.join(REPO, "build", "src", "sluice")} -c {cfg_path} --set-state demo/node2=drain
 Nodes directly: {', '.join(f'{cluster.node_name(i)}=127.0.0.1:{cluster.sql_port(i)}' for i in range(3))}
 Press Ctrl-C to stop sluice and the cluster.
 """, flush=True)

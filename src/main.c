@@ -31,7 +31,7 @@ static void usage(FILE *out)
 		"      --set-state CLUSTER/NODE=STATE\n"
 		"                      set a node's operator state (ready, drain or\n"
 		"                      maintenance) in the config's state_file; a running\n"
-		"                      sluice applies it within one monitor interval\n"
+		"                      sluice applies it within 200 ms\n"
 		"  -v, --version       print the version and exit\n"
 		"  -h, --help          print this help and exit\n"
 		"\n"
@@ -83,7 +83,7 @@ static int set_node_state(const struct config *cfg, const char *arg)
 		return 1;
 	}
 	opstate_deinit(&st);
-	printf("%s/%s: %s (in %s; a running sluice applies it within one monitor interval)\n",
+	printf("%s/%s: %s (in %s; a running sluice applies it within 200 ms)\n",
 	       cluster, node, node_admin_str(state), file);
 	return 0;
 }
