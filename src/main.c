@@ -83,8 +83,8 @@ static int set_node_state(const struct config *cfg, const char *arg)
 		return 1;
 	}
 	opstate_deinit(&st);
-	printf("%s/%s: %s (in %s; a running sluice applies it within 200 ms)\n",
-	       cluster, node, node_admin_str(state), file);
+	printf("%s/%s: %s (in %s; a running sluice applies it within 200 ms)\n", cluster, node,
+	       node_admin_str(state), file);
 	return 0;
 }
 

@@ -1007,6 +1007,44 @@ static void drop_command(struct mysql_session *s, uint16_t code, const char *sql
 	client_flush(s);
 }
 
+/* The next packet of a response waiting in `in`, as the tracker sees it. */
+struct resp_step {
+	uint8_t seq;  /* its sequence id */
+	uint32_t len; /* its payload length */
+	uint8_t *p;   /* its first `need` payload bytes, in the buffer; NULL for a
+			 continuation of a 16 MiB packet, which is only data */
+	size_t need;
+	enum mysql_resp_event ev; /* RESP_EV_MORE for a continuation */
+};
+
+/* Look at the next packet of the response r follows, without consuming it:
+ * only its header for a continuation (*cont), else as many payload bytes as
+ * the tracker needs, which it is fed. False when those bytes are not all
+ * buffered yet (nothing changed then). Shared by the client's responses
+ * (streamed on) and internal ones (dropped). */
+static bool resp_next(struct mysql_resp *r, bool *cont, struct evbuffer *in, struct resp_step *st)
+{
+	uint8_t h[MYSQL_HEADER_LEN];
+
+	if (evbuffer_copyout(in, h, sizeof(h)) < (ev_ssize_t)sizeof(h))
+		return false;
+	st->seq = h[3];
+	st->len = mysql_header_len(h);
+	st->p = NULL;
+	st->need = 0;
+	st->ev = RESP_EV_MORE;
+	if (!*cont) {
+		st->need = mysql_resp_need(r, st->len);
+		if (evbuffer_get_length(in) < MYSQL_HEADER_LEN + st->need)
+			return false;
+		st->p = evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + st->need)) +
+			MYSQL_HEADER_LEN;
+		st->ev = mysql_resp_packet(r, st->p, st->need, st->len);
+	}
+	*cont = st->len == MYSQL_MAX_PAYLOAD;
+	return true;
+}
+
 /* ---- internal commands ---------------------------------------------------- */
 
 /* Send an internal command (payload: command byte + body) on idle c. */
@@ -1061,32 +1099,18 @@ static void conn_internal_read(struct ms_conn *c)
 			internal_done(c);
 			return;
 		}
-		uint8_t h[MYSQL_HEADER_LEN];
-		if (evbuffer_copyout(in, h, sizeof(h)) < (ev_ssize_t)sizeof(h))
+		struct resp_step st;
+		if (!resp_next(&c->iresp, &c->i_cont, in, &st))
 			return;
-		uint32_t len = mysql_header_len(h);
-		enum mysql_resp_event ev = RESP_EV_MORE;
-		if (c->i_cont) {
-			c->i_cont = len == MYSQL_MAX_PAYLOAD;
-		} else {
-			size_t need = mysql_resp_need(&c->iresp, len);
-			if (evbuffer_get_length(in) < MYSQL_HEADER_LEN + need)
-				return;
-			const uint8_t *p =
-				evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + need)) +
-				MYSQL_HEADER_LEN;
-			ev = mysql_resp_packet(&c->iresp, p, need, len);
-			c->i_cont = len == MYSQL_MAX_PAYLOAD;
-		}
 		evbuffer_drain(in, MYSQL_HEADER_LEN);
-		c->i_left = len;
+		c->i_left = st.len;
 		copy_rest(in, NULL, &c->i_left);
-		conn_stats(c)->bytes_in += MYSQL_HEADER_LEN + (len - c->i_left);
-		if (ev == RESP_EV_BAD || ev == RESP_EV_INFILE) {
+		conn_stats(c)->bytes_in += MYSQL_HEADER_LEN + (st.len - c->i_left);
+		if (st.ev == RESP_EV_BAD || st.ev == RESP_EV_INFILE) {
 			internal_lost(c, "unexpected answer to an internal command");
 			return;
 		}
-		if (ev == RESP_EV_DONE)
+		if (st.ev == RESP_EV_DONE)
 			c->i_done = true; /* complete once this packet is dropped */
 	}
 }
@@ -2420,43 +2444,29 @@ static void ms_process_backend(struct mysql_session *s)
 			ms_process_client(s);
 			return;
 		}
-		uint8_t h[MYSQL_HEADER_LEN];
-		if (evbuffer_copyout(in, h, sizeof(h)) < (ev_ssize_t)sizeof(h))
+		struct resp_step st;
+		if (!resp_next(&s->resp, &s->b_cont, in, &st))
 			break;
-		uint32_t len = mysql_header_len(h);
-		enum mysql_resp_event ev = RESP_EV_MORE;
-		if (s->b_cont) {
-			/* Continuation of a 16 MiB packet: only data. */
-			s->b_cont = len == MYSQL_MAX_PAYLOAD;
-		} else {
-			size_t need = mysql_resp_need(&s->resp, len);
-			if (evbuffer_get_length(in) < MYSQL_HEADER_LEN + need)
-				break;
-			uint8_t *p = evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + need)) +
-				     MYSQL_HEADER_LEN;
-			ev = mysql_resp_packet(&s->resp, p, need, len);
-			s->b_cont = len == MYSQL_MAX_PAYLOAD;
-			if (s->prep_pending && ev != RESP_EV_BAD)
-				on_prepare_ok(s, p, need);
-			if (ev == RESP_EV_DONE && not_ready_retry(s, len))
-				return;
-		}
-		if (ev == RESP_EV_BAD) {
+		if (st.p && s->prep_pending && st.ev != RESP_EV_BAD)
+			on_prepare_ok(s, st.p, st.need);
+		if (st.ev == RESP_EV_DONE && not_ready_retry(s, st.len))
+			return;
+		if (st.ev == RESP_EV_BAD) {
 			log_warn(s->tag,
 				 "node %s sent a response sluice cannot follow (state %s); "
 				 "closing the session",
 				 node_name(s, s->cur->node), mysql_resp_state_str(s->resp.state));
-			ms_fail(s, (uint8_t)(h[3]), ER_NET_READ_ERROR, "08S01",
+			ms_fail(s, st.seq, ER_NET_READ_ERROR, "08S01",
 				"sluice: malformed response from the node");
 			return;
 		}
 		evbuffer_remove_buffer(in, out, MYSQL_HEADER_LEN);
 		s->answered = true;
-		s->next_seq = (uint8_t)(h[3] + 1);
-		s->b_left = len;
+		s->next_seq = (uint8_t)(st.seq + 1);
+		s->b_left = st.len;
 		copy_rest(in, out, &s->b_left);
-		ns->bytes_in += MYSQL_HEADER_LEN + (len - s->b_left);
-		if (ev == RESP_EV_INFILE) {
+		ns->bytes_in += MYSQL_HEADER_LEN + (st.len - s->b_left);
+		if (st.ev == RESP_EV_INFILE) {
 			ms_set_state(s, MS_INFILE);
 			s->c_left = 0;
 			s->c_cont = false;
@@ -2464,7 +2474,7 @@ static void ms_process_backend(struct mysql_session *s)
 			ms_process_client(s);
 			return;
 		}
-		if (ev == RESP_EV_DONE)
+		if (st.ev == RESP_EV_DONE)
 			s->resp_done = true; /* complete once this packet is through */
 	}
 	client_flush(s);
