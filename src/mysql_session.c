@@ -1335,6 +1335,34 @@ static void route_continue(struct mysql_session *s)
 		forward_command(s);
 }
 
+/* ROUTING: send the pending read to the next reader candidate (the writer
+ * when none is left), or wait for a node when there is none at all. */
+static void route_next_reader(struct mysql_session *s)
+{
+	s->target = next_reader(s);
+	if (s->target)
+		route_continue(s);
+	else
+		wait_for_writer(s, -1, "no node is up");
+}
+
+/* May the command in flight be sent again to another node? Only an
+ * autocommit read routed to a reader, kept whole for this (retry_len), sent
+ * whole, and of which nothing has reached the client yet. */
+static bool read_retryable(const struct mysql_session *s)
+{
+	return s->dec.target == ROUTER_READER && s->retry_len && !s->answered && !s->c_streaming;
+}
+
+/* Send the read in flight again, to the next reader: the client never
+ * knows. The caller has released the connection it was on. */
+static void resend_read(struct mysql_session *s)
+{
+	s->resend = true;
+	ms_set_state(s, MS_ROUTING);
+	route_next_reader(s);
+}
+
 /* The pending command's connection failed (login, catch-up, or lost while
  * idle). A read moves to the next reader (or the writer); anything else
  * fails with an ERR the client can act on. */
@@ -1344,11 +1372,7 @@ static void route_retry(struct mysql_session *s, struct ms_conn *failed,
 	if (s->state != MS_ROUTING || s->target != failed)
 		return;
 	if (s->dec.target == ROUTER_READER) {
-		s->target = next_reader(s);
-		if (s->target)
-			route_continue(s);
-		else
-			wait_for_writer(s, -1, "no node is up");
+		route_next_reader(s);
 		return;
 	}
 	if (s->dec.target == ROUTER_WRITER && !err) {
@@ -2392,8 +2416,7 @@ static bool not_ready_retry(struct mysql_session *s, uint32_t len)
 {
 	struct ms_conn *c = s->cur;
 
-	if (!s->resp.error || s->resp.err.code != ER_UNKNOWN_COM_ERROR || s->answered ||
-	    !s->retry_len || s->c_streaming || s->dec.target != ROUTER_READER)
+	if (!s->resp.error || s->resp.err.code != ER_UNKNOWN_COM_ERROR || !read_retryable(s))
 		return false;
 	evbuffer_drain(backend_input(c->be), MYSQL_HEADER_LEN + len);
 	conn_stats(c)->errors++;
@@ -2401,13 +2424,7 @@ static bool not_ready_retry(struct mysql_session *s, uint32_t len)
 	log_info(s->tag, "node %s is not ready (%u %s); retrying the read on another node",
 		 node_name(s, c->node), s->resp.err.code, s->resp.err.message);
 	conn_set_state(c, CONN_IDLE);
-	s->resend = true;
-	ms_set_state(s, MS_ROUTING);
-	s->target = next_reader(s);
-	if (s->target)
-		route_continue(s);
-	else
-		wait_for_writer(s, -1, "no node is up");
+	resend_read(s);
 	return true;
 }
 
@@ -2567,19 +2584,10 @@ static void conn_lost(struct ms_conn *c, const char *why)
 		in_flight = c == s->cur && (s->state == MS_COMMAND || s->state == MS_INFILE);
 		had_trx = c == s->trx;
 	}
-	if (in_flight && !s->answered && s->retry_len && !s->c_streaming && !had_trx &&
-	    s->dec.target == ROUTER_READER) {
-		/* An autocommit read that has not answered anything yet: send
-		 * it to the next reader, and the client never knows. */
+	if (in_flight && !had_trx && read_retryable(s)) {
 		conn_drop(c);
 		log_info(s->tag, "retrying the read on another node");
-		s->resend = true;
-		ms_set_state(s, MS_ROUTING);
-		s->target = next_reader(s);
-		if (s->target)
-			route_continue(s);
-		else
-			wait_for_writer(s, -1, "no node is up");
+		resend_read(s);
 		return;
 	}
 	if (in_flight || had_trx)
