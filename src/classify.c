@@ -1664,6 +1664,43 @@ void classify(const char *sql, size_t len, bool truncated, bool no_backslash_esc
 		out->flags |= CLASSIFY_TRUNCATED;
 }
 
+/* Whether t is the word w (upper case), in any case. */
+static bool is_word_tok(const struct token *t, const char *w)
+{
+	return t->kind == TOK_WORD && word_cmp(t->p, t->len, w) == 0;
+}
+
+bool classify_kill(const char *sql, size_t len, bool *query_only, uint64_t *id)
+{
+	struct lexer lx = {.p = sql, .end = sql + len, .last = TOK_END};
+	struct token t = lex(&lx);
+	uint64_t v = 0;
+
+	if (!is_word_tok(&t, "KILL"))
+		return false;
+	t = lex(&lx);
+	if (is_word_tok(&t, "HARD") || is_word_tok(&t, "SOFT"))
+		t = lex(&lx);
+	*query_only = is_word_tok(&t, "QUERY");
+	if (*query_only || is_word_tok(&t, "CONNECTION"))
+		t = lex(&lx);
+	if (t.kind != TOK_WORD || t.len == 0 || t.len > 20)
+		return false;
+	for (size_t i = 0; i < t.len; i++) {
+		unsigned d = (unsigned char)t.p[i] - '0';
+		if (d > 9 || v > (UINT64_MAX - d) / 10)
+			return false;
+		v = v * 10 + d;
+	}
+	do
+		t = lex(&lx);
+	while (t.kind == TOK_SEMI);
+	if (t.kind != TOK_END || lx.odd || lx.in_exec)
+		return false;
+	*id = v;
+	return true;
+}
+
 const char *classify_kind_str(enum classify_kind kind)
 {
 	switch (kind) {

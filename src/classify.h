@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 enum classify_kind {
 	CLASSIFY_READ,		  /* may run on a reader, subject to flags */
@@ -107,6 +108,16 @@ struct classify_result {
  */
 void classify(const char *sql, size_t len, bool truncated, bool no_backslash_escapes,
 	      struct classify_result *out);
+
+/*
+ * Recognise `KILL [HARD|SOFT] [CONNECTION|QUERY] n` (comments and trailing
+ * ';' allowed, nothing else): sluice carries it out itself, because n is one
+ * of its own connection ids. True with *query_only and *id set; false for
+ * anything else (KILL USER, KILL QUERY ID, an expression, other text), which
+ * then goes to a node as it is. Same input rules as classify().
+ */
+bool classify_kill(const char *sql, size_t len, bool *query_only, uint64_t *id)
+	__attribute__((warn_unused_result));
 
 /* "read", "write", ... for logs and the stats page; "?" for a bad value. */
 const char *classify_kind_str(enum classify_kind kind);

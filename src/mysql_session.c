@@ -1554,67 +1554,6 @@ static void forward_command(struct mysql_session *s)
 
 /* ---- KILL ----------------------------------------------------------------- */
 
-static uint64_t parse_uint(const char **p, const char *end)
-{
-	uint64_t v = 0;
-	while (*p < end && isdigit((unsigned char)**p))
-		v = v * 10 + (uint64_t)(*(*p)++ - '0');
-	return v;
-}
-
-/* Skip blanks and comments. */
-static void skip_space(const char **p, const char *end)
-{
-	for (;;) {
-		while (*p < end && isspace((unsigned char)**p))
-			(*p)++;
-		if (end - *p >= 2 && (*p)[0] == '/' && (*p)[1] == '*' &&
-		    (end - *p < 3 || (*p)[2] != '!')) {
-			const char *close = *p + 2;
-			while (close + 1 < end && !(close[0] == '*' && close[1] == '/'))
-				close++;
-			*p = close + 1 < end ? close + 2 : end;
-			continue;
-		}
-		return;
-	}
-}
-
-static bool take_word(const char **p, const char *end, const char *word)
-{
-	size_t n = strlen(word);
-	if ((size_t)(end - *p) < n || strncasecmp(*p, word, n) != 0)
-		return false;
-	if (*p + n < end && (isalnum((unsigned char)(*p)[n]) || (*p)[n] == '_'))
-		return false;
-	*p += n;
-	skip_space(p, end);
-	return true;
-}
-
-/* Recognise `KILL [HARD|SOFT] [CONNECTION|QUERY] n`. */
-static bool parse_kill(const char *sql, size_t len, bool *query_only, uint64_t *id)
-{
-	const char *p = sql, *end = sql + len;
-
-	skip_space(&p, end);
-	if (!take_word(&p, end, "KILL"))
-		return false;
-	if (!take_word(&p, end, "HARD"))
-		take_word(&p, end, "SOFT");
-	*query_only = take_word(&p, end, "QUERY");
-	if (!*query_only)
-		take_word(&p, end, "CONNECTION");
-	if (p >= end || !isdigit((unsigned char)*p))
-		return false;
-	*id = parse_uint(&p, end);
-	skip_space(&p, end);
-	while (p < end && *p == ';')
-		p++;
-	skip_space(&p, end);
-	return p == end;
-}
-
 /* Copy msg to out with the decimal number `from` replaced by `to`. */
 static void rename_thread(const char *msg, uint32_t from, uint32_t to, char *out, size_t cap)
 {
@@ -1706,7 +1645,7 @@ static bool handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len,
 		id = (uint64_t)p[1] | (uint64_t)p[2] << 8 | (uint64_t)p[3] << 16 |
 		     (uint64_t)p[4] << 24;
 	} else if (p[0] != COM_QUERY ||
-		   !parse_kill((const char *)p + 1, len - 1, &query_only, &id)) {
+		   !classify_kill((const char *)p + 1, len - 1, &query_only, &id)) {
 		return false;
 	}
 	evbuffer_drain(cin(s), MYSQL_HEADER_LEN + len);

@@ -967,6 +967,46 @@ static void test_null(void)
 	CHECK_EQ_STR(r.db, "");
 }
 
+/* KILL as sluice carries it out: its own connection ids, nothing else. */
+static void test_kill(void)
+{
+	static const struct {
+		const char *sql;
+		bool ok, query;
+		uint64_t id;
+	} kills[] = {
+		{"KILL 42", true, false, 42},
+		{"kill connection 7;", true, false, 7},
+		{"  /* x */ KILL QUERY 9 ;; ", true, true, 9},
+		{"KILL HARD QUERY 3", true, true, 3},
+		{"KILL SOFT CONNECTION 18446744073709551615", true, false, UINT64_MAX},
+		{"KILL 18446744073709551616", false, false, 0},
+		{"KILL QUERY ID 5", false, false, 0},
+		{"KILL USER app", false, false, 0},
+		{"KILL 1+1", false, false, 0},
+		{"KILL 4; SELECT 1", false, false, 0},
+		{"KILL 0x10", false, false, 0},
+		{"KILL", false, false, 0},
+		{"KILLX 4", false, false, 0},
+		{"KILL /* open", false, false, 0},
+		{"KILL 5 -- done", true, false, 5},
+		{"SELECT 1", false, false, 0},
+	};
+
+	for (size_t i = 0; i < sizeof(kills) / sizeof(kills[0]); i++) {
+		bool query = false;
+		uint64_t id = 0;
+
+		check_case("kill %s", kills[i].sql);
+		bool ok = classify_kill(kills[i].sql, strlen(kills[i].sql), &query, &id);
+		CHECK_EQ_INT(ok, kills[i].ok);
+		if (ok && kills[i].ok) {
+			CHECK_EQ_INT(query, kills[i].query);
+			CHECK(id == kills[i].id);
+		}
+	}
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -977,6 +1017,7 @@ int main(void)
 		{"builtin table", test_builtins},
 		{"names", test_names},
 		{"NULL text", test_null},
+		{"KILL", test_kill},
 	};
 	return CHECK_RUN(tests);
 }
