@@ -257,14 +257,20 @@ struct mysql_session {
 	char wait_why[160];
 	bool resp_done; /* the response is complete once b_left is copied */
 
-	/* KILL (MS_KILLING). */
+	/* KILL (MS_KILLING): the target's node threads, and the nodes to try,
+	 * one at a time until one carries it out. */
 	uint32_t kill_threads[CONFIG_MAX_NODES];
-	size_t kill_next;
+	uint16_t kill_order[CONFIG_MAX_NODES];
+	size_t kill_n, kill_next;
 	bool kill_query;
-	uint32_t kill_id;
+	bool kill_done;	      /* a node carried it out */
+	bool kill_pending;    /* the victim is REGISTRY_KILL_PENDING because of us */
+	uint32_t kill_id;     /* the id the client named */
 	uint32_t kill_victim; /* sluice id of the session being killed */
-	atomic_bool killed;   /* another session KILLed this one */
-	struct mysql_err kill_err;
+	struct mysql_err kill_err; /* a node's refusal (not "unknown thread") */
+	uint32_t kill_err_thread;  /* the thread that refusal names */
+	/* What another session's KILL sees of this one (registry.h). */
+	struct registry_ctl ctl;
 
 	/* Command phase. */
 	struct mysql_resp resp;
@@ -412,7 +418,9 @@ static void ms_destroy(struct worker_session *ws)
 {
 	struct mysql_session *s = (struct mysql_session *)ws;
 
-	registry_remove(s->id);
+	registry_remove(s->id); /* before the wake event goes: see registry_ctl */
+	if (s->ctl.wake)
+		event_free(s->ctl.wake);
 	for (size_t i = 0; s->conns && i < s->n_conns; i++)
 		backend_destroy(s->conns[i].be);
 	free(s->conns);
@@ -453,6 +461,11 @@ static void ms_close(struct mysql_session *s, const char *why)
 		return;
 	log_debug(s->tag, "closed (%s) after %" PRIu64 " commands", why, s->commands);
 	ms_set_state(s, MS_CLOSED);
+	if (s->kill_pending) {
+		/* Our KILL of another session ends unfinished: release it. */
+		registry_kill(s->kill_victim, REGISTRY_KILL_NONE);
+		s->kill_pending = false;
+	}
 	if (s->client)
 		bufferevent_disable(s->client, EV_READ | EV_WRITE);
 	if (s->tls_cb) {
@@ -623,7 +636,7 @@ static struct backend_login session_login(struct mysql_session *s)
 /* Publish which node threads serve this session, for KILL. */
 static void registry_update(struct mysql_session *s)
 {
-	struct registry_entry e = {.id = s->id, .cluster = (int)s->cluster, .killed = &s->killed};
+	struct registry_entry e = {.id = s->id, .cluster = (int)s->cluster, .ctl = &s->ctl};
 
 	snprintf(e.user, sizeof(e.user), "%s", s->user_name);
 	for (size_t i = 0; i < s->n_conns; i++)
@@ -1403,9 +1416,18 @@ static void internal_done(struct ms_conn *c)
 	c->op = OP_NONE;
 	conn_set_state(c, CONN_IDLE);
 	if (op == OP_KILL) {
-		if (!ok && s->kill_err.code == 0)
+		if (ok) {
+			s->kill_done = true;
+			s->kill_next = s->kill_n;
+		} else if (c->iresp.err.code == ER_NO_SUCH_THREAD) {
+			/* That thread is gone (the target closed it): try the
+			 * target's next node. */
+			s->kill_next++;
+		} else {
 			s->kill_err = c->iresp.err;
-		s->kill_next++;
+			s->kill_err_thread = s->kill_threads[c->node];
+			s->kill_next = s->kill_n;
+		}
 		kill_continue(s);
 		return;
 	}
@@ -1545,6 +1567,7 @@ static void forward_command(struct mysql_session *s)
 	s->prep_pending = s->kind == CMD_PREPARE;
 	if (expects)
 		conn_set_state(c, CONN_BUSY);
+	atomic_store_explicit(&s->ctl.busy_node, expects ? c->node : -1, memory_order_relaxed);
 	ms_set_state(s, expects ? MS_COMMAND : MS_READY);
 	s->c_left = 0;
 	s->c_cont = false;
@@ -1569,20 +1592,27 @@ static void rename_thread(const char *msg, uint32_t from, uint32_t to, char *out
 	snprintf(out, cap, "%.*s%u%s", (int)(at - msg), msg, to, at + strlen(needle));
 }
 
-/* Run the KILL on the next node of the target session, through this
- * session's own connection to that node (the node then applies its rule:
- * same user, or the privilege to kill others). Answer when all are done. */
+/*
+ * KILL [QUERY] of another session runs as KILL QUERY of the target's thread
+ * on ONE node, through this session's own connection there, so the node
+ * applies its rule (same user, or the privilege to kill others): the node
+ * running the target's statement now if there is one, else another node
+ * the target has a thread on. That interrupts the statement (1317 to the
+ * target's client for KILL QUERY); for KILL CONNECTION sluice itself then
+ * ends the target session, whose other node connections close with it.
+ * The target is marked PENDING first, so the interrupted statement or a
+ * lost node is taken for the kill it is, never retried elsewhere.
+ */
+
+/* Try the next node of kill_order; answer the client when one carried it
+ * out, refused it, or none is left. */
 static void kill_continue(struct mysql_session *s)
 {
-	while (s->state == MS_KILLING && s->kill_next < s->n_conns) {
-		uint32_t thread = s->kill_threads[s->kill_next];
-		struct ms_conn *c = &s->conns[s->kill_next];
+	while (s->state == MS_KILLING && s->kill_next < s->kill_n) {
+		int node = s->kill_order[s->kill_next];
+		struct ms_conn *c = &s->conns[node];
 		char sql[64];
 
-		if (thread == 0) {
-			s->kill_next++;
-			continue;
-		}
 		if (c->state == CONN_NONE) {
 			if (!conn_open(c)) {
 				s->kill_next++;
@@ -1592,44 +1622,55 @@ static void kill_continue(struct mysql_session *s)
 		}
 		if (c->state != CONN_IDLE)
 			return;
-		snprintf(sql, sizeof(sql), "KILL %s %u", s->kill_query ? "QUERY" : "CONNECTION",
-			 thread);
+		snprintf(sql, sizeof(sql), "KILL QUERY %u", s->kill_threads[node]);
 		log_debug(s->tag, "KILL %s%u -> node %s thread %u", s->kill_query ? "QUERY " : "",
-			  s->kill_id, node_name(s, c->node), thread);
+			  s->kill_id, node_name(s, c->node), s->kill_threads[node]);
 		conn_internal_query(c, OP_KILL, sql);
 		return;
 	}
 	if (s->state != MS_KILLING)
 		return;
-	if (s->kill_err.code) {
-		/* The node's error names its own thread id; the client knows the
-		 * id it asked for. */
-		char msg[sizeof(s->kill_err.message) + 16];
-		uint32_t thread = 0;
-		for (size_t i = 0; i < s->n_conns && !thread; i++)
-			thread = s->kill_threads[i];
-		rename_thread(s->kill_err.message, thread, s->kill_id, msg, sizeof(msg));
-		send_err(s, (uint8_t)(s->cmd_seq + 1), s->kill_err.code, s->kill_err.sqlstate, "%s",
-			 msg);
-	} else {
+	if (s->kill_pending) {
+		registry_kill(s->kill_victim,
+			      s->kill_done ? REGISTRY_KILL_CONFIRMED : REGISTRY_KILL_NONE);
+		s->kill_pending = false;
+	}
+	if (s->kill_done) {
 		struct mysql_ok ok = {0, 0, s->status, 0};
 		struct mysql_writer w;
-		if (!s->kill_query && s->kill_victim != s->id)
-			registry_kill(s->kill_victim);
 		mysql_writer_init(&w);
 		mysql_write_ok(&w, (uint8_t)(s->cmd_seq + 1), &ok);
 		send_writer(s, &w);
+	} else if (s->kill_err.code) {
+		/* The node's error names its own thread id; the client knows the
+		 * id it asked for. */
+		char msg[sizeof(s->kill_err.message) + 16];
+		rename_thread(s->kill_err.message, s->kill_err_thread, s->kill_id, msg,
+			      sizeof(msg));
+		send_err(s, (uint8_t)(s->cmd_seq + 1), s->kill_err.code, s->kill_err.sqlstate, "%s",
+			 msg);
+	} else {
+		send_err(s, (uint8_t)(s->cmd_seq + 1), ER_NO_SUCH_THREAD, "HY000",
+			 "Unknown thread id: %u", s->kill_id);
 	}
 	ms_set_state(s, MS_READY);
-	if (!s->kill_query && s->kill_victim == s->id && !s->kill_err.code) {
-		ms_flush_and_close(s, "killed itself");
-		return;
-	}
 	ms_process_client(s);
 }
 
-/* KILL (the statement, or COM_PROCESS_KILL) names sluice's connection ids:
- * run it for each node thread of that session. Returns true when the
+/* Add node to the KILL's order if the target has a thread there and it is
+ * not in the order yet. */
+static void kill_add_node(struct mysql_session *s, int node)
+{
+	if (node < 0 || (size_t)node >= s->n_conns || !s->kill_threads[node])
+		return;
+	for (size_t i = 0; i < s->kill_n; i++)
+		if (s->kill_order[i] == node)
+			return;
+	s->kill_order[s->kill_n++] = (uint16_t)node;
+}
+
+/* KILL (the statement, or COM_PROCESS_KILL) names sluice's connection ids,
+ * or a node thread id that CONNECTION_ID() gave. Returns true when the
  * command was consumed. */
 static bool handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len, uint8_t seq)
 {
@@ -1637,13 +1678,13 @@ static bool handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len,
 	uint64_t id;
 	struct registry_entry e;
 	const struct cluster_view *v = cluster_view(s);
-	bool any = false;
 
 	if (p[0] == COM_PROCESS_KILL && len == 5) {
 		/* The old binary form: always KILL CONNECTION. */
+		struct mysql_reader r;
+		mysql_reader_init(&r, p + 1, 4);
 		query_only = false;
-		id = (uint64_t)p[1] | (uint64_t)p[2] << 8 | (uint64_t)p[3] << 16 |
-		     (uint64_t)p[4] << 24;
+		id = mysql_read_u32(&r);
 	} else if (p[0] != COM_QUERY ||
 		   !classify_kill((const char *)p + 1, len - 1, &query_only, &id)) {
 		return false;
@@ -1660,24 +1701,58 @@ static bool handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len,
 			 "Unknown thread id: %" PRIu64, id);
 		return true;
 	}
-	for (size_t i = 0; i < s->n_conns; i++) {
-		s->kill_threads[i] = e.threads[i];
-		any |= e.threads[i] != 0;
+	if (e.id == s->id) {
+		/* As MariaDB does: KILL QUERY of itself interrupts the KILL;
+		 * KILL CONNECTION of itself just closes, without an answer. */
+		if (query_only)
+			send_err(s, (uint8_t)(seq + 1), ER_QUERY_INTERRUPTED, "70100",
+				 "Query execution was interrupted");
+		else
+			ms_close(s, "killed itself");
+		return true;
 	}
-	s->kill_query = query_only;
-	s->kill_id = (uint32_t)id;
-	s->kill_victim = e.id;
-	s->kill_next = 0;
-	memset(&s->kill_err, 0, sizeof(s->kill_err));
-	if (!any) {
+	memcpy(s->kill_threads, e.threads, s->n_conns * sizeof(s->kill_threads[0]));
+	s->kill_n = 0;
+	kill_add_node(s, e.busy_node);
+	kill_add_node(s, v ? v->writer : -1);
+	for (size_t i = 0; i < s->n_conns; i++)
+		kill_add_node(s, (int)i);
+	if (s->kill_n == 0) {
 		/* Still logging in: nothing runs on a node yet. */
 		send_err(s, (uint8_t)(seq + 1), ER_NO_SUCH_THREAD, "HY000",
 			 "Unknown thread id: %" PRIu64, id);
 		return true;
 	}
+	s->kill_query = query_only;
+	s->kill_done = false;
+	s->kill_id = (uint32_t)id;
+	s->kill_victim = e.id;
+	s->kill_next = 0;
+	memset(&s->kill_err, 0, sizeof(s->kill_err));
+	if (!query_only) {
+		registry_kill(e.id, REGISTRY_KILL_PENDING);
+		s->kill_pending = true;
+	}
 	ms_set_state(s, MS_KILLING);
 	kill_continue(s);
 	return true;
+}
+
+/* Another session's KILL CONNECTION of this one is confirmed (the registry
+ * woke us): end now, as a killed server connection does, without a word. */
+static void kill_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mysql_session *s = arg;
+
+	if (s->state != MS_CLOSING && s->state != MS_CLOSED)
+		log_info(s->tag, "killed by KILL CONNECTION");
+	ms_close(s, "killed by KILL CONNECTION");
+}
+
+/* Is a KILL CONNECTION of this session under way or done? */
+static bool being_killed(const struct mysql_session *s)
+{
+	return atomic_load_explicit(&s->ctl.kill, memory_order_acquire) != REGISTRY_KILL_NONE;
 }
 
 /* ---- COM_CHANGE_USER ------------------------------------------------------ */
@@ -1952,7 +2027,7 @@ static void next_command(struct mysql_session *s)
 	if (got < (ev_ssize_t)sizeof(h))
 		return; /* the command byte has not arrived yet */
 	uint8_t cmd = h[4];
-	if (atomic_load_explicit(&s->killed, memory_order_relaxed)) {
+	if (atomic_load_explicit(&s->ctl.kill, memory_order_acquire) == REGISTRY_KILL_CONFIRMED) {
 		/* As a server does: the killed connection is simply gone. */
 		ms_close(s, "killed by KILL CONNECTION");
 		return;
@@ -2313,6 +2388,7 @@ static void command_done(struct mysql_session *s)
 	s->saved_len = 0;
 	s->last = c;
 	conn_set_state(c, CONN_IDLE);
+	atomic_store_explicit(&s->ctl.busy_node, -1, memory_order_relaxed);
 	ms_set_state(s, MS_READY);
 }
 
@@ -2405,6 +2481,13 @@ static void ms_process_backend(struct mysql_session *s)
 			break;
 		if (st.p && s->prep_pending && st.ev != RESP_EV_BAD)
 			on_prepare_ok(s, st.p, st.need);
+		if (st.ev == RESP_EV_DONE && s->resp.error &&
+		    s->resp.err.code == ER_QUERY_INTERRUPTED && being_killed(s)) {
+			/* Our statement was interrupted by a KILL CONNECTION of
+			 * this session: the client sees its connection end. */
+			ms_close(s, "killed by KILL CONNECTION");
+			return;
+		}
 		if (st.ev == RESP_EV_DONE && not_ready_retry(s, st.len))
 			return;
 		if (st.ev == RESP_EV_BAD) {
@@ -2507,6 +2590,12 @@ static void conn_lost(struct ms_conn *c, const char *why)
 	const struct cluster_view *v = cluster_view(s);
 	bool pinned_here = router_pinned(&s->rs) != ROUTER_REASON_none && v && v->writer == node;
 
+	if (being_killed(s)) {
+		/* A KILL CONNECTION of this session is under way: this is it,
+		 * not a node failure, and nothing is retried. */
+		ms_close(s, "killed by KILL CONNECTION");
+		return;
+	}
 	conn_stats(c)->errors++;
 	health_suspect(s->srv->health, s->cluster, (size_t)node);
 	log_info(s->tag, "lost node %s: %s", node_name(s, node), why);
@@ -2664,7 +2753,8 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 	s->bound = srv->cfg->buffer_size;
 	s->state = MS_GREETING;
 	s->trx_lost = -1;
-	atomic_init(&s->killed, false);
+	atomic_init(&s->ctl.kill, REGISTRY_KILL_NONE);
+	atomic_init(&s->ctl.busy_node, -1);
 	router_init(&s->rs);
 	history_init(&s->hist);
 	stmt_table_init(&s->stmts, s->cc->n_nodes);
@@ -2690,7 +2780,8 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 		goto fail;
 	fd = -1;
 	s->timer = evtimer_new(worker_base(w), timer_cb, s);
-	if (!s->timer || !mysql_random_scramble(s->scramble, sizeof(s->scramble)))
+	s->ctl.wake = event_new(worker_base(w), -1, 0, kill_wake_cb, s);
+	if (!s->timer || !s->ctl.wake || !mysql_random_scramble(s->scramble, sizeof(s->scramble)))
 		goto fail;
 	worker_session_add(w, &s->ws);
 	client_setup(s);
@@ -2709,6 +2800,8 @@ fail:
 			bufferevent_free(s->client);
 		if (s->timer)
 			event_free(s->timer);
+		if (s->ctl.wake)
+			event_free(s->ctl.wake);
 		stmt_table_deinit(&s->stmts);
 		free(s->conns);
 		free(s);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <event2/event.h>
+
 #define REGISTRY_BUCKETS 4096
 
 struct item {
@@ -39,14 +41,19 @@ void registry_put(const struct registry_entry *e)
 	pthread_mutex_unlock(&lock);
 }
 
-void registry_kill(uint32_t id)
+void registry_kill(uint32_t id, enum registry_kill state)
 {
 	pthread_mutex_lock(&lock);
 	for (struct item *it = buckets[id % REGISTRY_BUCKETS]; it; it = it->next) {
-		if (it->e.id == id && it->e.killed) {
-			atomic_store(it->e.killed, true);
-			break;
-		}
+		if (it->e.id != id || !it->e.ctl)
+			continue;
+		atomic_store(&it->e.ctl->kill, (int)state);
+		/* libevent's locks (evthread_use_pthreads) make this safe from
+		 * another thread; the session frees the event only after it
+		 * left the registry. */
+		if (state == REGISTRY_KILL_CONFIRMED && it->e.ctl->wake)
+			event_active(it->e.ctl->wake, EV_READ, 0);
+		break;
 	}
 	pthread_mutex_unlock(&lock);
 }
@@ -102,6 +109,10 @@ bool registry_find(uint32_t id, int cluster, int node, struct registry_entry *ou
 	if (!found && elsewhere == 1) {
 		*out = other;
 		found = true;
+	}
+	if (found) {
+		out->busy_node = out->ctl ? atomic_load(&out->ctl->busy_node) : -1;
+		out->ctl = NULL; /* not for use outside the lock */
 	}
 	pthread_mutex_unlock(&lock);
 	return found;

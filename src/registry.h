@@ -15,6 +15,30 @@
 
 #define REGISTRY_MAX_NODES 64 /* = CONFIG_MAX_NODES */
 
+struct event;
+
+/* Where a KILL CONNECTION of a session stands. */
+enum registry_kill {
+	REGISTRY_KILL_NONE,
+	/* Being carried out: the killer is interrupting the session's
+	 * statement on its node. An "interrupted" answer, or the loss of the
+	 * node, now means the session was killed, not that it may retry. */
+	REGISTRY_KILL_PENDING,
+	/* Done: the session ends as soon as its worker sees the wake event. */
+	REGISTRY_KILL_CONFIRMED,
+};
+
+/*
+ * What other threads may touch of a live session, through the registry and
+ * only under its lock: the session owns it and removes its entry (under the
+ * lock) before freeing it.
+ */
+struct registry_ctl {
+	atomic_int kill;      /* enum registry_kill */
+	atomic_int busy_node; /* the node running the session's command now, or -1 */
+	struct event *wake;   /* on the session's worker; activated on CONFIRMED */
+};
+
 struct registry_entry {
 	uint32_t id; /* sluice's connection id, from the greeting */
 	char user[256];
@@ -22,18 +46,19 @@ struct registry_entry {
 	/* Per node of the cluster: the node's thread id for the session's
 	 * connection to it, 0 if it has none. */
 	uint32_t threads[REGISTRY_MAX_NODES];
-	/* The session's "killed" flag, set by registry_kill() under the
-	 * registry's lock (the session removes itself before it is freed). */
-	atomic_bool *killed;
+	struct registry_ctl *ctl;
+	/* registry_find() only: ctl->busy_node as it was read. */
+	int busy_node;
 };
 
 void registry_put(const struct registry_entry *e);
 void registry_remove(uint32_t id);
 
-/* KILL CONNECTION id succeeded on the nodes: raise the session's flag, so
- * it ends even if it sends a command before its node connections report
- * the kill. */
-void registry_kill(uint32_t id);
+/* Move session id's KILL CONNECTION state: PENDING before its statement
+ * is interrupted on the node, CONFIRMED once the node agreed (which also
+ * wakes the session's worker), NONE when the node refused. Nothing if the
+ * session is gone. Any thread. */
+void registry_kill(uint32_t id, enum registry_kill state);
 
 /* Find a session by sluice id; failing that, by the node thread id of one
  * of its connections, because clients also kill by the id CONNECTION_ID()

@@ -102,6 +102,7 @@ enum mysql_command {
 #define ER_MALFORMED_PACKET	1835
 #define ER_LOCK_DEADLOCK	1213 /* SQLSTATE 40001: the transaction was rolled back */
 #define ER_UNKNOWN_STMT_HANDLER 1243
+#define ER_QUERY_INTERRUPTED	1317 /* SQLSTATE 70100 */
 #define ER_CONNECTION_KILLED	1927
 
 #endif
