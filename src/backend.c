@@ -79,7 +79,7 @@ struct backend {
 	struct event *timer; /* connect + login deadline */
 	struct mysql_handshake greeting;
 	uint16_t status;
-	uint8_t seq; /* next sequence id during login */
+	uint8_t seq; /* the sequence id of the next packet, either way, during login */
 	bool change_user;
 	bool closing;
 	/* Login material, kept while logging in. */
@@ -363,6 +363,7 @@ static void send_auth_data(struct backend *b, uint8_t seq, const uint8_t *data, 
 	mysql_packet_begin(&w, seq);
 	mysql_put_bytes(&w, data, len);
 	mysql_packet_end(&w);
+	b->seq = (uint8_t)(seq + 1);
 	send_packet(b, &w);
 	mysql_writer_deinit(&w);
 }
@@ -496,6 +497,16 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		}
 		if (evbuffer_get_length(in) < MYSQL_HEADER_LEN + (size_t)len)
 			return;
+		/* Both sides count one sequence: the greeting is 0, every
+		 * packet after it is the one before plus one. */
+		uint8_t want = b->state == BACKEND_GREETING ? 0 : b->seq;
+		if (hdr[3] != want) {
+			fail(b, "node %s sent packets out of order during login (sequence id %u, "
+				"expected %u)",
+			     b->node->name, hdr[3], want);
+			return;
+		}
+		b->seq = (uint8_t)(hdr[3] + 1);
 		uint8_t *pkt = evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + len));
 		/* Copy out: the handlers may write, which can move the buffer. */
 		uint8_t *payload = malloc(len ? len : 1);
@@ -671,6 +682,7 @@ bool backend_change_user(struct backend *b, const struct backend_login *login)
 	}
 	bufferevent_write(b->bev, w.data, w.len);
 	mysql_writer_deinit(&w);
+	b->seq = 1;
 	b->change_user = true;
 	evtimer_add(b->timer, &tv);
 	backend_set_state(b, BACKEND_AUTH);

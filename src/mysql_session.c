@@ -159,6 +159,7 @@ struct ms_conn {
 	uint32_t i_left;	 /* bytes of a long internal-response packet to drop */
 	bool i_cont;
 	bool i_done; /* the response is complete once i_left is dropped */
+	uint8_t i_seq; /* the sequence id its next packet must carry */
 	/* The session state this connection has. */
 	char db[MYSQL_DB_MAX];
 	size_t applied;	  /* history entries run here ... */
@@ -201,7 +202,8 @@ struct mysql_session {
 
 	/* Login. */
 	uint8_t scramble[MYSQL_SCRAMBLE_LEN];
-	uint8_t seq; /* next sequence id towards the client during login */
+	uint8_t seq;	    /* next sequence id towards the client during login */
+	uint8_t expect_seq; /* login: the sequence id the client's next packet carries */
 	uint32_t caps;
 	uint32_t max_packet;
 	uint8_t charset;
@@ -275,11 +277,14 @@ struct mysql_session {
 	/* Command phase. */
 	struct mysql_resp resp;
 	uint32_t c_left;   /* bytes of the client packet still to copy */
+	bool c_pkt;	   /* ... of a packet whose header is through */
 	bool c_cont;	   /* that packet is 16 MiB - 1: a continuation follows */
 	bool c_streaming;  /* a client command is still being copied */
 	uint32_t b_left;   /* bytes of the backend packet still to copy */
 	bool b_cont;	   /* ... and a continuation follows */
-	uint8_t next_seq;  /* sequence id the client expects next in this command */
+	/* The sequence id the next packet of this command carries, whichever
+	 * way it goes: both sides count one sequence (checked both ways). */
+	uint8_t next_seq;
 	bool c_discard;	   /* ... is being dropped, not forwarded */
 	uint16_t status;   /* server status flags last seen */
 	uint64_t commands; /* for logs */
@@ -534,6 +539,15 @@ static void ms_fail(struct mysql_session *s, uint8_t seq, uint16_t code, const c
 	ms_flush_and_close(s, msg);
 }
 
+/* A client packet came with sequence id `got` where `want` was due: the
+ * stream cannot be trusted. As a server does: ERR 1156 (numbered as the
+ * expected packet would have been), then close. */
+static void out_of_order(struct mysql_session *s, uint8_t got, uint8_t want)
+{
+	log_info(s->tag, "client packet with sequence id %u, expected %u", got, want);
+	ms_fail(s, want, ER_NET_PACKETS_OUT_OF_ORDER, "08S01", "Got packets out of order");
+}
+
 /* ---- login ---------------------------------------------------------------- */
 
 /* Peek one whole small packet from the client: its header and payload
@@ -585,6 +599,7 @@ static void send_greeting(struct mysql_session *s)
 	mysql_writer_init(&w);
 	mysql_write_handshake(&w, 0, &hs);
 	send_writer(s, &w);
+	s->expect_seq = 1;
 }
 
 static const struct config_user *find_user(struct mysql_session *s, const char *name)
@@ -776,6 +791,7 @@ static void on_handshake_response(struct mysql_session *s, const uint8_t *p, uin
 				"Bad handshake: TLS is not available here");
 			return;
 		}
+		s->expect_seq = (uint8_t)(seq + 1);
 		client_setup(s);
 		return; /* the full response follows inside TLS */
 	}
@@ -801,6 +817,7 @@ static void on_handshake_response(struct mysql_session *s, const uint8_t *p, uin
 		mysql_write_auth_switch(&w, (uint8_t)(seq + 1), NATIVE_PLUGIN, s->scramble,
 					MYSQL_SCRAMBLE_LEN);
 		send_writer(s, &w);
+		s->expect_seq = (uint8_t)(seq + 2);
 		ms_set_state(s, MS_AUTH_SWITCH);
 		return;
 	}
@@ -948,9 +965,11 @@ static bool backend_output_full(struct mysql_session *s)
 }
 
 /* Stream client packets to the current connection until the command (or
- * the LOCAL INFILE data) is complete, the client has nothing more, or the
+ * the LOCAL INFILE packet) is complete, the client has nothing more, or the
  * backend's output is full. A dropped command (c_discard) is read and
- * thrown away instead. Returns true when the command is completely done. */
+ * thrown away instead. Every packet's sequence id is checked (a wrong one
+ * closes the session). Returns true when the command (or INFILE packet) is
+ * completely through. */
 static bool stream_client_packets(struct mysql_session *s)
 {
 	struct evbuffer *in = cin(s);
@@ -968,24 +987,41 @@ static bool stream_client_packets(struct mysql_session *s)
 				node_stats(s)->bytes_out += before - evbuffer_get_length(in);
 			if (!done)
 				return false;
-			if (!s->c_cont) {
-				s->c_discard = false;
-				return true;
-			}
+		}
+		if (s->c_pkt && !s->c_cont) {
+			/* The last packet (maybe an empty one after a 16 MiB - 1
+			 * packet) is through. */
+			s->c_pkt = false;
+			s->c_discard = false;
+			return true;
 		}
 		uint8_t h[MYSQL_HEADER_LEN];
 		if (evbuffer_copyout(in, h, sizeof(h)) < (ev_ssize_t)sizeof(h))
 			return false;
+		if (h[3] != s->next_seq) {
+			if (!s->compress) {
+				out_of_order(s, h[3], s->next_seq);
+				return false;
+			}
+			/* Compressed, only the frames count reliably: clients
+			 * number the packets inside their own way (Connector/C
+			 * restarts at 0 in a 16 MiB packet's continuation) and
+			 * MariaDB checks frames only. The node, which reads
+			 * plain packets, gets the numbering it checks. */
+			h[3] = s->next_seq;
+		}
+		s->next_seq++;
 		uint32_t len = mysql_header_len(h);
 		bool was_cont = s->c_cont;
 		s->c_cont = len == MYSQL_MAX_PAYLOAD;
 		s->c_left = len;
+		s->c_pkt = true;
+		evbuffer_drain(in, sizeof(h));
 		if (out)
-			evbuffer_remove_buffer(in, out, sizeof(h));
-		else
-			evbuffer_drain(in, sizeof(h));
+			evbuffer_add(out, h, sizeof(h));
 		if (s->state == MS_INFILE && !was_cont && len == 0) {
 			/* The empty packet that ends the file. */
+			s->c_pkt = false;
 			mysql_resp_infile_done(&s->resp);
 			ms_set_state(s, MS_COMMAND);
 			return true;
@@ -1013,8 +1049,10 @@ static void drop_command(struct mysql_session *s, uint16_t code, const char *sql
 		send_err(s, (uint8_t)(s->cmd_seq + 1), code, sqlstate, "%s", msg);
 	s->target = NULL;
 	s->c_left = 0;
+	s->c_pkt = false;
 	s->c_cont = false;
 	s->c_discard = true;
+	s->next_seq = s->cmd_seq;
 	ms_set_state(s, MS_READY);
 	s->c_streaming = !stream_client_packets(s);
 	client_flush(s);
@@ -1076,6 +1114,7 @@ static void conn_internal(struct ms_conn *c, enum conn_op op, const uint8_t *pay
 	c->i_left = 0;
 	c->i_cont = false;
 	c->i_done = false;
+	c->i_seq = 1;
 	mysql_resp_start(&c->iresp, payload[0]);
 	conn_stats(c)->statements++;
 	conn_set_state(c, CONN_INTERNAL);
@@ -1115,6 +1154,11 @@ static void conn_internal_read(struct ms_conn *c)
 		struct resp_step st;
 		if (!resp_next(&c->iresp, &c->i_cont, in, &st))
 			return;
+		if (st.seq != c->i_seq) {
+			internal_lost(c, "node sent packets out of order");
+			return;
+		}
+		c->i_seq++;
 		evbuffer_drain(in, MYSQL_HEADER_LEN);
 		c->i_left = st.len;
 		copy_rest(in, NULL, &c->i_left);
@@ -1563,13 +1607,16 @@ static void forward_command(struct mysql_session *s)
 	s->resp_done = false;
 	s->b_left = 0;
 	s->b_cont = false;
-	s->next_seq = (uint8_t)(s->cmd_seq + 1);
+	/* A rewritten command went as one packet; a streamed one is counted
+	 * as it goes. */
+	s->next_seq = rewritten ? (uint8_t)(s->cmd_seq + 1) : s->cmd_seq;
 	s->prep_pending = s->kind == CMD_PREPARE;
 	if (expects)
 		conn_set_state(c, CONN_BUSY);
 	atomic_store_explicit(&s->ctl.busy_node, expects ? c->node : -1, memory_order_relaxed);
 	ms_set_state(s, expects ? MS_COMMAND : MS_READY);
 	s->c_left = 0;
+	s->c_pkt = false;
 	s->c_cont = false;
 	s->c_discard = false;
 	s->c_streaming = rewritten ? false : !stream_client_packets(s);
@@ -1898,6 +1945,7 @@ static void start_change_user(struct mysql_session *s, const uint8_t *p, uint32_
 		mysql_writer_init(&w);
 		mysql_write_auth_switch(&w, s->seq, NATIVE_PLUGIN, s->scramble, MYSQL_SCRAMBLE_LEN);
 		send_writer(s, &w);
+		s->expect_seq = (uint8_t)(s->seq + 1);
 		ms_set_state(s, MS_CU_SWITCH);
 		return;
 	}
@@ -2019,6 +2067,15 @@ static void next_command(struct mysql_session *s)
 	uint32_t len = mysql_header_len(h);
 	uint8_t seq = h[3];
 
+	if (seq != 0) {
+		/* A command starts a new sequence (compressed: see
+		 * stream_client_packets). */
+		if (!s->compress) {
+			out_of_order(s, seq, 0);
+			return;
+		}
+		seq = 0;
+	}
 	if (len == 0) {
 		ms_fail(s, (uint8_t)(seq + 1), ER_MALFORMED_PACKET, "HY000",
 			"Malformed packet: empty command");
@@ -2242,6 +2299,10 @@ static void ms_process_client(struct mysql_session *s)
 		case MS_AUTH_SWITCH:
 		case MS_CU_SWITCH:
 			p = peek_small(s, &len, &seq, &too_big);
+			if ((p || too_big) && seq != s->expect_seq) {
+				out_of_order(s, seq, s->expect_seq);
+				return;
+			}
 			if (too_big) {
 				ms_fail(s, (uint8_t)(seq + 1), ER_HANDSHAKE_ERROR, "08S01",
 					"Bad handshake: packet too large");
@@ -2479,6 +2540,15 @@ static void ms_process_backend(struct mysql_session *s)
 		struct resp_step st;
 		if (!resp_next(&s->resp, &s->b_cont, in, &st))
 			break;
+		/* While the client is still sending (a node may refuse a
+		 * command before reading all of it), the count is its. */
+		if (st.seq != s->next_seq && !s->c_streaming) {
+			log_warn(s->tag, "node %s sent sequence id %u, expected %u; closing the session",
+				 node_name(s, s->cur->node), st.seq, s->next_seq);
+			ms_fail(s, s->next_seq, ER_NET_PACKETS_OUT_OF_ORDER, "08S01",
+				"sluice: the node sent packets out of order");
+			return;
+		}
 		if (st.p && s->prep_pending && st.ev != RESP_EV_BAD)
 			on_prepare_ok(s, st.p, st.need);
 		if (st.ev == RESP_EV_DONE && s->resp.error &&
@@ -2508,6 +2578,7 @@ static void ms_process_backend(struct mysql_session *s)
 		if (st.ev == RESP_EV_INFILE) {
 			ms_set_state(s, MS_INFILE);
 			s->c_left = 0;
+			s->c_pkt = false;
 			s->c_cont = false;
 			client_flush(s);
 			ms_process_client(s);
