@@ -135,3 +135,58 @@ def test_wrong_password_and_unknown_user_look_the_same(mysql_proxy):
     assert errors[1] == (1045, "Access denied for user 'nobody'@'127.0.0.1' "
                                "(using password: YES)")
     still_serves(mysql_proxy.port)
+
+
+def _native_answer(password: bytes, salt: bytes) -> bytes:
+    import hashlib
+    s1 = hashlib.sha1(password).digest()
+    s3 = hashlib.sha1(salt + hashlib.sha1(s1).digest()).digest()
+    return bytes(a ^ b for a, b in zip(s1, s3))
+
+
+def _login_packet(greeting: bytes) -> bytes:
+    """A HandshakeResponse41 for sluice_test answering the greeting's scramble."""
+    i = greeting.index(b"\0", 1) + 1 + 4
+    salt = greeting[i:i + 8]
+    i += 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10
+    salt += greeting[i:i + 12]
+    caps = 0x000FA685 | 0x00080000  # PROTOCOL_41, SECURE_CONNECTION, PLUGIN_AUTH, ...
+    return (struct.pack("<IIB", caps, 1 << 24, 45) + b"\0" * 23 + b"sluice_test\0"
+            + bytes([20]) + _native_answer(b"sluice_test", salt) + b"mysql_native_password\0")
+
+
+def _closed(sock) -> bool:
+    """The peer closed (EOF or reset) instead of sending another packet."""
+    try:
+        return read_packet(sock) is None
+    except ConnectionResetError:
+        return True
+
+
+def _out_of_order(port: int, login_seq: int, command_seq: int):
+    """Log in with the HandshakeResponse numbered login_seq, then send SELECT 1 numbered
+    command_seq; returns the first reply that is not the expected OK/result start."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+        _, greeting = read_packet(s)
+        s.sendall(packet(login_seq, _login_packet(greeting)))
+        seq, reply = read_packet(s)
+        if reply[0] == 0xFF:
+            return seq, err_of(reply), _closed(s)
+        s.sendall(packet(command_seq, b"\x03SELECT 1"))
+        seq, reply = read_packet(s)
+        return seq, err_of(reply), _closed(s)
+
+
+@pytest.mark.parametrize("login_seq,command_seq", [(7, 0), (0, 0), (1, 3), (1, 1)],
+                         ids=["login 7", "login 0", "command 3", "command 1"])
+def test_packets_out_of_order_are_refused_like_mariadb(mysql_proxy, galera, login_seq,
+                                                       command_seq):
+    """A HandshakeResponse must be packet 1 and a command packet 0: MariaDB answers anything
+    else with 1156 (08S01) "Got packets out of order", numbered as the expected packet, and
+    closes. sluice answers exactly like the node does."""
+    node = _out_of_order(galera.sql_port(0), login_seq, command_seq)
+    got = _out_of_order(mysql_proxy.port, login_seq, command_seq)
+    assert node[1][:2] == (1156, "08S01") and node[1][2] == "Got packets out of order", node
+    assert got == node
+    assert got[2]  # closed after the error
+    still_serves(mysql_proxy.port)
