@@ -1684,7 +1684,9 @@ bool classify_kill(const char *sql, size_t len, bool *query_only, uint64_t *id)
 	*query_only = is_word_tok(&t, "QUERY");
 	if (*query_only || is_word_tok(&t, "CONNECTION"))
 		t = lex(&lx);
-	if (t.kind != TOK_WORD || t.len == 0 || t.len > 20)
+	/* Any number of leading zeros, as the server's lexer skips them; past
+	 * UINT64_MAX it is not a connection id. */
+	if (t.kind != TOK_WORD || t.len == 0)
 		return false;
 	for (size_t i = 0; i < t.len; i++) {
 		unsigned d = (unsigned char)t.p[i] - '0';

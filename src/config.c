@@ -111,10 +111,10 @@ static const struct key_spec listener_keys[] = {
 	 "false", NULL, 0, 0, NULL,
 	 "mysql only: the writer also takes its turn serving reads (it always does when no "
 	 "other node is up)"},
-	{"causal_reads", KEY_ENUM, KEY_RELOADABLE, OFF(config_listener, causal_reads), 0, 0, "off",
-	 NULL, 0, 0, causal_names,
-	 "mysql only, galera: off, session (a read after a write of the same session sees it) or "
-	 "global (a read sees every commit made anywhere before it began)"},
+	{"causal_reads", KEY_ENUM, KEY_RELOADABLE, OFF(config_listener, causal_reads), 0, 0,
+	 "session", NULL, 0, 0, causal_names,
+	 "mysql only: session (a read after a write of the same session sees it), global "
+	 "(galera: a read sees every commit made anywhere before it began) or off"},
 	{0},
 };
 static const struct schema listener_schema = {"listener", sizeof(struct config_listener),
@@ -148,6 +148,10 @@ static const struct key_spec monitor_keys[] = {
 	 "consecutive failed checks that take a node out"},
 	{"rise", KEY_UINT, KEY_RELOADABLE, OFF(config_monitor, rise), 1, 100, "2", NULL, 0, 0, NULL,
 	 "consecutive good checks that bring a node back"},
+	{"writer_grace", KEY_DURATION, KEY_RELOADABLE, OFF(config_monitor, writer_grace_ms), 0,
+	 600000, "3s", NULL, 0, 0, NULL,
+	 "how long the writer may go without answering checks (timeouts, not refusals) before "
+	 "it is replaced; 0: like any node, after fall"},
 	{0},
 };
 static const struct schema monitor_schema = {"monitor", sizeof(struct config_monitor),
@@ -1011,12 +1015,11 @@ static void phase3_listeners(struct parse_ctx *ctx, struct config *cfg)
 					found = true;
 				}
 			}
-			if (found && l->causal_reads != CAUSAL_READS_OFF &&
+			if (found && l->causal_reads == CAUSAL_READS_GLOBAL &&
 			    cfg->clusters[l->cluster_index].type != CLUSTER_TYPE_GALERA)
 				error_at(ctx, key_mark(s, &listener_schema, "causal_reads"),
-					 "%s: causal_reads uses Galera's wsrep_sync_wait; cluster "
-					 "'%s' "
-					 "is type %s (use causal_reads: off)",
+					 "%s: causal_reads: global uses Galera's wsrep_sync_wait; "
+					 "cluster '%s' is type %s (use session or off)",
 					 path, l->cluster,
 					 cluster_type_str(cfg->clusters[l->cluster_index].type));
 			if (!found) {
@@ -1126,7 +1129,10 @@ static void phase3_clusters(struct parse_ctx *ctx, struct config *cfg)
 			const char *const files[] = {t->ca, t->cert, t->key};
 			check_readable(ctx, &t->src, &backend_tls_schema, path, names, files, 3);
 		}
-		if (m->timeout_ms > m->interval_ms * 4)
+		/* Only between values that converted: a rejected one was
+		 * reported already. */
+		if (usable(&m->src, &monitor_schema, "interval") &&
+		    usable(&m->src, &monitor_schema, "timeout") && m->timeout_ms > m->interval_ms * 4)
 			error_at(ctx, key_mark(&m->src, &monitor_schema, "timeout"),
 				 "%s.monitor: timeout %ums is more than four intervals (%ums); a "
 				 "dead "

@@ -112,6 +112,7 @@ struct config_monitor {
 	uint32_t timeout_ms;
 	uint32_t fall;
 	uint32_t rise;
+	uint32_t writer_grace_ms; /* a writer that times out stays it this long */
 	char *password; /* secret, resolved from file or environment; never logged */
 };
 

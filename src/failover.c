@@ -47,7 +47,7 @@ struct failover_event *failover_begin(const char *cluster, const char *old_write
 	return ev;
 }
 
-void failover_first_write(struct failover_event *ev)
+void failover_first_write(struct failover_event *ev, const char *writer)
 {
 	uint64_t zero = 0, now;
 
@@ -60,7 +60,7 @@ void failover_first_write(struct failover_event *ev)
 		 "#%" PRIu64 " cluster %s: first write on %s %" PRIu64
 		 " ms after the first failure of %s (%" PRIu64 " ms after the switch); "
 		 "%u session(s) lost a statement or transaction",
-		 ev->id, ev->cluster, ev->new_writer, now - ev->failed_ms, ev->old_writer,
+		 ev->id, ev->cluster, writer, now - ev->failed_ms, ev->old_writer,
 		 now - ev->switched_ms, failover_sessions(ev));
 }
 

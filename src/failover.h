@@ -48,9 +48,10 @@ struct failover_event *failover_begin(const char *cluster, const char *old_write
 /* Sessions that lost a statement or transaction to the event's old writer. */
 unsigned failover_sessions(const struct failover_event *ev);
 
-/* A write succeeded on ev's new writer: the first one closes the event
+/* A write succeeded on writer, the cluster's writer now (ev's new writer,
+ * or the one found later when ev had none): the first one closes the event
  * and logs its durations. Cheap when already closed. */
-void failover_first_write(struct failover_event *ev);
+void failover_first_write(struct failover_event *ev, const char *writer);
 
 /* Copy up to max of the most recent events, newest first. Returns the
  * count. */

@@ -4,6 +4,7 @@
  */
 #include "health.h"
 
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -53,6 +54,14 @@ struct health_node {
 	char last_error[128];
 	char server_version[64];
 	atomic_bool suspect;
+	uint64_t started_ms; /* the running (or last) check began */
+	/* Applied positions of the last checks, newest first (snapshot.h). */
+	struct node_position positions[SNAPSHOT_POSITIONS];
+	/* galera: the members of its component, as of its last serving check
+	 * (members_ms), for telling a stalled writer from an evicted one. */
+	char members[256];
+	uint64_t members_ms;
+	bool stall_logged; /* the "stalled writer kept" line of this streak */
 };
 
 struct health {
@@ -78,7 +87,9 @@ struct health {
 	size_t unknown; /* nodes without a first verdict */
 };
 
-static void publish(struct health *h)
+/* Publish the nodes' states as a new snapshot. roles: a state or role may
+ * have changed (not only positions), which bumps the generation. */
+static void publish(struct health *h, bool roles)
 {
 	bool *up[h->cfg->n_clusters ? h->cfg->n_clusters : 1];
 	bool flat[h->n_nodes ? h->n_nodes : 1];
@@ -88,7 +99,9 @@ static void publish(struct health *h)
 	for (size_t c = 0; c < h->cfg->n_clusters; c++)
 		up[c] = &flat[h->first[c]];
 
-	struct snapshot *snap = snapshot_create(h->cfg, up, ++h->generation);
+	if (roles)
+		h->generation++;
+	struct snapshot *snap = snapshot_create(h->cfg, up, h->generation);
 	for (size_t i = 0; i < h->n_nodes; i++) {
 		struct health_node *hn = &h->nodes[i];
 		struct node_view *v = &snap->clusters[hn->cluster].nodes[hn->node];
@@ -99,6 +112,7 @@ static void publish(struct health *h)
 		memcpy(v->state, hn->state, sizeof(v->state));
 		memcpy(v->last_error, hn->last_error, sizeof(v->last_error));
 		memcpy(v->server_version, hn->server_version, sizeof(v->server_version));
+		memcpy(v->positions, hn->positions, sizeof(v->positions));
 	}
 	for (size_t c = 0; c < snap->n_clusters; c++) {
 		struct cluster_view *now = &snap->clusters[c];
@@ -156,6 +170,100 @@ static void start_check(struct health_node *hn)
 	event_del(hn->timer);
 	if (!probe_start(hn->probe, hn->cc->monitor.timeout_ms))
 		return; /* already running; its completion re-arms the timer */
+	hn->started_ms = failover_now_ms();
+}
+
+/* Is hn the writer of its cluster in the last published snapshot? */
+static bool is_writer(const struct health_node *hn)
+{
+	return hn->h->last && hn->h->last->clusters[hn->cluster].writer == (int)hn->node;
+}
+
+/* Whether the members list "host:port,host:port" names address. */
+static bool lists(const char *members, const char *address)
+{
+	size_t n = strlen(address);
+
+	for (const char *p = members; *p;) {
+		const char *comma = strchr(p, ',');
+		size_t len = comma ? (size_t)(comma - p) : strlen(p);
+		if (len == n && strncmp(p, address, n) == 0)
+			return true;
+		if (!comma)
+			break;
+		p = comma + 1;
+	}
+	return false;
+}
+
+/* Galera: has another node of hn's cluster, in a check that started after
+ * hn began failing, listed the members of its (Primary, serving) component
+ * without hn? Its list must name itself, or it is not in our terms (a
+ * hostname, AUTO) and proves nothing. Fills who with that node's name. */
+static bool evicted(const struct health_node *hn, const char **who)
+{
+	const struct health *h = hn->h;
+
+	for (size_t i = 0; i < hn->cc->n_nodes; i++) {
+		const struct health_node *o = &h->nodes[h->first[hn->cluster] + i];
+		if (o == hn || !o->up || !o->members[0] || o->members_ms < hn->failed_ms)
+			continue;
+		if (lists(o->members, o->cn->address.text) &&
+		    !lists(o->members, hn->cn->address.text)) {
+			*who = o->cn->name;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * The writer's checks time out: slow is not dead. It stays up (and the
+ * writer) while it has been failing for less than writer_grace and no other
+ * node has evicted it; refused or reset connections, and its own word that
+ * it does not serve, take it out through fall as for any node. Returns true
+ * to keep it up now, logging that once per streak; false when the evidence
+ * is in, with why written to because.
+ */
+static bool keep_stalled_writer(struct health_node *hn, const struct probe_result *res,
+				char *because, size_t cap)
+{
+	const struct config_monitor *m = &hn->cc->monitor;
+	uint64_t quiet = failover_now_ms() - hn->failed_ms;
+	const char *who;
+
+	if (!res->timed_out || !is_writer(hn) || m->writer_grace_ms == 0)
+		return false;
+	if (evicted(hn, &who)) {
+		snprintf(because, cap, "; %s lists its cluster's members without it", who);
+		return false;
+	}
+	if (quiet >= m->writer_grace_ms) {
+		snprintf(because, cap, "; no answer for %" PRIu64 " ms (writer_grace %u ms)", quiet,
+			 m->writer_grace_ms);
+		return false;
+	}
+	if (!hn->stall_logged)
+		log_warn("health",
+			 "writer %s (cluster %s) has not answered for %" PRIu64 " ms (%s); it stays "
+			 "the writer unless refused, reset, evicted by the other nodes, or silent "
+			 "for writer_grace (%u ms)",
+			 hn->cn->name, hn->cc->name, quiet, res->error, m->writer_grace_ms);
+	hn->stall_logged = true;
+	return true;
+}
+
+/* Remember the applied position the check read, newest first. True when it
+ * moved. */
+static bool record_position(struct health_node *hn, const struct probe_result *res)
+{
+	if (!res->ok)
+		return false;
+	bool moved = res->position != hn->positions[0].position;
+	memmove(&hn->positions[1], &hn->positions[0],
+		sizeof(hn->positions) - sizeof(hn->positions[0]));
+	hn->positions[0] = (struct node_position){hn->started_ms, res->position};
+	return moved && res->position >= 0;
 }
 
 static void probe_done(const struct probe_result *res, void *arg)
@@ -184,8 +292,15 @@ static void probe_done(const struct probe_result *res, void *arg)
 	}
 	char addr[64];
 
+	char because[160] = "";
+	bool moved = record_position(hn, res);
+
 	hn->check_us = res->latency_us;
 	hn->lag_ms = res->lag_ms;
+	if (serving && res->members[0]) {
+		memcpy(hn->members, res->members, sizeof(hn->members));
+		hn->members_ms = hn->started_ms;
+	}
 	memcpy(hn->state, res->state, sizeof(hn->state));
 	/* A node that stops serving or writing changes roles at once: its
 	 * own check said so, there is nothing to debounce. Failures to answer
@@ -198,13 +313,14 @@ static void probe_done(const struct probe_result *res, void *arg)
 		hn->failed_ms = 0;
 		atomic_store(&hn->suspect_ms, 0);
 		hn->lost_base = atomic_load(&hn->lost);
+		hn->stall_logged = false;
 		hn->last_error[0] = '\0';
 		memcpy(hn->server_version, res->server_version, sizeof(hn->server_version));
 	} else {
 		hn->fails++;
 		hn->oks = 0;
 		if (!hn->failed_ms)
-			hn->failed_ms = failover_now_ms();
+			hn->failed_ms = hn->started_ms;
 		memcpy(hn->last_error, res->error, sizeof(hn->last_error));
 		log_debug("health", "node %s: check failed: %s", hn->cn->name, res->error);
 	}
@@ -213,7 +329,8 @@ static void probe_done(const struct probe_result *res, void *arg)
 	 * not serve is out at once too. */
 	if (first || (res->ok && !serving))
 		hn->up = serving;
-	else if (hn->up && hn->fails >= m->fall)
+	else if (hn->up && hn->fails >= m->fall &&
+		 !keep_stalled_writer(hn, res, because, sizeof(because)))
 		hn->up = false;
 	else if (!hn->up && hn->oks >= m->rise)
 		hn->up = true;
@@ -225,9 +342,9 @@ static void probe_done(const struct probe_result *res, void *arg)
 				 hn->cn->name, hn->cc->name, addr, res->latency_us);
 		else
 			log_warn("health",
-				 "node %s (cluster %s, %s) is DOWN after %u failed check%s: %s",
+				 "node %s (cluster %s, %s) is DOWN after %u failed check%s: %s%s",
 				 hn->cn->name, hn->cc->name, addr, hn->fails,
-				 hn->fails == 1 ? "" : "s", hn->last_error);
+				 hn->fails == 1 ? "" : "s", hn->last_error, because);
 	}
 	bool round_complete = false;
 	if (first) {
@@ -242,9 +359,9 @@ static void probe_done(const struct probe_result *res, void *arg)
 	/* Publish once every node has its first verdict, then on changes: a
 	 * writer picked from half the cluster would flip a moment later. The
 	 * first round ends within the largest monitor timeout. */
-	if (round_complete ||
-	    ((hn->up != was_up || hn->writable != was_writable) && !first && all_known(h)))
-		publish(h);
+	bool roles = hn->up != was_up || hn->writable != was_writable;
+	if (round_complete || ((roles || moved) && !first && all_known(h)))
+		publish(h, round_complete || roles);
 
 	if (atomic_load(&hn->suspect))
 		start_check(hn);
@@ -316,7 +433,7 @@ static void state_timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct timeval tv = net_timeval_ms(STATE_POLL_MS);
 
 	if (state_file_changed(h) && load_states(h) && all_known(h))
-		publish(h);
+		publish(h, true);
 	event_add(h->state_timer, &tv);
 }
 
@@ -413,7 +530,7 @@ bool health_start(struct health *h)
 	/* Workers must never run without a snapshot: start from "all down"
 	 * until the first verdicts arrive. The thread is not running yet, so
 	 * publishing from here does not race with it. */
-	publish(h);
+	publish(h, true);
 	if (pthread_create(&h->thread, NULL, health_main, h) != 0) {
 		log_error("health", "cannot start the monitor thread");
 		return false;

@@ -215,6 +215,7 @@ struct mysql_session {
 	size_t attrs_len;
 	uint16_t order[CONFIG_MAX_NODES]; /* login or reader candidates, best first */
 	size_t n_order, attempt;
+	bool causal_miss; /* readers were left out: none had the session's write */
 	struct mysql_change_user cu; /* MS_CU_SWITCH / MS_CHANGING_USER */
 	uint8_t cu_sha1_pw[MYSQL_SHA1_LEN];
 	const struct config_user *cu_user;
@@ -231,7 +232,9 @@ struct mysql_session {
 	struct router_state rs;
 	struct history hist;
 	struct stmt_table stmts;
-	bool wrote; /* causal_reads session: the session has written */
+	/* causal_reads session: when the session's last write was acknowledged
+	 * (failover_now_ms), 0 when it has not written. */
+	uint64_t write_ms;
 
 	/* The pending command (ROUTING, then COMMAND). */
 	struct ms_conn *target;
@@ -1262,19 +1265,32 @@ static void writer_poll(struct mysql_session *s)
 	route_continue(s);
 }
 
-/* Fill s->order with the readers to try, in rotation order. */
+/* Fill s->order with the readers to try, in rotation order. Read your
+ * writes (causal_reads: session): after a write, only readers the monitor
+ * has seen apply it; when none has yet, the writer serves the read. That
+ * costs no wait and no round trip. */
 static void reader_candidates(struct mysql_session *s)
 {
 	const struct cluster_view *v = cluster_view(s);
 	atomic_uint_fast64_t *rr =
 		s->lc->primary_reads ? &s->srv->rr[s->cluster] : &s->srv->rr_replicas[s->cluster];
+	size_t n;
 
 	s->n_order = 0;
 	s->attempt = 0;
+	s->causal_miss = false;
 	if (!v)
 		return;
-	s->n_order =
-		snapshot_reader_order(v, atomic_fetch_add(rr, 1), s->lc->primary_reads, s->order);
+	n = snapshot_reader_order(v, atomic_fetch_add(rr, 1), s->lc->primary_reads, s->order);
+	if (s->lc->causal_reads == CAUSAL_READS_SESSION && s->write_ms) {
+		size_t kept = 0;
+		for (size_t i = 0; i < n; i++)
+			if (snapshot_caught_up(v, s->order[i], s->write_ms))
+				s->order[kept++] = s->order[i];
+		s->causal_miss = kept == 0 && n > 0;
+		n = kept;
+	}
+	s->n_order = n;
 }
 
 /* The next reader candidate, or the writer when none is left. */
@@ -1282,7 +1298,7 @@ static struct ms_conn *next_reader(struct mysql_session *s)
 {
 	if (s->attempt < s->n_order)
 		return &s->conns[s->order[s->attempt++]];
-	count_reason(s, ROUTER_REASON_no_reader);
+	count_reason(s, s->causal_miss ? ROUTER_REASON_read_your_writes : ROUTER_REASON_no_reader);
 	s->dec.target = ROUTER_WRITER;
 	s->retry_len = 0; /* a read on the writer is not retried elsewhere */
 	return writer_conn(s);
@@ -1312,15 +1328,15 @@ static struct ms_conn *decision_conn(struct mysql_session *s)
 	return writer_conn(s);
 }
 
-/* Does c need wsrep_sync_wait before this command (causal_reads)? */
+/* Does c need wsrep_sync_wait before this command (causal_reads: global,
+ * galera: every read on a reader waits for the commits the cluster ordered
+ * before it)? */
 static bool needs_sync_wait(struct mysql_session *s, struct ms_conn *c)
 {
 	const struct cluster_view *v;
 
-	if (c->sync_wait || s->dec.target != ROUTER_READER || s->cc->type != CLUSTER_TYPE_GALERA)
-		return false;
-	if (s->lc->causal_reads == CAUSAL_READS_OFF ||
-	    (s->lc->causal_reads == CAUSAL_READS_SESSION && !s->wrote))
+	if (c->sync_wait || s->dec.target != ROUTER_READER || s->cc->type != CLUSTER_TYPE_GALERA ||
+	    s->lc->causal_reads != CAUSAL_READS_GLOBAL)
 		return false;
 	/* The writer has applied every write it committed. */
 	v = cluster_view(s);
@@ -1864,7 +1880,7 @@ static void forget_session_state(struct mysql_session *s, struct ms_conn *keep)
 	history_clear(&s->hist);
 	stmt_table_clear(&s->stmts);
 	router_reset(&s->rs);
-	s->wrote = false;
+	s->write_ms = 0;
 	s->trx = NULL;
 	s->trx_lost = -1;
 	keep->applied = 0;
@@ -2436,13 +2452,18 @@ static void command_done(struct mysql_session *s)
 	default:
 		break;
 	}
-	/* causal_reads session: from the first write on, reads wait for it.
-	 * After a failover, the first write on the new writer ends the event. */
-	if (ok && v && c->node == v->writer &&
+	/* Anything but a read or session statement on the writer may have
+	 * written (even when it failed: a multi-statement may have committed
+	 * some): later reads go only where that is applied (causal_reads
+	 * session). Readers only ever run reads, also in a READ ONLY
+	 * transaction. After a failover, the first write on the new writer
+	 * ends the event. */
+	if ((!v || c->node == v->writer) &&
 	    !(s->kind == CMD_QUERY &&
 	      (s->cls.kind == CLASSIFY_READ || s->cls.kind == CLASSIFY_SESSION))) {
-		s->wrote = true;
-		failover_first_write(v->failover);
+		s->write_ms = failover_now_ms();
+		if (ok && v)
+			failover_first_write(v->failover, node_name(s, c->node));
 	}
 	free(s->saved);
 	s->saved = NULL;

@@ -244,10 +244,13 @@ static void greeting_event_cb(struct bufferevent *bev, short what, void *arg)
 		probe_set_state(p, PROBE_GREETING);
 		return;
 	}
-	if (what & BEV_EVENT_TIMEOUT)
+	if (what & BEV_EVENT_TIMEOUT) {
+		bool running = p->state != PROBE_DONE;
 		greeting_conclude(p, false, "timed out %s",
 				  p->state == PROBE_CONNECTING ? "connecting"
 							       : "waiting for greeting");
+		p->result.timed_out = running;
+	}
 	else if (what & BEV_EVENT_EOF)
 		greeting_conclude(p, false, "connection closed before the greeting");
 	else
@@ -561,6 +564,7 @@ static void sql_deadline_cb(evutil_socket_t fd, short what, void *arg)
 							 : "reading the rows";
 
 	probe_fail(p, "timed out", "timed out after %u ms %s", p->timeout_ms, doing);
+	p->result.timed_out = true;
 }
 
 static void sql_start(struct probe *p)
@@ -629,7 +633,7 @@ bool probe_start(struct probe *p, uint32_t timeout_ms)
 		return false;
 	clock_gettime(CLOCK_MONOTONIC, &p->started);
 	p->timeout_ms = timeout_ms;
-	p->result = (struct probe_result){.lag_ms = -1};
+	p->result = (struct probe_result){.lag_ms = -1, .position = -1};
 	if (probe_sql(p))
 		sql_start(p);
 	else

@@ -35,7 +35,17 @@ struct probe_result {
 	bool writable;
 	bool donor;	     /* galera: a state transfer donor, otherwise ready: may keep the writer
 			      * role it has, is never given it */
+	/* Not ok because the check's deadline passed without an answer: the node may be slow or
+	 * stalled, which is not proof that it is dead (refused, reset, or its own word is). */
+	bool timed_out;
 	uint32_t latency_us; /* from the start of the check to the verdict */
+	/* How far the node has applied the cluster's writes, comparable between the nodes of one
+	 * cluster: galera wsrep_last_committed, replication the sequence number of
+	 * @@gtid_current_pos (one GTID domain); -1 when unknown. */
+	int64_t position;
+	/* galera: wsrep_incoming_addresses, the members of the node's component as it sees them
+	 * ("host:port,..."); "" otherwise or unknown. */
+	char members[256];
 	int64_t lag_ms;	     /* replication: Seconds_Behind_Master * 1000; -1 otherwise/unknown */
 	/* Why not ok ("Access denied for user ...", "timed out after 500 ms connecting"), or why
 	 * not serving ("wsrep_local_state 2 (Donor/Desynced)", "MEMBER_STATE RECOVERING",

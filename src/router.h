@@ -44,6 +44,7 @@ enum router_target {
 	X(user_function, 0, "calls a stored function, which may write")                            \
 	X(too_long, 0, "statement longer than sluice inspects")                                    \
 	X(no_reader, 0, "no healthy reader: the writer serves the read")                           \
+	X(read_your_writes, 0, "no reader known to have this session's last write yet: the writer") \
 	X(temporary_table, 1, "CREATE TEMPORARY TABLE: pinned until the session is reset")         \
 	X(lock_tables, 1, "LOCK TABLES: pinned until UNLOCK TABLES")                               \
 	X(named_lock, 1, "GET_LOCK: pinned until the locks are released")                          \

@@ -188,3 +188,21 @@ size_t snapshot_reader_order(const struct cluster_view *v, uint64_t ticket, bool
 	}
 	return n;
 }
+
+bool snapshot_caught_up(const struct cluster_view *v, size_t r, uint64_t since_ms)
+{
+	const struct node_position *w, *mine;
+	int64_t bound = -1;
+
+	if (v->writer < 0 || r >= v->n_nodes)
+		return false;
+	if ((int)r == v->writer)
+		return true;
+	/* Newest first: the last entry at or after since_ms is the earliest. */
+	w = v->nodes[v->writer].positions;
+	for (size_t i = 0; i < SNAPSHOT_POSITIONS && w[i].checked_ms >= since_ms; i++)
+		if (w[i].position >= 0)
+			bound = w[i].position;
+	mine = &v->nodes[r].positions[0];
+	return bound >= 0 && mine->checked_ms && mine->position >= bound;
+}

@@ -16,6 +16,16 @@
 
 struct config;
 
+/* How many of a node's recent applied positions a snapshot carries: at the default interval
+ * (250 ms), two seconds of them. */
+#define SNAPSHOT_POSITIONS 8
+
+/* What one check read of a node's applied position (probe.h). */
+struct node_position {
+	uint64_t checked_ms; /* when that check started (failover_now_ms); 0: no such check */
+	int64_t position;    /* -1: unknown */
+};
+
 /* One node as the monitor last saw it. */
 struct node_view {
 	const char *name; /* borrowed from the config, which outlives snapshots */
@@ -29,6 +39,8 @@ struct node_view {
 	char state[48];	   /* the check's short state: "Synced", "ONLINE PRIMARY", ... */
 	char last_error[128];
 	char server_version[64]; /* from the node's greeting, "" until seen */
+	/* Its applied position at its last checks, newest first. */
+	struct node_position positions[SNAPSHOT_POSITIONS];
 };
 
 struct cluster_view {
@@ -51,6 +63,8 @@ struct cluster_view {
 
 struct snapshot {
 	atomic_uint refs;
+	/* Bumped when a node's state or role changes, not when only positions
+	 * moved: what a statement waiting for a writer watches. */
 	uint64_t generation;
 	size_t n_clusters;
 	struct cluster_view *clusters;
@@ -87,5 +101,15 @@ size_t snapshot_writer_order(const struct cluster_view *v, uint16_t *order);
  * (replicas). Returns the count, 0 when that rotation is empty. */
 size_t snapshot_reader_order(const struct cluster_view *v, uint64_t ticket, bool with_writer,
 			     uint16_t *order);
+
+/*
+ * Has node r of v surely applied every write the cluster had committed by since_ms (a
+ * failover_now_ms moment: when a session saw its write acknowledged)? True when a check of
+ * the writer that started at or after since_ms found it at position W (the earliest such
+ * check: the tightest bound) and r's newest known position is at least W. False when that is
+ * not known yet (no such writer check, positions unknown, no writer): the caller then reads
+ * from the writer, which has the write. Pure; for the read-your-writes rule (causal_reads).
+ */
+bool snapshot_caught_up(const struct cluster_view *v, size_t r, uint64_t since_ms);
 
 #endif

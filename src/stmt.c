@@ -162,6 +162,13 @@ static size_t bound_flag_at(const struct stmt *st, size_t len)
 	return st->params && len > at ? at : 0;
 }
 
+/* Whether types follow the flag at `at`: the server takes any non-zero
+ * byte to mean so (sql_prepare.cc), not only 1. */
+static bool binds_types(const uint8_t *payload, size_t at)
+{
+	return at && payload[at] != 0;
+}
+
 bool stmt_capture_types(struct stmt *st, const uint8_t *payload, size_t len)
 {
 	size_t at = bound_flag_at(st, len);
@@ -171,7 +178,7 @@ bool stmt_capture_types(struct stmt *st, const uint8_t *payload, size_t len)
 		return true;
 	if (!at)
 		return false;
-	if (payload[at] != 1)
+	if (!binds_types(payload, at))
 		return true;
 	if (len < at + 1 + n)
 		return false;
@@ -188,18 +195,21 @@ bool stmt_write_execute(const struct stmt *st, const uint8_t *payload, size_t le
 			bool with_types, struct mysql_writer *w, uint8_t seq)
 {
 	size_t at = bound_flag_at(st, len);
+	bool bound = binds_types(payload, at);
 
 	if (len < EXEC_FIXED || (st->params && !at))
+		return false;
+	if (bound && len < at + 1 + 2 * (size_t)st->params)
+		return false; /* types announced but cut short */
+	if (with_types && st->params && !bound && !st->types)
 		return false;
 	mysql_packet_begin(w, seq);
 	mysql_put_u8(w, payload[0]);
 	mysql_put_u32(w, node_id);
-	if (!with_types || st->params == 0 || payload[at] == 1) {
+	if (!with_types || st->params == 0 || bound) {
 		/* Only the id changes. */
 		mysql_put_bytes(w, payload + 5, len - 5);
 	} else {
-		if (!st->types)
-			return false;
 		mysql_put_bytes(w, payload + 5, at - 5);
 		mysql_put_u8(w, 1);
 		mysql_put_bytes(w, st->types, 2 * (size_t)st->params);

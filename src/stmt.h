@@ -67,15 +67,18 @@ bool stmt_payload_id(const uint8_t *payload, size_t len, uint32_t *id)
 uint8_t stmt_execute_flags(const uint8_t *payload, size_t len);
 
 /* Keep the parameter types of a COM_STMT_EXECUTE payload whose
- * new-params-bound flag is set. False if the payload is malformed or out of
- * memory; true (and nothing kept) when it binds no new types. */
+ * new-params-bound flag is set (any non-zero byte, as the server reads it).
+ * False if the payload is malformed or out of memory; true (and nothing
+ * kept) when it binds no new types. */
 bool stmt_capture_types(struct stmt *st, const uint8_t *payload, size_t len)
 	__attribute__((warn_unused_result));
 
 /* Write COM_STMT_EXECUTE payload as one packet (seq) for a node whose id for
  * the statement is node_id; with_types: the node has not seen the types,
- * so set new-params-bound and insert the kept ones. False if the payload is
- * malformed or types are needed and not known. */
+ * so set new-params-bound and insert the kept ones (unless the payload
+ * binds its own). False, with nothing written, if the payload is cut short
+ * of its NULL bitmap, flag or announced types, or types are needed and not
+ * known. */
 bool stmt_write_execute(const struct stmt *st, const uint8_t *payload, size_t len, uint32_t node_id,
 			bool with_types, struct mysql_writer *w, uint8_t seq)
 	__attribute__((warn_unused_result));

@@ -17,13 +17,15 @@
 #include "log.h"
 #include "probe.h"
 
-/* Galera: the node's own view of itself (status) and the two switches an operator uses to
- * take a node out by hand (variables). information_schema answers even when the node is
- * non-Primary, not ready or rejects queries, which is exactly when we need the answer. */
+/* Galera: the node's own view of itself (status), the last write it committed and the members
+ * of its component as it sees them, and the two switches an operator uses to take a node out
+ * by hand (variables). information_schema answers even when the node is non-Primary, not
+ * ready or rejects queries, which is exactly when we need the answer. */
 static const char *const galera_queries[] = {
 	"SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
 	"WHERE VARIABLE_NAME IN ('WSREP_LOCAL_STATE', 'WSREP_LOCAL_STATE_COMMENT', "
-	"'WSREP_READY', 'WSREP_CLUSTER_STATUS') "
+	"'WSREP_READY', 'WSREP_CLUSTER_STATUS', 'WSREP_LAST_COMMITTED', "
+	"'WSREP_INCOMING_ADDRESSES') "
 	"UNION ALL "
 	"SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES "
 	"WHERE VARIABLE_NAME IN ('WSREP_DESYNC', 'WSREP_REJECT_QUERIES')",
@@ -35,10 +37,11 @@ static const char *const group_replication_queries[] = {
 	"WHERE MEMBER_ID = @@server_uuid",
 };
 
-/* MariaDB primary/replica: the writer switch, then every replication connection (multi-
- * source replicas have several; a primary has none). */
+/* MariaDB primary/replica: the writer switch and the GTID position the server has (its own
+ * binlog's or what it applied, whichever is newer), then every replication connection
+ * (multi-source replicas have several; a primary has none). */
 static const char *const replication_queries[] = {
-	"SELECT @@global.read_only AS read_only",
+	"SELECT @@global.read_only AS read_only, @@global.gtid_current_pos AS gtid_current_pos",
 	"SHOW ALL SLAVES STATUS",
 };
 
@@ -198,6 +201,12 @@ static void galera_evaluate(const struct config_cluster *cc, const struct verdic
 		not_serving(res, "no wsrep_local_state in the answer (not a Galera node?)");
 		return;
 	}
+	const char *committed, *members;
+	int64_t seqno;
+	if (table_lookup(t, "wsrep_last_committed", &committed) && parse_count(committed, &seqno))
+		res->position = seqno;
+	if (table_lookup(t, "wsrep_incoming_addresses", &members) && members)
+		snprintf(res->members, sizeof(res->members), "%s", members);
 	if (comment && *comment)
 		set_state(res, "%s", comment);
 	else if (galera_state_name(state))
@@ -386,11 +395,15 @@ static void replication_evaluate(const struct config_cluster *cc, const struct v
 	bool read_only;
 	int64_t worst = -1;
 
-	if (ro->n_rows < 1 || ro->n_cols < 1 || !parse_bool(table_cell(ro, 0, 0), &read_only)) {
+	long ro_col = table_column(ro, "read_only"), pos_col = table_column(ro, "gtid_current_pos");
+
+	if (ro->n_rows < 1 || ro_col < 0 || !parse_bool(table_cell(ro, 0, ro_col), &read_only)) {
 		set_state(res, "unknown");
 		not_serving(res, "no @@read_only in the answer");
 		return;
 	}
+	if (pos_col >= 0)
+		res->position = verdict_gtid_seq(table_cell(ro, 0, pos_col));
 	if (replicas->n_rows == 0) {
 		set_state(res, "%s", read_only ? "read-only" : "primary");
 		res->serves = true;
@@ -412,6 +425,26 @@ static void replication_evaluate(const struct config_cluster *cc, const struct v
 	set_state(res, "replica lag %" PRId64 " s", worst);
 	res->serves = true;
 	res->writable = !read_only;
+}
+
+int64_t verdict_gtid_seq(const char *pos)
+{
+	const char *p = pos;
+	int64_t seq;
+
+	if (!pos)
+		return -1;
+	if (!*pos)
+		return 0; /* nothing written yet */
+	/* domain-server-seq, one of them only */
+	for (int dash = 0; dash < 2; dash++) {
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (*p != '-')
+			return -1;
+		p++;
+	}
+	return parse_count(p, &seq) ? seq : -1;
 }
 
 /* ---- static ---------------------------------------------------------------------------- */
@@ -440,6 +473,8 @@ void verdict_evaluate(const struct config_cluster *cc, const struct verdict_tabl
 	res->writable = false;
 	res->donor = false;
 	res->lag_ms = -1;
+	res->position = -1;
+	res->members[0] = '\0';
 	res->error[0] = '\0';
 	res->state[0] = '\0';
 	switch (cc->type) {

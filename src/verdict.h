@@ -8,6 +8,7 @@
 #define SLUICE_VERDICT_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 
@@ -38,5 +39,10 @@ const char *const *verdict_queries(enum cluster_type type, size_t *n);
  * an error that says what was missing. */
 void verdict_evaluate(const struct config_cluster *cc, const struct verdict_table *tables, size_t n,
 		      struct probe_result *res);
+
+/* The sequence number of a MariaDB GTID position with one domain ("0-1-42" is 42); 0 for an
+ * empty position (nothing written yet); -1 for NULL, several domains, or anything else, which
+ * then cannot be compared. */
+int64_t verdict_gtid_seq(const char *pos);
 
 #endif

@@ -981,6 +981,11 @@ static void test_kill(void)
 		{"KILL HARD QUERY 3", true, true, 3},
 		{"KILL SOFT CONNECTION 18446744073709551615", true, false, UINT64_MAX},
 		{"KILL 18446744073709551616", false, false, 0},
+		/* Found by fuzz_classify: the server skips leading zeros, so this
+		 * is KILL 42, not a number too long to be an id. */
+		{"KILL 000000000000000000000000042", true, false, 42},
+		{"KILL QUERY 0000018446744073709551615", true, true, UINT64_MAX},
+		{"KILL 0000018446744073709551616", false, false, 0},
 		{"KILL QUERY ID 5", false, false, 0},
 		{"KILL USER app", false, false, 0},
 		{"KILL 1+1", false, false, 0},

@@ -1103,7 +1103,7 @@ static const struct error_case error_cases[] = {
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n",
 	 {{2, 80, "listeners[0]: primary_reads applies to mode: mysql only"},
 	  {2, 100, "listeners[0]: causal_reads applies to mode: mysql only"}}},
-	{"causal_reads needs a galera cluster",
+	{"causal_reads: global needs a galera cluster",
 	 "listeners:\n"
 	 "  - { name: app, bind: 127.0.0.1:3307, cluster: main, causal_reads: global }\n"
 	 "clusters:\n"
@@ -1111,8 +1111,8 @@ static const struct error_case error_cases[] = {
 	 "users:\n"
 	 "  - { name: app, password_hash: \"" SECRET_HASH "\" }\n",
 	 {{2, 69,
-	   "listeners[0]: causal_reads uses Galera's wsrep_sync_wait; cluster 'main' is "
-	   "type static"}}},
+	   "listeners[0]: causal_reads: global uses Galera's wsrep_sync_wait; cluster 'main' is "
+	   "type static (use session or off)"}}},
 	{"tls on a tcp listener",
 	 "listeners:\n"
 	 "  - name: rw\n"
@@ -1279,6 +1279,14 @@ static const struct error_case error_cases[] = {
 	 "    monitor: { interval: 100ms, timeout: 401ms }\n"
 	 "    nodes: [{ name: db1, address: 127.0.0.1:3306 }]\n",
 	 {{5, 42, "clusters[0].monitor: timeout 401ms is more than four intervals (100ms)"}}},
+	{"a rejected interval is not compared with the timeout",
+	 "listeners:\n"
+	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n"
+	 "clusters:\n"
+	 "  - name: main\n"
+	 "    monitor: { interval: 10ms, timeout: 5s }\n"
+	 "    nodes: [{ name: db1, address: 127.0.0.1:3306 }]\n",
+	 {{5, 26, "clusters[0].monitor.interval: 10ms is out of range (20ms to 60000ms)"}}},
 	{"stats admin_user without its password file",
 	 "listeners:\n"
 	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n"

@@ -481,6 +481,50 @@ static void test_create_two_clusters(void)
 }
 
 /* The last unref frees (valgrind sees a leak or a double free otherwise). */
+/* Read your writes: a reader has a write made at some moment when its position reaches the
+ * writer's at the first writer check that began after that moment. */
+static void test_caught_up(void)
+{
+	struct node_view nodes[3];
+	struct cluster_view v = {.n_nodes = 3, .nodes = nodes, .writer = 0};
+
+	memset(nodes, 0, sizeof(nodes));
+	/* Writer checks, newest first: at 1000 ms position 50, 750 ms 40, 500 ms 30. */
+	nodes[0].positions[0] = (struct node_position){1000, 50};
+	nodes[0].positions[1] = (struct node_position){750, 40};
+	nodes[0].positions[2] = (struct node_position){500, 30};
+	nodes[1].positions[0] = (struct node_position){990, 40};
+	nodes[2].positions[0] = (struct node_position){980, 39};
+
+	check_case("write at 600 ms: the 750 ms check bounds it at 40");
+	CHECK(snapshot_caught_up(&v, 1, 600));
+	CHECK(!snapshot_caught_up(&v, 2, 600));
+	check_case("write at 750 ms: the check that began then counts");
+	CHECK(snapshot_caught_up(&v, 1, 750));
+	check_case("write at 800 ms: only the 1000 ms check (50) bounds it");
+	CHECK(!snapshot_caught_up(&v, 1, 800));
+	check_case("write after the last writer check: not known yet");
+	CHECK(!snapshot_caught_up(&v, 1, 1001));
+	check_case("write before every kept check: the oldest bounds it");
+	CHECK(snapshot_caught_up(&v, 1, 10));
+	check_case("the writer always has its writes");
+	CHECK(snapshot_caught_up(&v, 0, 5000));
+	check_case("an unknown writer position proves nothing");
+	nodes[0].positions[2].position = -1;
+	nodes[0].positions[1].position = -1;
+	CHECK(!snapshot_caught_up(&v, 1, 600));
+	check_case("a reader with no check proves nothing");
+	nodes[0].positions[1].position = 40;
+	nodes[1].positions[0] = (struct node_position){0, 0};
+	CHECK(!snapshot_caught_up(&v, 1, 600));
+	check_case("no writer");
+	v.writer = -1;
+	CHECK(!snapshot_caught_up(&v, 2, 0));
+	check_case("node out of range");
+	v.writer = 0;
+	CHECK(!snapshot_caught_up(&v, 3, 0));
+}
+
 static void test_refcount(void)
 {
 	static const struct node_spec nodes[] = {{"a", 1, 1, false}, {NULL, 0, 0, false}};
@@ -513,6 +557,7 @@ int main(void)
 		{"first choices follow the weights", test_reader_share},
 		{"create with two clusters, recompute", test_create_two_clusters},
 		{"reference counting", test_refcount},
+		{"read your writes: caught up", test_caught_up},
 	};
 	return CHECK_RUN(tests);
 }

@@ -136,6 +136,32 @@ static void test_execute_rewrite(void)
 	CHECK(!stmt_write_execute(st, later, 10, 3, true, &w, 0));
 	CHECK(!stmt_capture_types(st, first, 12));
 	mysql_writer_deinit(&w);
+
+	check_case("types announced and cut short are refused by the rewrite too");
+	mysql_writer_init(&w);
+	CHECK(!stmt_write_execute(st, first, 14, 3, false, &w, 0));
+	CHECK(!stmt_write_execute(st, first, 15, 3, true, &w, 0));
+	CHECK_EQ_INT(w.len, 0);
+	mysql_writer_deinit(&w);
+
+	/* Found by fuzz_stmt: the server reads any non-zero new-params-bound
+	 * byte as "types follow" (sql_prepare.cc), so sluice must too, or it
+	 * keeps stale types and, for a new node, puts the kept types in front
+	 * of the client's. */
+	check_case("a new-params-bound byte other than 1 binds types, as on the server");
+	uint8_t rebind[sizeof(first)];
+	memcpy(rebind, first, sizeof(first));
+	rebind[11] = 0xe0;
+	rebind[12] = 0x03; /* LONG */
+	CHECK(stmt_capture_types(st, rebind, sizeof(rebind)));
+	CHECK(st->types && st->types[0] == 0x03 && st->types[2] == 0xfd);
+	mysql_writer_init(&w);
+	if (CHECK(stmt_write_execute(st, rebind, sizeof(rebind), 3, true, &w, 0))) {
+		CHECK_EQ_INT(w.len, 4 + sizeof(rebind));
+		CHECK_EQ_INT(w.data[5], 3);
+		CHECK_EQ_MEM(w.data + 9, rebind + 5, sizeof(rebind) - 5);
+	}
+	mysql_writer_deinit(&w);
 	stmt_table_deinit(&t);
 }
 

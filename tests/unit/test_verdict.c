@@ -226,6 +226,63 @@ static void test_galera_shapes(void)
 	check_verdict(&res, false, false, -1, "not Galera", "no wsrep_local_state");
 }
 
+/* What a check reads besides the verdict: galera's wsrep_last_committed and members, a
+ * replica's GTID position, each also from a node that does not serve. */
+static void test_positions(void)
+{
+	static const char *const columns[] = {"VARIABLE_NAME", "VARIABLE_VALUE"};
+	static const char *const galera_cells[] = {
+		"WSREP_LOCAL_STATE",	    "2",
+		"WSREP_LOCAL_STATE_COMMENT", "Donor/Desynced",
+		"WSREP_READY",		    "ON",
+		"WSREP_CLUSTER_STATUS",	    "Primary",
+		"WSREP_DESYNC",		    "OFF",
+		"WSREP_REJECT_QUERIES",	    "NONE",
+		"WSREP_LAST_COMMITTED",	    "4711",
+		"WSREP_INCOMING_ADDRESSES", "127.0.0.1:3306,127.0.0.1:3307",
+	};
+	struct config_cluster galera = {.type = CLUSTER_TYPE_GALERA};
+	struct verdict_table t = {columns, galera_cells, 2, N_OF(galera_cells) / 2};
+	struct probe_result res;
+
+	check_case("galera: position and members of a donor");
+	result_init(&res);
+	verdict_evaluate(&galera, &t, 1, &res);
+	CHECK(!res.serves);
+	CHECK_EQ_INT(res.position, 4711);
+	CHECK_EQ_STR(res.members, "127.0.0.1:3306,127.0.0.1:3307");
+
+	check_case("galera: no wsrep_last_committed");
+	t.n_rows -= 2;
+	result_init(&res);
+	verdict_evaluate(&galera, &t, 1, &res);
+	CHECK_EQ_INT(res.position, -1);
+	CHECK_EQ_STR(res.members, "");
+
+	static const struct {
+		const char *pos;
+		int64_t seq;
+	} gtids[] = {
+		{"0-1-42", 42}, {"", 0},	  {"12-3000-9000000000", 9000000000LL},
+		{NULL, -1},	{"0-1-2,1-1-5", -1}, {"0-1", -1},
+		{"x-1-2", -1},	{"0-1-", -1},	     {"0-1-2 ", -1},
+	};
+	for (size_t i = 0; i < N_OF(gtids); i++) {
+		check_case("gtid position '%s'", gtids[i].pos ? gtids[i].pos : "NULL");
+		CHECK_EQ_INT(verdict_gtid_seq(gtids[i].pos), gtids[i].seq);
+	}
+
+	static const char *const ro_columns[] = {"read_only", "gtid_current_pos"};
+	static const char *const ro_cells[] = {"1", "0-1-77"};
+	struct config_cluster repl = {.type = CLUSTER_TYPE_REPLICATION, .max_lag_ms = 10000};
+	struct verdict_table tables[2] = {{ro_columns, ro_cells, 2, 1}, {columns, NULL, 2, 0}};
+	check_case("replication: position from gtid_current_pos");
+	result_init(&res);
+	verdict_evaluate(&repl, tables, 2, &res);
+	CHECK(res.serves && !res.writable);
+	CHECK_EQ_INT(res.position, 77);
+}
+
 /* ---- Group Replication ----------------------------------------------------------------- */
 
 static void test_group_replication(void)
@@ -656,7 +713,7 @@ static void test_replication_missing_columns(void)
 {
 	static const char *const needed[] = {"Slave_IO_Running", "Slave_SQL_Running",
 					     "Seconds_Behind_Master"};
-	static const char *const ro_columns[] = {"@@global.read_only"};
+	static const char *const ro_columns[] = {"read_only"};
 	static const char *const ro_cells[] = {"1"};
 	struct config_cluster cc = {.type = CLUSTER_TYPE_REPLICATION, .max_lag_ms = 10000};
 	struct probe_result res;
@@ -714,6 +771,7 @@ int main(void)
 		{"group replication odd answers", test_group_replication_odd},
 		{"replication", test_replication},
 		{"replication missing columns", test_replication_missing_columns},
+		{"positions and members", test_positions},
 		{"static", test_static},
 	};
 	return CHECK_RUN(tests);
