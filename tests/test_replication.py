@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 
 import pymysql
@@ -61,14 +62,17 @@ def table(replication):
     replication.query(PRIMARY, f"DROP TABLE IF EXISTS `{DB}`.`{name}`")
 
 
-def config(rs, port: int) -> str:
+def config(rs, port: int, causal_reads: str | None = "off") -> str:
+    """causal_reads: "off" for the tests of the rotation itself (reads right after a write
+    would otherwise go to the primary), None for the default (session)."""
+    causal = f", causal_reads: {causal_reads}" if causal_reads else ""
     nodes = "\n".join(
         f'      - {{ name: {rs.node_name(i)}, address: "{HOST}:{rs.sql_port(i)}", '
         f'priority: {PRIORITY[i]} }}' for i in range(3))
     return f"""\
 workers: 2
 listeners:
-  - {{ name: app, bind: "{HOST}:{port}", mode: mysql, cluster: repl }}
+  - {{ name: app, bind: "{HOST}:{port}", mode: mysql, cluster: repl{causal} }}
 clusters:
   - name: repl
     type: replication
@@ -83,10 +87,10 @@ logging: {{ level: debug }}
 """
 
 
-def start(sluice, rs):
+def start(sluice, rs, causal_reads: str | None = "off"):
     """sluice in front of the set, once it has picked the primary as the writer."""
     port = free_port()
-    s = sluice(config(rs, port))
+    s = sluice(config(rs, port, causal_reads))
     s.wait_log(r"cluster repl: writer is primary$", timeout=20)
     return s, port
 
@@ -262,3 +266,44 @@ def test_switchover_follows_read_only(replication, sluice, table):
         rs.query(REPLICA2, f"DELETE FROM `{DB}`.`{table}` WHERE tag = 'd'")
         rs.query(REPLICA2, "SET GLOBAL read_only = ON")
         rs.query(PRIMARY, "SET GLOBAL read_only = OFF")
+
+
+def test_read_your_writes_with_gtids(replication, sluice, table):
+    """causal_reads: session, the default, on a replication cluster: both replicas apply every
+    transaction a second late (MASTER_DELAY=1, within max_lag).  Each of 20 insert-then-read
+    rounds through sluice reads its row back: the monitor knows each server's GTID position,
+    and a read goes to a replica only once that replica has applied the session's last write,
+    else to the primary.  Once the replicas have it, reads go to them again."""
+    rs = replication
+    s, port = start(sluice, rs, causal_reads=None)
+    names = {rs.sql_port(i): rs.node_name(i) for i in range(3)}
+    conn = connect(port)
+    cur = conn.cursor()
+    try:
+        for i in (REPLICA1, REPLICA2):
+            rs.set_delay(i, 1)
+        since = s.log_size()
+        misses, where = 0, []
+        for n in range(20):
+            cur.execute(f"INSERT INTO `{table}` (port, tag) VALUES (@@port, %s)", (f"ryw{n}",))
+            row_id = cur.lastrowid
+            cur.execute(f"SELECT tag, @@port FROM `{table}` WHERE id = %s", (row_id,))
+            row = cur.fetchone()
+            if row is None or row[0] != f"ryw{n}":
+                misses += 1
+            where.append(names[row[1]] if row else names[rs.sql_port(PRIMARY)])
+        assert misses == 0, f"{misses} of 20 reads missed their own write; reads on {where}"
+        assert "primary" in where, where
+        # A second later the replicas have the writes, the monitor has seen it, and reads
+        # spread over them again.
+        deadline = time.monotonic() + 15
+        seen = set()
+        while seen != {"replica1", "replica2"}:
+            assert time.monotonic() < deadline, f"reads stayed on the primary: {seen}"
+            seen |= {x for x in reads(rs, cur, 2) if x != "primary"}
+            time.sleep(0.1)
+    finally:
+        conn.close()
+        for i in (REPLICA1, REPLICA2):
+            rs.set_delay(i, 0)
+            rs.wait_caught_up(i)

@@ -1,0 +1,171 @@
+# tests/test_read_your_writes.py -- a session reads its own writes through sluice's default
+# configuration (causal_reads is not set: session), with real clients: the mariadb CLI (LOAD DATA
+# LOCAL INFILE then COUNT(*), an INSERT over the compressed protocol, a write to another database
+# read back after USE), PyMySQL and mysqlclient insert-then-read loops; and causal_reads: global
+# across connections (a 20 MB LONGBLOB committed by one connection is read by another one, opened
+# after the COMMIT returned, on a reader).  Every round is repeated: one lucky round proves
+# nothing, since Galera readers apply a write a moment after the writer acknowledged it.
+import hashlib
+import os
+import subprocess
+import time
+
+import MySQLdb
+import pymysql
+import pytest
+
+from sluice_proc import free_port
+
+HOST = "127.0.0.1"
+USER, PASSWORD, DB = "sluice_test", "sluice_test", "sluice_test"
+USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"  # PASSWORD('sluice_test')
+READERS = {"node2", "node3"}
+os.environ.setdefault("SLUICE_TEST_MONITOR_PW", "monitor_pw")
+
+
+def _config(galera, port: int, causal: str = "") -> str:
+    nodes = "\n".join(
+        f'      - {{ name: {galera.node_name(i)}, address: "{HOST}:{galera.sql_port(i)}", '
+        f'priority: {i + 1} }}' for i in range(3))
+    return f"""\
+workers: 2
+listeners:
+  - {{ name: app, bind: "{HOST}:{port}", mode: mysql, cluster: galera{causal} }}
+clusters:
+  - name: galera
+    type: galera
+    monitor: {{ user: monitor, password_env: SLUICE_TEST_MONITOR_PW }}
+    nodes:
+{nodes}
+users:
+  - {{ name: {USER}, password_hash: "{USER_HASH}" }}
+"""
+
+
+def _start(sluice, galera, causal: str = ""):
+    port = free_port()
+    s = sluice(_config(galera, port, causal))
+    s.wait_log(r"writer is node1\b")
+    return s, port
+
+
+@pytest.fixture
+def db2(galera):
+    """A second database, dropped at the end."""
+    name = f"ryw_{os.urandom(4).hex()}"
+    conn = galera.connect(0, autocommit=True)
+    with conn.cursor() as c:
+        c.execute(f"CREATE DATABASE `{name}`")
+    yield name
+    with conn.cursor() as c:
+        c.execute(f"DROP DATABASE IF EXISTS `{name}`")
+    conn.close()
+
+
+def _cli(port: int, sql: str, *extra: str) -> list[str]:
+    r = subprocess.run(["mariadb", "-h", HOST, "-P", str(port), "--protocol=TCP", f"-u{USER}",
+                        f"-p{PASSWORD}", "--skip-ssl", "--local-infile=1", "-B", "-N", *extra,
+                        DB, "-e", sql], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.split("\n")[:-1]
+
+
+def test_cli_load_data_then_count(galera, sluice, db2, tmp_path):
+    """One mariadb session: LOAD DATA LOCAL INFILE of 10,000 rows, then SELECT COUNT(*)."""
+    s, port = _start(sluice, galera)
+    data = tmp_path / "rows.tsv"
+    data.write_text("".join(f"{i}\tvalue-{i}\n" for i in range(10000)))
+    for n in range(5):
+        t = f"`{db2}`.load{n}"
+        out = _cli(port, f"CREATE TABLE {t} (id INT PRIMARY KEY, v VARCHAR(32)); "
+                         f"LOAD DATA LOCAL INFILE '{data}' INTO TABLE {t}; "
+                         f"SELECT COUNT(*), @@wsrep_node_name FROM {t}")
+        assert out[-1].split("\t")[0] == "10000", out
+
+
+def test_cli_compressed_insert_then_read(galera, sluice, db2):
+    """An INSERT over the compressed protocol (mariadb -C), then the row, 20 times, each in a
+    new session."""
+    s, port = _start(sluice, galera)
+    t = f"`{db2}`.comp"
+    _cli(port, f"CREATE TABLE {t} (id INT PRIMARY KEY, v VARCHAR(32))")
+    for n in range(20):
+        out = _cli(port, f"INSERT INTO {t} VALUES ({n}, 'c{n}'); "
+                         f"SELECT v FROM {t} WHERE id = {n}", "-C")
+        assert out == [f"c{n}"], (n, out)
+
+
+def test_cli_write_in_another_database(galera, sluice, db2):
+    """USE db2; INSERT ...; USE db1; SELECT ... FROM db2.t: the write is seen, 20 times."""
+    s, port = _start(sluice, galera)
+    t = f"`{db2}`.other"
+    _cli(port, f"CREATE TABLE {t} (id INT PRIMARY KEY, v VARCHAR(32))")
+    for n in range(20):
+        out = _cli(port, f"USE `{db2}`; INSERT INTO other VALUES ({n}, 'o{n}'); USE {DB}; "
+                         f"SELECT v FROM {t} WHERE id = {n}")
+        assert out == [f"o{n}"], (n, out)
+
+
+@pytest.mark.parametrize("driver", ["pymysql", "mysqlclient"])
+def test_driver_insert_then_read(galera, sluice, db2, driver):
+    """200 rounds of INSERT then SELECT of that row on one connection: never a miss; reads
+    that no reader has applied yet are served by the writer, the others by the readers."""
+    s, port = _start(sluice, galera)
+    connect = pymysql.connect if driver == "pymysql" else MySQLdb.connect
+    kw = dict(host=HOST, port=port, user=USER, password=PASSWORD, database=db2,
+              autocommit=True)
+    conn = connect(**kw)
+    try:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE rw (id INT PRIMARY KEY, v VARCHAR(32))")
+        misses, where = 0, {}
+        for n in range(200):
+            cur.execute("INSERT INTO rw VALUES (%s, %s)", (n, f"r{n}"))
+            cur.execute("SELECT v, @@wsrep_node_name FROM rw WHERE id = %s", (n,))
+            row = cur.fetchone()
+            misses += row is None or row[0] != f"r{n}"
+            if row:
+                where[row[1]] = where.get(row[1], 0) + 1
+        assert misses == 0, f"{misses} of 200 reads missed their own write; reads on {where}"
+        # The readers still serve reads that do not follow a write closely.
+        seen = set()
+        for _ in range(100):
+            cur.execute("SELECT @@wsrep_node_name")
+            seen.add(cur.fetchone()[0])
+            if READERS <= seen:
+                break
+            time.sleep(0.05)  # the monitor sees the readers catch up within a check or two
+        assert READERS <= seen, seen
+    finally:
+        conn.close()
+
+
+def test_global_across_connections(galera, sluice, db2):
+    """causal_reads: global: connection A commits a 20 MB LONGBLOB row; connection B, opened
+    after A's COMMIT returned, reads it on a reader and sees all of it. 5 rounds."""
+    s, port = _start(sluice, galera, ", causal_reads: global")
+    kw = dict(host=HOST, port=port, user=USER, password=PASSWORD, database=db2,
+              autocommit=True, max_allowed_packet=64 * 1024 * 1024)
+    a = pymysql.connect(**kw)
+    try:
+        with a.cursor() as c:
+            c.execute("CREATE TABLE blobs (id INT PRIMARY KEY, b LONGBLOB)")
+        blob = os.urandom(20 * 1024 * 1024)
+        digest = hashlib.sha256(blob).hexdigest()
+        for n in range(5):
+            with a.cursor() as c:
+                c.execute("BEGIN")
+                c.execute("INSERT INTO blobs VALUES (%s, %s)", (n, blob))
+                c.execute("COMMIT")
+            b = pymysql.connect(**kw)
+            try:
+                with b.cursor() as c:
+                    c.execute("SELECT LENGTH(b), SHA2(b, 256) = %s, @@wsrep_node_name "
+                              "FROM blobs WHERE id = %s", (digest, n))
+                    row = c.fetchone()
+            finally:
+                b.close()
+            assert row is not None and row[0] == len(blob) and row[1] == 1, (n, row)
+            assert row[2] in READERS, row
+    finally:
+        a.close()
