@@ -1051,6 +1051,14 @@ static void drop_command(struct mysql_session *s, uint16_t code, const char *sql
 	if (mysql_resp_start(&probe, s->cmd))
 		send_err(s, (uint8_t)(s->cmd_seq + 1), code, sqlstate, "%s", msg);
 	s->target = NULL;
+	if (s->resend) {
+		/* A read being sent again: the client's bytes of it were taken
+		 * long ago, and what waits in cin is its next command. */
+		s->resend = false;
+		ms_set_state(s, MS_READY);
+		client_flush(s);
+		return;
+	}
 	s->c_left = 0;
 	s->c_pkt = false;
 	s->c_cont = false;
@@ -1553,6 +1561,30 @@ static void internal_lost(struct ms_conn *c, const char *why)
 
 /* ---- sending the client's command ----------------------------------------- */
 
+/* Send the COM_STMT_EXECUTE payload p (cmd_len bytes, naming sluice's
+ * statement id) to c, written for c's node: its statement id, and the
+ * parameter types when that node has not had them. False for a malformed
+ * packet (or no memory); nothing is sent then. */
+static bool send_execute(struct mysql_session *s, struct ms_conn *c, const uint8_t *p)
+{
+	struct mysql_writer w;
+	bool ok;
+
+	mysql_writer_init(&w);
+	ok = stmt_capture_types(s->stmt, p, s->cmd_len) &&
+	     stmt_write_execute(s->stmt, p, s->cmd_len, s->stmt->node_id[c->node],
+				!s->stmt->node_types[c->node], &w, s->cmd_seq) &&
+	     w.ok;
+	if (ok) {
+		evbuffer_add(backend_output(c->be), w.data, w.len);
+		conn_stats(c)->bytes_out += w.len;
+		if (s->stmt->types)
+			s->stmt->node_types[c->node] = true;
+	}
+	mysql_writer_deinit(&w);
+	return ok;
+}
+
 /* Send the pending command to s->target, which is caught up. Small
  * statement commands are rewritten whole (their id, and for an execute the
  * parameter types a new node needs); anything else streams. */
@@ -1576,35 +1608,32 @@ static void forward_command(struct mysql_session *s)
 			  s->dec.reason ? ", " : "",
 			  s->dec.reason ? router_reason_str(s->dec.reason) : "");
 	if (s->resend) {
-		/* A read that lost its reader before any answer: again, here. */
-		evbuffer_add(backend_output(c->be), s->retry, s->retry_len);
-		node_stats(s)->bytes_out += s->retry_len;
-		s->resend = false;
+		/* A read that lost its reader before any answer: again, here (an
+		 * execute is written anew for this node's statement). */
 		rewritten = true;
+		if (s->kind != CMD_STMT) {
+			s->resend = false;
+			evbuffer_add(backend_output(c->be), s->retry, s->retry_len);
+			node_stats(s)->bytes_out += s->retry_len;
+		} else if (!send_execute(s, c, s->retry + MYSQL_HEADER_LEN)) {
+			s->cur = NULL;
+			drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000", "sluice: out of memory");
+			return;
+		}
+		s->resend = false;
 	} else if (s->kind == CMD_STMT) {
 		uint32_t node_id = s->stmt->node_id[c->node];
 		if (s->cmd == COM_STMT_EXECUTE && s->cmd_len <= SMALL_PACKET_MAX) {
 			const uint8_t *p =
 				evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + s->cmd_len)) +
 				MYSQL_HEADER_LEN;
-			struct mysql_writer w;
-			bool with_types = !s->stmt->node_types[c->node];
-			mysql_writer_init(&w);
-			if (!stmt_capture_types(s->stmt, p, s->cmd_len) ||
-			    !stmt_write_execute(s->stmt, p, s->cmd_len, node_id, with_types, &w,
-						s->cmd_seq)) {
-				mysql_writer_deinit(&w);
+			if (!send_execute(s, c, p)) {
 				s->cur = NULL;
 				drop_command(s, ER_MALFORMED_PACKET, "HY000",
 					     "Malformed COM_STMT_EXECUTE packet");
 				return;
 			}
-			evbuffer_add(backend_output(c->be), w.data, w.len);
-			node_stats(s)->bytes_out += w.len;
-			mysql_writer_deinit(&w);
 			evbuffer_drain(in, MYSQL_HEADER_LEN + s->cmd_len);
-			if (s->stmt->types)
-				s->stmt->node_types[c->node] = true;
 			rewritten = true;
 		} else {
 			/* Same length: patch the id where it lies. */
@@ -2276,6 +2305,9 @@ static void next_command(struct mysql_session *s)
 		break;
 	case CMD_STMT:
 		route_stmt(s);
+		if (cmd == COM_STMT_EXECUTE && s->dec.target == ROUTER_READER &&
+		    len <= SMALL_PACKET_MAX)
+			keep_for_retry(s, p, len);
 		break;
 	default:
 		/* Session commands, reset, ping and the rest: the writer, or the

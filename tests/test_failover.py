@@ -30,6 +30,7 @@ import collections
 import os
 import re
 import statistics
+import subprocess
 import threading
 import time
 import uuid
@@ -945,3 +946,106 @@ def test_reads_stay_clean_while_a_node_rejoins(galera, proxy, new_table):
           f"{sum(len(c.reads) for c in clients)} reads, {len(during)} errors")
     assert not during, f"client-visible errors while {vname} rejoined:\n" \
                        f"{error_report(clients)}{evidence(s, mark)}"
+
+
+# ---- 2b. prepared statement reads survive a reader's death ------------------------------------
+
+PS_SECONDS = 14      # each client runs this long; the reader dies after KILL_AFTER
+KILL_AFTER = 6.0
+
+PHP_PDO_READS = r"""
+$pdo = new PDO("mysql:host=$argv[1];port=$argv[2];dbname=$argv[3]", $argv[4], $argv[5],
+               [PDO::ATTR_EMULATE_PREPARES => false, PDO::ATTR_ERRMODE => PDO::ERRMODE_EXCEPTION]);
+// Galera's auto_increment_increment spreads sysbench's ids: take the next one.
+$st = $pdo->prepare("SELECT id, @@wsrep_node_name FROM sbtest1 WHERE id >= ? ORDER BY id LIMIT 1");
+$end = microtime(true) + (float)$argv[6];
+$ok = 0; $errors = 0; $nodes = [];
+while (microtime(true) < $end) {
+    try {
+        $st->execute([mt_rand(1, 900)]);
+        $row = $st->fetch(PDO::FETCH_NUM);
+        $st->closeCursor();
+        if ($row === false) { $errors++; continue; }
+        $nodes[$row[1]] = ($nodes[$row[1]] ?? 0) + 1;
+        $ok++;
+    } catch (PDOException $e) {
+        $errors++;
+        fwrite(STDERR, $e->getMessage() . "\n");
+    }
+}
+ksort($nodes);
+echo "ok $ok errors $errors " . json_encode($nodes) . "\n";
+"""
+
+
+def _sysbench_ps(port: int, command: str, *extra: str, timeout: float):
+    cmd = ["sysbench", "oltp_point_select", "--db-driver=mysql", f"--mysql-host={HOST}",
+           f"--mysql-port={port}", f"--mysql-user={USER}", f"--mysql-password={PASSWORD}",
+           f"--mysql-db={DB}", "--tables=1", "--table-size=1000", "--mysql-ignore-errors=none",
+           *extra, command]
+    return subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) \
+        if command == "run" else subprocess.run(cmd, capture_output=True, text=True,
+                                                timeout=timeout)
+
+
+@pytest.fixture
+def sbtable(galera):
+    """sysbench's sbtest1 (1000 rows), made on node1 directly and present on every node."""
+    port = galera.sql_port(0)
+    r = _sysbench_ps(port, "cleanup", timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr
+    r = _sysbench_ps(port, "prepare", timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    for i in range(3):
+        conn = galera.connect(i, autocommit=True, database=DB)
+        try:
+            wait_until(lambda: _count(conn) == 1000, 60, f"sbtest1 on {galera.node_name(i)}")
+        finally:
+            conn.close()
+    yield
+    _sysbench_ps(port, "cleanup", timeout=120)
+
+
+def _count(conn) -> int:
+    with conn.cursor() as cur:
+        cur.execute("SELECT COUNT(*) FROM sbtest1")
+        return cur.fetchone()[0]
+
+
+def test_prepared_reads_survive_reader_kill(galera, proxy, sbtable):
+    """sysbench oltp_point_select with server-side prepared statements (4 threads) and PHP PDO
+    with native prepares (2 processes) run through sluice; a reader is SIGKILLed after 6 s.
+    A COM_STMT_EXECUTE read that lost its reader before any byte of its answer reached the
+    client is prepared on another reader and sent there: 0 errors for every client."""
+    s = proxy
+    writer = current_writer(s)
+    victim = max(i for i in range(3) if galera.node_name(i) != writer)
+    vname = galera.node_name(victim)
+    mark = s.log_size()
+    try:
+        sb = _sysbench_ps(s.port, "run", "--threads=4", f"--time={PS_SECONDS}",
+                          "--db-ps-mode=auto", "--report-interval=1", timeout=0)
+        php = [subprocess.Popen(["php", "-r", PHP_PDO_READS, "--", HOST, str(s.port), DB, USER,
+                                 PASSWORD, str(PS_SECONDS)],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+               for _ in range(2)]
+        time.sleep(KILL_AFTER)  # the load runs for PS_SECONDS; the kill lands in its middle
+        galera.kill(victim)
+        sb_out, _ = sb.communicate(timeout=PS_SECONDS + 60)
+        php_out = [p.communicate(timeout=PS_SECONDS + 60) for p in php]
+        retried = s.log()[mark:].count("retrying the read on another node")
+        print(f"\nsysbench:\n{sb_out[-1200:]}\nphp: {[o for o, _ in php_out]}\n"
+              f"sluice retried {retried} read(s) after killing {vname}")
+        assert sb.returncode == 0, f"sysbench exit {sb.returncode}:\n{sb_out}{evidence(s, mark)}"
+        m = re.search(r"ignored errors:\s+(\d+)", sb_out)
+        assert m and int(m.group(1)) == 0, sb_out
+        assert re.search(r"queries:\s+[1-9]\d*", sb_out), sb_out
+        for (out, err), p in zip(php_out, php):
+            assert p.returncode == 0, err
+            m = re.match(r"ok (\d+) errors (\d+)", out)
+            assert m and int(m.group(1)) > 0 and int(m.group(2)) == 0, \
+                f"php: {out}{err}{evidence(s, mark)}"
+        assert retried > 0, "no read was in flight on the dead reader" + evidence(s, mark)
+    finally:
+        if not galera.is_running(victim):
+            restart_and_wait_up(galera, s, victim, mark)
