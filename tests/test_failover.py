@@ -29,6 +29,7 @@ from __future__ import annotations
 import collections
 import os
 import re
+import signal
 import statistics
 import subprocess
 import threading
@@ -61,7 +62,7 @@ MAX_STATEMENTS = 500_000      # per client thread and round: every loop is bound
 
 # ---- sluice ------------------------------------------------------------------------------------
 
-def failover_config(galera, port: int, monitor_pw_file: str) -> str:
+def failover_config(galera, port: int, monitor_pw_file: str, writer_grace: str = "") -> str:
     """One plain `mode: mysql` listener, a galera cluster with priorities 1, 2, 3, monitor checks
     that log in, a 30 s queue for statements waiting for a writer, and a sticky writer."""
     nodes = "\n".join(
@@ -83,7 +84,7 @@ clusters:
       interval: 250ms
       timeout: 500ms
       fall: 2
-      rise: 2
+      rise: 2{f"{chr(10)}      writer_grace: {writer_grace}" if writer_grace else ""}
     queue_timeout: 30s
     failback: false
     nodes:
@@ -1049,3 +1050,90 @@ def test_prepared_reads_survive_reader_kill(galera, proxy, sbtable):
     finally:
         if not galera.is_running(victim):
             restart_and_wait_up(galera, s, victim, mark)
+
+
+# ---- 5. a stalled writer is not a dead writer -------------------------------------------------
+
+FREEZE_SECONDS = 1.5
+FREEZES = 3
+
+
+def freeze(galera, idx: int, seconds: float) -> None:
+    """SIGSTOP node idx's mariadbd for ``seconds``, then SIGCONT (always)."""
+    pid = galera.pid(idx)
+    assert pid, f"{galera.node_name(idx)} has no pid"
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        time.sleep(seconds)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+
+
+def test_frozen_writer_is_not_replaced(galera, proxy, new_table):
+    """The writer is frozen (SIGSTOP) for 1.5 s, three times, 2 s apart, while 4 connections
+    insert through sluice with the default monitor settings (interval 250 ms, timeout 500 ms,
+    fall 2, writer_grace 3 s).  Its checks time out, but slow is not dead: the writer never
+    moves, no client sees an error, every acknowledged row is there, and the log says why the
+    writer was kept."""
+    s = proxy
+    table = new_table("id BIGINT PRIMARY KEY, node VARCHAR(16) NOT NULL")
+    writer = current_writer(s)
+    widx = node_index(writer)
+    clients = [Inserter(k + 1, s.port, table) for k in range(4)]
+    mark = s.log_size()
+    try:
+        stop, threads = start_threads(clients, lambda c: c.loop)
+        try:
+            wait_until(lambda: all(len(c.acks) >= 20 for c in clients)
+                       or any(c.errors for c in clients), 60, "20 inserts per client",
+                       lambda: error_report(clients) + evidence(s))
+            for n in range(FREEZES):
+                before = [len(c.acks) for c in clients]
+                freeze(galera, widx, FREEZE_SECONDS)
+                # The clients go on after the thaw before the next freeze.
+                wait_until(lambda: all(len(c.acks) > b + 10 for c, b in zip(clients, before))
+                           or any(c.errors for c in clients), 60,
+                           f"inserts after thaw {n + 1}",
+                           lambda: error_report(clients) + evidence(s, mark))
+                time.sleep(2)
+        finally:
+            stop_threads(stop, threads)
+        log = s.log()[mark:]
+        assert not any(c.errors for c in clients), \
+            f"client errors around the freezes:\n{error_report(clients)}{evidence(s, mark)}"
+        assert "failover:" not in log and current_writer(s) == writer, evidence(s, mark)
+        assert not re.search(down_re(writer), log), evidence(s, mark)
+        kept = re.findall(rf"writer {writer} \(cluster {CLUSTER}\) has not answered", log)
+        print(f"\n{sum(len(c.acks) for c in clients)} inserts; the writer was kept through "
+              f"{len(kept)} stall(s) the monitor saw")
+        assert kept, "the freezes were never seen by the monitor" + evidence(s, mark)
+        acked = [i for c in clients for i in c.acked_all]
+        got = {r[0] for r in rows_on(galera, widx, table)}
+        assert set(acked) <= got, f"{len(set(acked) - got)} acknowledged rows are missing"
+    finally:
+        for c in clients:
+            c.conn.close()
+
+
+def test_writer_frozen_past_grace_is_replaced(galera, sluice, tmp_path):
+    """With writer_grace: 2s, a writer frozen for 5 s is first kept (its checks time out: the
+    log says it stays the writer), then replaced once it has been silent for 2 s, and the DOWN
+    line says so."""
+    ensure_whole(galera)
+    pw = tmp_path / "monitor.pw"
+    pw.write_text(MONITOR_PASSWORD + "\n")
+    port = free_port()
+    s = sluice(failover_config(galera, port, str(pw), writer_grace="2s"))
+    s.port = port
+    s.wait_log(rf"cluster {CLUSTER}: writer is node1\b")
+    mark = s.log_size()
+    freeze(galera, 0, 5.0)
+    m = s.wait_log(r"node node1 \(cluster galera, [^)]*\) is DOWN after \d+ failed checks?: "
+                   r"timed out after 500 ms [a-z ]+; no answer for (\d+) ms "
+                   r"\(writer_grace 2000 ms\)", timeout=20, after=mark)
+    assert 2000 <= int(m.group(1)) < 5000, m.group(0)
+    s.wait_log(r"cluster galera: writer is node2, was node1", timeout=20, after=mark)
+    assert re.search(r"writer node1 \(cluster galera\) has not answered", s.log()[mark:])
+    # node1 answers again and is UP, but the writer stays node2 (failback: false).
+    s.wait_log(up_re("node1"), timeout=30, after=mark)
+    assert current_writer(s) == "node2", evidence(s, mark)
