@@ -1137,3 +1137,27 @@ def test_writer_frozen_past_grace_is_replaced(galera, sluice, tmp_path):
     # node1 answers again and is UP, but the writer stays node2 (failback: false).
     s.wait_log(up_re("node1"), timeout=30, after=mark)
     assert current_writer(s) == "node2", evidence(s, mark)
+
+
+def test_writer_evicted_by_galera_is_replaced(galera, sluice, tmp_path):
+    """With writer_grace longer than Galera's own eviction (30 s against ~11 s here), a writer
+    frozen for 16 s is replaced as soon as a survivor reports the members of its primary
+    component without it, and the DOWN line names that evidence; after the thaw node1 rejoins
+    the cluster."""
+    ensure_whole(galera)
+    pw = tmp_path / "monitor.pw"
+    pw.write_text(MONITOR_PASSWORD + "\n")
+    port = free_port()
+    s = sluice(failover_config(galera, port, str(pw), writer_grace="30s"))
+    s.port = port
+    s.wait_log(rf"cluster {CLUSTER}: writer is node1\b")
+    mark = s.log_size()
+    try:
+        freeze(galera, 0, 16.0)
+        m = s.wait_log(r"node node1 \(cluster galera, [^)]*\) is DOWN after \d+ failed checks?: "
+                       r"[^\n]*; (node[23]) lists its cluster's members without it",
+                       timeout=20, after=mark)
+        s.wait_log(r"cluster galera: writer is node2, was node1", timeout=20, after=mark)
+        print(f"\n{m.group(0)}")
+    finally:
+        wait_whole(galera)
