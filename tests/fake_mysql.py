@@ -298,12 +298,14 @@ def sha2_fast_verify(cached_stage2: bytes, scramble: bytes, answer: bytes) -> bo
 
 @dataclass(frozen=True)
 class Ok:
-    """An OK packet; ``status`` None means the session's own status flags."""
+    """An OK packet; ``status`` None means the session's own status flags.  ``seq_skip``
+    makes a broken server: the packet's sequence id is that much too high."""
     affected: int = 0
     insert_id: int = 0
     status: Optional[int] = None
     warnings: int = 0
     info: str = ""
+    seq_skip: int = 0
 
 
 @dataclass(frozen=True)
@@ -731,6 +733,7 @@ class _Session:
     def _send_result(self, result: Result) -> None:
         if isinstance(result, Ok):
             status = self.status if result.status is None else result.status
+            self.io.seq = (self.io.seq + result.seq_skip) & 0xFF
             self.io.write(ok_payload(status, result.affected, result.insert_id,
                                      result.warnings, result.info))
         elif isinstance(result, Err):

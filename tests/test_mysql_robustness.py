@@ -190,3 +190,43 @@ def test_packets_out_of_order_are_refused_like_mariadb(mysql_proxy, galera, logi
     assert got == node
     assert got[2]  # closed after the error
     still_serves(mysql_proxy.port)
+
+
+def test_node_packets_out_of_order_end_that_session(sluice):
+    """A node that numbers its answer wrongly (tests/fake_mysql.py, one static node): the
+    client gets 1156 (08S01) from sluice and its session ends; others go on."""
+    from fake_mysql import FakeMySQL, Ok
+
+    fake = FakeMySQL(users={"sluice_test": "sluice_test"},
+                     user_plugins={"sluice_test": "mysql_native_password"},
+                     auth_plugin="mysql_native_password").start()
+    try:
+        fake.add_query("DO 'broken'", Ok(seq_skip=3))
+        fake.add_query("DO 'fine'", Ok())
+        port = free_port()
+        sluice(f"""\
+listeners:
+  - {{ name: app, bind: "127.0.0.1:{port}", mode: mysql, cluster: fake }}
+clusters:
+  - name: fake
+    type: static
+    nodes: [{{ name: f1, address: "127.0.0.1:{fake.port}" }}]
+users:
+  - {{ name: sluice_test, password_hash: "{HASH}" }}
+""")
+        conn = pymysql.connect(host="127.0.0.1", port=port, user="sluice_test",
+                               password="sluice_test")
+        with pytest.raises(pymysql.err.OperationalError) as e, conn.cursor() as c:
+            c.execute("DO 'broken'")
+        assert e.value.args == (1156, "sluice: the node sent packets out of order"), e.value
+        with pytest.raises(pymysql.err.MySQLError):
+            with conn.cursor() as c:
+                c.execute("DO 'fine'")
+        other = pymysql.connect(host="127.0.0.1", port=port, user="sluice_test",
+                                password="sluice_test")
+        with other.cursor() as c:
+            c.execute("DO 'fine'")
+        other.close()
+    finally:
+        fake.stop()
+    assert fake.errors == [], fake.errors
