@@ -359,8 +359,12 @@ static void probe_done(const struct probe_result *res, void *arg)
 	/* Publish once every node has its first verdict, then on changes: a
 	 * writer picked from half the cluster would flip a moment later. The
 	 * first round ends within the largest monitor timeout. */
+	/* Positions (causal_reads): a reader's matter when they move; the
+	 * writer's check times bound a session's write even when its position
+	 * stood still (a write that changed nothing), so each is published. */
 	bool roles = hn->up != was_up || hn->writable != was_writable;
-	if (round_complete || ((roles || moved) && !first && all_known(h)))
+	bool positions = moved || (res->ok && is_writer(hn));
+	if (round_complete || ((roles || positions) && !first && all_known(h)))
 		publish(h, round_complete || roles);
 
 	if (atomic_load(&hn->suspect))

@@ -1612,11 +1612,10 @@ static void forward_command(struct mysql_session *s)
 		 * execute is written anew for this node's statement). */
 		rewritten = true;
 		if (s->kind != CMD_STMT) {
-			s->resend = false;
 			evbuffer_add(backend_output(c->be), s->retry, s->retry_len);
 			node_stats(s)->bytes_out += s->retry_len;
 		} else if (!send_execute(s, c, s->retry + MYSQL_HEADER_LEN)) {
-			s->cur = NULL;
+			s->cur = NULL; /* drop_command sees resend: nothing to discard */
 			drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000", "sluice: out of memory");
 			return;
 		}
