@@ -2039,31 +2039,45 @@ static void keep_for_retry(struct mysql_session *s, const uint8_t *p, uint32_t l
 }
 
 /* Decide where a statement command goes: COM_STMT_EXECUTE and friends
- * follow their statement. */
-static void route_stmt(struct mysql_session *s)
+ * follow their statement. False when the command was answered with an
+ * error instead (drop_command). */
+static bool route_stmt(struct mysql_session *s)
 {
 	struct stmt *st = s->stmt;
 	struct classify_result as = {.kind = st->reader_ok ? CLASSIFY_READ : CLASSIFY_WRITE};
 
+	if (s->cmd == COM_STMT_EXECUTE && st->long_data_lost >= 0) {
+		/* Its parameters' data died with a node: running without them
+		 * would store something else. */
+		int node = st->long_data_lost;
+		st->long_data_lost = -1;
+		drop_command(s, ER_NET_READ_ERROR, "08S01",
+			     "sluice: node %s, which held this statement's long data "
+			     "(COM_STMT_SEND_LONG_DATA), was lost; send the data again",
+			     node_name(s, node));
+		return false;
+	}
+	if (s->cmd == COM_STMT_RESET)
+		st->long_data_lost = -1;
 	if ((s->cmd == COM_STMT_SEND_LONG_DATA || s->cmd == COM_STMT_EXECUTE ||
 	     s->cmd == COM_STMT_RESET) &&
 	    st->long_data >= 0) {
 		/* Long data waits on one node; execute there. */
 		s->dec = (struct router_decision){ROUTER_WRITER, ROUTER_REASON_none};
 		s->target = &s->conns[st->long_data];
-		return;
+		return true;
 	}
 	if (s->cmd == COM_STMT_FETCH || s->cmd == COM_STMT_RESET) {
 		int node = st->cursor >= 0 ? st->cursor : st->home;
 		s->dec = (struct router_decision){ROUTER_WRITER, ROUTER_REASON_none};
 		s->target = &s->conns[node];
-		return;
+		return true;
 	}
 	if (!st->sql) {
 		/* Too long to prepare elsewhere: it runs where it was prepared. */
 		s->dec = (struct router_decision){ROUTER_WRITER, ROUTER_REASON_too_long};
 		s->target = &s->conns[st->home];
-		return;
+		return true;
 	}
 	s->dec = router_route(&s->rs, &as);
 	/* A cursor stays open on its node for COM_STMT_FETCH: keep cursors
@@ -2074,6 +2088,7 @@ static void route_stmt(struct mysql_session *s)
 				6) != 0))
 		s->dec = (struct router_decision){ROUTER_WRITER, ROUTER_REASON_none};
 	s->target = decision_conn(s);
+	return true;
 }
 
 /* Nodes the operator put in maintenance are out now: close this session's
@@ -2303,7 +2318,8 @@ static void next_command(struct mysql_session *s)
 		s->target = decision_conn(s);
 		break;
 	case CMD_STMT:
-		route_stmt(s);
+		if (!route_stmt(s))
+			return;
 		if (cmd == COM_STMT_EXECUTE && s->dec.target == ROUTER_READER &&
 		    len <= SMALL_PACKET_MAX)
 			keep_for_retry(s, p, len);

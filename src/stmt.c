@@ -83,6 +83,7 @@ struct stmt *stmt_add(struct stmt_table *t, const uint8_t *sql, size_t sql_len, 
 	st->reader_ok = reader_ok && st->sql;
 	st->home = node;
 	st->long_data = -1;
+	st->long_data_lost = -1;
 	st->cursor = -1;
 	st->node_id[node] = node_id;
 	t->items[t->n++] = st;
@@ -133,8 +134,10 @@ void stmt_forget_node(struct stmt_table *t, int node)
 		struct stmt *st = t->items[i];
 		st->node_id[node] = 0;
 		st->node_types[node] = false;
-		if (st->long_data == node)
+		if (st->long_data == node) {
 			st->long_data = -1;
+			st->long_data_lost = node;
+		}
 		if (st->cursor == node)
 			st->cursor = -1;
 	}

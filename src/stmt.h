@@ -29,6 +29,7 @@ struct stmt {
 	uint8_t *types;	   /* 2 * params bytes, NULL until the client bound them */
 	int home;	   /* node of the first prepare (the only one if sql is NULL) */
 	int long_data;	   /* node holding SEND_LONG_DATA for the next execute, or -1 */
+	int long_data_lost; /* node that held it and was lost (the next execute fails), or -1 */
 	int cursor;	   /* node with this statement's open cursor, or -1 */
 	uint32_t *node_id; /* [n_nodes]: the node's id, 0 = not prepared there */
 	bool *node_types;  /* [n_nodes]: the node has seen the bound types */
@@ -55,7 +56,9 @@ struct stmt *stmt_find(const struct stmt_table *t, uint32_t id);
 void stmt_remove(struct stmt_table *t, uint32_t id);
 
 /* The session's connection to node is gone, and with it the node's
- * statement ids, long data and cursors: prepare again there when needed. */
+ * statement ids, long data and cursors: prepare again there when needed.
+ * Long data the node held is remembered as lost (long_data_lost), so that
+ * the execute meant to use it fails instead of running without it. */
 void stmt_forget_node(struct stmt_table *t, int node);
 
 /* Read the statement id of a COM_STMT_EXECUTE/SEND_LONG_DATA/CLOSE/RESET/

@@ -170,6 +170,41 @@ static bool add(struct history *h, const char *s)
 	return history_add(h, (const uint8_t *)s, strlen(s));
 }
 
+/* A node's connection is lost: its ids, cursor and long data go; the long data is
+ * remembered as lost so the execute that needed it can fail. */
+static void test_forget_node(void)
+{
+	struct stmt_table t;
+	struct stmt *a;
+
+	check_case("forget node 1");
+	stmt_table_init(&t, 3);
+	a = stmt_add(&t, (const uint8_t *)"SELECT ?", 8, 0, 7, 1, 1, true);
+	if (!CHECK(a != NULL))
+		return;
+	CHECK_EQ_INT(a->long_data_lost, -1);
+	a->node_id[1] = 9;
+	a->node_types[1] = true;
+	a->long_data = 1;
+	a->cursor = 1;
+	stmt_forget_node(&t, 1);
+	CHECK_EQ_INT(a->node_id[1], 0);
+	CHECK(!a->node_types[1]);
+	CHECK_EQ_INT(a->long_data, -1);
+	CHECK_EQ_INT(a->long_data_lost, 1);
+	CHECK_EQ_INT(a->cursor, -1);
+	CHECK_EQ_INT(a->node_id[0], 7);
+
+	check_case("forget another node: nothing lost there");
+	a->long_data_lost = -1;
+	a->long_data = 2;
+	stmt_forget_node(&t, 0);
+	CHECK_EQ_INT(a->long_data, 2);
+	CHECK_EQ_INT(a->long_data_lost, -1);
+	CHECK_EQ_INT(a->node_id[0], 0);
+	stmt_table_deinit(&t);
+}
+
 static void test_history(void)
 {
 	struct history h;
@@ -227,6 +262,7 @@ int main(void)
 	static const struct check_test tests[] = {
 		{"statement table", test_table},
 		{"COM_STMT_EXECUTE rewrite", test_execute_rewrite},
+		{"a node's connection lost", test_forget_node},
 		{"session-state history", test_history},
 	};
 	return CHECK_RUN(tests);
