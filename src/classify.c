@@ -242,14 +242,18 @@ static unsigned char upper(unsigned char c)
 	return c >= 'a' && c <= 'z' ? (unsigned char)(c - 'a' + 'A') : c;
 }
 
-/* Compare w[0..n), in any case, with an upper-case name: <0, 0, >0. */
+/* Compare w[0..n), in any case, with an upper-case name: <0, 0, >0. w may
+ * hold NUL bytes (a string's text): the name ends at its own NUL, w is then
+ * the longer. */
 static int word_cmp(const char *w, size_t n, const char *name)
 {
 	for (size_t i = 0; i < n; i++) {
 		unsigned char a = upper((unsigned char)w[i]), b = (unsigned char)name[i];
 
+		if (b == '\0')
+			return 1;
 		if (a != b)
-			return b == '\0' || a > b ? 1 : -1;
+			return a > b ? 1 : -1;
 	}
 	return name[n] == '\0' ? 0 : -1;
 }
