@@ -47,17 +47,20 @@ def members():
         assert f.errors == [], "\n".join(f.errors)
 
 
-def config(port: int, fakes, pw_file) -> str:
+def config(port: int, fakes, pw_file, causal_reads: str | None = "off") -> str:
+    """causal_reads off: these tests watch roles and the rotation; with the default
+    (session), reads that follow a session's write stay on the primary (see below)."""
     import hashlib
     double = hashlib.sha1(hashlib.sha1(APP_PASSWORD.encode()).digest()).hexdigest().upper()
     # Priorities would make m3 the writer if roles were ignored.
+    causal = f", causal_reads: {causal_reads}" if causal_reads else ""
     nodes = "\n".join(
         f'      - {{ name: m{i + 1}, address: "{HOST}:{f.port}", priority: {3 - i} }}'
         for i, f in enumerate(fakes))
     return f"""\
 workers: 2
 listeners:
-  - {{ name: app, bind: "{HOST}:{port}", mode: mysql, cluster: gr }}
+  - {{ name: app, bind: "{HOST}:{port}", mode: mysql, cluster: gr{causal} }}
 clusters:
   - name: gr
     type: group_replication
@@ -152,3 +155,31 @@ def test_no_primary_means_writes_wait_then_fail(members, sluice, tmp_path):
         s.wait_log(r"cluster gr: writer is m3", timeout=20)
         c.execute("INSERT INTO t VALUES (2)")
     conn.close()
+
+
+def test_reads_after_a_write_stay_on_the_primary_by_default(members, sluice, tmp_path):
+    """causal_reads: session (the default) on Group Replication: the monitor does not know how
+    far a member has applied the group's transactions, so after a session's write its reads
+    go to the primary, which has it; a session that has not written reads from the
+    secondaries."""
+    pw = tmp_path / "monitor.pw"
+    pw.write_text(MONITOR_PASSWORD + "\n")
+    port = free_port()
+    s = sluice(config(port, members, pw, causal_reads=None))
+    s.wait_log(r"cluster gr: writer is m1", timeout=20)
+    conn = pymysql.connect(host=HOST, port=port, user=APP_USER, password=APP_PASSWORD,
+                           connect_timeout=5, read_timeout=30, autocommit=True)
+    with conn.cursor() as c:
+        seen = []
+        for _ in range(4):
+            c.execute(WHO)
+            seen.append(c.fetchone()[0])
+        assert sorted(set(seen)) == ["m2", "m3"], seen
+        c.execute("INSERT INTO t VALUES (100)")
+        seen = []
+        for _ in range(6):
+            c.execute(WHO)
+            seen.append(c.fetchone()[0])
+        assert set(seen) == {"m1"}, seen
+    conn.close()
+    assert "router: read_your_writes" in s.log()
