@@ -17,6 +17,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -1463,4 +1464,113 @@ const char *config_addr_str(const struct sockaddr *sa, char *buf, size_t len)
 		snprintf(buf, len, "?");
 	}
 	return buf;
+}
+
+/* ---- the config in effect, as JSON ------------------------------------------------------- */
+
+static void emit_json_string(const char *text, config_emit_fn emit, void *arg)
+{
+	char buf[8];
+
+	emit(arg, "\"", 1);
+	for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
+		if (*p == '"' || *p == '\\') {
+			buf[0] = '\\';
+			buf[1] = (char)*p;
+			emit(arg, buf, 2);
+		} else if (*p < 0x20) {
+			snprintf(buf, sizeof(buf), "\\u%04x", *p);
+			emit(arg, buf, 6);
+		} else {
+			emit(arg, (const char *)p, 1);
+		}
+	}
+	emit(arg, "\"", 1);
+}
+
+static void emit_schema(const struct schema *sc, const void *obj, config_emit_fn emit, void *arg);
+
+/* One key's value from obj, as JSON: the value in effect (defaults applied),
+ * a secret as "<redacted>", an unset optional value as null. */
+static void emit_value(const struct key_spec *k, const void *obj, config_emit_fn emit, void *arg)
+{
+	const char *field = (const char *)obj + k->offset;
+	char num[32];
+
+	if (k->flags & KEY_SECRET) {
+		bool set = k->type != KEY_STRING || *(char *const *)(const void *)field;
+		emit_json_string(set ? "<redacted>" : "", emit, arg);
+		return;
+	}
+	switch (k->type) {
+	case KEY_STRING: {
+		const char *text = *(char *const *)(const void *)field;
+		if (text)
+			emit_json_string(text, emit, arg);
+		else
+			emit(arg, "null", 4);
+		return;
+	}
+	case KEY_UINT:
+	case KEY_DURATION:
+	case KEY_SIZE:
+		snprintf(num, sizeof(num), "%u", *(const uint32_t *)(const void *)field);
+		emit(arg, num, strlen(num));
+		return;
+	case KEY_BOOL:
+		if (*(const bool *)(const void *)field)
+			emit(arg, "true", 4);
+		else
+			emit(arg, "false", 5);
+		return;
+	case KEY_ENUM:
+		emit_json_string(k->enum_names[*(const int *)(const void *)field], emit, arg);
+		return;
+	case KEY_ADDRESS: {
+		const struct config_addr *a = (const void *)field;
+		if (a->text)
+			emit_json_string(a->text, emit, arg);
+		else
+			emit(arg, "null", 4);
+		return;
+	}
+	case KEY_MAP:
+		if (k->given_offset && !*(const bool *)(const void *)((const char *)obj +
+								   k->given_offset)) {
+			emit(arg, "null", 4);
+			return;
+		}
+		emit_schema(k->sub, field, emit, arg);
+		return;
+	case KEY_LIST: {
+		const char *items = *(char *const *)(const void *)field;
+		size_t n = *(const size_t *)(const void *)((const char *)obj + k->count_offset);
+		emit(arg, "[", 1);
+		for (size_t i = 0; i < n; i++) {
+			if (i)
+				emit(arg, ",", 1);
+			emit_schema(k->sub, items + i * k->sub->size, emit, arg);
+		}
+		emit(arg, "]", 1);
+		return;
+	}
+	}
+}
+
+static void emit_schema(const struct schema *sc, const void *obj, config_emit_fn emit, void *arg)
+{
+	emit(arg, "{", 1);
+	for (const struct key_spec *k = sc->keys; k->name; k++) {
+		if (k != sc->keys)
+			emit(arg, ",", 1);
+		emit_json_string(k->name, emit, arg);
+		emit(arg, ":", 1);
+		emit_value(k, obj, emit, arg);
+	}
+	emit(arg, "}", 1);
+}
+
+void config_emit_json(const struct config *cfg, config_emit_fn emit, void *arg)
+{
+	emit_schema(&root_schema, cfg, emit, arg);
 }

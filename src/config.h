@@ -238,4 +238,10 @@ void config_resolve_path(const char *cfg_path, const char *path, char *out, size
 /* Format an address for logs ("127.0.0.1:3306", "[::1]:3306"). */
 const char *config_addr_str(const struct sockaddr *sa, char *buf, size_t len);
 
+/* Write the configuration in effect as one JSON object, key by key as the
+ * file names them (defaults filled in, durations in milliseconds, sizes in
+ * bytes), secrets as "<redacted>". emit receives the text in pieces. */
+typedef void (*config_emit_fn)(void *arg, const char *text, size_t len);
+void config_emit_json(const struct config *cfg, config_emit_fn emit, void *arg);
+
 #endif

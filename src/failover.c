@@ -5,12 +5,49 @@
 #include "failover.h"
 
 #include <inttypes.h>
+#include <string.h>
 #include <time.h>
 
 #include "log.h"
 
 static struct failover_event ring[FAILOVER_KEEP];
 static atomic_uint_fast64_t next_id = 1;
+
+/* Events per cluster, ever: written by the monitor thread only (one
+ * writer), read by the stats server. Clusters are told apart by name. */
+#define COUNTED_CLUSTERS 64
+static struct {
+	_Atomic(const char *) cluster;
+	atomic_uint_fast64_t n;
+} counts[COUNTED_CLUSTERS];
+
+static void count_event(const char *cluster)
+{
+	for (size_t i = 0; i < COUNTED_CLUSTERS; i++) {
+		const char *c = atomic_load(&counts[i].cluster);
+		if (!c) {
+			atomic_store(&counts[i].n, 1);
+			atomic_store(&counts[i].cluster, cluster);
+			return;
+		}
+		if (strcmp(c, cluster) == 0) {
+			atomic_fetch_add(&counts[i].n, 1);
+			return;
+		}
+	}
+}
+
+uint64_t failover_count(const char *cluster)
+{
+	for (size_t i = 0; i < COUNTED_CLUSTERS; i++) {
+		const char *c = atomic_load(&counts[i].cluster);
+		if (!c)
+			break;
+		if (strcmp(c, cluster) == 0)
+			return atomic_load(&counts[i].n);
+	}
+	return 0;
+}
 
 uint64_t failover_now_ms(void)
 {
@@ -40,6 +77,7 @@ struct failover_event *failover_begin(const char *cluster, const char *old_write
 	atomic_store(&ev->first_write_ms, 0);
 	ev->lost = lost;
 	ev->lost_base = lost_base;
+	count_event(cluster);
 	log_info("failover",
 		 "#%" PRIu64 " cluster %s: writer %s -> %s, %" PRIu64 " ms after the first failure",
 		 id, cluster, old_writer, new_writer ? new_writer : "(none)",

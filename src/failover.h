@@ -53,6 +53,9 @@ unsigned failover_sessions(const struct failover_event *ev);
  * and logs its durations. Cheap when already closed. */
 void failover_first_write(struct failover_event *ev, const char *writer);
 
+/* Failover events of cluster (by name) since start. Any thread. */
+uint64_t failover_count(const char *cluster);
+
 /* Copy up to max of the most recent events, newest first. Returns the
  * count. */
 size_t failover_recent(struct failover_event *out, size_t max);

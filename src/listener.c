@@ -33,6 +33,8 @@ struct listener {
 	struct evconnlistener *evl;
 	struct event *resume; /* re-enables accept after a backoff */
 	atomic_uint active;   /* sessions open or queued for a worker */
+	atomic_uint_fast64_t accepted;	    /* clients accepted, ever */
+	atomic_uint_fast64_t logins_failed; /* mode: mysql logins refused, ever */
 	atomic_bool paused;   /* at max_connections */
 	bool closed;
 	SSL_CTX *tls;
@@ -44,6 +46,7 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 	struct listener *l = arg;
 	unsigned active = atomic_fetch_add(&l->active, 1) + 1;
 
+	atomic_fetch_add_explicit(&l->accepted, 1, memory_order_relaxed);
 	if (active >= l->cfg->max_connections && !atomic_exchange(&l->paused, true)) {
 		evconnlistener_disable(evl);
 		log_warn("listener",
@@ -86,6 +89,8 @@ struct listener *listener_create(struct server *srv, const struct config_listene
 	l->cfg = cfg;
 	l->index = index;
 	atomic_init(&l->active, 0);
+	atomic_init(&l->accepted, 0);
+	atomic_init(&l->logins_failed, 0);
 	atomic_init(&l->paused, false);
 	l->resume = evtimer_new(base, resume_cb, l);
 	if (!l->resume)
@@ -162,6 +167,20 @@ void listener_session_ended(struct listener *l)
 		if (!l->closed)
 			evconnlistener_enable(l->evl);
 	}
+}
+
+void listener_login_failed(struct listener *l)
+{
+	atomic_fetch_add_explicit(&l->logins_failed, 1, memory_order_relaxed);
+}
+
+struct listener_counts listener_counts(const struct listener *l)
+{
+	return (struct listener_counts){
+		.open = atomic_load_explicit(&l->active, memory_order_relaxed),
+		.accepted = atomic_load_explicit(&l->accepted, memory_order_relaxed),
+		.logins_failed = atomic_load_explicit(&l->logins_failed, memory_order_relaxed),
+	};
 }
 
 struct ssl_ctx_st *listener_tls(const struct listener *l)

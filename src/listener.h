@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 struct config_listener;
@@ -37,6 +38,17 @@ void listener_start_session(struct listener *l, struct worker *w, int fd,
 
 /* A session of this listener ended (or never started). Any thread. */
 void listener_session_ended(struct listener *l);
+
+/* A client's login was refused (wrong password, unknown user). Any thread. */
+void listener_login_failed(struct listener *l);
+
+/* What the stats show of a listener. Any thread (relaxed reads). */
+struct listener_counts {
+	uint64_t open;	       /* client connections open (or queued for a worker) */
+	uint64_t accepted;     /* accepted since start */
+	uint64_t logins_failed; /* logins refused since start */
+};
+struct listener_counts listener_counts(const struct listener *l);
 
 const struct config_listener *listener_config(const struct listener *l);
 /* The TLS server context for mode: mysql listeners with tls:, else NULL. */

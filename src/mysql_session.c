@@ -20,6 +20,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -290,6 +291,8 @@ struct mysql_session {
 	uint8_t next_seq;
 	bool c_discard;	   /* ... is being dropped, not forwarded */
 	uint16_t status;   /* server status flags last seen */
+	uint64_t cmd_start_us;	  /* the pending command was first sent (monotonic) */
+	enum stat_kind stat_kind; /* ... and what it counts as */
 	uint64_t commands; /* for logs */
 };
 
@@ -306,6 +309,15 @@ static void ms_set_state(struct mysql_session *s, enum ms_state next)
 {
 	log_debug(s->tag, "%s -> %s", ms_state_names[s->state], ms_state_names[next]);
 	s->state = next;
+}
+
+/* Monotonic microseconds, for statement durations. */
+static uint64_t now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 static struct node_stats *conn_stats(struct ms_conn *c)
@@ -422,6 +434,16 @@ static void send_err(struct mysql_session *s, uint8_t seq, uint16_t code, const 
 
 /* ---- closing -------------------------------------------------------------- */
 
+/* Close c's backend connection, if any, and count it out. Leaves c's state
+ * to the caller. */
+static void conn_release(struct ms_conn *c)
+{
+	if (c->be && c->state != CONN_NONE && c->state != CONN_LOGIN)
+		conn_stats(c)->open_connections--;
+	backend_destroy(c->be);
+	c->be = NULL;
+}
+
 static void ms_destroy(struct worker_session *ws)
 {
 	struct mysql_session *s = (struct mysql_session *)ws;
@@ -430,7 +452,7 @@ static void ms_destroy(struct worker_session *ws)
 	if (s->ctl.wake)
 		event_free(s->ctl.wake);
 	for (size_t i = 0; s->conns && i < s->n_conns; i++)
-		backend_destroy(s->conns[i].be);
+		conn_release(&s->conns[i]);
 	free(s->conns);
 	history_clear(&s->hist);
 	stmt_table_deinit(&s->stmts);
@@ -456,8 +478,7 @@ static void ms_destroy(struct worker_session *ws)
 static void close_conns(struct mysql_session *s)
 {
 	for (size_t i = 0; s->conns && i < s->n_conns; i++) {
-		backend_destroy(s->conns[i].be);
-		s->conns[i].be = NULL;
+		conn_release(&s->conns[i]);
 		s->conns[i].state = CONN_NONE;
 	}
 	s->cur = s->target = s->trx = s->last = NULL;
@@ -630,6 +651,7 @@ static void deny(struct mysql_session *s, uint8_t seq, const char *user, bool wi
 		ms_set_state(s, MS_READY);
 		return;
 	}
+	listener_login_failed(s->l);
 	ms_fail(s, seq, ER_ACCESS_DENIED_ERROR, "28000", msg);
 }
 
@@ -696,8 +718,7 @@ static void conn_drop(struct ms_conn *c)
 	struct mysql_session *s = c->s;
 	bool was_open = c->state != CONN_NONE && c->state != CONN_LOGIN;
 
-	backend_destroy(c->be);
-	c->be = NULL;
+	conn_release(c);
 	c->op = OP_NONE;
 	conn_set_state(c, CONN_NONE);
 	stmt_forget_node(&s->stmts, c->node);
@@ -840,6 +861,7 @@ static void first_login_done(struct ms_conn *c)
 	struct mysql_writer w;
 
 	conn_stats(c)->connects++;
+	conn_stats(c)->open_connections++;
 	conn_set_state(c, CONN_IDLE);
 	c->version = s->hist.version;
 	s->status = ok.status;
@@ -893,6 +915,7 @@ static void ms_login_done(void *arg, enum backend_result res, const struct mysql
 	}
 	if (res == BACKEND_OK) {
 		conn_stats(c)->connects++;
+		conn_stats(c)->open_connections++;
 		conn_set_state(c, CONN_IDLE);
 		registry_update(s);
 		if (s->state == MS_KILLING)
@@ -1599,8 +1622,14 @@ static void forward_command(struct mysql_session *s)
 	s->cur = c;
 	s->target = NULL;
 	s->answered = false;
-	if (!s->resend)
+	if (!s->resend) {
 		s->commands++;
+		s->cmd_start_us = now_us();
+		s->stat_kind = s->trx || (s->status & SERVER_STATUS_IN_TRANS) ? STAT_TRANSACTION
+			       : s->dec.target == ROUTER_READER		      ? STAT_READ
+			       : s->kind == CMD_QUERY && s->cls.kind == CLASSIFY_READ ? STAT_READ
+										      : STAT_WRITE;
+	}
 	conn_stats(c)->statements++;
 	if (log_enabled(LOG_LEVEL_DEBUG))
 		log_debug(s->tag, "command 0x%02x (%u bytes) -> node %s (%s%s%s)", s->cmd,
@@ -2465,6 +2494,9 @@ static void command_done(struct mysql_session *s)
 		router_status(&s->rs, s->status);
 		s->trx = s->rs.in_trx ? c : NULL;
 	}
+	if (s->status & SERVER_STATUS_IN_TRANS)
+		s->stat_kind = STAT_TRANSACTION; /* BEGIN, or a statement that opened one */
+	stats_observe(conn_stats(c), s->stat_kind, now_us() - s->cmd_start_us);
 	if (!ok) {
 		conn_stats(c)->errors++;
 		/* Galera's "WSREP has not yet prepared node for application use":

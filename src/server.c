@@ -17,6 +17,7 @@
 #include "listener.h"
 #include "log.h"
 #include "snapshot.h"
+#include "stats_server.h"
 #include "tls.h"
 #include "worker.h"
 
@@ -27,6 +28,8 @@ static void publish_cb(struct snapshot *snap, void *arg)
 
 	for (size_t i = 0; i < s->n_workers; i++)
 		worker_set_snapshot(s->workers[i], snapshot_ref(snap));
+	if (s->stats)
+		stats_server_set_snapshot(s->stats, snapshot_ref(snap));
 	snapshot_unref(snap);
 }
 
@@ -67,6 +70,10 @@ struct server *server_create(struct config *cfg)
 			goto fail;
 		s->n_listeners++;
 	}
+	bool stats_failed;
+	s->stats = stats_server_create(s, &stats_failed);
+	if (stats_failed)
+		goto fail;
 	for (unsigned i = 0; i < cfg->workers; i++) {
 		s->workers[i] = worker_create(s, i);
 		if (!s->workers[i] || !worker_start(s->workers[i]))
@@ -75,6 +82,8 @@ struct server *server_create(struct config *cfg)
 	}
 	s->health = health_create(cfg, publish_cb, s);
 	if (!s->health || !health_start(s->health))
+		goto fail;
+	if (s->stats && !stats_server_start(s->stats))
 		goto fail;
 	for (size_t i = 0; i < s->n_listeners; i++)
 		listener_enable(s->listeners[i]);
@@ -141,6 +150,8 @@ void server_destroy(struct server *s)
 		listener_close(s->listeners[i]);
 	/* Monitor first, so no snapshot is published to a stopped worker. */
 	health_stop(s->health);
+	stats_server_destroy(s->stats); /* reads the workers' shards: before they go */
+	s->stats = NULL;
 	for (size_t i = 0; i < s->n_workers; i++)
 		worker_stop(s->workers[i]);
 	for (size_t i = 0; i < s->n_workers; i++)

@@ -16,12 +16,14 @@ struct event_base;
 struct health;
 struct listener;
 struct ssl_ctx_st;
+struct stats_server;
 struct worker;
 
 struct server {
 	struct config *cfg;	 /* owned */
 	struct event_base *base; /* main thread: accept, signals */
 	struct health *health;
+	struct stats_server *stats; /* NULL without a stats block */
 	struct worker **workers;
 	size_t n_workers;
 	struct listener **listeners;

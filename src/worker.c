@@ -216,6 +216,11 @@ struct node_stats *worker_node_stats(struct worker *w, size_t c, size_t n)
 	return &w->stats[c][n];
 }
 
+const uint64_t *worker_reasons(const struct worker *w)
+{
+	return w->route_reasons;
+}
+
 void worker_count_reason(struct worker *w, enum router_reason reason)
 {
 	if ((unsigned)reason < ROUTER_REASON_COUNT)

@@ -12,6 +12,7 @@
 #define SLUICE_WORKER_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/socket.h>
 
 #include "list.h"
@@ -53,6 +54,9 @@ unsigned worker_id(const struct worker *w);
 /* This worker's counters for node n of cluster c. Worker thread only for
  * writing; other threads may read them (relaxed, for stats). */
 struct node_stats *worker_node_stats(struct worker *w, size_t c, size_t n);
+/* This worker's routing reason counts, [ROUTER_REASON_COUNT]; other threads
+ * may read them (relaxed, for stats). */
+const uint64_t *worker_reasons(const struct worker *w);
 /* Count one routing reason (router.h) in this worker's shard. */
 void worker_count_reason(struct worker *w, enum router_reason reason);
 
