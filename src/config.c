@@ -225,6 +225,8 @@ static const struct key_spec stats_keys[] = {
 	 0, 0, NULL, "user for the admin actions (HTTP basic auth)"},
 	{"admin_password_file", KEY_STRING, KEY_RELOADABLE, OFF(config_stats, admin_password_file),
 	 1, PATH_MAX, NULL, NULL, 0, 0, NULL, "file holding the admin password (first line)"},
+	{"feed_rate", KEY_UINT, 0, OFF(config_stats, feed_rate), 0, 100000, "50", NULL, 0, 0, NULL,
+	 "statements per second the dashboard's live feed shows at most (0: none)"},
 	{0},
 };
 static const struct schema stats_schema = {"stats", sizeof(struct config_stats), stats_keys};

@@ -165,6 +165,7 @@ struct config_stats {
 	char *admin_user;
 	char *admin_password_file;
 	char *admin_password; /* secret */
+	uint32_t feed_rate; /* statements per second the event stream sends at most */
 };
 
 struct config_logging {

@@ -34,6 +34,7 @@
 #include "classify.h"
 #include "config.h"
 #include "failover.h"
+#include "feed.h"
 #include "health.h"
 #include "history.h"
 #include "listener.h"
@@ -2451,6 +2452,27 @@ out:
 
 /* ---- after the response --------------------------------------------------- */
 
+/* The dashboard listens: offer it this statement (feed.h). */
+static void feed_statement(struct mysql_session *s, struct ms_conn *c, uint64_t took_us)
+{
+	struct feed_item it = {
+		.mono_ms = failover_now_ms(),
+		.session = s->id,
+		.duration_us = took_us > UINT32_MAX ? UINT32_MAX : (uint32_t)took_us,
+		.listener = (uint16_t)listener_index(s->l),
+		.cluster = (uint16_t)s->cluster,
+		.node = (uint16_t)c->node,
+		.kind = (uint8_t)s->stat_kind,
+		.reason = (uint8_t)s->dec.reason,
+	};
+
+	/* A long user name is cut: this is a glance for the dashboard. */
+	size_t n = strnlen(s->user_name, sizeof(it.user) - 1);
+	memcpy(it.user, s->user_name, n);
+	it.user[n] = '\0';
+	feed_push(s->srv->feed, worker_id(s->w), &it);
+}
+
 /* Record what a successful session command changed. */
 static void record_session_state(struct mysql_session *s, struct ms_conn *c)
 {
@@ -2496,7 +2518,10 @@ static void command_done(struct mysql_session *s)
 	}
 	if (s->status & SERVER_STATUS_IN_TRANS)
 		s->stat_kind = STAT_TRANSACTION; /* BEGIN, or a statement that opened one */
-	stats_observe(conn_stats(c), s->stat_kind, now_us() - s->cmd_start_us);
+	uint64_t took = now_us() - s->cmd_start_us;
+	stats_observe(conn_stats(c), s->stat_kind, took);
+	if (feed_wanted(s->srv->feed))
+		feed_statement(s, c, took);
 	if (!ok) {
 		conn_stats(c)->errors++;
 		/* Galera's "WSREP has not yet prepared node for application use":

@@ -13,6 +13,7 @@
 #include <event2/thread.h>
 
 #include "config.h"
+#include "feed.h"
 #include "health.h"
 #include "listener.h"
 #include "log.h"
@@ -71,6 +72,8 @@ struct server *server_create(struct config *cfg)
 		s->n_listeners++;
 	}
 	bool stats_failed;
+	if (cfg->stats_given && !(s->feed = feed_create(cfg->workers, cfg->stats.feed_rate)))
+		goto fail;
 	s->stats = stats_server_create(s, &stats_failed);
 	if (stats_failed)
 		goto fail;
@@ -161,6 +164,7 @@ void server_destroy(struct server *s)
 		listener_destroy(s->listeners[i]);
 	if (s->base)
 		event_base_free(s->base);
+	feed_destroy(s->feed);
 	free(s->workers);
 	free(s->listeners);
 	free(s->rr);

@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 struct config;
+struct feed;
 struct event_base;
 struct health;
 struct listener;
@@ -24,6 +25,7 @@ struct server {
 	struct event_base *base; /* main thread: accept, signals */
 	struct health *health;
 	struct stats_server *stats; /* NULL without a stats block */
+	struct feed *feed;	    /* the dashboard's statement feed; NULL without stats */
 	struct worker **workers;
 	size_t n_workers;
 	struct listener **listeners;

@@ -5,6 +5,7 @@
 #include "stats_server.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -24,6 +25,7 @@
 
 #include "config.h"
 #include "failover.h"
+#include "feed.h"
 #include "listener.h"
 #include "log.h"
 #include "opstate.h"
@@ -40,7 +42,7 @@
 #define EVENTS_TICK_MS 250    /* how often the event stream looks for news */
 #define KEEPALIVE_TICKS 60    /* an SSE comment every 15 s keeps proxies from timing out */
 #define RECENT_FAILOVERS 16
-#define FEED_RATE 50 /* statements per second the feed would send (stats.feed_rate) */
+#define FEED_BATCH 256 /* statements sent per tick at most */
 
 /* One client of /api/v1/events. */
 struct sse_client {
@@ -141,7 +143,7 @@ static bool view_init(struct stats_server *ss, struct view_store *st)
 	st->v.now_unix_ms = unix_ms();
 	st->v.uptime_seconds = (double)(st->v.now_mono_ms - ss->started_mono_ms) / 1e3;
 	st->v.admin = cfg->stats.admin_user && cfg->stats.admin_password;
-	st->v.feed_rate = FEED_RATE;
+	st->v.feed_rate = cfg->stats.feed_rate;
 	st->v.version = SLUICE_VERSION;
 	return true;
 }
@@ -360,6 +362,7 @@ static void sse_closed(struct evhttp_connection *conn, void *arg)
 	struct stats_server *ss = cl->ss;
 
 	TAILQ_REMOVE(&ss->clients, cl, link);
+	feed_listen(ss->srv->feed, -1);
 	free(cl);
 }
 
@@ -400,6 +403,7 @@ static void sse_open(struct stats_server *ss, struct evhttp_request *req)
 	evhttp_connection_set_timeout(conn, -1);
 	evhttp_connection_set_closecb(conn, sse_closed, cl);
 	TAILQ_INSERT_TAIL(&ss->clients, cl, link);
+	feed_listen(ss->srv->feed, +1);
 	struct evbuffer *hello = evbuffer_new();
 	if (hello) {
 		evbuffer_add_printf(hello, ": sluice %s\nretry: 2000\n\n", SLUICE_VERSION);
@@ -441,6 +445,47 @@ static void sse_health(struct stats_server *ss, const struct stats_view *v,
 	}
 }
 
+/* The statements the workers fed since the last tick, one "statement" event each, then a
+ * "dropped" event if the rate left some out. */
+static void sse_statements(struct stats_server *ss, const struct stats_view *v)
+{
+	struct feed_item items[FEED_BATCH];
+	uint64_t dropped;
+	size_t n = feed_take(ss->srv->feed, EVENTS_TICK_MS, items, FEED_BATCH, &dropped);
+	const struct config *cfg = ss->cfg;
+
+	for (size_t i = 0; i < n; i++) {
+		const struct feed_item *it = &items[i];
+		struct evbuffer *data = evbuffer_new();
+		if (!data)
+			return;
+		evbuffer_add_printf(data, "{\"time_ms\":%" PRIu64 ",\"session\":%u,\"user\":",
+				    v->now_unix_ms - v->now_mono_ms + it->mono_ms, it->session);
+		stats_json_string(data, it->user);
+		evbuffer_add_printf(data, ",\"listener\":");
+		stats_json_string(data, cfg->listeners[it->listener].name);
+		evbuffer_add_printf(data, ",\"cluster\":");
+		stats_json_string(data, cfg->clusters[it->cluster].name);
+		evbuffer_add_printf(data, ",\"node\":");
+		stats_json_string(data, cfg->clusters[it->cluster].nodes[it->node].name);
+		evbuffer_add_printf(data,
+				    ",\"kind\":\"%s\",\"reason\":\"%s\",\"duration_seconds\":%.6f}",
+				    stat_kind_str((enum stat_kind)it->kind),
+				    it->reason ? router_reason_str((enum router_reason)it->reason) : "",
+				    it->duration_us / 1e6);
+		sse_send(ss, "statement", data);
+		evbuffer_free(data);
+	}
+	if (dropped) {
+		struct evbuffer *data = evbuffer_new();
+		if (!data)
+			return;
+		evbuffer_add_printf(data, "{\"count\":%" PRIu64 "}", dropped);
+		sse_send(ss, "dropped", data);
+		evbuffer_free(data);
+	}
+}
+
 /* Every EVENTS_TICK_MS while someone listens: node state changes and new failovers. */
 static void tick_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -469,6 +514,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 		snapshot_unref(ss->seen);
 		ss->seen = snapshot_ref(st.snap);
 	}
+	sse_statements(ss, &st.v);
 	for (size_t i = st.v.n_failovers; i-- > 0;) {
 		const struct failover_event *ev = &st.failovers[i];
 		if (ev->id <= ss->seen_failover_id)
