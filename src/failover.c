@@ -37,6 +37,47 @@ static void count_event(const char *cluster)
 	}
 }
 
+/* Cluster configuration changes, newest at conf_next - 1; written by the
+ * monitor thread only. */
+#define CONF_KEEP 64
+static struct failover_conf conf_ring[CONF_KEEP];
+static atomic_uint_fast64_t conf_next;
+
+void failover_conf_change(const char *cluster, const char *node, uint64_t conf_id,
+			  uint64_t at_ms)
+{
+	uint64_t last = atomic_load(&conf_next);
+
+	/* The first node to report a configuration tells it; the others
+	 * repeat it. */
+	for (uint64_t i = last; i > 0 && last - i < CONF_KEEP; i--) {
+		const struct failover_conf *c = &conf_ring[(i - 1) % CONF_KEEP];
+		if (strcmp(c->cluster, cluster) == 0) {
+			if (c->conf_id == conf_id)
+				return;
+			break;
+		}
+	}
+	conf_ring[last % CONF_KEEP] = (struct failover_conf){cluster, node, conf_id, at_ms};
+	atomic_store(&conf_next, last + 1);
+	log_info("failover", "cluster %s: Galera configuration %" PRIu64 " (seen first on %s)",
+		 cluster, conf_id, node);
+}
+
+size_t failover_conf_changes(const char *cluster, uint64_t from_ms, uint64_t to_ms,
+			     struct failover_conf *out, size_t max)
+{
+	uint64_t last = atomic_load(&conf_next);
+	size_t n = 0;
+
+	for (uint64_t i = last; i > 0 && last - i < CONF_KEEP && n < max; i--) {
+		const struct failover_conf *c = &conf_ring[(i - 1) % CONF_KEEP];
+		if (c->at_ms >= from_ms && c->at_ms <= to_ms && strcmp(c->cluster, cluster) == 0)
+			out[n++] = *c;
+	}
+	return n;
+}
+
 uint64_t failover_count(const char *cluster)
 {
 	for (size_t i = 0; i < COUNTED_CLUSTERS; i++) {

@@ -53,6 +53,25 @@ unsigned failover_sessions(const struct failover_event *ev);
  * and logs its durations. Cheap when already closed. */
 void failover_first_write(struct failover_event *ev, const char *writer);
 
+/* A Galera cluster configuration change (wsrep_cluster_conf_id), which the
+ * failover timeline shows beside sluice's own steps. */
+struct failover_conf {
+	const char *cluster; /* borrowed from the config */
+	const char *node;    /* the node whose check saw it first */
+	uint64_t conf_id;
+	uint64_t at_ms; /* monotonic ms: the start of that check */
+};
+
+/* Note that node of cluster reports configuration conf_id (the first node
+ * to do so records it). Monitor thread. */
+void failover_conf_change(const char *cluster, const char *node, uint64_t conf_id,
+			  uint64_t at_ms);
+
+/* Up to max changes of cluster seen between from_ms and to_ms, newest first.
+ * Any thread (a change recorded meanwhile may be half-copied: stats only). */
+size_t failover_conf_changes(const char *cluster, uint64_t from_ms, uint64_t to_ms,
+			     struct failover_conf *out, size_t max);
+
 /* Failover events of cluster (by name) since start. Any thread. */
 uint64_t failover_count(const char *cluster);
 

@@ -62,6 +62,10 @@ struct health_node {
 	char members[256];
 	uint64_t members_ms;
 	bool stall_logged; /* the "stalled writer kept" line of this streak */
+	/* galera: the last check's figures, for rates, and what they gave. */
+	struct probe_galera galera_last;
+	uint64_t galera_last_ms;
+	struct node_galera galera;
 };
 
 struct health {
@@ -113,6 +117,7 @@ static void publish(struct health *h, bool roles)
 		memcpy(v->last_error, hn->last_error, sizeof(v->last_error));
 		memcpy(v->server_version, hn->server_version, sizeof(v->server_version));
 		memcpy(v->positions, hn->positions, sizeof(v->positions));
+		v->galera = hn->galera;
 	}
 	for (size_t c = 0; c < snap->n_clusters; c++) {
 		struct cluster_view *now = &snap->clusters[c];
@@ -253,6 +258,37 @@ static bool keep_stalled_writer(struct health_node *hn, const struct probe_resul
 	return true;
 }
 
+/* Galera's health from the check: rates over the time since the previous
+ * check (counters that went back, a restarted node, start again), and a
+ * cluster configuration change noted once per cluster for the failover
+ * timeline. */
+static void record_galera(struct health_node *hn, const struct probe_result *res)
+{
+	const struct probe_galera *now = &res->galera, *was = &hn->galera_last;
+	uint64_t ms = hn->started_ms - hn->galera_last_ms;
+
+	if (!res->ok || !now->known) {
+		hn->galera.known = false;
+		return;
+	}
+	if (was->known && ms > 0 && now->fc_paused_ns >= was->fc_paused_ns &&
+	    now->cert_failures >= was->cert_failures && now->bf_aborts >= was->bf_aborts) {
+		double pct = (double)(now->fc_paused_ns - was->fc_paused_ns) / ((double)ms * 1e4);
+		hn->galera.fc_paused_pct = pct > 100 ? 100 : pct;
+		hn->galera.cert_failures_ps =
+			(double)(now->cert_failures - was->cert_failures) * 1e3 / (double)ms;
+		hn->galera.bf_aborts_ps = (double)(now->bf_aborts - was->bf_aborts) * 1e3 / (double)ms;
+	}
+	if (was->known && now->conf_id != was->conf_id)
+		failover_conf_change(hn->cc->name, hn->cn->name, now->conf_id, hn->started_ms);
+	hn->galera.recv_queue = now->recv_queue;
+	hn->galera.cluster_size = now->cluster_size;
+	hn->galera.conf_id = now->conf_id;
+	hn->galera.known = true;
+	hn->galera_last = *now;
+	hn->galera_last_ms = hn->started_ms;
+}
+
 /* Remember the applied position the check read, newest first. True when it
  * moved. */
 static bool record_position(struct health_node *hn, const struct probe_result *res)
@@ -294,6 +330,8 @@ static void probe_done(const struct probe_result *res, void *arg)
 
 	char because[160] = "";
 	bool moved = record_position(hn, res);
+
+	record_galera(hn, res);
 
 	hn->check_us = res->latency_us;
 	hn->lag_ms = res->lag_ms;
@@ -359,12 +397,13 @@ static void probe_done(const struct probe_result *res, void *arg)
 	/* Publish once every node has its first verdict, then on changes: a
 	 * writer picked from half the cluster would flip a moment later. The
 	 * first round ends within the largest monitor timeout. */
-	/* Positions (causal_reads): a reader's matter when they move; the
-	 * writer's check times bound a session's write even when its position
-	 * stood still (a write that changed nothing), so each is published. */
+	/* Every check is published: its positions (causal_reads; the writer's
+	 * check times bound a session's write even when no position moved),
+	 * timings and Galera figures are news for the sessions and the stats.
+	 * Only a change of state or role bumps the generation. */
+	(void)moved;
 	bool roles = hn->up != was_up || hn->writable != was_writable;
-	bool positions = moved || (res->ok && is_writer(hn));
-	if (round_complete || ((roles || positions) && !first && all_known(h)))
+	if (round_complete || (!first && all_known(h)))
 		publish(h, round_complete || roles);
 
 	if (atomic_load(&hn->suspect))

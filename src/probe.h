@@ -46,6 +46,17 @@ struct probe_result {
 	/* galera: wsrep_incoming_addresses, the members of the node's component as it sees them
 	 * ("host:port,..."); "" otherwise or unknown. */
 	char members[256];
+	/* galera: the node's own health figures (counters since it started); known false
+	 * otherwise or when missing. */
+	struct probe_galera {
+		bool known;
+		uint64_t fc_paused_ns;	/* wsrep_flow_control_paused_ns */
+		uint64_t recv_queue;	/* wsrep_local_recv_queue */
+		uint64_t cert_failures; /* wsrep_local_cert_failures */
+		uint64_t bf_aborts;	/* wsrep_local_bf_aborts */
+		uint64_t cluster_size;
+		uint64_t conf_id; /* wsrep_cluster_conf_id */
+	} galera;
 	int64_t lag_ms;	     /* replication: Seconds_Behind_Master * 1000; -1 otherwise/unknown */
 	/* Why not ok ("Access denied for user ...", "timed out after 500 ms connecting"), or why
 	 * not serving ("wsrep_local_state 2 (Donor/Desynced)", "MEMBER_STATE RECOVERING",

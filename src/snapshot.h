@@ -41,6 +41,16 @@ struct node_view {
 	char server_version[64]; /* from the node's greeting, "" until seen */
 	/* Its applied position at its last checks, newest first. */
 	struct node_position positions[SNAPSHOT_POSITIONS];
+	/* galera: its own health between its last two checks (known false otherwise). */
+	struct node_galera {
+		bool known;
+		double fc_paused_pct;	 /* % of the time flow control paused replication */
+		uint64_t recv_queue;	 /* write sets waiting to be applied */
+		double cert_failures_ps; /* certification failures per second */
+		double bf_aborts_ps;	 /* brute-force aborts per second */
+		uint64_t cluster_size;
+		uint64_t conf_id;
+	} galera;
 };
 
 struct cluster_view {

@@ -6,6 +6,7 @@
 #include "stats_render.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -92,7 +93,19 @@ void stats_render_failover(const struct stats_view *v, const struct failover_eve
 		evbuffer_add_printf(out, "%" PRIu64, first_write - ev->switched_ms);
 	else
 		evbuffer_add_printf(out, "null");
-	evbuffer_add_printf(out, "},\"conf_changes\":[]}");
+	struct failover_conf conf[16];
+	uint64_t until = first_write ? first_write : v->now_mono_ms;
+	size_t n = failover_conf_changes(ev->cluster, ev->failed_ms > 5000 ? ev->failed_ms - 5000 : 0,
+					 until + 1000, conf, 16);
+	evbuffer_add_printf(out, "},\"conf_changes\":[");
+	for (size_t i = n; i-- > 0;) {
+		evbuffer_add_printf(out, "%s{\"time_ms\":", i + 1 < n ? "," : "");
+		json_time(v, out, conf[i].at_ms);
+		evbuffer_add_printf(out, ",\"conf_id\":%" PRIu64 ",\"node\":", conf[i].conf_id);
+		stats_json_string(out, conf[i].node);
+		evbuffer_add_printf(out, "}");
+	}
+	evbuffer_add_printf(out, "]}");
 }
 
 static void json_latency(struct evbuffer *out, const struct node_stats *ns)
@@ -149,7 +162,17 @@ static void json_node(const struct stats_view *v, struct evbuffer *out,
 #undef JSON_COUNTER
 	evbuffer_add_printf(out, "},\"latency\":");
 	json_latency(out, ns);
-	evbuffer_add_printf(out, ",\"galera\":null}");
+	evbuffer_add_printf(out, ",\"galera\":");
+	if (n && n->galera.known)
+		evbuffer_add_printf(out,
+				    "{\"flow_control_paused_pct\":%.2f,\"recv_queue\":%" PRIu64
+				    ",\"cert_failures_per_second\":%.3f,\"bf_aborts_per_second\":%.3f"
+				    ",\"cluster_size\":%" PRIu64 ",\"cluster_conf_id\":%" PRIu64 "}}",
+				    n->galera.fc_paused_pct, n->galera.recv_queue,
+				    n->galera.cert_failures_ps, n->galera.bf_aborts_ps,
+				    n->galera.cluster_size, n->galera.conf_id);
+	else
+		evbuffer_add_printf(out, "null}");
 }
 
 static void emit_to_evbuffer(void *arg, const char *text, size_t len)
@@ -307,6 +330,40 @@ void stats_render_prometheus(const struct stats_view *v, struct evbuffer *out)
 		prom_node(out, "health_check_ok", cfg->clusters[c].name,
 			  cfg->clusters[c].nodes[n].name, NULL);
 		evbuffer_add_printf(out, "%d\n", v->snap && v->snap->clusters[c].nodes[n].up);
+	}
+
+	/* Galera's own figures, from the monitor's last two checks. */
+	static const struct {
+		const char *name, *help;
+		size_t field; /* offsetof struct node_galera */
+		bool ratio;   /* a percentage, shown as 0..1 */
+	} galera[] = {
+		{"galera_flow_control_paused_ratio",
+		 "share of the time between two checks flow control paused replication",
+		 offsetof(struct node_galera, fc_paused_pct), true},
+		{"galera_recv_queue_length", "write sets waiting to be applied on the node",
+		 offsetof(struct node_galera, recv_queue), false},
+		{"galera_cluster_size", "members of the node's cluster component",
+		 offsetof(struct node_galera, cluster_size), false},
+		{"galera_cluster_conf_id", "the node's cluster configuration id",
+		 offsetof(struct node_galera, conf_id), false},
+	};
+	for (size_t g = 0; g < sizeof(galera) / sizeof(galera[0]); g++) {
+		prom_head(out, galera[g].name, "gauge", galera[g].help);
+		FOR_EACH_NODE(v, c, n)
+		{
+			const struct node_view *nv = v->snap ? &v->snap->clusters[c].nodes[n] : NULL;
+			if (!nv || !nv->galera.known)
+				continue;
+			const char *f = (const char *)&nv->galera + galera[g].field;
+			prom_node(out, galera[g].name, cfg->clusters[c].name,
+				  cfg->clusters[c].nodes[n].name, NULL);
+			if (galera[g].ratio)
+				evbuffer_add_printf(out, "%.4f\n", *(const double *)(const void *)f / 100);
+			else
+				evbuffer_add_printf(out, "%" PRIu64 "\n",
+						    *(const uint64_t *)(const void *)f);
+		}
 	}
 
 	/* The node counters of NODE_METRICS; the per-kind ones as one metric. */

@@ -25,7 +25,9 @@ static const char *const galera_queries[] = {
 	"SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_STATUS "
 	"WHERE VARIABLE_NAME IN ('WSREP_LOCAL_STATE', 'WSREP_LOCAL_STATE_COMMENT', "
 	"'WSREP_READY', 'WSREP_CLUSTER_STATUS', 'WSREP_LAST_COMMITTED', "
-	"'WSREP_INCOMING_ADDRESSES') "
+	"'WSREP_INCOMING_ADDRESSES', 'WSREP_FLOW_CONTROL_PAUSED_NS', 'WSREP_LOCAL_RECV_QUEUE', "
+	"'WSREP_LOCAL_CERT_FAILURES', 'WSREP_LOCAL_BF_ABORTS', 'WSREP_CLUSTER_SIZE', "
+	"'WSREP_CLUSTER_CONF_ID') "
 	"UNION ALL "
 	"SELECT VARIABLE_NAME, VARIABLE_VALUE FROM information_schema.GLOBAL_VARIABLES "
 	"WHERE VARIABLE_NAME IN ('WSREP_DESYNC', 'WSREP_REJECT_QUERIES')",
@@ -165,6 +167,29 @@ static bool parse_count(const char *s, int64_t *out)
 
 /* ---- Galera ---------------------------------------------------------------------------- */
 
+/* Galera's own health figures, for the stats: known only when all are there. */
+static void galera_figures(const struct verdict_table *t, struct probe_galera *g)
+{
+	static const char *const names[] = {
+		"wsrep_flow_control_paused_ns", "wsrep_local_recv_queue", "wsrep_local_cert_failures",
+		"wsrep_local_bf_aborts",	"wsrep_cluster_size",	  "wsrep_cluster_conf_id",
+	};
+	int64_t v[N_OF(names)];
+	const char *text;
+
+	g->known = false;
+	for (size_t i = 0; i < N_OF(names); i++)
+		if (!table_lookup(t, names[i], &text) || !parse_count(text, &v[i]))
+			return;
+	g->fc_paused_ns = (uint64_t)v[0];
+	g->recv_queue = (uint64_t)v[1];
+	g->cert_failures = (uint64_t)v[2];
+	g->bf_aborts = (uint64_t)v[3];
+	g->cluster_size = (uint64_t)v[4];
+	g->conf_id = (uint64_t)v[5];
+	g->known = true;
+}
+
 /* wsrep_local_state numbers, for a server that did not send the comment. */
 static const char *galera_state_name(int64_t state)
 {
@@ -207,6 +232,7 @@ static void galera_evaluate(const struct config_cluster *cc, const struct verdic
 		res->position = seqno;
 	if (table_lookup(t, "wsrep_incoming_addresses", &members) && members)
 		snprintf(res->members, sizeof(res->members), "%s", members);
+	galera_figures(t, &res->galera);
 	if (comment && *comment)
 		set_state(res, "%s", comment);
 	else if (galera_state_name(state))
@@ -475,6 +501,7 @@ void verdict_evaluate(const struct config_cluster *cc, const struct verdict_tabl
 	res->lag_ms = -1;
 	res->position = -1;
 	res->members[0] = '\0';
+	res->galera.known = false;
 	res->error[0] = '\0';
 	res->state[0] = '\0';
 	switch (cc->type) {
