@@ -75,9 +75,10 @@ void feed_push(struct feed *f, size_t worker, const struct feed_item *item)
 	atomic_store_explicit(&r->head, head + 1, memory_order_release);
 }
 
-void feed_listen(struct feed *f, int delta)
+void feed_listen(struct feed *f, int delta, uint32_t period_ms)
 {
-	atomic_fetch_add(&f->listeners, delta);
+	if (atomic_fetch_add(&f->listeners, delta) == 0 && delta > 0)
+		atomic_store(&f->budget, (int_fast64_t)((uint64_t)f->rate * period_ms / 1000));
 }
 
 size_t feed_take(struct feed *f, uint32_t ms, struct feed_item *out, size_t max,

@@ -36,8 +36,9 @@ bool feed_wanted(const struct feed *f);
  * it as dropped. Worker thread only, for its own index. */
 void feed_push(struct feed *f, size_t worker, const struct feed_item *item);
 
-/* Stats thread: a listener came (+1) or went (-1). */
-void feed_listen(struct feed *f, int delta);
+/* Stats thread: a listener came (+1) or went (-1). The first one gets the budget of one
+ * period of period_ms at once (feed_take grants the next ones). */
+void feed_listen(struct feed *f, int delta, uint32_t period_ms);
 
 /* Stats thread, every ms milliseconds: allow the next rate * ms / 1000 items, take up to max
  * items from the rings into out (returns how many), and *dropped gets the count left out

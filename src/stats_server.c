@@ -362,7 +362,7 @@ static void sse_closed(struct evhttp_connection *conn, void *arg)
 	struct stats_server *ss = cl->ss;
 
 	TAILQ_REMOVE(&ss->clients, cl, link);
-	feed_listen(ss->srv->feed, -1);
+	feed_listen(ss->srv->feed, -1, EVENTS_TICK_MS);
 	free(cl);
 }
 
@@ -403,7 +403,7 @@ static void sse_open(struct stats_server *ss, struct evhttp_request *req)
 	evhttp_connection_set_timeout(conn, -1);
 	evhttp_connection_set_closecb(conn, sse_closed, cl);
 	TAILQ_INSERT_TAIL(&ss->clients, cl, link);
-	feed_listen(ss->srv->feed, +1);
+	feed_listen(ss->srv->feed, +1, EVENTS_TICK_MS);
 	struct evbuffer *hello = evbuffer_new();
 	if (hello) {
 		evbuffer_add_printf(hello, ": sluice %s\nretry: 2000\n\n", SLUICE_VERSION);
