@@ -43,11 +43,18 @@
 #define KEEPALIVE_TICKS 60    /* an SSE comment every 15 s keeps proxies from timing out */
 #define RECENT_FAILOVERS 16
 #define FEED_BATCH 256 /* statements sent per tick at most */
+/* Connections that have sent a request and are still open (event streams
+ * included); a request on a new connection beyond this gets 503 and a close.
+ * Connections that never finish a request are bounded by IO_TIMEOUT_SEC. */
+#define MAX_CONNECTIONS 256
 
-/* One client of /api/v1/events. */
-struct sse_client {
-	TAILQ_ENTRY(sse_client) link;
-	struct evhttp_request *req;
+/* An open HTTP connection that has sent a request, and, when it asked for
+ * /api/v1/events, its place in the event stream's clients. */
+struct http_conn {
+	TAILQ_ENTRY(http_conn) link;	 /* all connections */
+	TAILQ_ENTRY(http_conn) sse_link; /* event stream clients */
+	struct evhttp_connection *conn;
+	struct evhttp_request *sse; /* the stream's request, or NULL */
 	struct stats_server *ss;
 };
 
@@ -65,8 +72,10 @@ struct stats_server {
 	pthread_mutex_t lock; /* guards snap only */
 	struct snapshot *snap;
 
-	/* Stats thread only: the event stream. */
-	TAILQ_HEAD(, sse_client) clients;
+	/* Stats thread only: connections, the event stream. */
+	TAILQ_HEAD(, http_conn) conns;
+	size_t n_conns;
+	TAILQ_HEAD(, http_conn) clients;
 	struct snapshot *seen;	   /* the node states the stream last told about */
 	uint64_t seen_failover_id; /* the newest failover it told about */
 	unsigned ticks;
@@ -356,21 +365,48 @@ static void admin_state(struct stats_server *ss, struct evhttp_request *req, con
 
 /* ---- the event stream -------------------------------------------------------------------- */
 
-static void sse_closed(struct evhttp_connection *conn, void *arg)
+/* A connection closed (by the client, a timeout, or at shutdown). */
+static void conn_closed(struct evhttp_connection *conn, void *arg)
 {
-	struct sse_client *cl = arg;
-	struct stats_server *ss = cl->ss;
+	struct http_conn *hc = arg;
+	struct stats_server *ss = hc->ss;
 
-	TAILQ_REMOVE(&ss->clients, cl, link);
-	feed_listen(ss->srv->feed, -1, EVENTS_TICK_MS);
-	free(cl);
+	if (hc->sse) {
+		TAILQ_REMOVE(&ss->clients, hc, sse_link);
+		feed_listen(ss->srv->feed, -1, EVENTS_TICK_MS);
+	}
+	TAILQ_REMOVE(&ss->conns, hc, link);
+	ss->n_conns--;
+	free(hc);
+}
+
+/* The connection of req, tracked (found or added); NULL when there are
+ * MAX_CONNECTIONS already or no memory. */
+static struct http_conn *track(struct stats_server *ss, struct evhttp_request *req)
+{
+	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct http_conn *hc;
+
+	TAILQ_FOREACH(hc, &ss->conns, link)
+	{
+		if (hc->conn == conn)
+			return hc;
+	}
+	if (ss->n_conns >= MAX_CONNECTIONS || !(hc = calloc(1, sizeof(*hc))))
+		return NULL;
+	hc->conn = conn;
+	hc->ss = ss;
+	TAILQ_INSERT_TAIL(&ss->conns, hc, link);
+	ss->n_conns++;
+	evhttp_connection_set_closecb(conn, conn_closed, hc);
+	return hc;
 }
 
 static void sse_send(struct stats_server *ss, const char *event, struct evbuffer *data)
 {
-	struct sse_client *cl;
+	struct http_conn *cl;
 
-	TAILQ_FOREACH(cl, &ss->clients, link)
+	TAILQ_FOREACH(cl, &ss->clients, sse_link)
 	{
 		struct evbuffer *chunk = evbuffer_new();
 		if (!chunk)
@@ -379,30 +415,27 @@ static void sse_send(struct stats_server *ss, const char *event, struct evbuffer
 			evbuffer_add_printf(chunk, "event: %s\ndata: ", event);
 		evbuffer_add_buffer_reference(chunk, data);
 		evbuffer_add(chunk, "\n\n", 2);
-		evhttp_send_reply_chunk(cl->req, chunk);
+		evhttp_send_reply_chunk(cl->sse, chunk);
 		evbuffer_free(chunk);
 	}
 }
 
-static void sse_open(struct stats_server *ss, struct evhttp_request *req)
+static void sse_open(struct stats_server *ss, struct evhttp_request *req, struct http_conn *cl)
 {
-	struct sse_client *cl = calloc(1, sizeof(*cl));
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
-	if (!cl) {
-		reply_error(req, 500, "Internal Server Error", "out of memory");
+	if (cl->sse) {
+		reply_error(req, 400, "Bad Request", "this connection streams events already");
 		return;
 	}
-	cl->req = req;
-	cl->ss = ss;
+	cl->sse = req;
 	evhttp_add_header(h, "Content-Type", "text/event-stream");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_send_reply_start(req, 200, "OK");
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
 	/* An event stream is long-lived: no idle timeout on it. */
 	evhttp_connection_set_timeout(conn, -1);
-	evhttp_connection_set_closecb(conn, sse_closed, cl);
-	TAILQ_INSERT_TAIL(&ss->clients, cl, link);
+	TAILQ_INSERT_TAIL(&ss->clients, cl, sse_link);
 	feed_listen(ss->srv->feed, +1, EVENTS_TICK_MS);
 	struct evbuffer *hello = evbuffer_new();
 	if (hello) {
@@ -564,7 +597,15 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	char *path = raw ? evhttp_uridecode(raw, 0, NULL) : NULL;
 	char cluster[OPSTATE_NAME_MAX + 1], node[OPSTATE_NAME_MAX + 1];
 	bool get = method == EVHTTP_REQ_GET || method == EVHTTP_REQ_HEAD;
+	struct http_conn *hc = track(ss, req);
 
+	if (!hc) {
+		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
+		reply_error(req, 503, "Service Unavailable",
+			    "too many connections to the stats server; try again later");
+		free(path);
+		return;
+	}
 	if (!path) {
 		reply_error(req, 400, "Bad Request", "malformed request path");
 		return;
@@ -586,7 +627,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 	} else if (strcmp(path, "/api/v1/status") == 0) {
 		reply_rendered(ss, req, false);
 	} else if (strcmp(path, "/api/v1/events") == 0) {
-		sse_open(ss, req);
+		sse_open(ss, req, hc);
 	} else if (strcmp(path, "/") == 0) {
 		reply_file(req, "index.html");
 	} else if (path[0] == '/' && !strchr(path + 1, '/')) {
@@ -626,6 +667,7 @@ struct stats_server *stats_server_create(struct server *srv, bool *failed)
 	ss->started_mono_ms = failover_now_ms();
 	pthread_mutex_init(&ss->lock, NULL);
 	TAILQ_INIT(&ss->clients);
+	TAILQ_INIT(&ss->conns);
 	if (cfg->state_file)
 		config_resolve_path(cfg->path, cfg->state_file, ss->state_path,
 				    sizeof(ss->state_path));
@@ -702,7 +744,7 @@ void stats_server_destroy(struct stats_server *ss)
 		pthread_join(ss->thread, NULL);
 	}
 	if (ss->http)
-		evhttp_free(ss->http); /* closes the event streams: sse_closed frees them */
+		evhttp_free(ss->http); /* closes every connection: conn_closed frees them */
 	if (ss->evl)
 		evconnlistener_free(ss->evl);
 	if (ss->tick)

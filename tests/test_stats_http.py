@@ -319,3 +319,31 @@ def test_events_show_a_writer_failover(stats, galera):
             galera.restart(0)
     finally:
         ev.close()
+
+
+def test_connections_are_bounded(stats):
+    """300 keep-alive clients: 256 are served, the others get 503 (JSON) and a close; once
+    they go, new clients are served again, and the MySQL listener never noticed."""
+    import http.client
+    s, port, base = stats
+    host, sport = base.removeprefix("http://").split(":")
+    conns, codes = [], {}
+    try:
+        for _ in range(300):
+            c = http.client.HTTPConnection(host, int(sport), timeout=10)
+            c.request("GET", "/api/v1/status")
+            r = c.getresponse()
+            body = r.read()
+            codes[r.status] = codes.get(r.status, 0) + 1
+            if r.status == 503:
+                assert "too many connections" in json.loads(body)["error"]
+            conns.append(c)
+        assert codes == {200: 256, 503: 44}, codes
+        conn = pymysql.connect(host=HOST, port=port, user=USER, password=PASSWORD, database=DB)
+        with conn.cursor() as c:
+            c.execute("SELECT 1")
+        conn.close()
+    finally:
+        for c in conns:
+            c.close()
+    wait_until(lambda: get(base + "/metrics")[0] == 200, "the stats server serving again")
