@@ -36,6 +36,7 @@ clusters:
 {nodes}
 users:
   - {{ name: sluice_test, password_hash: "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE" }}
+stats: {{ bind: "127.0.0.1:{stats}", admin_user: admin, admin_password_file: admin.pw }}
 logging: {{ level: info }}
 """
 
@@ -47,6 +48,8 @@ def main() -> int:
     ap.add_argument("--rw-port", type=int, default=3307, help="sluice read-write port")
     ap.add_argument("--ro-port", type=int, default=3308, help="sluice read-only port")
     ap.add_argument("--app-port", type=int, default=3309, help="sluice MySQL-protocol port")
+    ap.add_argument("--stats-port", type=int, default=8404,
+                    help="sluice's dashboard and metrics port (stats.bind, default 8404)")
     ap.add_argument("--dir", help="working directory (default: a new temporary one)")
     args = ap.parse_args()
 
@@ -74,12 +77,19 @@ def main() -> int:
         with open(pw_path, "w") as f:
             f.write(monitor.password + "\n")
         os.chmod(pw_path, 0o600)
+        admin_pw = "demo-admin"
+        with open(os.path.join(workdir, "admin.pw"), "w") as f:
+            f.write(admin_pw + "\n")
+        os.chmod(os.path.join(workdir, "admin.pw"), 0o600)
         with open(cfg_path, "w") as f:
-            f.write(CONFIG.format(rw=args.rw_port, ro=args.ro_port, app=args.app_port, nodes=nodes))
+            f.write(CONFIG.format(rw=args.rw_port, ro=args.ro_port, app=args.app_port, nodes=nodes,
+                                  stats=args.stats_port))
         sluice = subprocess.Popen([os.path.join(REPO, "build", "src", "sluice"), "-c", cfg_path])
         u = cluster.users[0]
         print(f"""
 sluice is running with {cfg_path}
+  Dashboard:                http://127.0.0.1:{args.stats_port}/  (admin actions: admin / {admin_pw})
+  Metrics:                  http://127.0.0.1:{args.stats_port}/metrics
   MySQL protocol (split):   mariadb -h127.0.0.1 -P{args.app_port} -u{u.name} -p{u.password}
   read-write (writer):      mariadb -h127.0.0.1 -P{args.rw_port} -u{u.name} -p{u.password}
   read-only (round-robin):  mariadb -h127.0.0.1 -P{args.ro_port} -u{u.name} -p{u.password}
