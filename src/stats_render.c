@@ -425,24 +425,29 @@ void stats_render_prometheus(const struct stats_view *v, struct evbuffer *out)
 		}
 	}
 
-	prom_head(out, "listener_connections", "gauge", "client connections open");
-	for (size_t i = 0; i < cfg->n_listeners; i++) {
-		evbuffer_add_printf(out, "sluice_listener_connections{listener=\"");
-		prom_value(out, cfg->listeners[i].name);
-		evbuffer_add_printf(out, "\"} %" PRIu64 "\n", v->listeners[i].open);
-	}
-	prom_head(out, "listener_accepted_total", "counter", "client connections accepted");
-	for (size_t i = 0; i < cfg->n_listeners; i++) {
-		evbuffer_add_printf(out, "sluice_listener_accepted_total{listener=\"");
-		prom_value(out, cfg->listeners[i].name);
-		evbuffer_add_printf(out, "\"} %" PRIu64 "\n", v->listeners[i].accepted);
-	}
-	prom_head(out, "listener_login_failures_total", "counter",
-		  "client logins refused (wrong password or unknown user)");
-	for (size_t i = 0; i < cfg->n_listeners; i++) {
-		evbuffer_add_printf(out, "sluice_listener_login_failures_total{listener=\"");
-		prom_value(out, cfg->listeners[i].name);
-		evbuffer_add_printf(out, "\"} %" PRIu64 "\n", v->listeners[i].logins_failed);
+	static const struct {
+		const char *name, *type, *help;
+		size_t field; /* offsetof struct listener_counts */
+	} listener_metrics[] = {
+		{"listener_connections", "gauge", "client connections open",
+		 offsetof(struct listener_counts, open)},
+		{"listener_accepted_total", "counter", "client connections accepted",
+		 offsetof(struct listener_counts, accepted)},
+		{"listener_login_failures_total", "counter",
+		 "client logins refused (wrong password or unknown user)",
+		 offsetof(struct listener_counts, logins_failed)},
+	};
+	for (size_t m = 0; m < sizeof(listener_metrics) / sizeof(listener_metrics[0]); m++) {
+		prom_head(out, listener_metrics[m].name, listener_metrics[m].type,
+			  listener_metrics[m].help);
+		for (size_t i = 0; i < cfg->n_listeners; i++) {
+			const char *counts = (const char *)&v->listeners[i];
+			evbuffer_add_printf(out, "sluice_%s{listener=\"", listener_metrics[m].name);
+			prom_value(out, cfg->listeners[i].name);
+			evbuffer_add_printf(out, "\"} %" PRIu64 "\n",
+					    *(const uint64_t *)(const void *)(counts +
+									      listener_metrics[m].field));
+		}
 	}
 	prom_head(out, "routing_decisions_total", "counter",
 		  "statements routed other than by their kind, and pins, by reason");

@@ -277,6 +277,13 @@ class GaleraCluster:
         self._check_index(i)
         return f"node{i + 1}"
 
+    def nodes_yaml(self, indent: int = 6) -> str:
+        """The items of a sluice cluster's ``nodes:`` list for this cluster, one per line:
+        name, address on 127.0.0.1 and priority i + 1 (node1 is the writer)."""
+        return "\n".join(
+            f'{" " * indent}- {{ name: {self.node_name(i)}, address: "{HOST}:{self.sql_port(i)}", '
+            f'priority: {i + 1} }}' for i in range(self.nodes))
+
     def node_dir(self, i: int) -> str:
         """basedir/node{i+1}: holds the cnf, error log, socket, pid file and the datadir."""
         return os.path.join(self.basedir, self.node_name(i))

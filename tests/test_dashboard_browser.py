@@ -28,9 +28,7 @@ from selenium.webdriver.support.ui import WebDriverWait
 
 
 def _config(galera, port, stats_port, tmp_path) -> str:
-    nodes = "\n".join(
-        f'      - {{ name: {galera.node_name(i)}, address: "{HOST}:{galera.sql_port(i)}", '
-        f'priority: {i + 1} }}' for i in range(3))
+    nodes = galera.nodes_yaml()
     (tmp_path / "monitor.pw").write_text("monitor_pw\n")
     (tmp_path / "admin.pw").write_text(ADMIN_PW + "\n")
     os.chmod(tmp_path / "admin.pw", 0o600)

@@ -1115,17 +1115,23 @@ def test_frozen_writer_is_not_replaced(galera, proxy, new_table):
             c.conn.close()
 
 
-def test_writer_frozen_past_grace_is_replaced(galera, sluice, tmp_path):
-    """With writer_grace: 2s, a writer frozen for 5 s is first kept (its checks time out: the
-    log says it stays the writer), then replaced once it has been silent for 2 s, and the DOWN
-    line says so."""
+def grace_proxy(galera, sluice, tmp_path, writer_grace: str):
+    """sluice in front of a whole cluster with that writer_grace, once node1 is the writer."""
     ensure_whole(galera)
     pw = tmp_path / "monitor.pw"
     pw.write_text(MONITOR_PASSWORD + "\n")
     port = free_port()
-    s = sluice(failover_config(galera, port, str(pw), writer_grace="2s"))
+    s = sluice(failover_config(galera, port, str(pw), writer_grace=writer_grace))
     s.port = port
     s.wait_log(rf"cluster {CLUSTER}: writer is node1\b")
+    return s
+
+
+def test_writer_frozen_past_grace_is_replaced(galera, sluice, tmp_path):
+    """With writer_grace: 2s, a writer frozen for 5 s is first kept (its checks time out: the
+    log says it stays the writer), then replaced once it has been silent for 2 s, and the DOWN
+    line says so."""
+    s = grace_proxy(galera, sluice, tmp_path, "2s")
     mark = s.log_size()
     freeze(galera, 0, 5.0)
     m = s.wait_log(r"node node1 \(cluster galera, [^)]*\) is DOWN after \d+ failed checks?: "
@@ -1144,13 +1150,7 @@ def test_writer_evicted_by_galera_is_replaced(galera, sluice, tmp_path):
     frozen for 16 s is replaced as soon as a survivor reports the members of its primary
     component without it, and the DOWN line names that evidence; after the thaw node1 rejoins
     the cluster."""
-    ensure_whole(galera)
-    pw = tmp_path / "monitor.pw"
-    pw.write_text(MONITOR_PASSWORD + "\n")
-    port = free_port()
-    s = sluice(failover_config(galera, port, str(pw), writer_grace="30s"))
-    s.port = port
-    s.wait_log(rf"cluster {CLUSTER}: writer is node1\b")
+    s = grace_proxy(galera, sluice, tmp_path, "30s")
     mark = s.log_size()
     try:
         freeze(galera, 0, 16.0)

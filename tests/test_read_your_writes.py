@@ -24,9 +24,7 @@ os.environ.setdefault("SLUICE_TEST_MONITOR_PW", "monitor_pw")
 
 
 def _config(galera, port: int, causal: str = "") -> str:
-    nodes = "\n".join(
-        f'      - {{ name: {galera.node_name(i)}, address: "{HOST}:{galera.sql_port(i)}", '
-        f'priority: {i + 1} }}' for i in range(3))
+    nodes = galera.nodes_yaml()
     return f"""\
 workers: 2
 listeners:

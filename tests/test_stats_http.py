@@ -29,9 +29,7 @@ MONITOR_PW = "monitor_pw"
 
 
 def _config(galera, port, stats_port, tmp_path, admin=True) -> str:
-    nodes = "\n".join(
-        f'      - {{ name: {galera.node_name(i)}, address: "{HOST}:{galera.sql_port(i)}", '
-        f'priority: {i + 1} }}' for i in range(3))
+    nodes = galera.nodes_yaml()
     (tmp_path / "monitor.pw").write_text(MONITOR_PW + "\n")
     (tmp_path / "admin.pw").write_text(ADMIN_PW + "\n")
     os.chmod(tmp_path / "admin.pw", 0o600)
