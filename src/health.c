@@ -42,6 +42,7 @@ struct health_node {
 	bool up;
 	bool writable;	       /* the last check said it may be the writer */
 	enum node_admin admin; /* the operator's state (opstate.h) */
+	uint64_t admin_ms;     /* ... set then (monotonic ms; 0: since start) */
 	bool donor_logged;     /* the writer-turned-donor line was logged */
 	int64_t lag_ms;
 	char state[48];
@@ -112,6 +113,7 @@ static void publish(struct health *h, bool roles)
 		v->check_us = hn->check_us;
 		v->writable = hn->writable;
 		v->admin = hn->admin;
+		v->admin_ms = hn->admin_ms;
 		v->lag_ms = hn->lag_ms;
 		memcpy(v->state, hn->state, sizeof(v->state));
 		memcpy(v->last_error, hn->last_error, sizeof(v->last_error));
@@ -449,6 +451,7 @@ static bool load_states(struct health *h)
 		log_info("health", "node %s (cluster %s): %s -> %s (operator)", hn->cn->name,
 			 hn->cc->name, node_admin_str(hn->admin), node_admin_str(now));
 		hn->admin = now;
+		hn->admin_ms = failover_now_ms();
 		changed = true;
 	}
 	opstate_deinit(&st);

@@ -32,6 +32,7 @@ struct node_view {
 	bool up;	  /* passed fall/rise: may receive traffic */
 	bool writable;	  /* may be the writer (cluster type's verdict; true for liveness) */
 	int admin;	  /* enum node_admin (opstate.h): ready, drain, maintenance */
+	uint64_t admin_ms; /* when the operator set it (failover_now_ms), 0: at start */
 	uint32_t weight;
 	uint32_t priority;
 	uint32_t check_us; /* duration of the last check, microseconds */

@@ -9,6 +9,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <event2/buffer.h>
 
@@ -28,15 +29,37 @@ const char *stats_node_state(const struct node_view *n)
 	return n->up ? "up" : "down";
 }
 
-void stats_node_why(const struct node_view *n, char *out, size_t cap)
+void stats_node_why(const struct stats_view *v, const struct node_view *n, char *out,
+		    size_t cap)
 {
-	if (n->admin != NODE_ADMIN_READY)
-		snprintf(out, cap, "%s by the operator",
-			 n->admin == NODE_ADMIN_DRAIN ? "drained" : "in maintenance");
-	else if (!n->up)
-		snprintf(out, cap, "%s", n->last_error[0] ? n->last_error : "no check has passed");
-	else
+	char at[32] = "";
+
+	if (n->admin != NODE_ADMIN_READY) {
+		if (v && n->admin_ms) {
+			time_t t = (time_t)((v->now_unix_ms - v->now_mono_ms + n->admin_ms) / 1000);
+			struct tm tm;
+			if (localtime_r(&t, &tm))
+				strftime(at, sizeof(at), " at %H:%M:%S", &tm);
+		}
+		snprintf(out, cap, "%s by the operator%s",
+			 n->admin == NODE_ADMIN_DRAIN ? "drained" : "in maintenance", at);
+	} else if (!n->up && !n->last_error[0]) {
+		snprintf(out, cap, "no check has passed yet");
+	} else if (!n->up) {
+		/* The check's own word first: unreachable, timed out, login failed,
+		 * or what the node said about itself. */
+		const char *kind = strcmp(n->state, "unreachable") == 0 ||
+						   strcmp(n->state, "timed out") == 0 ||
+						   strcmp(n->state, "login failed") == 0 ||
+						   strcmp(n->state, "query failed") == 0
+					   ? n->state
+					   : "not serving";
+		snprintf(out, cap, "%s%s: %s", kind,
+			 strstr(n->last_error, "(111)") ? " (connection refused)" : "",
+			 n->last_error);
+	} else {
 		out[0] = '\0';
+	}
 }
 
 /* ---- JSON --------------------------------------------------------------------------------- */
@@ -137,7 +160,7 @@ static void json_node(const struct stats_view *v, struct evbuffer *out,
 			    n ? stats_node_state(n) : "down", writer ? "writer" : "reader",
 			    cn->weight, cn->priority);
 	if (n)
-		stats_node_why(n, why, sizeof(why));
+		stats_node_why(v, n, why, sizeof(why));
 	else
 		snprintf(why, sizeof(why), "no check has finished yet");
 	evbuffer_add_printf(out, ",\"why\":");

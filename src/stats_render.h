@@ -52,9 +52,11 @@ void stats_render_status(const struct stats_view *v, struct evbuffer *out);
 /* A node's state for people and the JSON: "up", "down", "drain" or "maintenance". */
 const char *stats_node_state(const struct node_view *n);
 
-/* Why a node is not serving, in words ("drained by the operator", "wsrep_local_state 2
- * (Donor/Desynced)", "Can't connect ..."); "" when it serves. */
-void stats_node_why(const struct node_view *n, char *out, size_t cap);
+/* Why a node is not serving, in words ("drained by the operator at 12:03:04", "not serving:
+ * wsrep_local_state 2 (Donor/Desynced)", "unreachable (connection refused): Can't connect
+ * ..."); "" when it serves. v converts times (may be NULL: none shown). */
+void stats_node_why(const struct stats_view *v, const struct node_view *n, char *out,
+		    size_t cap);
 
 /* One failover event as a JSON object (times as wall clock), for the status and the feed. */
 void stats_render_failover(const struct stats_view *v, const struct failover_event *ev,

@@ -462,7 +462,7 @@ static void sse_health(struct stats_server *ss, const struct stats_view *v,
 			char why[192];
 			if (!data)
 				return;
-			stats_node_why(&b->nodes[n], why, sizeof(why));
+			stats_node_why(v, &b->nodes[n], why, sizeof(why));
 			evbuffer_add_printf(data, "{\"time_ms\":%" PRIu64 ",\"cluster\":",
 					    v->now_unix_ms);
 			stats_json_string(data, ss->cfg->clusters[c].name);
