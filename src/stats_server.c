@@ -54,7 +54,11 @@ struct http_conn {
 	TAILQ_ENTRY(http_conn) link;	 /* all connections */
 	TAILQ_ENTRY(http_conn) sse_link; /* event stream clients */
 	struct evhttp_connection *conn;
-	struct evhttp_request *sse; /* the stream's request, or NULL */
+	/* The event stream's request while its reply runs, else NULL. libevent
+	 * detaches such a request from a connection that fails under it (it
+	 * is ours to free then: conn_closed does). */
+	struct evhttp_request *sse;
+	bool streaming; /* in the event stream's clients */
 	struct stats_server *ss;
 };
 
@@ -65,6 +69,7 @@ struct stats_server {
 	struct evhttp *http;
 	struct evconnlistener *evl;
 	struct event *tick; /* the event stream's news check */
+	struct event *stop; /* from stats_server_destroy: end the streams, then the loop */
 	pthread_t thread;
 	bool running;
 	uint64_t started_mono_ms;
@@ -371,10 +376,12 @@ static void conn_closed(struct evhttp_connection *conn, void *arg)
 	struct http_conn *hc = arg;
 	struct stats_server *ss = hc->ss;
 
-	if (hc->sse) {
+	if (hc->streaming) {
 		TAILQ_REMOVE(&ss->clients, hc, sse_link);
 		feed_listen(ss->srv->feed, -1, EVENTS_TICK_MS);
 	}
+	if (hc->sse && !evhttp_request_get_connection(hc->sse))
+		evhttp_request_free(hc->sse); /* detached by the failure */
 	TAILQ_REMOVE(&ss->conns, hc, link);
 	ss->n_conns--;
 	free(hc);
@@ -408,6 +415,8 @@ static void sse_send(struct stats_server *ss, const char *event, struct evbuffer
 
 	TAILQ_FOREACH(cl, &ss->clients, sse_link)
 	{
+		if (!cl->sse)
+			continue;
 		struct evbuffer *chunk = evbuffer_new();
 		if (!chunk)
 			continue;
@@ -424,11 +433,12 @@ static void sse_open(struct stats_server *ss, struct evhttp_request *req, struct
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(req);
 
-	if (cl->sse) {
+	if (cl->streaming) {
 		reply_error(req, 400, "Bad Request", "this connection streams events already");
 		return;
 	}
 	cl->sse = req;
+	cl->streaming = true;
 	evhttp_add_header(h, "Content-Type", "text/event-stream");
 	evhttp_add_header(h, "Cache-Control", "no-store");
 	evhttp_send_reply_start(req, 200, "OK");
@@ -641,6 +651,25 @@ static void request_cb(struct evhttp_request *req, void *arg)
 
 /* ---- life ---------------------------------------------------------------------------------- */
 
+/* Shutdown, on the stats thread: end every event stream as a finished reply
+ * (so libevent frees its request), give the last bytes a moment to leave,
+ * then stop. */
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct stats_server *ss = arg;
+	struct timeval flush = {0, 100 * 1000};
+	struct http_conn *hc;
+
+	event_del(ss->tick);
+	TAILQ_FOREACH(hc, &ss->clients, sse_link)
+	{
+		if (hc->sse)
+			evhttp_send_reply_end(hc->sse); /* libevent frees it once sent */
+		hc->sse = NULL;
+	}
+	event_base_loopexit(ss->base, &flush);
+}
+
 static void *stats_main(void *arg)
 {
 	struct stats_server *ss = arg;
@@ -673,7 +702,8 @@ struct stats_server *stats_server_create(struct server *srv, bool *failed)
 				    sizeof(ss->state_path));
 	ss->base = event_base_new();
 	if (!ss->base || !(ss->http = evhttp_new(ss->base)) ||
-	    !(ss->tick = evtimer_new(ss->base, tick_cb, ss)))
+	    !(ss->tick = evtimer_new(ss->base, tick_cb, ss)) ||
+	    !(ss->stop = event_new(ss->base, -1, 0, stop_cb, ss)))
 		goto fail;
 	evhttp_set_max_headers_size(ss->http, MAX_HEADERS_SIZE);
 	evhttp_set_max_body_size(ss->http, MAX_BODY_SIZE);
@@ -740,7 +770,7 @@ void stats_server_destroy(struct stats_server *ss)
 	if (!ss)
 		return;
 	if (ss->running) {
-		event_base_loopbreak(ss->base);
+		event_active(ss->stop, EV_TIMEOUT, 0);
 		pthread_join(ss->thread, NULL);
 	}
 	if (ss->http)
@@ -749,6 +779,8 @@ void stats_server_destroy(struct stats_server *ss)
 		evconnlistener_free(ss->evl);
 	if (ss->tick)
 		event_free(ss->tick);
+	if (ss->stop)
+		event_free(ss->stop);
 	if (ss->base)
 		event_base_free(ss->base);
 	snapshot_unref(ss->snap);
