@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
@@ -15,6 +16,7 @@
 #include "config.h"
 #include "feed.h"
 #include "health.h"
+#include "notify.h"
 #include "listener.h"
 #include "log.h"
 #include "snapshot.h"
@@ -22,10 +24,37 @@
 #include "tls.h"
 #include "worker.h"
 
+/* Tell the service manager (notify.h) each cluster's writer and how many of
+ * its nodes are up, as STATUS=. Monitor thread. */
+static void notify_status(struct server *s, const struct snapshot *snap)
+{
+	char status[400];
+	size_t at = 0;
+
+	for (size_t c = 0; c < snap->n_clusters && at < sizeof(status); c++) {
+		const struct cluster_view *v = &snap->clusters[c];
+		size_t up = 0;
+		for (size_t n = 0; n < v->n_nodes; n++)
+			up += v->nodes[n].up;
+		int w = snprintf(status + at, sizeof(status) - at, "%s%s: writer %s, %zu/%zu nodes up",
+				 c ? "; " : "", s->cfg->clusters[c].name,
+				 v->writer >= 0 ? v->nodes[v->writer].name : "none", up, v->n_nodes);
+		if (w < 0)
+			break;
+		at += (size_t)w;
+	}
+	notify_send("STATUS=%s", status);
+}
+
 /* Monitor thread: every worker gets its own reference to the new snapshot. */
 static void publish_cb(struct snapshot *snap, void *arg)
 {
 	struct server *s = arg;
+
+	if (snap->generation != s->notified_gen) {
+		s->notified_gen = snap->generation;
+		notify_status(s, snap);
+	}
 
 	for (size_t i = 0; i < s->n_workers; i++)
 		worker_set_snapshot(s->workers[i], snapshot_ref(snap));
@@ -92,6 +121,8 @@ struct server *server_create(struct config *cfg)
 		listener_enable(s->listeners[i]);
 	log_info("server", "sluice started: %zu listener(s), %zu cluster(s), %zu worker(s)",
 		 s->n_listeners, cfg->n_clusters, s->n_workers);
+	/* Bound, and every node has its first verdict (health_start waited). */
+	notify_send("READY=1\nMAINPID=%ld", (long)getpid());
 	return s;
 fail:
 	server_destroy(s);
@@ -111,6 +142,7 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	struct server *s = arg;
 
 	log_info("server", "%s received: closing listeners and sessions", strsignal((int)sig));
+	notify_send("STOPPING=1\nSTATUS=stopping: closing listeners and sessions");
 	event_base_loopbreak(s->base);
 }
 

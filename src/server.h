@@ -40,6 +40,7 @@ struct server {
 	struct ssl_ctx_st **backend_tls;
 	atomic_uint_fast64_t next_session_id;
 	size_t next_worker; /* main thread only: round-robin hand-off */
+	uint64_t notified_gen; /* monitor thread: the snapshot generation STATUS= told */
 };
 
 /* Build everything from cfg (ownership moves to the server), bind every
