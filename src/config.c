@@ -1186,6 +1186,8 @@ static void phase3_users(struct parse_ctx *ctx, struct config *cfg)
 					 path);
 			continue;
 		}
+		if (!u->password_file && !u->password_env)
+			continue; /* the one given was rejected, and reported, by phase 2 */
 		char what[96];
 		path_fmt(what, sizeof(what), "%s.%s", path,
 			 u->password_file ? "password_file" : "password_env");

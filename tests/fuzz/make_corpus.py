@@ -89,6 +89,23 @@ c: !!str y
 d: 2
 """,
     "syntax": "listeners: [ { name: a, bind: \"1.2.3.4:5\"\n",
+    # Found by fuzz_config: an empty password_file of a user (the flow key
+    # "password_file," has no value) crashed the loader.
+    "found-user-empty-file": """listeners:
+  - { name: a, bind: "421.0.0.1:0", mode: mysq, cluster: nope, route: primary }
+  - { name: a, bind: "no-such-host:3306", cluster: c }
+clusters:
+  - name: c
+    type: galera
+    monitor: { user: m, interval: 10ms, timeout: 5s }
+    tls: { cart: missing.pem }
+    nodes: []
+users:
+  - { rame: u, password_hash: "*zz", password_env: SLUICE_UNSET_FOR_FUZZ }
+  - { named: v, password_file,me:pty }
+stats: { bind: "*:http", admin_user: x }
+bogus: 1
+""",
     "empty": "",
     "scalar": "just text\r\nand more",
 }

@@ -1178,6 +1178,24 @@ static const struct error_case error_cases[] = {
 	 {{6, 5,
 	   "users[0]: give exactly one of password_hash, password_file or password_env "
 	   "(found 2)"}}},
+	/* Found by fuzz_config: the rejected value left no source, and the
+	 * environment was read for a NULL name (a crash in --check). */
+	{"empty password_file of a user",
+	 "listeners:\n"
+	 "  - { name: app, bind: 127.0.0.1:3307, cluster: main }\n"
+	 "clusters:\n"
+	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n"
+	 "users:\n"
+	 "  - { name: app, password_file: \"\" }\n",
+	 {{6, 33, "users[0].password_file: must not be empty"}}},
+	{"empty password_env of a user",
+	 "listeners:\n"
+	 "  - { name: app, bind: 127.0.0.1:3307, cluster: main }\n"
+	 "clusters:\n"
+	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n"
+	 "users:\n"
+	 "  - { name: app, password_env: }\n",
+	 {{6, 32, "users[0].password_env: must not be empty"}}},
 	{"password_hash too short",
 	 "listeners:\n"
 	 "  - { name: app, bind: 127.0.0.1:3307, cluster: main }\n"
