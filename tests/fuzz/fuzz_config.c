@@ -71,6 +71,8 @@ void freeaddrinfo(struct addrinfo *res)
 	free(res); /* the struct fake_ai it starts */
 }
 
+static void check_keys_known(void);
+
 /* ---- the scratch directory --------------------------------------------- */
 
 static char scratch[64];
@@ -113,6 +115,7 @@ static void setup(void)
 	put_file("server.key", "not checked at load\n");
 	put_file("ca.pem", "not checked at load\n");
 	atexit(remove_scratch);
+	check_keys_known();
 	snprintf(cfg_name, sizeof(cfg_name), "%s/fuzz.yaml", scratch);
 	setenv("SLUICE_MONITOR_PASSWORD", "monitor-secret", 1);
 	setenv("SLUICE_REPORTING_PASSWORD", "reporting-secret", 1);
@@ -272,6 +275,7 @@ static bool same_config(const struct config *a, const struct config *b, bool src
 	    !same_str(a->stats.admin_user, b->stats.admin_user) ||
 	    !same_str(a->stats.admin_password_file, b->stats.admin_password_file) ||
 	    !same_str(a->stats.admin_password, b->stats.admin_password) ||
+	    a->stats.feed_rate != b->stats.feed_rate ||
 	    !same_src(&a->logging.src, &b->logging.src, src) ||
 	    a->logging.level != b->logging.level || a->logging.timestamps != b->logging.timestamps)
 		return false;
@@ -424,8 +428,56 @@ static bool put_config(FILE *f, const struct config *c)
 		ok &= put_str(f, "  ", "bind", c->stats.bind.text);
 		ok &= put_str(f, "  ", "admin_user", c->stats.admin_user);
 		ok &= put_str(f, "  ", "admin_password_file", c->stats.admin_password_file);
+		fprintf(f, "  feed_rate: %u\n", c->stats.feed_rate);
 	}
 	return ok;
+}
+
+/* Every key put_config() writes back (and same_config() compares). A key
+ * added to config.c and not here fails the first run, replay included:
+ * the write-back check would silently skip it. */
+static const char *const keys_written[] = {
+	"listeners", "listeners[].name", "listeners[].bind", "listeners[].mode",
+	"listeners[].cluster", "listeners[].route", "listeners[].tls", "listeners[].tls.cert",
+	"listeners[].tls.key", "listeners[].tls.ca", "listeners[].max_connections",
+	"listeners[].login_timeout", "listeners[].primary_reads", "listeners[].causal_reads",
+	"clusters", "clusters[].name", "clusters[].type", "clusters[].monitor",
+	"clusters[].monitor.user", "clusters[].monitor.password_file",
+	"clusters[].monitor.password_env", "clusters[].monitor.interval",
+	"clusters[].monitor.timeout", "clusters[].monitor.fall", "clusters[].monitor.rise",
+	"clusters[].monitor.writer_grace", "clusters[].connect_timeout",
+	"clusters[].queue_timeout", "clusters[].failback", "clusters[].donor_serves_reads",
+	"clusters[].max_lag", "clusters[].tls", "clusters[].tls.ca", "clusters[].tls.verify",
+	"clusters[].tls.cert", "clusters[].tls.key", "clusters[].nodes", "clusters[].nodes[].name",
+	"clusters[].nodes[].address", "clusters[].nodes[].weight", "clusters[].nodes[].priority",
+	"users", "users[].name", "users[].password_hash", "users[].password_file",
+	"users[].password_env", "stats", "stats.bind", "stats.admin_user",
+	"stats.admin_password_file", "stats.feed_rate", "logging", "logging.level",
+	"logging.timestamps", "workers", "buffer_size", "state_file",
+};
+
+static void check_keys_known(void)
+{
+	char *text = NULL, *line, *save = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	FUZZ_CHECK(f != NULL);
+	config_print_keys(f);
+	FUZZ_CHECK(fclose(f) == 0);
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		size_t n = strcspn(line, " ");
+		bool known = false;
+
+		for (size_t i = 0; i < sizeof(keys_written) / sizeof(keys_written[0]); i++)
+			known = known || (strlen(keys_written[i]) == n &&
+					  strncmp(keys_written[i], line, n) == 0);
+		if (!known)
+			fprintf(stderr, "fuzz_config: key %.*s is new: write it back in put_config() "
+				"and compare it in same_config()\n", (int)n, line);
+		FUZZ_CHECK(known);
+	}
+	free(text);
 }
 
 /* ---- the entry point ---------------------------------------------------- */

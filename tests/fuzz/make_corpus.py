@@ -65,7 +65,7 @@ users:
   - { name: app, password_hash: "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7" }
   - { name: rep, password_file: pw }
   - { name: env, password_env: SLUICE_FUZZ_PW }
-stats: { bind: "*:8080", admin_user: admin, admin_password_file: pw }
+stats: { bind: "*:8080", admin_user: admin, admin_password_file: pw, feed_rate: 0 }
 """,
     "errors": """listeners:
   - { name: a, bind: "127.0.0.1:0", mode: mysq, cluster: nope, route: primary }
