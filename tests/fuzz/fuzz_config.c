@@ -124,63 +124,69 @@ static void setup(void)
 
 /* ---- errors point into the text ---------------------------------------- */
 
-/* Printable ASCII, tabs and line breaks: text whose columns are bytes. */
-static bool ascii_text(const uint8_t *p, size_t len)
+/* The lines of the input, counted once per input. */
+struct lines {
+	size_t len;	/* bytes of text */
+	size_t breaks;	/* bytes that may end a line: \n, \r, and a byte of NEL, LS
+			   and PS outside ASCII (bounds only) */
+	bool ascii;	/* printable ASCII, tabs and line breaks: columns are bytes */
+	size_t n;	/* ASCII: lines as libyaml ends them (\r\n, \r or \n) */
+	size_t *length; /* ASCII: the length of each */
+};
+
+static void lines_init(struct lines *l, const uint8_t *p, size_t len)
 {
-	for (size_t i = 0; i < len; i++)
+	size_t start = 0;
+
+	memset(l, 0, sizeof(*l));
+	l->len = len;
+	l->ascii = true;
+	for (size_t i = 0; i < len; i++) {
+		l->breaks += p[i] == '\n' || p[i] == '\r' || p[i] == 0x85 || p[i] == 0xa8 ||
+			     p[i] == 0xa9;
 		if (p[i] >= 0x7f || (p[i] < 0x20 && p[i] != '\t' && p[i] != '\n' && p[i] != '\r'))
-			return false;
-	return true;
-}
-
-/* How long line `line` (1-based) of ASCII text is, lines ending as libyaml
- * ends them (\r\n, \r or \n); false if the text has fewer lines. */
-static bool ascii_line(const uint8_t *p, size_t len, unsigned line, size_t *length)
-{
-	size_t i = 0;
-
-	for (unsigned l = 1; l < line; l++) {
-		while (i < len && p[i] != '\n' && p[i] != '\r')
-			i++;
-		if (i == len)
-			return false;
-		i += p[i] == '\r' && i + 1 < len && p[i + 1] == '\n' ? 2 : 1;
+			l->ascii = false;
 	}
-	size_t start = i;
-	while (i < len && p[i] != '\n' && p[i] != '\r')
-		i++;
-	*length = i - start;
-	return true;
+	if (!l->ascii)
+		return;
+	l->length = malloc((l->breaks + 1) * sizeof(*l->length));
+	FUZZ_CHECK(l->length != NULL);
+	for (size_t i = 0; i <= len; i++) {
+		if (i < len && p[i] != '\n' && p[i] != '\r')
+			continue;
+		l->length[l->n++] = i - start;
+		if (i < len && p[i] == '\r' && i + 1 < len && p[i + 1] == '\n')
+			i++;
+		start = i + 1;
+	}
 }
 
-static void check_mark(const uint8_t *p, size_t len, struct config_mark at)
+static void check_mark(const struct lines *l, struct config_mark at)
 {
-	size_t breaks = 0, length;
-
 	FUZZ_CHECK(at.line >= 1 && at.col >= 1);
-	/* Any text: a line per break (NEL, LS and PS too, by a byte of
-	 * theirs), a column per byte at most. */
-	for (size_t i = 0; i < len; i++)
-		breaks += p[i] == '\n' || p[i] == '\r' || p[i] == 0x85 || p[i] == 0xa8 ||
-			  p[i] == 0xa9;
 	/* libyaml ends a last line that has no line break: the end of the
 	 * stream may be the first column of one line more. */
-	FUZZ_CHECK(at.line <= breaks + 2 && at.col <= len + 1);
-	if (!ascii_text(p, len))
+	FUZZ_CHECK(at.line <= l->breaks + 2 && at.col <= l->len + 1);
+	if (!l->ascii)
 		return;
-	if (ascii_line(p, len, at.line, &length))
-		FUZZ_CHECK(at.col <= length + 1);
+	if (at.line <= l->n)
+		FUZZ_CHECK(at.col <= l->length[at.line - 1] + 1);
 	else
-		FUZZ_CHECK(at.col == 1 && ascii_line(p, len, at.line - 1, &length));
+		FUZZ_CHECK(at.line == l->n + 1 && at.col == 1);
 }
 
 static void check_errors(const uint8_t *p, size_t len, const struct config_errors *errs)
 {
+	struct lines l;
+
+	if (errs->n == 0)
+		return;
+	lines_init(&l, p, len);
 	for (size_t i = 0; i < errs->n; i++) {
 		const struct config_error *e = &errs->items[i];
 		char prefix[160];
 
-		check_mark(p, len, e->at);
+		check_mark(&l, e->at);
 		snprintf(prefix, sizeof(prefix), "%s:%u:%u: ", cfg_name, e->at.line, e->at.col);
 		FUZZ_CHECK(strncmp(e->msg, prefix, strlen(prefix)) == 0);
 		FUZZ_CHECK(strlen(e->msg) > strlen(prefix));
@@ -190,6 +196,7 @@ static void check_errors(const uint8_t *p, size_t len, const struct config_error
 				   (a->line == e->at.line && a->col <= e->at.col));
 		}
 	}
+	free(l.length);
 }
 
 /* ---- two configurations hold the same values --------------------------- */
