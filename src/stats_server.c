@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include <event2/buffer.h>
+#include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
 #include <event2/keyvalq_struct.h>
@@ -28,6 +29,7 @@
 #include "feed.h"
 #include "listener.h"
 #include "log.h"
+#include "net.h"
 #include "opstate.h"
 #include "server.h"
 #include "sluice_version.h"
@@ -403,6 +405,9 @@ static struct http_conn *track(struct stats_server *ss, struct evhttp_request *r
 		return NULL;
 	hc->conn = conn;
 	hc->ss = ss;
+	/* Answers go out in pieces: without TCP_NODELAY the last one waits for
+	 * the client's delayed ACK (40 ms on every keep-alive request). */
+	net_tune_stream(bufferevent_getfd(evhttp_connection_get_bufferevent(conn)));
 	TAILQ_INSERT_TAIL(&ss->conns, hc, link);
 	ss->n_conns++;
 	evhttp_connection_set_closecb(conn, conn_closed, hc);
