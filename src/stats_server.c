@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/queue.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include <event2/buffer.h>
@@ -45,10 +46,21 @@
 #define KEEPALIVE_TICKS 60    /* an SSE comment every 15 s keeps proxies from timing out */
 #define RECENT_FAILOVERS 16
 #define FEED_BATCH 256 /* statements sent per tick at most */
-/* Connections that have sent a request and are still open (event streams
- * included); a request on a new connection beyond this gets 503 and a close.
- * Connections that never finish a request are bounded by IO_TIMEOUT_SEC. */
+/* Open connections, event streams included: beyond this, accept pauses (new
+ * clients wait in the backlog) until some close. */
 #define MAX_CONNECTIONS 256
+/* A request must be whole this long after its connection opened or its
+ * connection's previous request: evhttp's own timeout restarts with every
+ * byte, which a client trickling its headers would use to stay for hours. */
+#define REQUEST_DEADLINE_MS 10000
+
+/* A connection that has not sent a whole request yet. We hold a reference
+ * to its bufferevent, so it stays valid whatever evhttp does meanwhile. */
+struct pending_conn {
+	TAILQ_ENTRY(pending_conn) link;
+	struct bufferevent *bev;
+	uint64_t since_ms;
+};
 
 /* An open HTTP connection that has sent a request, and, when it asked for
  * /api/v1/events, its place in the event stream's clients. */
@@ -61,6 +73,7 @@ struct http_conn {
 	 * is ours to free then: conn_closed does). */
 	struct evhttp_request *sse;
 	bool streaming; /* in the event stream's clients */
+	uint64_t last_ms; /* its last request was whole then */
 	struct stats_server *ss;
 };
 
@@ -80,6 +93,10 @@ struct stats_server {
 	struct snapshot *snap;
 
 	/* Stats thread only: connections, the event stream. */
+	struct evconnlistener *accepting; /* evhttp's listener, for pausing */
+	bool paused;
+	TAILQ_HEAD(, pending_conn) pending;
+	size_t n_pending;
 	TAILQ_HEAD(, http_conn) conns;
 	size_t n_conns;
 	TAILQ_HEAD(, http_conn) clients;
@@ -372,6 +389,79 @@ static void admin_state(struct stats_server *ss, struct evhttp_request *req, con
 
 /* ---- the event stream -------------------------------------------------------------------- */
 
+/* Pause accepting at MAX_CONNECTIONS open connections, resume below. */
+static void update_accepting(struct stats_server *ss)
+{
+	bool full = ss->n_pending + ss->n_conns >= MAX_CONNECTIONS;
+
+	if (!ss->accepting || full == ss->paused)
+		return;
+	ss->paused = full;
+	if (full) {
+		evconnlistener_disable(ss->accepting);
+		log_warn("stats", "%d HTTP connections open: new ones wait until some close",
+			 MAX_CONNECTIONS);
+	} else {
+		evconnlistener_enable(ss->accepting);
+	}
+}
+
+/* evhttp asks for each new connection's bufferevent: make it, and keep it
+ * on the pending list until the connection's first request is whole. */
+static struct bufferevent *new_connection(struct event_base *base, void *arg)
+{
+	struct stats_server *ss = arg;
+	struct bufferevent *bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
+	struct pending_conn *pc = bev ? calloc(1, sizeof(*pc)) : NULL;
+
+	if (pc) {
+		bufferevent_incref(bev);
+		pc->bev = bev;
+		pc->since_ms = failover_now_ms();
+		TAILQ_INSERT_TAIL(&ss->pending, pc, link);
+		ss->n_pending++;
+		update_accepting(ss);
+	}
+	return bev; /* NULL: evhttp makes one itself (untracked, out of memory) */
+}
+
+static void pending_release(struct stats_server *ss, struct pending_conn *pc)
+{
+	TAILQ_REMOVE(&ss->pending, pc, link);
+	ss->n_pending--;
+	bufferevent_decref(pc->bev);
+	free(pc);
+	update_accepting(ss);
+}
+
+/* End connections past REQUEST_DEADLINE_MS without a whole request: a
+ * shutdown() makes evhttp see the end and free them. Event streams are
+ * exempt once open. */
+static void enforce_deadlines(struct stats_server *ss)
+{
+	uint64_t now = failover_now_ms();
+	struct pending_conn *pc, *pnext;
+	struct http_conn *hc, *hnext;
+
+	for (pc = TAILQ_FIRST(&ss->pending); pc; pc = pnext) {
+		pnext = TAILQ_NEXT(pc, link);
+		if (now - pc->since_ms < REQUEST_DEADLINE_MS)
+			continue;
+		int fd = bufferevent_getfd(pc->bev);
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+		pending_release(ss, pc);
+	}
+	for (hc = TAILQ_FIRST(&ss->conns); hc; hc = hnext) {
+		hnext = TAILQ_NEXT(hc, link); /* hc is freed only by conn_closed, later */
+		if (hc->streaming || now - hc->last_ms < REQUEST_DEADLINE_MS)
+			continue;
+		int fd = bufferevent_getfd(evhttp_connection_get_bufferevent(hc->conn));
+		if (fd >= 0)
+			shutdown(fd, SHUT_RDWR);
+	}
+}
+
 /* A connection closed (by the client, a timeout, or at shutdown). */
 static void conn_closed(struct evhttp_connection *conn, void *arg)
 {
@@ -387,6 +477,7 @@ static void conn_closed(struct evhttp_connection *conn, void *arg)
 	TAILQ_REMOVE(&ss->conns, hc, link);
 	ss->n_conns--;
 	free(hc);
+	update_accepting(ss);
 }
 
 /* The connection of req, tracked (found or added); NULL when there are
@@ -394,22 +485,35 @@ static void conn_closed(struct evhttp_connection *conn, void *arg)
 static struct http_conn *track(struct stats_server *ss, struct evhttp_request *req)
 {
 	struct evhttp_connection *conn = evhttp_request_get_connection(req);
+	struct bufferevent *bev = evhttp_connection_get_bufferevent(conn);
+	struct pending_conn *pc;
 	struct http_conn *hc;
 
 	TAILQ_FOREACH(hc, &ss->conns, link)
 	{
-		if (hc->conn == conn)
+		if (hc->conn == conn) {
+			hc->last_ms = failover_now_ms();
 			return hc;
+		}
+	}
+	TAILQ_FOREACH(pc, &ss->pending, link)
+	{
+		if (pc->bev == bev) {
+			pending_release(ss, pc); /* its first request is whole */
+			break;
+		}
 	}
 	if (ss->n_conns >= MAX_CONNECTIONS || !(hc = calloc(1, sizeof(*hc))))
 		return NULL;
+	hc->last_ms = failover_now_ms();
 	hc->conn = conn;
 	hc->ss = ss;
 	/* Answers go out in pieces: without TCP_NODELAY the last one waits for
 	 * the client's delayed ACK (40 ms on every keep-alive request). */
-	net_tune_stream(bufferevent_getfd(evhttp_connection_get_bufferevent(conn)));
+	net_tune_stream(bufferevent_getfd(bev));
 	TAILQ_INSERT_TAIL(&ss->conns, hc, link);
 	ss->n_conns++;
+	update_accepting(ss);
 	evhttp_connection_set_closecb(conn, conn_closed, hc);
 	return hc;
 }
@@ -542,6 +646,7 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct view_store st;
 
 	evtimer_add(ss->tick, &tv);
+	enforce_deadlines(ss);
 	if (TAILQ_EMPTY(&ss->clients))
 		return;
 	if (++ss->ticks % KEEPALIVE_TICKS == 0) {
@@ -702,6 +807,7 @@ struct stats_server *stats_server_create(struct server *srv, bool *failed)
 	pthread_mutex_init(&ss->lock, NULL);
 	TAILQ_INIT(&ss->clients);
 	TAILQ_INIT(&ss->conns);
+	TAILQ_INIT(&ss->pending);
 	if (cfg->state_file)
 		config_resolve_path(cfg->path, cfg->state_file, ss->state_path,
 				    sizeof(ss->state_path));
@@ -717,6 +823,7 @@ struct stats_server *stats_server_create(struct server *srv, bool *failed)
 						     EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
 						     EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
 	evhttp_set_gencb(ss->http, request_cb, ss);
+	evhttp_set_bevcb(ss->http, new_connection, ss);
 	ss->evl = evconnlistener_new_bind(ss->base, NULL, NULL,
 					  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC |
 						  LEV_OPT_REUSEABLE,
@@ -733,8 +840,10 @@ struct stats_server *stats_server_create(struct server *srv, bool *failed)
 					      : "");
 		goto fail;
 	}
-	if (!evhttp_bind_listener(ss->http, ss->evl))
+	struct evhttp_bound_socket *bound = evhttp_bind_listener(ss->http, ss->evl);
+	if (!bound)
 		goto fail;
+	ss->accepting = evhttp_bound_socket_get_listener(bound);
 	ss->evl = NULL; /* the evhttp owns it now */
 	*failed = false;
 	log_info("stats", "dashboard and metrics on http://%s/",
@@ -780,6 +889,9 @@ void stats_server_destroy(struct stats_server *ss)
 	}
 	if (ss->http)
 		evhttp_free(ss->http); /* closes every connection: conn_closed frees them */
+	ss->accepting = NULL;
+	while (!TAILQ_EMPTY(&ss->pending))
+		pending_release(ss, TAILQ_FIRST(&ss->pending));
 	if (ss->evl)
 		evconnlistener_free(ss->evl);
 	if (ss->tick)
