@@ -216,9 +216,17 @@ def wait_on_all_nodes(galera, sql: str, expected, timeout: float = 30.0) -> None
         conn = galera.connect(i, autocommit=True)
         try:
             while True:
-                with conn.cursor() as c:
-                    c.execute(sql)
-                    got = c.fetchall()
+                import pymysql
+                try:
+                    with conn.cursor() as c:
+                        c.execute(sql)
+                        got = c.fetchall()
+                except pymysql.err.OperationalError as e:
+                    # A read the node aborts while it applies replicated DDL (Galera's
+                    # brute-force abort: 1213) is transient: ask again.
+                    if e.args[0] != 1213:
+                        raise
+                    got = e.args
                 if got == expected:
                     break
                 assert time.monotonic() < deadline, \
