@@ -291,17 +291,14 @@ static void record_galera(struct health_node *hn, const struct probe_result *res
 	hn->galera_last_ms = hn->started_ms;
 }
 
-/* Remember the applied position the check read, newest first. True when it
- * moved. */
-static bool record_position(struct health_node *hn, const struct probe_result *res)
+/* Remember the applied position the check read, newest first. */
+static void record_position(struct health_node *hn, const struct probe_result *res)
 {
 	if (!res->ok)
-		return false;
-	bool moved = res->position != hn->positions[0].position;
+		return;
 	memmove(&hn->positions[1], &hn->positions[0],
 		sizeof(hn->positions) - sizeof(hn->positions[0]));
 	hn->positions[0] = (struct node_position){hn->started_ms, res->position};
-	return moved && res->position >= 0;
 }
 
 static void probe_done(const struct probe_result *res, void *arg)
@@ -331,8 +328,7 @@ static void probe_done(const struct probe_result *res, void *arg)
 	char addr[64];
 
 	char because[160] = "";
-	bool moved = record_position(hn, res);
-
+	record_position(hn, res);
 	record_galera(hn, res);
 
 	hn->check_us = res->latency_us;
@@ -403,7 +399,6 @@ static void probe_done(const struct probe_result *res, void *arg)
 	 * check times bound a session's write even when no position moved),
 	 * timings and Galera figures are news for the sessions and the stats.
 	 * Only a change of state or role bumps the generation. */
-	(void)moved;
 	bool roles = hn->up != was_up || hn->writable != was_writable;
 	if (round_complete || (!first && all_known(h)))
 		publish(h, round_complete || roles);
