@@ -605,6 +605,11 @@ fail:
 	return NULL;
 }
 
+void backend_set_node(struct backend *b, const struct config_node *node)
+{
+	b->node = node;
+}
+
 /* Copy the login material in; the caller's buffers may go away. */
 static bool take_login(struct backend *b, const struct backend_login *login)
 {

@@ -69,6 +69,10 @@ struct backend *backend_create(struct event_base *base, const struct config_node
 			       struct ssl_ctx_st *tls, int verify, const struct backend_ops *ops,
 			       void *arg) __attribute__((warn_unused_result));
 
+/* A reload: the same node in the new configuration (node is borrowed until
+ * the next call or backend_destroy). */
+void backend_set_node(struct backend *b, const struct config_node *node);
+
 /* Start connecting and logging in. False if it could not even start. */
 bool backend_connect(struct backend *b, const struct backend_login *login)
 	__attribute__((warn_unused_result));

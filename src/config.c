@@ -27,6 +27,8 @@
 
 _Static_assert(sizeof(enum listener_mode) == sizeof(int), "enums are stored as int");
 
+static void config_free(struct config *cfg);
+
 /* ---- the key tables --------------------------------------------------- */
 
 enum key_type {
@@ -1267,6 +1269,7 @@ struct config *config_load_string(const char *name, const char *text, size_t len
 	cfg = calloc(1, sizeof(*cfg));
 	if (!cfg)
 		abort();
+	atomic_init(&cfg->refs, 1);
 	cfg->path = strdup(name);
 	apply_defaults(&ctx, &root_schema, cfg);
 
@@ -1371,10 +1374,8 @@ static void free_secret(char *s)
 	free(s);
 }
 
-void config_destroy(struct config *cfg)
+static void config_free(struct config *cfg)
 {
-	if (!cfg)
-		return;
 	for (size_t i = 0; i < cfg->n_clusters; i++)
 		free_secret(cfg->clusters[i].monitor.password);
 	for (size_t i = 0; i < cfg->n_users; i++) {
@@ -1577,4 +1578,219 @@ static void emit_schema(const struct schema *sc, const void *obj, config_emit_fn
 void config_emit_json(const struct config *cfg, config_emit_fn emit, void *arg)
 {
 	emit_schema(&root_schema, cfg, emit, arg);
+}
+
+/* ---- references ------------------------------------------------------------------------ */
+
+const struct config *config_ref(const struct config *cfg)
+{
+	if (cfg)
+		atomic_fetch_add(&((struct config *)cfg)->refs, 1);
+	return cfg;
+}
+
+void config_unref(const struct config *cfg)
+{
+	if (cfg && atomic_fetch_sub(&((struct config *)cfg)->refs, 1) == 1)
+		config_free((struct config *)cfg);
+}
+
+void config_destroy(struct config *cfg)
+{
+	config_unref(cfg);
+}
+
+/* ---- what a reload would change --------------------------------------------------------- */
+
+struct diff_ctx {
+	const char *file; /* the new file, for FILE:LINE:COL */
+	struct config_errors *restart;
+	struct config_errors *applied;
+};
+
+static void diff_note(struct config_errors *errs, const char *file, struct config_mark at,
+		      const char *fmt, ...) SLUICE_PRINTF(4, 5);
+
+static void diff_note(struct config_errors *errs, const char *file, struct config_mark at,
+		      const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	errs_add(errs, file, at, fmt, ap);
+	va_end(ap);
+}
+
+/* A scalar key's value as text for a diff line; "(none)" for an unset
+ * optional value. Secrets never reach here. */
+static const char *diff_value(const struct key_spec *k, const void *obj, char *buf, size_t cap)
+{
+	const char *field = (const char *)obj + k->offset;
+
+	switch (k->type) {
+	case KEY_STRING: {
+		const char *text = *(char *const *)(const void *)field;
+		snprintf(buf, cap, "%s", text ? text : "(none)");
+		break;
+	}
+	case KEY_UINT:
+	case KEY_SIZE:
+		snprintf(buf, cap, "%u", *(const uint32_t *)(const void *)field);
+		break;
+	case KEY_DURATION:
+		snprintf(buf, cap, "%ums", *(const uint32_t *)(const void *)field);
+		break;
+	case KEY_BOOL:
+		snprintf(buf, cap, "%s", *(const bool *)(const void *)field ? "true" : "false");
+		break;
+	case KEY_ENUM:
+		snprintf(buf, cap, "%s", k->enum_names[*(const int *)(const void *)field]);
+		break;
+	case KEY_ADDRESS: {
+		const struct config_addr *a = (const void *)field;
+		snprintf(buf, cap, "%s", a->text ? a->text : "(none)");
+		break;
+	}
+	case KEY_MAP:
+	case KEY_LIST:
+		snprintf(buf, cap, "?");
+		break;
+	}
+	return buf;
+}
+
+static bool diff_same_scalar(const struct key_spec *k, const void *a, const void *b)
+{
+	const char *fa = (const char *)a + k->offset, *fb = (const char *)b + k->offset;
+
+	switch (k->type) {
+	case KEY_STRING: {
+		const char *x = *(char *const *)(const void *)fa, *y = *(char *const *)(const void *)fb;
+		return (!x && !y) || (x && y && strcmp(x, y) == 0);
+	}
+	case KEY_UINT:
+	case KEY_DURATION:
+	case KEY_SIZE:
+		return *(const uint32_t *)(const void *)fa == *(const uint32_t *)(const void *)fb;
+	case KEY_BOOL:
+		return *(const bool *)(const void *)fa == *(const bool *)(const void *)fb;
+	case KEY_ENUM:
+		return *(const int *)(const void *)fa == *(const int *)(const void *)fb;
+	case KEY_ADDRESS: {
+		const struct config_addr *x = (const void *)fa, *y = (const void *)fb;
+		return x->len == y->len && memcmp(&x->ss, &y->ss, x->len) == 0;
+	}
+	case KEY_MAP:
+	case KEY_LIST:
+		break;
+	}
+	return true;
+}
+
+/* Where key k of an object is written in the new file: its value, or the
+ * object itself when the key is left at its default. */
+static struct config_mark diff_mark(const struct schema *sc, const struct key_spec *k,
+				    const void *obj)
+{
+	const struct config_src *src = obj;
+	size_t idx = (size_t)(k - sc->keys);
+
+	return (src->present & (1u << idx)) ? src->value_at[idx] : src->at;
+}
+
+/* An element's label in a path: its name when it has one ("nodes[node2]"),
+ * else its index. */
+static void diff_label(const struct schema *sc, const void *item, size_t i, char *buf, size_t cap)
+{
+	for (const struct key_spec *k = sc->keys; k->name; k++) {
+		if (strcmp(k->name, "name") == 0 && k->type == KEY_STRING) {
+			const char *name = *(char *const *)(const void *)((const char *)item + k->offset);
+			if (name) {
+				snprintf(buf, cap, "%s", name);
+				return;
+			}
+		}
+	}
+	snprintf(buf, cap, "%zu", i);
+}
+
+/* Compare two objects of schema sc key by key. inherit: the enclosing key is
+ * reloadable, so every key below it is too. */
+static void diff_schema(struct diff_ctx *d, const struct schema *sc, const void *a, const void *b,
+			const char *path, bool inherit)
+{
+	char sub[320], va[128], vb[128];
+
+	for (const struct key_spec *k = sc->keys; k->name; k++) {
+		bool reloadable = inherit || (k->flags & KEY_RELOADABLE);
+		struct config_errors *to = reloadable ? d->applied : d->restart;
+		const char *why = reloadable ? "" : ": needs a restart";
+		struct config_mark at = diff_mark(sc, k, b);
+
+		snprintf(sub, sizeof(sub), "%s%s%s", path, *path ? "." : "", k->name);
+		if (k->type == KEY_MAP) {
+			bool ga = !k->given_offset || *(const bool *)(const void *)((const char *)a +
+										  k->given_offset);
+			bool gb = !k->given_offset || *(const bool *)(const void *)((const char *)b +
+										  k->given_offset);
+			if (ga != gb)
+				diff_note(to, d->file, at, "%s %s%s", sub, gb ? "added" : "removed", why);
+			else if (ga)
+				diff_schema(d, k->sub, (const char *)a + k->offset,
+					    (const char *)b + k->offset, sub, reloadable);
+			continue;
+		}
+		if (k->type == KEY_LIST) {
+			const char *ia = *(char *const *)(const void *)((const char *)a + k->offset);
+			const char *ib = *(char *const *)(const void *)((const char *)b + k->offset);
+			size_t na = *(const size_t *)(const void *)((const char *)a + k->count_offset);
+			size_t nb = *(const size_t *)(const void *)((const char *)b + k->count_offset);
+			if (na != nb) {
+				diff_note(to, d->file, at, "%s: %zu -> %zu entries%s", sub, na, nb,
+					  reloadable ? "" : ": adding or removing entries needs a restart");
+				continue;
+			}
+			for (size_t i = 0; i < na; i++) {
+				char label[80], item[420];
+				diff_label(k->sub, ib + i * k->sub->size, i, label, sizeof(label));
+				snprintf(item, sizeof(item), "%s[%s]", sub, label);
+				diff_schema(d, k->sub, ia + i * k->sub->size, ib + i * k->sub->size,
+					    item, reloadable);
+			}
+			continue;
+		}
+		if (diff_same_scalar(k, a, b))
+			continue;
+		if (k->flags & KEY_SECRET)
+			diff_note(to, d->file, at, "%s changed%s", sub, why);
+		else
+			diff_note(to, d->file, at, "%s: %s -> %s%s", sub,
+				  diff_value(k, a, va, sizeof(va)), diff_value(k, b, vb, sizeof(vb)),
+				  why);
+	}
+}
+
+size_t config_diff(const struct config *cur, const struct config *next,
+		   struct config_errors *restart, struct config_errors *applied)
+{
+	struct diff_ctx d = {.file = next->path, .restart = restart, .applied = applied};
+	size_t before = restart->n;
+
+	diff_schema(&d, &root_schema, cur, next, "", false);
+	/* Secrets read from files and the environment are not keys: a new
+	 * password in the same password_file is still a change. */
+	for (size_t c = 0; c < cur->n_clusters && c < next->n_clusters; c++) {
+		const char *x = cur->clusters[c].monitor.password;
+		const char *y = next->clusters[c].monitor.password;
+		if ((!x) != (!y) || (x && strcmp(x, y) != 0))
+			diff_note(applied, next->path, next->clusters[c].monitor.src.at,
+				  "clusters[%s].monitor password changed", next->clusters[c].name);
+	}
+	if (cur->stats_given && next->stats_given) {
+		const char *x = cur->stats.admin_password, *y = next->stats.admin_password;
+		if ((!x) != (!y) || (x && strcmp(x, y) != 0))
+			diff_note(applied, next->path, next->stats.src.at,
+				  "stats admin password changed");
+	}
+	return restart->n - before;
 }

@@ -9,6 +9,7 @@
 #ifndef SLUICE_CONFIG_H
 #define SLUICE_CONFIG_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -176,6 +177,10 @@ struct config_logging {
 
 struct config {
 	struct config_src src;
+	/* Holders: the daemon, each worker, the monitor, the stats server and
+	 * every snapshot built from it (config_ref/config_unref). A reload
+	 * replaces the daemon's config; the old one goes with its last holder. */
+	_Atomic unsigned refs;
 	char *path;
 	uint32_t workers; /* 0 in the file means one per CPU; resolved on load */
 	uint32_t buffer_size;
@@ -216,7 +221,24 @@ struct config *config_load(const char *path, struct config_errors *errs)
 struct config *config_load_string(const char *name, const char *text, size_t len,
 				  struct config_errors *errs) __attribute__((warn_unused_result));
 
+/* Release the caller's reference (the last one frees; see config_ref). */
 void config_destroy(struct config *cfg);
+
+/* Shared ownership across threads: a loaded config has one reference;
+ * config_unref of the last one destroys it. The count is not part of the
+ * configuration's value, so a const config may be referenced. */
+const struct config *config_ref(const struct config *cfg);
+void config_unref(const struct config *cfg);
+
+/* What SIGHUP would change: compare a freshly loaded next with cur, key by
+ * key through the schema. Every difference in a key that is not reloadable
+ * (an address, a mode, the nodes of a cluster, listeners added or removed)
+ * goes to restart as "FILE:LINE:COL: what changed: needs a restart", at the
+ * place in next's file; every other difference goes to applied as
+ * "where: old -> new" (secrets only as "changed"). Returns restart->n;
+ * cur and next are not modified. */
+size_t config_diff(const struct config *cur, const struct config *next,
+		   struct config_errors *restart, struct config_errors *applied);
 
 /* Print every key of the schema, one per line as "path type default: help",
  * for --list-keys (the man page test reads it). */

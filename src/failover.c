@@ -11,6 +11,29 @@
 #include "log.h"
 
 static struct failover_event ring[FAILOVER_KEEP];
+
+/* Cluster and node names as the events keep them. Configurations come and
+ * go with reloads, the events stay, so they point here instead: one copy
+ * of each name, written by the monitor thread only and never changed. A
+ * reload cannot rename (names need a restart), so the table fills only up
+ * to the names of one configuration. */
+#define KEPT_NAMES    512
+#define KEPT_NAME_MAX 65
+static char kept[KEPT_NAMES][KEPT_NAME_MAX];
+static size_t n_kept; /* monitor thread only */
+
+static const char *keep_name(const char *name)
+{
+	if (!name)
+		return NULL;
+	for (size_t i = 0; i < n_kept; i++)
+		if (strcmp(kept[i], name) == 0)
+			return kept[i];
+	if (n_kept == KEPT_NAMES || strlen(name) >= KEPT_NAME_MAX)
+		return "?";
+	memcpy(kept[n_kept], name, strlen(name) + 1);
+	return kept[n_kept++];
+}
 static atomic_uint_fast64_t next_id = 1;
 
 /* Events per cluster, ever: written by the monitor thread only (one
@@ -58,7 +81,8 @@ void failover_conf_change(const char *cluster, const char *node, uint64_t conf_i
 			break;
 		}
 	}
-	conf_ring[last % CONF_KEEP] = (struct failover_conf){cluster, node, conf_id, at_ms};
+	conf_ring[last % CONF_KEEP] =
+		(struct failover_conf){keep_name(cluster), keep_name(node), conf_id, at_ms};
 	atomic_store(&conf_next, last + 1);
 	log_info("failover", "cluster %s: Galera configuration %" PRIu64 " (seen first on %s)",
 		 cluster, conf_id, node);
@@ -110,15 +134,15 @@ struct failover_event *failover_begin(const char *cluster, const char *old_write
 	 * event a moment early, which the monitor would not let happen
 	 * within one interval anyway. */
 	ev->id = id;
-	ev->cluster = cluster;
-	ev->old_writer = old_writer;
-	ev->new_writer = new_writer;
+	ev->cluster = keep_name(cluster);
+	ev->old_writer = keep_name(old_writer);
+	ev->new_writer = keep_name(new_writer);
 	ev->failed_ms = failed_ms;
 	ev->switched_ms = failover_now_ms();
 	atomic_store(&ev->first_write_ms, 0);
 	ev->lost = lost;
 	ev->lost_base = lost_base;
-	count_event(cluster);
+	count_event(ev->cluster);
 	log_info("failover",
 		 "#%" PRIu64 " cluster %s: writer %s -> %s, %" PRIu64 " ms after the first failure",
 		 id, cluster, old_writer, new_writer ? new_writer : "(none)",

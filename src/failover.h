@@ -22,7 +22,7 @@
 
 struct failover_event {
 	uint64_t id;		/* 1, 2, ...; 0: slot unused */
-	const char *cluster;	/* borrowed from the config */
+	const char *cluster;	/* failover.c's own copy: outlives configs */
 	const char *old_writer; /* ... */
 	const char *new_writer; /* ... or NULL: the cluster has no writer */
 	uint64_t failed_ms;	/* old writer's first failure seen (monotonic ms) */
@@ -56,8 +56,8 @@ void failover_first_write(struct failover_event *ev, const char *writer);
 /* A Galera cluster configuration change (wsrep_cluster_conf_id), which the
  * failover timeline shows beside sluice's own steps. */
 struct failover_conf {
-	const char *cluster; /* borrowed from the config */
-	const char *node;    /* the node whose check saw it first */
+	const char *cluster; /* failover.c's own copy: outlives configs */
+	const char *node;    /* the node whose check saw it first (ditto) */
 	uint64_t conf_id;
 	uint64_t at_ms; /* monotonic ms: the start of that check */
 };

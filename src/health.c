@@ -70,7 +70,9 @@ struct health_node {
 };
 
 struct health {
-	const struct config *cfg;
+	const struct config *cfg; /* a reference; replaced by a reload (monitor thread) */
+	_Atomic(const struct config *) next_cfg; /* health_set_config's, not yet taken */
+	struct event *reconf;			 /* takes next_cfg on the monitor thread */
 	health_publish_fn publish;
 	void *arg;
 	struct event_base *base;
@@ -425,6 +427,29 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* A reload: every node and its probe move to the new configuration (the same clusters and
+ * nodes in the same order; anything else needs a restart), and a snapshot is published at
+ * once, so new weights and priorities count from now. Intervals, timeouts and fall/rise
+ * apply from each node's next check. */
+static void reconf_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct health *h = arg;
+	const struct config *cfg = atomic_exchange(&h->next_cfg, NULL);
+
+	if (!cfg)
+		return;
+	for (size_t i = 0; i < h->n_nodes; i++) {
+		struct health_node *hn = &h->nodes[i];
+		hn->cc = &cfg->clusters[hn->cluster];
+		hn->cn = &hn->cc->nodes[hn->node];
+		probe_set_config(hn->probe, hn->cc, hn->cn);
+	}
+	config_unref(h->cfg);
+	h->cfg = cfg;
+	publish(h, true);
+	log_info("health", "monitor settings, weights and priorities reloaded");
+}
+
 /* Load the state file and apply it. Returns true when a node's state
  * changed. A file that cannot be read or parsed leaves the states as they
  * are, with an error in the log. */
@@ -499,7 +524,8 @@ struct health *health_create(const struct config *cfg, health_publish_fn publish
 
 	if (!h)
 		return NULL;
-	h->cfg = cfg;
+	h->cfg = config_ref(cfg);
+	atomic_init(&h->next_cfg, NULL);
 	h->publish = publish_fn;
 	h->arg = arg;
 	pthread_mutex_init(&h->lock, NULL);
@@ -509,7 +535,8 @@ struct health *health_create(const struct config *cfg, health_publish_fn publish
 	if (!h->base || !h->first)
 		goto fail;
 	h->wake = event_new(h->base, -1, 0, wake_cb, h);
-	if (!h->wake)
+	h->reconf = event_new(h->base, -1, 0, reconf_cb, h);
+	if (!h->wake || !h->reconf)
 		goto fail;
 	for (size_t c = 0; c < cfg->n_clusters; c++) {
 		h->first[c] = total;
@@ -602,6 +629,13 @@ void health_suspect(struct health *h, size_t cluster, size_t node)
 	event_active(h->wake, EV_TIMEOUT, 0);
 }
 
+void health_set_config(struct health *h, const struct config *cfg)
+{
+	/* One not taken yet is superseded by this newer one. */
+	config_unref(atomic_exchange(&h->next_cfg, cfg));
+	event_active(h->reconf, EV_TIMEOUT, 0);
+}
+
 void health_lost(struct health *h, size_t cluster, size_t node)
 {
 	atomic_fetch_add(&h->nodes[h->first[cluster] + node].lost, 1);
@@ -632,6 +666,10 @@ void health_destroy(struct health *h)
 		event_free(h->state_timer);
 	if (h->wake)
 		event_free(h->wake);
+	if (h->reconf)
+		event_free(h->reconf);
+	config_unref(atomic_exchange(&h->next_cfg, NULL));
+	config_unref(h->cfg);
 	if (h->base)
 		event_base_free(h->base);
 	snapshot_unref(h->last);

@@ -21,7 +21,7 @@ struct snapshot;
 /* Receives one reference to the new snapshot, which it now owns. */
 typedef void (*health_publish_fn)(struct snapshot *snap, void *arg);
 
-/* A monitor for every node in cfg (borrowed: cfg must outlive it).
+/* A monitor for every node in cfg (it takes a reference).
  * Returns NULL when out of memory or an event base cannot be made. */
 struct health *health_create(const struct config *cfg, health_publish_fn publish, void *arg)
 	__attribute__((warn_unused_result));
@@ -39,6 +39,11 @@ void health_suspect(struct health *h, size_t cluster, size_t node);
 
 /* A session lost a statement in flight or an open transaction on this node
  * (counted in its next failover event). Any thread. */
+/* Move to cfg, a reload of the configuration in use with the same clusters and nodes
+ * (config_diff found nothing that needs a restart). Consumes one reference. Any thread;
+ * applied on the monitor thread. */
+void health_set_config(struct health *h, const struct config *cfg);
+
 void health_lost(struct health *h, size_t cluster, size_t node);
 
 /* Stop the thread and wait for it. Idempotent. */

@@ -28,8 +28,10 @@
 
 struct listener {
 	struct server *srv;
-	const struct config_listener *cfg;
+	const struct config_listener *cfg; /* main thread only (a reload replaces it) */
 	size_t index;
+	enum listener_mode mode;     /* fixed for the listener's life */
+	atomic_uint max_connections; /* read by workers as sessions end */
 	struct evconnlistener *evl;
 	struct event *resume; /* re-enables accept after a backoff */
 	atomic_uint active;   /* sessions open or queued for a worker */
@@ -47,7 +49,7 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 	unsigned active = atomic_fetch_add(&l->active, 1) + 1;
 
 	atomic_fetch_add_explicit(&l->accepted, 1, memory_order_relaxed);
-	if (active >= l->cfg->max_connections && !atomic_exchange(&l->paused, true)) {
+	if (active >= atomic_load(&l->max_connections) && !atomic_exchange(&l->paused, true)) {
 		evconnlistener_disable(evl);
 		log_warn("listener",
 			 "%s: %u connections, the max_connections limit; new clients "
@@ -88,6 +90,8 @@ struct listener *listener_create(struct server *srv, const struct config_listene
 	l->srv = srv;
 	l->cfg = cfg;
 	l->index = index;
+	l->mode = cfg->mode;
+	atomic_init(&l->max_connections, cfg->max_connections);
 	atomic_init(&l->active, 0);
 	atomic_init(&l->accepted, 0);
 	atomic_init(&l->logins_failed, 0);
@@ -148,7 +152,7 @@ void listener_close(struct listener *l)
 void listener_start_session(struct listener *l, struct worker *w, int fd,
 			    const struct sockaddr *peer, socklen_t peer_len)
 {
-	switch (l->cfg->mode) {
+	switch (l->mode) {
 	case LISTENER_MODE_TCP:
 		tcp_session_start(w, l, fd, peer, peer_len);
 		return;
@@ -163,7 +167,7 @@ void listener_session_ended(struct listener *l)
 {
 	unsigned active = atomic_fetch_sub(&l->active, 1) - 1;
 
-	if (active < l->cfg->max_connections && atomic_exchange(&l->paused, false)) {
+	if (active < atomic_load(&l->max_connections) && atomic_exchange(&l->paused, false)) {
 		if (!l->closed)
 			evconnlistener_enable(l->evl);
 	}
@@ -188,9 +192,15 @@ struct ssl_ctx_st *listener_tls(const struct listener *l)
 	return l->tls;
 }
 
-const struct config_listener *listener_config(const struct listener *l)
+void listener_set_config(struct listener *l, const struct config_listener *cfg)
 {
-	return l->cfg;
+	l->cfg = cfg;
+	atomic_store(&l->max_connections, cfg->max_connections);
+	/* A higher limit lets waiting clients in now; a lower one pauses
+	 * accepting at the next accept, and open sessions stay. */
+	if (atomic_load(&l->active) < cfg->max_connections && atomic_exchange(&l->paused, false) &&
+	    !l->closed)
+		evconnlistener_enable(l->evl);
 }
 
 size_t listener_index(const struct listener *l)

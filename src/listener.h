@@ -50,7 +50,9 @@ struct listener_counts {
 };
 struct listener_counts listener_counts(const struct listener *l);
 
-const struct config_listener *listener_config(const struct listener *l);
+/* A reload: the same listener in the new configuration (its address, mode
+ * and cluster are unchanged; max_connections may differ). Main thread. */
+void listener_set_config(struct listener *l, const struct config_listener *cfg);
 /* The TLS server context for mode: mysql listeners with tls:, else NULL. */
 struct ssl_ctx_st *listener_tls(const struct listener *l);
 size_t listener_index(const struct listener *l);

@@ -5,14 +5,16 @@
 #include "log.h"
 
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-static enum log_level min_level = LOG_LEVEL_INFO;
-static bool with_time = true;
+/* Set at start and by a reload (main thread), read by every thread. */
+static _Atomic int min_level = LOG_LEVEL_INFO;
+static atomic_bool with_time = true;
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_DEBUG] = "debug",	 [LOG_LEVEL_INFO] = "info",   [LOG_LEVEL_NOTICE] = "notice",
@@ -21,13 +23,13 @@ static const char *const level_names[] = {
 
 void log_configure(enum log_level level, bool timestamps)
 {
-	min_level = level;
-	with_time = timestamps;
+	atomic_store_explicit(&min_level, (int)level, memory_order_relaxed);
+	atomic_store_explicit(&with_time, timestamps, memory_order_relaxed);
 }
 
 bool log_enabled(enum log_level level)
 {
-	return level >= min_level;
+	return (int)level >= atomic_load_explicit(&min_level, memory_order_relaxed);
 }
 
 const char *log_level_str(enum log_level level)
@@ -58,7 +60,7 @@ void log_write(enum log_level level, const char *tag, const char *fmt, ...)
 	if (!log_enabled(level))
 		return;
 
-	if (with_time) {
+	if (atomic_load_explicit(&with_time, memory_order_relaxed)) {
 		struct timespec ts;
 		struct tm tm;
 

@@ -627,14 +627,32 @@ static void send_greeting(struct mysql_session *s)
 	s->expect_seq = 1;
 }
 
-static const struct config_user *find_user(struct mysql_session *s, const char *name)
+static const struct config_user *find_user_in(const struct config *cfg, const char *name)
 {
-	const struct config *cfg = s->srv->cfg;
-
 	for (size_t i = 0; i < cfg->n_users; i++)
 		if (strcmp(cfg->users[i].name, name) == 0)
 			return &cfg->users[i];
 	return NULL;
+}
+
+/* A reload (worker.h): the listener, the cluster, the nodes of open backend
+ * connections and the users move to cfg. A user the reload removed is gone
+ * for this session too: a login or COM_CHANGE_USER in progress is refused,
+ * and a session logged in as it goes on; its later node logins have only
+ * the password the client proved (enough for mysql_native_password). */
+static void ms_reconfigure(struct worker_session *ws, const struct config *cfg)
+{
+	struct mysql_session *s = (struct mysql_session *)ws;
+
+	s->lc = &cfg->listeners[listener_index(s->l)];
+	s->cc = &cfg->clusters[s->cluster];
+	for (size_t i = 0; i < s->n_conns; i++)
+		if (s->conns[i].be)
+			backend_set_node(s->conns[i].be, &s->cc->nodes[i]);
+	if (s->user)
+		s->user = find_user_in(cfg, s->user_name);
+	if (s->cu_user)
+		s->cu_user = find_user_in(cfg, s->cu.user);
 }
 
 static void deny(struct mysql_session *s, uint8_t seq, const char *user, bool with_password)
@@ -830,7 +848,7 @@ static void on_handshake_response(struct mysql_session *s, const uint8_t *p, uin
 	s->attrs = rsp.attrs; /* take ownership */
 	s->attrs_len = rsp.attrs_len;
 	rsp.attrs = NULL;
-	s->user = find_user(s, rsp.user);
+	s->user = find_user_in(worker_config(s->w), rsp.user);
 	snprintf(s->tag + strlen(s->tag), sizeof(s->tag) - strlen(s->tag), " %s", rsp.user);
 
 	bool native = rsp.plugin[0] == '\0' || strcmp(rsp.plugin, NATIVE_PLUGIN) == 0;
@@ -2011,7 +2029,7 @@ static void start_change_user(struct mysql_session *s, const uint8_t *p, uint32_
 		return;
 	}
 	evbuffer_drain(cin(s), MYSQL_HEADER_LEN + len);
-	s->cu_user = find_user(s, s->cu.user);
+	s->cu_user = find_user_in(worker_config(s->w), s->cu.user);
 	s->seq = (uint8_t)(seq + 1);
 	bool native = s->cu.plugin[0] == '\0' || strcmp(s->cu.plugin, NATIVE_PLUGIN) == 0;
 	if (!native || (s->cu.auth_len != MYSQL_SHA1_LEN && s->cu.auth_len != 0)) {
@@ -2931,7 +2949,8 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 			 socklen_t peer_len)
 {
 	struct server *srv = worker_server(w);
-	const struct config_listener *lc = listener_config(l);
+	const struct config *cfg = worker_config(w);
+	const struct config_listener *lc = &cfg->listeners[listener_index(l)];
 	struct mysql_session *s = calloc(1, sizeof(*s));
 	struct timeval tv;
 	char addr[64];
@@ -2943,10 +2962,11 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 	s->srv = srv;
 	s->lc = lc;
 	s->cluster = lc->cluster_index;
-	s->cc = &srv->cfg->clusters[lc->cluster_index];
+	s->cc = &cfg->clusters[lc->cluster_index];
 	s->ws.destroy = ms_destroy;
+	s->ws.reconfigure = ms_reconfigure;
 	s->id = (uint32_t)atomic_fetch_add(&srv->next_session_id, 1);
-	s->bound = srv->cfg->buffer_size;
+	s->bound = cfg->buffer_size;
 	s->state = MS_GREETING;
 	s->trx_lost = -1;
 	atomic_init(&s->ctl.kill, REGISTRY_KILL_NONE);

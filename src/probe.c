@@ -24,6 +24,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include <openssl/crypto.h>
+
 #include <mysql.h>
 #include <errmsg.h>
 
@@ -90,6 +92,11 @@ struct probe {
 	char host[NI_MAXHOST]; /* the node's resolved address as numbers: no DNS on this thread */
 	unsigned port;
 	MYSQL *mysql;		/* NULL: no connection; else kept between checks */
+	/* The monitor account the kept connection uses: copies taken when a check starts, so a
+	 * reload never changes the strings a suspended Connector/C call holds. user NULL: no
+	 * account, the liveness check. */
+	char *user;
+	char *password;
 	bool reused;		/* this check began on a connection an earlier one opened */
 	int wait;		/* MYSQL_WAIT_* of the suspended call; 0: none suspended */
 	struct event *io;	/* the suspended call's wait, re-assigned for each */
@@ -119,7 +126,42 @@ static void probe_set_state(struct probe *p, enum probe_state next)
 
 static bool probe_sql(const struct probe *p)
 {
-	return p->cc->monitor.user != NULL;
+	return p->user != NULL;
+}
+
+static bool same_text(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && strcmp(a, b) == 0);
+}
+
+static void forget_credentials(struct probe *p)
+{
+	free(p->user);
+	if (p->password) {
+		OPENSSL_cleanse(p->password, strlen(p->password));
+		free(p->password);
+	}
+	p->user = p->password = NULL;
+}
+
+/* Idle only: take the configured monitor account; when it changed (a reload), the kept
+ * connection logged in as someone else and says goodbye. False when out of memory. */
+static bool take_credentials(struct probe *p)
+{
+	const struct config_monitor *m = &p->cc->monitor;
+
+	if (same_text(p->user, m->user) && same_text(p->password, m->password))
+		return true;
+	if (p->mysql) {
+		mysql_close(p->mysql);
+		p->mysql = NULL;
+	}
+	forget_credentials(p);
+	if (m->user && !(p->user = strdup(m->user)))
+		return false;
+	if (m->password && !(p->password = strdup(m->password)))
+		return false;
+	return true;
 }
 
 /* ---- completion ------------------------------------------------------------------------ */
@@ -430,8 +472,8 @@ static void sql_run(struct probe *p, int ready)
 				}
 				p->reused = false;
 				status = mysql_real_connect_start(
-					&conn, p->mysql, p->host, p->cc->monitor.user,
-					p->cc->monitor.password, NULL, p->port, NULL, 0);
+					&conn, p->mysql, p->host, p->user, p->password, NULL,
+					p->port, NULL, 0);
 			}
 			if (status)
 				break;
@@ -634,6 +676,8 @@ bool probe_start(struct probe *p, uint32_t timeout_ms)
 	clock_gettime(CLOCK_MONOTONIC, &p->started);
 	p->timeout_ms = timeout_ms;
 	p->result = (struct probe_result){.lag_ms = -1, .position = -1};
+	if (!take_credentials(p))
+		abort(); /* out of memory on the monitor thread */
 	if (probe_sql(p))
 		sql_start(p);
 	else
@@ -660,5 +704,13 @@ void probe_destroy(struct probe *p)
 		event_free(p->io);
 	if (p->deadline)
 		event_free(p->deadline);
+	forget_credentials(p);
 	free(p);
+}
+
+void probe_set_config(struct probe *p, const struct config_cluster *cc,
+		      const struct config_node *cn)
+{
+	p->cc = cc;
+	p->cn = cn;
 }

@@ -75,8 +75,9 @@ struct probe_result {
  * may start the probe again or destroy it. */
 typedef void (*probe_done_fn)(const struct probe_result *res, void *arg);
 
-/* A reusable checker of node cn of cluster cc, both borrowed (they must outlive the probe;
- * cc->monitor.user decides between the SQL check and the liveness check). Does no I/O. A
+/* A reusable checker of node cn of cluster cc, both borrowed (until the probe is destroyed
+ * or given others by probe_set_config; cc->monitor.user, as a check starts, decides between
+ * the SQL check and the liveness check). Does no I/O. A
  * probe belongs to base's thread: every call on it must be made there.
  * Returns NULL only when out of memory or when cn's address cannot be written as numbers. */
 struct probe *probe_create(struct event_base *base, const struct config_cluster *cc,
@@ -90,6 +91,12 @@ struct probe *probe_create(struct event_base *base, const struct config_cluster 
 bool probe_start(struct probe *p, uint32_t timeout_ms) __attribute__((warn_unused_result));
 
 bool probe_running(const struct probe *p);
+
+/* A reload: the same node in the new configuration (the address is the same, or the reload
+ * would need a restart). A running check finishes with the account it started with; the
+ * next check takes the new monitor settings. Thread of the probe's base. */
+void probe_set_config(struct probe *p, const struct config_cluster *cc,
+		      const struct config_node *cn);
 
 /* Cancel a running check (done is not called), close the connection without waiting for the
  * node, and free. NULL is a no-op. Safe from the probe's own done callback. */

@@ -8,6 +8,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -37,7 +38,7 @@ static void notify_status(struct server *s, const struct snapshot *snap)
 		for (size_t n = 0; n < v->n_nodes; n++)
 			up += v->nodes[n].up;
 		int w = snprintf(status + at, sizeof(status) - at, "%s%s: writer %s, %zu/%zu nodes up",
-				 c ? "; " : "", s->cfg->clusters[c].name,
+				 c ? "; " : "", snap->cfg->clusters[c].name,
 				 v->writer >= 0 ? v->nodes[v->writer].name : "none", up, v->n_nodes);
 		if (w < 0)
 			break;
@@ -146,12 +147,78 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 	event_base_loopbreak(s->base);
 }
 
+/* Hand next (a reload that config_diff accepted) to every thread. Each one moves to it on
+ * its own thread: the listeners here, the workers with their sessions, the monitor, and the
+ * stats server with the monitor's next snapshot. The old configuration is freed by the
+ * last of them to let it go. */
+static void apply_config(struct server *s, struct config *next)
+{
+	log_configure(next->logging.level, next->logging.timestamps);
+	for (size_t i = 0; i < s->n_listeners; i++)
+		listener_set_config(s->listeners[i], &next->listeners[i]);
+	for (size_t i = 0; i < s->n_workers; i++)
+		worker_set_config(s->workers[i], config_ref(next));
+	health_set_config(s->health, config_ref(next));
+	config_unref(s->cfg);
+	s->cfg = next;
+}
+
+static void log_all(enum log_level level, const struct config_errors *errs)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		log_write(level, "reload", "%s", errs->items[i].msg);
+}
+
+/* SIGHUP: read the file again and apply it, all or nothing (server.h). */
+static void reload(struct server *s)
+{
+	struct config_errors errs, restart, applied;
+	struct config *next;
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
+		    (unsigned long long)now.tv_sec * 1000000ull +
+			    (unsigned long long)now.tv_nsec / 1000,
+		    s->cfg->path);
+	log_info("reload", "SIGHUP: reading %s again", s->cfg->path);
+	config_errors_init(&errs);
+	config_errors_init(&restart);
+	config_errors_init(&applied);
+	next = config_load(s->cfg->path, &errs);
+	if (!next) {
+		log_all(LOG_LEVEL_ERROR, &errs);
+		log_error("reload",
+			  "%zu error%s in %s: nothing was changed, the configuration in effect stays; "
+			  "fix the file (sluice --check -c %s) and send SIGHUP again",
+			  errs.n, errs.n == 1 ? "" : "s", s->cfg->path, s->cfg->path);
+	} else if (config_diff(s->cfg, next, &restart, &applied) > 0) {
+		log_all(LOG_LEVEL_ERROR, &restart);
+		log_error("reload",
+			  "%s: %zu change%s above need%s a restart; nothing was changed, the "
+			  "configuration in effect stays (restart sluice to apply them, or undo "
+			  "them and send SIGHUP again)",
+			  s->cfg->path, restart.n, restart.n == 1 ? "" : "s",
+			  restart.n == 1 ? "s" : "");
+		config_unref(next);
+	} else if (applied.n == 0) {
+		log_info("reload", "%s: no changes", s->cfg->path);
+		config_unref(next);
+	} else {
+		log_all(LOG_LEVEL_INFO, &applied);
+		apply_config(s, next);
+		log_info("reload", "%s: %zu change%s applied; open sessions keep running", s->cfg->path,
+			 applied.n, applied.n == 1 ? "" : "s");
+	}
+	config_errors_deinit(&errs);
+	config_errors_deinit(&restart);
+	config_errors_deinit(&applied);
+	notify_send("READY=1");
+}
+
 static void hup_cb(evutil_socket_t sig, short what, void *arg)
 {
-	/* Reload lands with the config reload work; say so instead of
-	 * silently ignoring the operator. */
-	log_warn("server", "SIGHUP: configuration reload is not supported by this version yet; "
-			   "restart sluice to apply changes");
+	reload(arg);
 }
 
 int server_run(struct server *s)

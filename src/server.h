@@ -21,7 +21,7 @@ struct stats_server;
 struct worker;
 
 struct server {
-	struct config *cfg;	 /* owned */
+	struct config *cfg;	 /* a reference; main thread only (a reload replaces it) */
 	struct event_base *base; /* main thread: accept, signals */
 	struct health *health;
 	struct stats_server *stats; /* NULL without a stats block */
@@ -48,7 +48,15 @@ struct server {
  * config location for bind errors) and returns NULL; cfg is freed. */
 struct server *server_create(struct config *cfg) __attribute__((warn_unused_result));
 
-/* Accept and serve until SIGTERM or SIGINT. Returns the exit status. */
+/* Accept and serve until SIGTERM or SIGINT. Returns the exit status.
+ *
+ * SIGHUP reloads the configuration file, all or nothing: a file with errors
+ * (each logged as FILE:LINE:COL) or with a change that needs a restart
+ * (listeners, clusters or nodes added, removed or moved, modes, TLS, workers,
+ * buffer_size, the stats address; each logged with its place) leaves the
+ * configuration in effect untouched. Otherwise users, weights, priorities,
+ * monitor settings, timeouts, logging, causal_reads, primary_reads and
+ * max_connections change at once for open sessions too; none is closed. */
 int server_run(struct server *s);
 
 /* Stop accepting, close every session, stop the threads, free. */

@@ -99,6 +99,7 @@ struct snapshot *snapshot_create(const struct config *cfg, bool *const *up, uint
 	if (!snap)
 		goto fail;
 	atomic_init(&snap->refs, 1);
+	snap->cfg = config_ref(cfg);
 	snap->generation = generation;
 	snap->n_clusters = cfg->n_clusters;
 	snap->clusters = calloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(*snap->clusters));
@@ -146,6 +147,7 @@ void snapshot_unref(struct snapshot *snap)
 		free(snap->clusters[c].replicas);
 	}
 	free(snap->clusters);
+	config_unref(snap->cfg);
 	free(snap);
 }
 

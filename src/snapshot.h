@@ -28,7 +28,7 @@ struct node_position {
 
 /* One node as the monitor last saw it. */
 struct node_view {
-	const char *name; /* borrowed from the config, which outlives snapshots */
+	const char *name; /* borrowed from the snapshot's config (held) */
 	bool up;	  /* passed fall/rise: may receive traffic */
 	bool writable;	  /* may be the writer (cluster type's verdict; true for liveness) */
 	int admin;	  /* enum node_admin (opstate.h): ready, drain, maintenance */
@@ -74,6 +74,7 @@ struct cluster_view {
 
 struct snapshot {
 	atomic_uint refs;
+	const struct config *cfg; /* the config it was built from: a reference */
 	/* Bumped when a node's state or role changes, not when only positions
 	 * moved: what a statement waiting for a writer watches. */
 	uint64_t generation;

@@ -79,6 +79,9 @@ struct http_conn {
 
 struct stats_server {
 	struct server *srv;
+	/* The configuration in effect (a reference), stats thread only: the one the newest
+	 * snapshot was built from, so a reload reaches the stats with its first snapshot
+	 * (stats_config). */
 	const struct config *cfg;
 	struct event_base *base;
 	struct evhttp *http;
@@ -126,6 +129,19 @@ static struct snapshot *current_snapshot(struct stats_server *ss)
 	return snap;
 }
 
+/* The configuration in effect. Stats thread: the pointer stays valid until the next call. */
+static const struct config *stats_config(struct stats_server *ss)
+{
+	struct snapshot *snap = current_snapshot(ss);
+
+	if (snap && snap->cfg != ss->cfg) {
+		config_unref(ss->cfg);
+		ss->cfg = config_ref(snap->cfg);
+	}
+	snapshot_unref(snap);
+	return ss->cfg;
+}
+
 /* Everything a render needs; free with view_deinit. False when out of memory. */
 struct view_store {
 	struct stats_view v;
@@ -138,7 +154,7 @@ struct view_store {
 
 static bool view_init(struct stats_server *ss, struct view_store *st)
 {
-	const struct config *cfg = ss->cfg;
+	const struct config *cfg = stats_config(ss);
 	struct server *srv = ss->srv;
 	size_t total = 0;
 
@@ -322,7 +338,7 @@ static bool body_state(struct evbuffer *in, char *out, size_t cap)
 static void admin_state(struct stats_server *ss, struct evhttp_request *req, const char *cluster,
 			const char *node)
 {
-	const struct config *cfg = ss->cfg;
+	const struct config *cfg = stats_config(ss);
 	struct opstate st = {0};
 	enum node_admin state;
 	char text[32], err[300];
@@ -569,7 +585,7 @@ static void sse_open(struct stats_server *ss, struct evhttp_request *req, struct
 static void sse_health(struct stats_server *ss, const struct stats_view *v,
 		       const struct snapshot *before, const struct snapshot *now)
 {
-	for (size_t c = 0; c < ss->cfg->n_clusters; c++) {
+	for (size_t c = 0; c < now->n_clusters; c++) {
 		const struct cluster_view *a = &before->clusters[c], *b = &now->clusters[c];
 		for (size_t n = 0; n < b->n_nodes; n++) {
 			const char *was = stats_node_state(&a->nodes[n]);
@@ -584,9 +600,9 @@ static void sse_health(struct stats_server *ss, const struct stats_view *v,
 			stats_node_why(v, &b->nodes[n], why, sizeof(why));
 			evbuffer_add_printf(data, "{\"time_ms\":%" PRIu64 ",\"cluster\":",
 					    v->now_unix_ms);
-			stats_json_string(data, ss->cfg->clusters[c].name);
+			stats_json_string(data, now->cfg->clusters[c].name);
 			evbuffer_add_printf(data, ",\"node\":");
-			stats_json_string(data, ss->cfg->clusters[c].nodes[n].name);
+			stats_json_string(data, b->nodes[n].name);
 			evbuffer_add_printf(data, ",\"state\":\"%s\",\"role\":\"%s\",\"why\":", is,
 					    b->writer == (int)n ? "writer" : "reader");
 			stats_json_string(data, why);
@@ -604,7 +620,7 @@ static void sse_statements(struct stats_server *ss, const struct stats_view *v)
 	struct feed_item items[FEED_BATCH];
 	uint64_t dropped;
 	size_t n = feed_take(ss->srv->feed, EVENTS_TICK_MS, items, FEED_BATCH, &dropped);
-	const struct config *cfg = ss->cfg;
+	const struct config *cfg = v->cfg;
 
 	for (size_t i = 0; i < n; i++) {
 		const struct feed_item *it = &items[i];
@@ -802,7 +818,7 @@ struct stats_server *stats_server_create(struct server *srv, bool *failed)
 	if (!ss)
 		return NULL;
 	ss->srv = srv;
-	ss->cfg = cfg;
+	ss->cfg = config_ref(cfg);
 	ss->started_mono_ms = failover_now_ms();
 	pthread_mutex_init(&ss->lock, NULL);
 	TAILQ_INIT(&ss->clients);
@@ -902,6 +918,7 @@ void stats_server_destroy(struct stats_server *ss)
 		event_base_free(ss->base);
 	snapshot_unref(ss->snap);
 	snapshot_unref(ss->seen);
+	config_unref(ss->cfg);
 	pthread_mutex_destroy(&ss->lock);
 	free(ss);
 }

@@ -97,6 +97,14 @@ static const char *node_name(const struct tcp_session *s)
 	return s->node >= 0 ? s->cc->nodes[s->node].name : "-";
 }
 
+static void tcp_reconfigure(struct worker_session *ws, const struct config *cfg)
+{
+	struct tcp_session *s = (struct tcp_session *)ws;
+
+	s->lc = &cfg->listeners[listener_index(s->l)];
+	s->cc = &cfg->clusters[s->lc->cluster_index];
+}
+
 static void tcp_destroy(struct worker_session *ws)
 {
 	struct tcp_session *s = (struct tcp_session *)ws;
@@ -226,7 +234,7 @@ static void tcp_refuse(struct tcp_session *s, const char *fmt, ...)
 
 static void tcp_backend_failed(struct tcp_session *s, const char *why)
 {
-	size_t cluster = listener_config(s->l)->cluster_index;
+	size_t cluster = s->lc->cluster_index;
 
 	log_warn(s->tag, "node %s: %s; trying the next node", node_name(s), why);
 	health_suspect(s->srv->health, cluster, (size_t)s->node);
@@ -293,7 +301,7 @@ static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 				    (what & BEV_EVENT_EOF) ? "client closed" : "client read error");
 	} else {
 		/* A node closing on its own may be a node dying: look now. */
-		health_suspect(s->srv->health, listener_config(s->l)->cluster_index,
+		health_suspect(s->srv->health, s->lc->cluster_index,
 			       (size_t)s->node);
 		tcp_flush_and_close(s, s->client,
 				    (what & BEV_EVENT_EOF) ? "node closed" : "node read error");
@@ -372,7 +380,8 @@ void tcp_session_start(struct worker *w, struct listener *l, int fd, const struc
 		       socklen_t peer_len)
 {
 	struct server *srv = worker_server(w);
-	const struct config_listener *lc = listener_config(l);
+	const struct config *cfg = worker_config(w);
+	const struct config_listener *lc = &cfg->listeners[listener_index(l)];
 	struct tcp_session *s = calloc(1, sizeof(*s));
 	char addr[64];
 
@@ -382,11 +391,12 @@ void tcp_session_start(struct worker *w, struct listener *l, int fd, const struc
 	s->l = l;
 	s->srv = srv;
 	s->lc = lc;
-	s->cc = &srv->cfg->clusters[lc->cluster_index];
+	s->cc = &cfg->clusters[lc->cluster_index];
 	s->ws.destroy = tcp_destroy;
+	s->ws.reconfigure = tcp_reconfigure;
 	s->id = (unsigned long long)atomic_fetch_add(&srv->next_session_id, 1);
 	s->node = -1;
-	s->bound = srv->cfg->buffer_size;
+	s->bound = cfg->buffer_size;
 	s->state = TCP_CONNECTING;
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
 	snprintf(s->tag, sizeof(s->tag), "C-%llu %s@%s tcp", s->id, lc->name,

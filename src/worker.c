@@ -41,6 +41,8 @@ struct worker {
 	struct handoff *head, *tail;
 
 	_Atomic(struct snapshot *) pending; /* set by the monitor, taken by the worker */
+	_Atomic(const struct config *) next_cfg; /* set by a reload, taken by the worker */
+	const struct config *cfg;		 /* a reference; worker thread only */
 	atomic_bool stop;
 
 	struct snapshot *snap;			     /* worker thread only */
@@ -66,12 +68,29 @@ static void reap_cb(evutil_socket_t fd, short what, void *arg)
 	destroy_list(&w->closing);
 }
 
+/* Every session, open or waiting for the reaper, moves to cfg before the old
+ * configuration is let go. */
+static void reconfigure_list(struct list *head, const struct config *cfg)
+{
+	for (struct list *it = head->next; it != head; it = it->next) {
+		struct worker_session *ws = list_entry(it, struct worker_session, link);
+		ws->reconfigure(ws, cfg);
+	}
+}
+
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
 	struct snapshot *snap = atomic_exchange(&w->pending, NULL);
+	const struct config *cfg = atomic_exchange(&w->next_cfg, NULL);
 	struct handoff *q;
 
+	if (cfg) {
+		reconfigure_list(&w->sessions, cfg);
+		reconfigure_list(&w->closing, cfg);
+		config_unref(w->cfg);
+		w->cfg = cfg;
+	}
 	if (snap) {
 		snapshot_unref(w->snap);
 		w->snap = snap;
@@ -121,6 +140,8 @@ struct worker *worker_create(struct server *srv, unsigned id)
 	w->id = id;
 	pthread_mutex_init(&w->lock, NULL);
 	atomic_init(&w->pending, NULL);
+	atomic_init(&w->next_cfg, NULL);
+	w->cfg = config_ref(srv->cfg);
 	atomic_init(&w->stop, false);
 	list_init(&w->sessions);
 	list_init(&w->closing);
@@ -189,6 +210,18 @@ void worker_set_snapshot(struct worker *w, struct snapshot *snap)
 	/* A snapshot the worker never picked up is simply superseded. */
 	snapshot_unref(old);
 	event_active(w->wake, EV_TIMEOUT, 0);
+}
+
+void worker_set_config(struct worker *w, const struct config *cfg)
+{
+	/* One the worker never picked up is simply superseded. */
+	config_unref(atomic_exchange(&w->next_cfg, cfg));
+	event_active(w->wake, EV_TIMEOUT, 0);
+}
+
+const struct config *worker_config(const struct worker *w)
+{
+	return w->cfg;
 }
 
 struct snapshot *worker_snapshot(struct worker *w)
@@ -274,6 +307,8 @@ void worker_destroy(struct worker *w)
 		event_base_loop(w->base, EVLOOP_NONBLOCK);
 	snapshot_unref(atomic_exchange(&w->pending, NULL));
 	snapshot_unref(w->snap);
+	config_unref(atomic_exchange(&w->next_cfg, NULL));
+	config_unref(w->cfg);
 	if (w->wake)
 		event_free(w->wake);
 	if (w->reap)

@@ -6,7 +6,8 @@
  * Other threads talk to a worker through two doors, both lock-free for the
  * worker's fast path: worker_handoff() queues an accepted socket (a short
  * mutex on the hand-off queue, off the data path), worker_set_snapshot()
- * swaps in new node states through an atomic pointer.
+ * swaps in new node states and worker_set_config() a reloaded configuration,
+ * each through an atomic pointer.
  */
 #ifndef SLUICE_WORKER_H
 #define SLUICE_WORKER_H
@@ -18,6 +19,7 @@
 #include "list.h"
 #include "router.h"
 
+struct config;
 struct event_base;
 struct listener;
 struct node_stats;
@@ -31,6 +33,10 @@ struct worker_session {
 	/* Close now: free every resource. Called on the worker thread from the
 	 * reaper or at shutdown, never from inside the session's own callbacks. */
 	void (*destroy)(struct worker_session *ws);
+	/* A reload: point every borrowed piece of configuration at cfg, which has
+	 * the same listeners, clusters and nodes in the same order. The old
+	 * configuration is freed right after. Worker thread. */
+	void (*reconfigure)(struct worker_session *ws, const struct config *cfg);
 	bool closing;
 };
 
@@ -45,7 +51,12 @@ void worker_handoff(struct worker *w, int fd, struct listener *l, const struct s
 /* Replace the worker's node-state snapshot. Consumes one reference. Any thread. */
 void worker_set_snapshot(struct worker *w, struct snapshot *snap);
 
+/* Replace the worker's configuration after a reload (every session moves to
+ * it). Consumes one reference. Any thread. */
+void worker_set_config(struct worker *w, const struct config *cfg);
+
 /* Worker thread only. */
+const struct config *worker_config(const struct worker *w);
 struct snapshot *worker_snapshot(struct worker *w);
 struct event_base *worker_base(struct worker *w);
 struct server *worker_server(struct worker *w);

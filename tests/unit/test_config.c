@@ -2,7 +2,8 @@
  * Unit tests for src/config.c: good files and the defaults they get, units
  * of durations and sizes, flow and block style, the three password sources,
  * every class of error with its exact FILE:LINE:COL (a table), several
- * errors from one load in file order, and every example file in conf/.
+ * errors from one load in file order, every example file in conf/, and what
+ * a reload would apply or refuse (config_diff).
  */
 #include <dirent.h>
 #include <limits.h>
@@ -1639,6 +1640,112 @@ static void test_conf_examples(void)
 	CHECK(files >= 2); /* sluice.yaml and tcp-only.yaml at least */
 }
 
+/* config_diff: what a reload may apply and what needs a restart, with the place in the new
+ * file. The base file and its variants differ in one or two lines each. */
+#define DIFF_BASE                                                                                 \
+	"listeners:\n"                                                                            \
+	"  - { name: app, bind: \"127.0.0.1:3306\", cluster: main%s }\n"                          \
+	"clusters:\n"                                                                             \
+	"  - name: main\n"                                                                        \
+	"    monitor: { interval: %s }\n"                                                         \
+	"    nodes:\n"                                                                            \
+	"      - { name: db1, address: \"127.0.0.1:%s\" }\n"                                      \
+	"      - { name: db2, address: \"127.0.0.1:3402\", weight: %s }\n"                        \
+	"%s"                                                                                      \
+	"users:\n"                                                                                \
+	"  - { name: app, password_hash: \"" SECRET_HASH "\" }\n"                                 \
+	"%s"
+
+struct diff_case {
+	const char *what;
+	const char *listener_extra, *interval, *db1_port, *db2_weight, *extra_node, *extra_user;
+	size_t restart, applied;
+	const char *first; /* the first message (restart's if any), exactly; NULL: not checked */
+};
+
+static char *diff_text(const struct diff_case *c)
+{
+	char *text = NULL;
+
+	if (asprintf(&text, DIFF_BASE, c->listener_extra, c->interval, c->db1_port, c->db2_weight,
+		     c->extra_node, c->extra_user) < 0)
+		abort();
+	return text;
+}
+
+static void test_diff(void)
+{
+	static const struct diff_case base = {"base", "", "250ms", "3401", "1", "", "", 0, 0, NULL};
+	static const struct diff_case cases[] = {
+		{"nothing", "", "250ms", "3401", "1", "", "", 0, 0, NULL},
+		{"weight", "", "250ms", "3401", "0", "", "", 0, 1,
+		 "t2.yaml:8:57: clusters[main].nodes[db2].weight: 1 -> 0"},
+		{"interval", "", "1s", "3401", "1", "", "", 0, 1,
+		 "t2.yaml:5:26: clusters[main].monitor.interval: 250ms -> 1000ms"},
+		{"primary_reads and causal_reads", ", primary_reads: true, causal_reads: off", "250ms",
+		 "3401", "1", "", "", 0, 2,
+		 "t2.yaml:2:72: listeners[app].primary_reads: false -> true"},
+		{"a user added", "", "250ms", "3401", "1", "",
+		 "  - { name: other, password_hash: \"" SECRET_HASH "\" }\n", 0, 1,
+		 "t2.yaml:10:3: users: 1 -> 2 entries"},
+		{"a node's address", "", "250ms", "3409", "1", "", "", 1, 0,
+		 "t2.yaml:7:31: clusters[main].nodes[db1].address: 127.0.0.1:3401 -> 127.0.0.1:3409: "
+		 "needs a restart"},
+		{"a node added", "", "250ms", "3401", "1",
+		 "      - { name: db3, address: \"127.0.0.1:3403\" }\n", "", 1, 0,
+		 "t2.yaml:7:7: clusters[main].nodes: 2 -> 3 entries: adding or removing entries needs "
+		 "a restart"},
+		{"the mode, and a weight", ", mode: tcp", "250ms", "3401", "5", "", "", 1, 1,
+		 "t2.yaml:2:63: listeners[app].mode: mysql -> tcp: needs a restart"},
+	};
+	char *text = diff_text(&base);
+	struct config *cur = load_good("t1.yaml", text);
+
+	free(text);
+	for (size_t i = 0; cur && i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const struct diff_case *c = &cases[i];
+		struct config_errors restart, applied;
+		struct config *next;
+
+		check_case("%s", c->what);
+		text = diff_text(c);
+		next = load_good("t2.yaml", text);
+		free(text);
+		if (!next)
+			continue;
+		config_errors_init(&restart);
+		config_errors_init(&applied);
+		CHECK_EQ_INT(config_diff(cur, next, &restart, &applied), c->restart);
+		if (!CHECK_EQ_INT(restart.n, c->restart) || !CHECK_EQ_INT(applied.n, c->applied)) {
+			dump_errors(&restart);
+			dump_errors(&applied);
+		}
+		const struct config_errors *first = restart.n ? &restart : &applied;
+		if (c->first && first->n && !CHECK_EQ_STR(first->items[0].msg, c->first))
+			dump_errors(first);
+		config_errors_deinit(&restart);
+		config_errors_deinit(&applied);
+		config_destroy(next);
+	}
+	config_destroy(cur);
+}
+
+/* A reference keeps the configuration after its owner lets go. */
+static void test_refs(void)
+{
+	char *text = NULL;
+	static const struct diff_case base = {"base", "", "250ms", "3401", "1", "", "", 0, 0, NULL};
+	text = diff_text(&base);
+	struct config *cfg = load_good("t.yaml", text);
+	free(text);
+	if (!cfg)
+		return;
+	const struct config *held = config_ref(cfg);
+	config_destroy(cfg);
+	CHECK_EQ_STR(held->clusters[0].nodes[1].name, "db2"); /* ASan: still there */
+	config_unref(held);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -1660,6 +1767,8 @@ int main(void)
 		{"enum names", test_names},
 		{"config_print_keys", test_print_keys},
 		{"conf/ examples", test_conf_examples},
+		{"config_diff: reloadable or restart", test_diff},
+		{"config_ref keeps it alive", test_refs},
 	};
 
 	setenv(ENV_SECRET, "secret", 1);
