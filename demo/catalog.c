@@ -73,6 +73,7 @@ struct catalog {
 	bool schema_done;	       /* init_schema has run on some connection */
 	MYSQL *conn;		       /* NULL while closed */
 	MYSQL_STMT *stmts[SQL__COUNT]; /* of `conn`; NULL until first used */
+	double exec_started;	       /* when the last statement was sent */
 	bool fresh;		       /* `conn` was opened during this call */
 };
 
@@ -207,6 +208,11 @@ static enum catalog_status fail_stmt(struct catalog *c, MYSQL_STMT *s, const cha
 	unsigned code = mysql_stmt_errno(s);
 	enum catalog_status st = catalog_classify_error(code);
 
+	/* Connector/C reports its own read timeout as a lost connection;
+	 * tell the two apart for the page. */
+	if (code == 2013 && !t->error_code &&
+	    now_ms() - c->exec_started >= c->timeout_s * 1000.0 - 50)
+		t->timed_out = c->timeout_s;
 	note_error(t, step, code, mysql_stmt_error(s));
 	dlog_warn("db", "%s failed: %u %s (%s)", step, code, mysql_stmt_error(s),
 		  catalog_status_str(st));
@@ -308,6 +314,7 @@ static MYSQL_STMT *stmt_for(struct catalog *c, enum catalog_sql which, const cha
 static enum catalog_status execute(struct catalog *c, MYSQL_STMT *s, MYSQL_BIND *params,
 				   MYSQL_BIND *results, const char *step, struct catalog_trace *t)
 {
+	c->exec_started = now_ms();
 	if ((params && mysql_stmt_bind_param(s, params)) || mysql_stmt_execute(s) ||
 	    (results && (mysql_stmt_bind_result(s, results) || mysql_stmt_store_result(s))))
 		return fail_stmt(c, s, step, t);
@@ -569,6 +576,7 @@ static bool retry_read(struct catalog *c, enum catalog_status st, struct catalog
 	dlog_info("db", "retrying the read once on a new connection");
 	t->error_code = 0;
 	t->error[0] = t->step[0] = '\0';
+	t->timed_out = 0;
 	return true;
 }
 

@@ -63,6 +63,7 @@ struct catalog_trace {
 	unsigned error_code; /* MySQL or client error number; 0 = no failure */
 	char error[320];     /* its message, as the server or client library gave it */
 	char step[64];	     /* what was being done: "connect", "update product 12", ... */
+	unsigned timed_out;  /* nonzero: the failure was our own timeout, of this many seconds */
 };
 
 enum catalog_status {

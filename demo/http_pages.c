@@ -397,8 +397,17 @@ static void db_failure(struct page *pg, enum catalog_status st, bool wrote)
 		evbuffer_add_printf(m, "</p>");
 		break;
 	case CATALOG_LOST:
-		evbuffer_add_printf(m, "The database did not answer</h1><p>The database did not "
-				       "answer: node lost during the request; please retry.");
+		if (t->timed_out)
+			evbuffer_add_printf(m,
+					    "The database did not answer</h1><p>The database "
+					    "did not answer within %u s (--mysql-timeout): the "
+					    "cluster may be replacing a lost node; please retry.",
+					    t->timed_out);
+		else
+			evbuffer_add_printf(m,
+					    "The database did not answer</h1><p>The database "
+					    "did not answer: node lost during the request; please "
+					    "retry.");
 		if (wrote)
 			evbuffer_add_printf(m, " Whether your change was saved is not known: look "
 					       "at the product list before you submit it again.");
