@@ -1,6 +1,7 @@
 /*
- * The catalogue's SQL: one Connector/C connection to sluice, prepared
- * statements kept for the connection's life, and for every statement the
+ * The catalogue's SQL: two Connector/C connections to sluice (the READ and
+ * WRITE sessions), prepared statements kept for each connection's life, and
+ * for every statement the
  * name of the node that ran it, read in the same statement (or, for UPDATE
  * and DELETE, in the same transaction on the writer).
  *
@@ -65,16 +66,25 @@ static const struct {
 	{"Paper filters (100 pieces)", 399, 200},
 };
 
+/* One client session through sluice: a connection and its prepared
+ * statements. sluice's read-your-writes is per session, which is why the
+ * catalogue keeps two (see catalog.h). */
+struct conn {
+	struct catalog *cat;	       /* settings and the schema flag */
+	enum catalog_session session;  /* which one this is, for logs */
+	MYSQL *mysql;		       /* NULL while closed */
+	MYSQL_STMT *stmts[SQL__COUNT]; /* of `mysql`; NULL until first used */
+	bool fresh;		       /* `mysql` was opened during this call */
+	double exec_started;	       /* when the last statement was sent */
+};
+
 struct catalog {
 	char *host, *user, *password, *database;
 	unsigned port;
 	unsigned timeout_s;
 	bool init_schema;
-	bool schema_done;	       /* init_schema has run on some connection */
-	MYSQL *conn;		       /* NULL while closed */
-	MYSQL_STMT *stmts[SQL__COUNT]; /* of `conn`; NULL until first used */
-	double exec_started;	       /* when the last statement was sent */
-	bool fresh;		       /* `conn` was opened during this call */
+	bool schema_done; /* init_schema has run on some connection */
+	struct conn conns[CATALOG_SESSIONS];
 };
 
 const char *catalog_status_str(enum catalog_status st)
@@ -145,6 +155,12 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* The log tag of a session: "db read" or "db write". */
+static const char *tag(const struct conn *k)
+{
+	return k->session == CATALOG_SESSION_WRITE ? "db write" : "db read";
+}
+
 /* ---- errors and badges ---------------------------------------------------------------- */
 
 /* Keep the first failure of the request in the trace. */
@@ -173,36 +189,36 @@ static void add_badge(struct catalog_trace *t, enum catalog_kind kind, const cha
 
 /* ---- the connection -------------------------------------------------------------------- */
 
-static void close_connection(struct catalog *c)
+static void close_connection(struct conn *k)
 {
 	for (int i = 0; i < SQL__COUNT; i++) {
-		if (c->stmts[i])
-			mysql_stmt_close(c->stmts[i]);
-		c->stmts[i] = NULL;
+		if (k->stmts[i])
+			mysql_stmt_close(k->stmts[i]);
+		k->stmts[i] = NULL;
 	}
-	if (c->conn)
-		mysql_close(c->conn);
-	c->conn = NULL;
+	if (k->mysql)
+		mysql_close(k->mysql);
+	k->mysql = NULL;
 }
 
 /* The status for a failure of `step` on the connection; a lost connection is
  * closed here so that the next call opens a new one. */
-static enum catalog_status fail_conn(struct catalog *c, const char *step, struct catalog_trace *t)
+static enum catalog_status fail_conn(struct conn *k, const char *step, struct catalog_trace *t)
 {
-	unsigned code = mysql_errno(c->conn);
+	unsigned code = mysql_errno(k->mysql);
 	enum catalog_status st = catalog_classify_error(code);
 
-	note_error(t, step, code, mysql_error(c->conn));
-	dlog_warn("db", "%s failed: %u %s (%s)", step, code, mysql_error(c->conn),
+	note_error(t, step, code, mysql_error(k->mysql));
+	dlog_warn(tag(k), "%s failed: %u %s (%s)", step, code, mysql_error(k->mysql),
 		  catalog_status_str(st));
 	if (st == CATALOG_LOST) {
-		dlog_info("db", "closing the connection; the next request opens a new one");
-		close_connection(c);
+		dlog_info(tag(k), "closing the connection; the next request opens a new one");
+		close_connection(k);
 	}
 	return st;
 }
 
-static enum catalog_status fail_stmt(struct catalog *c, MYSQL_STMT *s, const char *step,
+static enum catalog_status fail_stmt(struct conn *k, MYSQL_STMT *s, const char *step,
 				     struct catalog_trace *t)
 {
 	unsigned code = mysql_stmt_errno(s);
@@ -211,34 +227,34 @@ static enum catalog_status fail_stmt(struct catalog *c, MYSQL_STMT *s, const cha
 	/* Connector/C reports its own read timeout as a lost connection;
 	 * tell the two apart for the page. */
 	if (code == 2013 && !t->error_code &&
-	    now_ms() - c->exec_started >= c->timeout_s * 1000.0 - 50)
-		t->timed_out = c->timeout_s;
+	    now_ms() - k->exec_started >= k->cat->timeout_s * 1000.0 - 50)
+		t->timed_out = k->cat->timeout_s;
 	note_error(t, step, code, mysql_stmt_error(s));
-	dlog_warn("db", "%s failed: %u %s (%s)", step, code, mysql_stmt_error(s),
+	dlog_warn(tag(k), "%s failed: %u %s (%s)", step, code, mysql_stmt_error(s),
 		  catalog_status_str(st));
 	if (st == CATALOG_LOST) {
-		dlog_info("db", "closing the connection; the next request opens a new one");
-		close_connection(c);
+		dlog_info(tag(k), "closing the connection; the next request opens a new one");
+		close_connection(k);
 	}
 	return st;
 }
 
 /* A statement without parameters or results, e.g. "COMMIT". */
-static enum catalog_status plain(struct catalog *c, const char *sql, const char *step,
+static enum catalog_status plain(struct conn *k, const char *sql, const char *step,
 				 struct catalog_trace *t)
 {
-	if (mysql_real_query(c->conn, sql, strlen(sql)) != 0)
-		return fail_conn(c, step, t);
+	if (mysql_real_query(k->mysql, sql, strlen(sql)) != 0)
+		return fail_conn(k, step, t);
 	return CATALOG_OK;
 }
 
-static enum catalog_status init_schema(struct catalog *c, struct catalog_trace *t);
+static enum catalog_status init_schema(struct conn *k, struct catalog_trace *t);
 
-static enum catalog_status open_connection(struct catalog *c, struct catalog_trace *t)
+static enum catalog_status open_connection(struct conn *k, struct catalog_trace *t)
 {
-	unsigned connect_timeout = c->timeout_s < 5 ? c->timeout_s : 5;
+	unsigned connect_timeout = k->cat->timeout_s < 5 ? k->cat->timeout_s : 5;
 	unsigned protocol = MYSQL_PROTOCOL_TCP; /* "localhost" too: sluice listens on TCP */
-	bool schema_now = c->init_schema && !c->schema_done;
+	bool schema_now = k->cat->init_schema && !k->cat->schema_done;
 	MYSQL *m = mysql_init(NULL);
 
 	if (!m) {
@@ -246,84 +262,85 @@ static enum catalog_status open_connection(struct catalog *c, struct catalog_tra
 		return CATALOG_UNREACHABLE;
 	}
 	mysql_options(m, MYSQL_OPT_CONNECT_TIMEOUT, &connect_timeout);
-	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &c->timeout_s);
-	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &c->timeout_s);
+	mysql_options(m, MYSQL_OPT_READ_TIMEOUT, &k->cat->timeout_s);
+	mysql_options(m, MYSQL_OPT_WRITE_TIMEOUT, &k->cat->timeout_s);
 	mysql_options(m, MYSQL_OPT_PROTOCOL, &protocol);
 	mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4");
 	/* CLIENT_FOUND_ROWS: an UPDATE that sets the values a row already has
 	 * still counts that row, so "0 rows" means "no such product". The
 	 * database is chosen after the schema exists. */
-	if (!mysql_real_connect(m, c->host, c->user, c->password, schema_now ? NULL : c->database,
-				c->port, NULL, CLIENT_FOUND_ROWS)) {
+	if (!mysql_real_connect(m, k->cat->host, k->cat->user, k->cat->password,
+				schema_now ? NULL : k->cat->database, k->cat->port, NULL,
+				CLIENT_FOUND_ROWS)) {
 		unsigned code = mysql_errno(m);
 
 		note_error(t, "connect", code, mysql_error(m));
-		dlog_warn("db", "cannot connect to %s:%u as %s: %u %s", c->host, c->port, c->user,
-			  code, mysql_error(m));
+		dlog_warn(tag(k), "cannot connect to %s:%u as %s: %u %s", k->cat->host,
+			  k->cat->port, k->cat->user, code, mysql_error(m));
 		mysql_close(m);
 		return CATALOG_UNREACHABLE;
 	}
-	c->conn = m;
-	c->fresh = true;
-	dlog_info("db", "connected to %s:%u as %s (connection id %lu)", c->host, c->port, c->user,
-		  mysql_thread_id(m));
+	k->mysql = m;
+	k->fresh = true;
+	dlog_info(tag(k), "connected to %s:%u as %s (connection id %lu)", k->cat->host,
+		  k->cat->port, k->cat->user, mysql_thread_id(m));
 	if (schema_now) {
-		enum catalog_status st = init_schema(c, t);
+		enum catalog_status st = init_schema(k, t);
 
 		if (st != CATALOG_OK) {
-			close_connection(c);
+			close_connection(k);
 			return st;
 		}
-		c->schema_done = true;
+		k->cat->schema_done = true;
 	}
 	return CATALOG_OK;
 }
 
-static enum catalog_status ensure_open(struct catalog *c, struct catalog_trace *t)
+static enum catalog_status ensure_open(struct conn *k, struct catalog_trace *t)
 {
-	c->fresh = false;
-	return c->conn ? CATALOG_OK : open_connection(c, t);
+	k->fresh = false;
+	return k->mysql ? CATALOG_OK : open_connection(k, t);
 }
 
 /* The prepared statement `which` of the open connection; NULL on failure,
  * with the status in *st. */
-static MYSQL_STMT *stmt_for(struct catalog *c, enum catalog_sql which, const char *step,
+static MYSQL_STMT *stmt_for(struct conn *k, enum catalog_sql which, const char *step,
 			    struct catalog_trace *t, enum catalog_status *st)
 {
-	MYSQL_STMT *s = c->stmts[which];
+	MYSQL_STMT *s = k->stmts[which];
 
 	if (s)
 		return s;
-	s = mysql_stmt_init(c->conn);
+	s = mysql_stmt_init(k->mysql);
 	if (!s) {
-		*st = fail_conn(c, step, t);
+		*st = fail_conn(k, step, t);
 		return NULL;
 	}
 	if (mysql_stmt_prepare(s, sql_text[which], strlen(sql_text[which])) != 0) {
-		*st = fail_stmt(c, s, step, t);
+		*st = fail_stmt(k, s, step, t);
 		mysql_stmt_close(s);
 		return NULL;
 	}
-	c->stmts[which] = s;
+	k->stmts[which] = s;
 	return s;
 }
 
 /* Execute `s` with `params` (may be NULL) and, when `results` is given, bind
  * them and buffer the whole result (at most a page) so rows can be fetched
  * with mysql_stmt_fetch(). */
-static enum catalog_status execute(struct catalog *c, MYSQL_STMT *s, MYSQL_BIND *params,
+static enum catalog_status execute(struct conn *k, MYSQL_STMT *s, MYSQL_BIND *params,
 				   MYSQL_BIND *results, const char *step, struct catalog_trace *t)
 {
-	c->exec_started = now_ms();
+	k->exec_started = now_ms();
 	if ((params && mysql_stmt_bind_param(s, params)) || mysql_stmt_execute(s) ||
 	    (results && (mysql_stmt_bind_result(s, results) || mysql_stmt_store_result(s))))
-		return fail_stmt(c, s, step, t);
+		return fail_stmt(k, s, step, t);
 	return CATALOG_OK;
 }
 
 /* Fetch the next buffered row: 1 = a row, 0 = no more, -1 = error (noted). A
  * too-long text column is cut to its buffer, which only node names can be. */
-static int fetch(struct catalog *c, MYSQL_STMT *s, const char *step, struct catalog_trace *t,
+static int fetch(struct conn *k, MYSQL_STMT *s, const char *step, struct catalog_trace *t,
 		 enum catalog_status *st)
 {
 	int rc = mysql_stmt_fetch(s);
@@ -332,7 +349,7 @@ static int fetch(struct catalog *c, MYSQL_STMT *s, const char *step, struct cata
 		return 1;
 	if (rc == MYSQL_NO_DATA)
 		return 0;
-	*st = fail_stmt(c, s, step, t);
+	*st = fail_stmt(k, s, step, t);
 	return -1;
 }
 
@@ -409,11 +426,10 @@ static void finish_product(struct catalog_product *row, const struct product_out
 
 /* ---- the schema ------------------------------------------------------------------------ */
 
-static enum catalog_status insert_row(struct catalog *c, const struct product_input *in,
-				      int64_t *id, char *node, const char *step,
-				      struct catalog_trace *t);
+static enum catalog_status insert_row(struct conn *k, const struct product_input *in, int64_t *id,
+				      char *node, const char *step, struct catalog_trace *t);
 
-static enum catalog_status init_schema(struct catalog *c, struct catalog_trace *t)
+static enum catalog_status init_schema(struct conn *k, struct catalog_trace *t)
 {
 	char sql[512];
 	char count_text[24] = "";
@@ -423,12 +439,12 @@ static enum catalog_status init_schema(struct catalog *c, struct catalog_trace *
 	long count;
 
 	snprintf(sql, sizeof(sql), "CREATE DATABASE IF NOT EXISTS `%s` CHARACTER SET utf8mb4",
-		 c->database);
-	if ((st = plain(c, sql, "create the database", t)) != CATALOG_OK)
+		 k->cat->database);
+	if ((st = plain(k, sql, "create the database", t)) != CATALOG_OK)
 		return st;
-	if (mysql_select_db(c->conn, c->database) != 0)
-		return fail_conn(c, "use the database", t);
-	st = plain(c,
+	if (mysql_select_db(k->mysql, k->cat->database) != 0)
+		return fail_conn(k, "use the database", t);
+	st = plain(k,
 		   "CREATE TABLE IF NOT EXISTS products ("
 		   "id BIGINT NOT NULL AUTO_INCREMENT PRIMARY KEY, "
 		   "name VARCHAR(200) NOT NULL, "
@@ -441,19 +457,20 @@ static enum catalog_status init_schema(struct catalog *c, struct catalog_trace *
 	if (st != CATALOG_OK)
 		return st;
 	/* On the writer (sluice's hint): a reader may not have applied the DDL yet. */
-	if ((st = plain(c, "SELECT /* sluice:primary */ COUNT(*) FROM products",
+	if ((st = plain(k, "SELECT /* sluice:primary */ COUNT(*) FROM products",
 			"count the products", t)) != CATALOG_OK)
 		return st;
-	res = mysql_store_result(c->conn);
+	res = mysql_store_result(k->mysql);
 	if (!res)
-		return fail_conn(c, "count the products", t);
+		return fail_conn(k, "count the products", t);
 	row = mysql_fetch_row(res);
 	if (row && row[0])
 		snprintf(count_text, sizeof(count_text), "%s", row[0]);
 	mysql_free_result(res);
 	count = strtol(count_text, NULL, 10);
 	if (count > 0) {
-		dlog_info("db", "schema ready: %s.products has %ld products", c->database, count);
+		dlog_info("db", "schema ready: %s.products has %ld products", k->cat->database,
+			  count);
 		return CATALOG_OK;
 	}
 	for (size_t i = 0; i < sizeof(seed_products) / sizeof(seed_products[0]); i++) {
@@ -465,11 +482,11 @@ static enum catalog_status init_schema(struct catalog *c, struct catalog_trace *
 		in.price_cents = seed_products[i].cents;
 		product_price_text(in.price_cents, in.price);
 		in.stock = seed_products[i].stock;
-		if ((st = insert_row(c, &in, &id, node, "seed a product", t)) != CATALOG_OK)
+		if ((st = insert_row(k, &in, &id, node, "seed a product", t)) != CATALOG_OK)
 			return st;
 	}
 	dlog_info("db", "schema ready: created %s.products and added %zu sample products",
-		  c->database, sizeof(seed_products) / sizeof(seed_products[0]));
+		  k->cat->database, sizeof(seed_products) / sizeof(seed_products[0]));
 	return CATALOG_OK;
 }
 
@@ -490,6 +507,10 @@ struct catalog *catalog_create(const struct catalog_config *cfg)
 	c->port = cfg->port;
 	c->timeout_s = cfg->timeout_s ? cfg->timeout_s : 1;
 	c->init_schema = cfg->init_schema;
+	for (int i = 0; i < CATALOG_SESSIONS; i++) {
+		c->conns[i].cat = c;
+		c->conns[i].session = (enum catalog_session)i;
+	}
 	return c;
 fail:
 	catalog_destroy(c);
@@ -500,7 +521,8 @@ void catalog_destroy(struct catalog *c)
 {
 	if (!c)
 		return;
-	close_connection(c);
+	for (int i = 0; i < CATALOG_SESSIONS; i++)
+		close_connection(&c->conns[i]);
 	free(c->host);
 	free(c->user);
 	if (c->password) {
@@ -512,13 +534,14 @@ void catalog_destroy(struct catalog *c)
 	free(c);
 }
 
-enum catalog_status catalog_connect(struct catalog *c, struct catalog_trace *t)
+enum catalog_status catalog_connect(struct catalog *c, enum catalog_session session,
+				    struct catalog_trace *t)
 {
-	return ensure_open(c, t);
+	return ensure_open(&c->conns[session], t);
 }
 
 /* One attempt of the list statement. */
-static enum catalog_status list_once(struct catalog *c, const char *pattern, int64_t page,
+static enum catalog_status list_once(struct conn *k, const char *pattern, int64_t page,
 				     struct catalog_page *out, struct catalog_trace *t)
 {
 	const char *step = "list products";
@@ -535,9 +558,9 @@ static enum catalog_status list_once(struct catalog *c, const char *pattern, int
 	MYSQL_STMT *s;
 	int got;
 
-	if ((st = ensure_open(c, t)) != CATALOG_OK)
+	if ((st = ensure_open(k, t)) != CATALOG_OK)
 		return st;
-	if (!(s = stmt_for(c, SQL_LIST, step, t, &st)))
+	if (!(s = stmt_for(k, SQL_LIST, step, t, &st)))
 		return st;
 	bind_text_in(&params[0], pattern, &pattern_len[0]);
 	bind_text_in(&params[1], pattern, &pattern_len[1]);
@@ -546,11 +569,11 @@ static enum catalog_status list_once(struct catalog *c, const char *pattern, int
 	bind_text_out(&results[0], node, sizeof(node), &node_out);
 	bind_int64_out(&results[1], &total, &total_null);
 	bind_product_out(&results[2], &row, &row_out);
-	if ((st = execute(c, s, params, results, step, t)) != CATALOG_OK)
+	if ((st = execute(k, s, params, results, step, t)) != CATALOG_OK)
 		return st;
 	out->n = 0;
 	out->total = 0;
-	while ((got = fetch(c, s, step, t, &st)) == 1) {
+	while ((got = fetch(k, s, step, t, &st)) == 1) {
 		terminate(node, sizeof(node), &node_out);
 		out->total = total_null ? 0 : total;
 		/* The LEFT JOIN's row of NULLs: no product on this page. */
@@ -569,20 +592,22 @@ static enum catalog_status list_once(struct catalog *c, const char *pattern, int
 /* Reads are safe to repeat: when the connection turns out to be dead (sluice
  * restarted, an idle timeout), a read on a connection that was already open
  * is tried once more on a new one. Writes never are (their outcome is unknown). */
-static bool retry_read(struct catalog *c, enum catalog_status st, struct catalog_trace *t)
+static bool retry_read(struct conn *k, enum catalog_status st, struct catalog_trace *t)
 {
-	if (st != CATALOG_LOST || c->fresh)
+	if (st != CATALOG_LOST || k->fresh)
 		return false;
-	dlog_info("db", "retrying the read once on a new connection");
+	dlog_info(tag(k), "retrying the read once on a new connection");
 	t->error_code = 0;
 	t->error[0] = t->step[0] = '\0';
 	t->timed_out = 0;
 	return true;
 }
 
-enum catalog_status catalog_list(struct catalog *c, const char *search, int64_t page,
-				 struct catalog_page *out, struct catalog_trace *t)
+enum catalog_status catalog_list(struct catalog *c, enum catalog_session session,
+				 const char *search, int64_t page, struct catalog_page *out,
+				 struct catalog_trace *t)
 {
+	struct conn *k = &c->conns[session];
 	/* '%' + search with \ % _ escaped + '%' */
 	size_t n = strlen(search), o = 0;
 	char *pattern = malloc(2 * n + 3);
@@ -600,14 +625,14 @@ enum catalog_status catalog_list(struct catalog *c, const char *search, int64_t 
 	}
 	pattern[o++] = '%';
 	pattern[o] = '\0';
-	st = list_once(c, pattern, page, out, t);
-	if (retry_read(c, st, t))
-		st = list_once(c, pattern, page, out, t);
+	st = list_once(k, pattern, page, out, t);
+	if (retry_read(k, st, t))
+		st = list_once(k, pattern, page, out, t);
 	free(pattern);
 	return st;
 }
 
-static enum catalog_status get_once(struct catalog *c, int64_t id, struct catalog_product *out,
+static enum catalog_status get_once(struct conn *k, int64_t id, struct catalog_product *out,
 				    struct catalog_trace *t)
 {
 	char step[64], node[CATALOG_NODE_SIZE * 4] = "";
@@ -621,16 +646,16 @@ static enum catalog_status get_once(struct catalog *c, int64_t id, struct catalo
 	int got;
 
 	snprintf(step, sizeof(step), "product %" PRId64, id);
-	if ((st = ensure_open(c, t)) != CATALOG_OK)
+	if ((st = ensure_open(k, t)) != CATALOG_OK)
 		return st;
-	if (!(s = stmt_for(c, SQL_GET, step, t, &st)))
+	if (!(s = stmt_for(k, SQL_GET, step, t, &st)))
 		return st;
 	bind_int64_in(&params[0], &id);
 	bind_text_out(&results[0], node, sizeof(node), &node_out);
 	bind_product_out(&results[1], out, &row_out);
-	if ((st = execute(c, s, params, results, step, t)) != CATALOG_OK)
+	if ((st = execute(k, s, params, results, step, t)) != CATALOG_OK)
 		return st;
-	while ((got = fetch(c, s, step, t, &st)) == 1) {
+	while ((got = fetch(k, s, step, t, &st)) == 1) {
 		terminate(node, sizeof(node), &node_out);
 		if (!row_out.id_null) {
 			finish_product(out, &row_out);
@@ -644,21 +669,21 @@ static enum catalog_status get_once(struct catalog *c, int64_t id, struct catalo
 	return found ? CATALOG_OK : CATALOG_NOT_FOUND;
 }
 
-enum catalog_status catalog_get(struct catalog *c, int64_t id, struct catalog_product *out,
-				struct catalog_trace *t)
+enum catalog_status catalog_get(struct catalog *c, enum catalog_session session, int64_t id,
+				struct catalog_product *out, struct catalog_trace *t)
 {
-	enum catalog_status st = get_once(c, id, out, t);
+	struct conn *k = &c->conns[session];
+	enum catalog_status st = get_once(k, id, out, t);
 
-	if (retry_read(c, st, t))
-		st = get_once(c, id, out, t);
+	if (retry_read(k, st, t))
+		st = get_once(k, id, out, t);
 	return st;
 }
 
 /* INSERT ... RETURNING id, @@wsrep_node_name: the node's name comes from the
  * node that ran the insert. `node` gets CATALOG_NODE_SIZE bytes. */
-static enum catalog_status insert_row(struct catalog *c, const struct product_input *in,
-				      int64_t *id, char *node, const char *step,
-				      struct catalog_trace *t)
+static enum catalog_status insert_row(struct conn *k, const struct product_input *in, int64_t *id,
+				      char *node, const char *step, struct catalog_trace *t)
 {
 	MYSQL_BIND params[3] = {0}, results[2] = {0};
 	unsigned long name_len, price_len;
@@ -670,7 +695,7 @@ static enum catalog_status insert_row(struct catalog *c, const struct product_in
 	MYSQL_STMT *s;
 	int got;
 
-	if (!(s = stmt_for(c, SQL_INSERT, step, t, &st)))
+	if (!(s = stmt_for(k, SQL_INSERT, step, t, &st)))
 		return st;
 	bind_text_in(&params[0], in->name, &name_len);
 	/* DECIMAL as text: exact, no binary floating point on the way. */
@@ -678,9 +703,9 @@ static enum catalog_status insert_row(struct catalog *c, const struct product_in
 	bind_int64_in(&params[2], &stock);
 	bind_int64_out(&results[0], &new_id, &id_null);
 	bind_text_out(&results[1], node_buf, sizeof(node_buf), &node_out);
-	if ((st = execute(c, s, params, results, step, t)) != CATALOG_OK)
+	if ((st = execute(k, s, params, results, step, t)) != CATALOG_OK)
 		return st;
-	while ((got = fetch(c, s, step, t, &st)) == 1)
+	while ((got = fetch(k, s, step, t, &st)) == 1)
 		terminate(node_buf, sizeof(node_buf), &node_out);
 	if (got < 0)
 		return st;
@@ -697,13 +722,14 @@ static enum catalog_status insert_row(struct catalog *c, const struct product_in
 enum catalog_status catalog_insert(struct catalog *c, const struct product_input *in, int64_t *id,
 				   struct catalog_trace *t)
 {
+	struct conn *k = &c->conns[CATALOG_SESSION_WRITE];
 	char node[CATALOG_NODE_SIZE], what[64];
 	double started = now_ms();
 	enum catalog_status st;
 
-	if ((st = ensure_open(c, t)) != CATALOG_OK)
+	if ((st = ensure_open(k, t)) != CATALOG_OK)
 		return st;
-	if ((st = insert_row(c, in, id, node, "insert a product", t)) != CATALOG_OK)
+	if ((st = insert_row(k, in, id, node, "insert a product", t)) != CATALOG_OK)
 		return st;
 	snprintf(what, sizeof(what), "insert product %" PRId64, *id);
 	add_badge(t, CATALOG_WRITE, node, what, started);
@@ -712,12 +738,12 @@ enum catalog_status catalog_insert(struct catalog *c, const struct product_input
 
 /* Undo an open transaction after a failure; if even that fails, the
  * connection is in an unknown state: close it. */
-static void rollback(struct catalog *c)
+static void rollback(struct conn *k)
 {
-	if (c->conn && mysql_real_query(c->conn, "ROLLBACK", 8) != 0) {
-		dlog_info("db", "ROLLBACK failed (%u %s); closing the connection",
-			  mysql_errno(c->conn), mysql_error(c->conn));
-		close_connection(c);
+	if (k->mysql && mysql_real_query(k->mysql, "ROLLBACK", 8) != 0) {
+		dlog_info(tag(k), "ROLLBACK failed (%u %s); closing the connection",
+			  mysql_errno(k->mysql), mysql_error(k->mysql));
+		close_connection(k);
 	}
 }
 
@@ -725,7 +751,7 @@ static void rollback(struct catalog *c)
  * SELECT @@wsrep_node_name; COMMIT. The name is read inside the transaction,
  * so it is the node that ran the change (sluice keeps a transaction on one
  * node, the writer). */
-static enum catalog_status write_in_transaction(struct catalog *c, enum catalog_sql which,
+static enum catalog_status write_in_transaction(struct conn *k, enum catalog_sql which,
 						MYSQL_BIND *params, const char *step,
 						struct catalog_trace *t)
 {
@@ -738,26 +764,26 @@ static enum catalog_status write_in_transaction(struct catalog *c, enum catalog_
 	MYSQL_STMT *s, *name;
 	int got;
 
-	if ((st = ensure_open(c, t)) != CATALOG_OK)
+	if ((st = ensure_open(k, t)) != CATALOG_OK)
 		return st;
-	if ((st = plain(c, "START TRANSACTION", step, t)) != CATALOG_OK)
+	if ((st = plain(k, "START TRANSACTION", step, t)) != CATALOG_OK)
 		goto fail;
-	if (!(s = stmt_for(c, which, step, t, &st)))
+	if (!(s = stmt_for(k, which, step, t, &st)))
 		goto fail;
-	if ((st = execute(c, s, params, NULL, step, t)) != CATALOG_OK)
+	if ((st = execute(k, s, params, NULL, step, t)) != CATALOG_OK)
 		goto fail;
 	affected = mysql_stmt_affected_rows(s);
-	if (!(name = stmt_for(c, SQL_NODE_NAME, step, t, &st)))
+	if (!(name = stmt_for(k, SQL_NODE_NAME, step, t, &st)))
 		goto fail;
 	bind_text_out(&results[0], node, sizeof(node), &node_out);
-	if ((st = execute(c, name, NULL, results, step, t)) != CATALOG_OK)
+	if ((st = execute(k, name, NULL, results, step, t)) != CATALOG_OK)
 		goto fail;
-	while ((got = fetch(c, name, step, t, &st)) == 1)
+	while ((got = fetch(k, name, step, t, &st)) == 1)
 		terminate(node, sizeof(node), &node_out);
 	if (got < 0)
 		goto fail;
 	mysql_stmt_free_result(name);
-	if ((st = plain(c, "COMMIT", step, t)) != CATALOG_OK)
+	if ((st = plain(k, "COMMIT", step, t)) != CATALOG_OK)
 		goto fail;
 	if (affected == 0) {
 		/* Ran on the writer but changed nothing: say "read", not "written". */
@@ -772,7 +798,7 @@ static enum catalog_status write_in_transaction(struct catalog *c, enum catalog_
 fail:
 	/* A lost connection is already closed; anything else leaves the
 	 * transaction open on the node. */
-	rollback(c);
+	rollback(k);
 	return st;
 }
 
@@ -789,7 +815,7 @@ enum catalog_status catalog_update(struct catalog *c, int64_t id, const struct p
 	bind_text_in(&params[1], in->price, &price_len);
 	bind_int64_in(&params[2], &stock);
 	bind_int64_in(&params[3], &id);
-	return write_in_transaction(c, SQL_UPDATE, params, step, t);
+	return write_in_transaction(&c->conns[CATALOG_SESSION_WRITE], SQL_UPDATE, params, step, t);
 }
 
 enum catalog_status catalog_delete(struct catalog *c, int64_t id, struct catalog_trace *t)
@@ -799,5 +825,5 @@ enum catalog_status catalog_delete(struct catalog *c, int64_t id, struct catalog
 
 	snprintf(step, sizeof(step), "delete product %" PRId64, id);
 	bind_int64_in(&params[0], &id);
-	return write_in_transaction(c, SQL_DELETE, params, step, t);
+	return write_in_transaction(&c->conns[CATALOG_SESSION_WRITE], SQL_DELETE, params, step, t);
 }

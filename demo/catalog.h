@@ -1,16 +1,25 @@
 /*
  * The product catalogue in the database, reached through sluice's `mode: mysql`
- * listener over ONE MariaDB Connector/C connection. Every statement that
- * carries user input is a prepared statement (mysql_stmt_*), and every
- * statement also reports the node that ran it (@@wsrep_node_name), so a page
- * can say where its data came from.
+ * listener. Every statement that carries user input is a prepared statement
+ * (mysql_stmt_*), and every statement also reports the node that ran it
+ * (@@wsrep_node_name), so a page can say where its data came from.
  *
- * Why one connection: sluice's read-your-writes (`causal_reads: session`) is
- * per client session. With every HTTP request on the same session, a page
- * loaded after a write (the redirect after a POST) always sees that write.
- * The price is that statements run one at a time; the calls block.
+ * Two sluice sessions, one MariaDB Connector/C connection each:
+ *   - WRITE runs every write, and the reads of the page shown right after a
+ *     write (the redirect after a POST). sluice's read-your-writes
+ *     (`causal_reads: session`) is per session, so that page always sees the
+ *     write: sluice sends its reads to a reader that has applied it, or to the
+ *     writer.
+ *   - READ runs every other read. It never writes, so sluice spreads its reads
+ *     over the readers; a write made on WRITE shows there once the reader has
+ *     applied it (Galera: normally well under a millisecond).
+ * With one session for everything, each write would keep the reads of every
+ * user on the writer until sluice's monitor saw a reader catch up (its
+ * interval, 250 ms in the demo): under a steady mix of writes, always.
  *
- * Connection life:
+ * The calls block; statements run one at a time.
+ *
+ * Life of each connection:
  *
  *     closed --first statement--> open --lost (2006, 2013, 1158, ...)--> closed
  *        ^                          |
@@ -40,6 +49,12 @@ struct catalog_config {
 	const char *database; /* a plain identifier: letters, digits, _ and $ */
 	unsigned timeout_s;   /* read and write timeout of a statement */
 	bool init_schema;     /* create database and table, seed them, on first connect */
+};
+
+enum catalog_session {
+	CATALOG_SESSION_READ,  /* reads that need no one's writes but committed ones */
+	CATALOG_SESSION_WRITE, /* writes, and reads that must see them */
+	CATALOG_SESSIONS,
 };
 
 enum catalog_kind {
@@ -98,19 +113,21 @@ struct catalog *catalog_create(const struct catalog_config *cfg);
 /* Closes the connection. NULL is a no-op. */
 void catalog_destroy(struct catalog *c);
 
-/* Open the connection now if it is closed (and, with init_schema, create and
- * seed the schema the first time). Used at start-up to report a bad password
- * or database at once; every other call connects by itself when needed. */
-enum catalog_status catalog_connect(struct catalog *c, struct catalog_trace *t);
+/* Open the session's connection now if it is closed (and, with init_schema,
+ * create and seed the schema the first time). Used at start-up to report a
+ * bad password or database at once; every other call connects by itself. */
+enum catalog_status catalog_connect(struct catalog *c, enum catalog_session session,
+				    struct catalog_trace *t);
 
 /* Page `page` (1-based) of the products whose name contains `search` ("" =
  * all), newest first, with the total count, in one statement on one node. */
-enum catalog_status catalog_list(struct catalog *c, const char *search, int64_t page,
-				 struct catalog_page *out, struct catalog_trace *t);
+enum catalog_status catalog_list(struct catalog *c, enum catalog_session session,
+				 const char *search, int64_t page, struct catalog_page *out,
+				 struct catalog_trace *t);
 /* Product `id`; CATALOG_NOT_FOUND when there is none. */
-enum catalog_status catalog_get(struct catalog *c, int64_t id, struct catalog_product *out,
-				struct catalog_trace *t);
-/* INSERT ... RETURNING; sets *id to the new product's id. */
+enum catalog_status catalog_get(struct catalog *c, enum catalog_session session, int64_t id,
+				struct catalog_product *out, struct catalog_trace *t);
+/* INSERT ... RETURNING, on the WRITE session; sets *id to the new product's id. */
 enum catalog_status catalog_insert(struct catalog *c, const struct product_input *in, int64_t *id,
 				   struct catalog_trace *t);
 /* Change product `id` (in a short transaction that also reads the writer's

@@ -43,6 +43,7 @@ struct page {
 	char title[PRODUCT_NAME_MAX_BYTES + 64];
 	int status;
 	char location[128]; /* with status 303: where to go */
+	bool used_write;    /* ran statements on the WRITE session (for the log) */
 };
 
 static const char css[] =
@@ -266,6 +267,10 @@ static void log_request(struct page *pg, double started, const char *location)
 		if (w > 0)
 			n += (size_t)w;
 	}
+	if (n && n < sizeof(where) - 1)
+		snprintf(where + n, sizeof(where) - n, " (%s session)",
+			 pg->used_write ? "write" : "read");
+	n = strlen(where);
 	if (pg->status >= 500)
 		dlog_warn("http", "%s %s %d %.1f ms%s%s: %s during '%s' (error %u: %s)",
 			  method_name(evhttp_request_get_command(req)), uri, pg->status, ms,
@@ -562,6 +567,19 @@ static void product_link(struct evbuffer *m, int64_t id, const char *name)
 
 /* ---- pages --------------------------------------------------------------------------- */
 
+/* The session for the reads of a page (see catalog.h): the one that wrote, for
+ * the page a write redirected to (so it shows the write) and for the forms
+ * that lead to a write (so they start from the latest data); the reading one
+ * for everything else. */
+static enum catalog_session reads_on(struct page *pg, bool before_write)
+{
+	if (pg->flash || before_write) {
+		pg->used_write = true;
+		return CATALOG_SESSION_WRITE;
+	}
+	return CATALOG_SESSION_READ;
+}
+
 /* End a successful write: 303 to `path`, with the token of the write's
  * flash entry in ?done= so the next page can show what happened. */
 static void redirect(struct page *pg, const char *path, const char *token)
@@ -607,7 +625,7 @@ static void page_list(struct page *pg, const struct form *query)
 		return;
 	}
 	title(pg, q[0] ? "Search" : "Products");
-	st = catalog_list(hp->cfg.catalog, q, page, list, &pg->trace);
+	st = catalog_list(hp->cfg.catalog, reads_on(pg, false), q, page, list, &pg->trace);
 	if (st != CATALOG_OK) {
 		evbuffer_add_printf(m, "<h1>Products</h1>");
 		db_failure(pg, st, false);
@@ -685,7 +703,8 @@ static void page_detail(struct page *pg, int64_t id)
 {
 	struct catalog_product p;
 	struct evbuffer *m = pg->main;
-	enum catalog_status st = catalog_get(pg->hp->cfg.catalog, id, &p, &pg->trace);
+	enum catalog_status st =
+		catalog_get(pg->hp->cfg.catalog, reads_on(pg, false), id, &p, &pg->trace);
 
 	if (st == CATALOG_NOT_FOUND) {
 		not_found_product(pg, id);
@@ -753,6 +772,7 @@ static void page_new(struct page *pg, bool post)
 		goto out;
 	if (!validated(pg, &f, "/products/new", "Create", &in))
 		goto out;
+	pg->used_write = true;
 	st = catalog_insert(hp->cfg.catalog, &in, &id, &pg->trace);
 	if (st != CATALOG_OK) {
 		db_failure(pg, st, true);
@@ -780,7 +800,7 @@ static void page_edit(struct page *pg, int64_t id, bool post)
 	snprintf(action, sizeof(action), "/products/%" PRId64 "/edit", id);
 	title(pg, "Edit product");
 	if (!post) {
-		st = catalog_get(hp->cfg.catalog, id, &p, &pg->trace);
+		st = catalog_get(hp->cfg.catalog, reads_on(pg, true), id, &p, &pg->trace);
 		if (st == CATALOG_NOT_FOUND) {
 			not_found_product(pg, id);
 			return;
@@ -801,6 +821,7 @@ static void page_edit(struct page *pg, int64_t id, bool post)
 		goto out;
 	if (!validated(pg, &f, action, "Save", &in))
 		goto out;
+	pg->used_write = true;
 	st = catalog_update(hp->cfg.catalog, id, &in, &pg->trace);
 	if (st == CATALOG_NOT_FOUND) {
 		evbuffer_drain(pg->main, evbuffer_get_length(pg->main));
@@ -830,7 +851,7 @@ static void page_delete(struct page *pg, int64_t id, bool post)
 
 	title(pg, "Delete product");
 	if (!post) {
-		st = catalog_get(hp->cfg.catalog, id, &p, &pg->trace);
+		st = catalog_get(hp->cfg.catalog, reads_on(pg, true), id, &p, &pg->trace);
 		if (st == CATALOG_NOT_FOUND) {
 			not_found_product(pg, id);
 			return;
@@ -850,6 +871,7 @@ static void page_delete(struct page *pg, int64_t id, bool post)
 				    id, id, id);
 		return;
 	}
+	pg->used_write = true;
 	st = catalog_delete(hp->cfg.catalog, id, &pg->trace);
 	if (st == CATALOG_NOT_FOUND) {
 		not_found_product(pg, id);

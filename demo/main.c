@@ -90,7 +90,11 @@ fail:
 static bool first_connect(struct catalog *cat, const struct options *o)
 {
 	struct catalog_trace t = {0};
-	enum catalog_status st = catalog_connect(cat, &t);
+	enum catalog_status st = catalog_connect(cat, CATALOG_SESSION_WRITE, &t);
+
+	/* The write session first: it runs --init-schema. */
+	if (st == CATALOG_OK)
+		st = catalog_connect(cat, CATALOG_SESSION_READ, &t);
 
 	if (st == CATALOG_OK)
 		return true;
