@@ -469,7 +469,7 @@ static enum catalog_status init_schema(struct conn *k, struct catalog_trace *t)
 	mysql_free_result(res);
 	count = strtol(count_text, NULL, 10);
 	if (count > 0) {
-		dlog_info("db", "schema ready: %s.products has %ld products", k->cat->database,
+		dlog_info(tag(k), "schema ready: %s.products has %ld products", k->cat->database,
 			  count);
 		return CATALOG_OK;
 	}
@@ -485,7 +485,7 @@ static enum catalog_status init_schema(struct conn *k, struct catalog_trace *t)
 		if ((st = insert_row(k, &in, &id, node, "seed a product", t)) != CATALOG_OK)
 			return st;
 	}
-	dlog_info("db", "schema ready: created %s.products and added %zu sample products",
+	dlog_info(tag(k), "schema ready: created %s.products and added %zu sample products",
 		  k->cat->database, sizeof(seed_products) / sizeof(seed_products[0]));
 	return CATALOG_OK;
 }

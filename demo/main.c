@@ -27,7 +27,16 @@
 #include "options.h"
 #include "stats_client.h"
 
-#define HTTP_TIMEOUT_S 10 /* for a client to send its request */
+/* evhttp's timeout for a connection's reads and writes. Its timers run out
+ * while a request blocks the loop on the database, and an expired one drops
+ * the connection of the very request that waited (seen in a failover: the
+ * write went through, the browser got nothing). So it must outlast the
+ * longest a request can block: a connect (5 s) and the four statements of an
+ * update, each up to --mysql-timeout, plus slack. */
+static int http_timeout(unsigned mysql_timeout)
+{
+	return 10 + 5 + 4 * (int)mysql_timeout;
+}
 
 /* A listening socket for --listen; -1 after printing why not. */
 static evutil_socket_t bind_listener(const struct options *o)
@@ -208,7 +217,7 @@ int main(int argc, char **argv)
 	}
 	if (!first_connect(cat, &opt))
 		goto out;
-	evhttp_set_timeout(http, HTTP_TIMEOUT_S);
+	evhttp_set_timeout(http, http_timeout(opt.mysql_timeout));
 	evhttp_set_max_body_size(http, HTTP_PAGES_MAX_BODY);
 	evhttp_set_max_headers_size(http, 16384);
 	/* The pages answer other methods with 405 and an Allow header themselves. */
