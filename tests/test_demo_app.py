@@ -28,6 +28,7 @@ import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.parse
@@ -644,14 +645,33 @@ def test_writer_killed_pages_work_or_say_so_then_work(galera, tmp_path):
     # A statement timeout shorter than Galera's eviction of a dead node (11-21 s here), so that
     # a write caught by it fails and its page has to say so in words.
     stack = Stack(galera, str(tmp_path), ("--mysql-timeout", "5")).start()
+    # And a second app with the default timeout (30 s), whose create waits the eviction out: its
+    # answer must still reach the client (evhttp's own timers run out while the app blocks).
+    patient_port = free_port()
+    patient = DemoApp(str(tmp_path), [
+        "--listen", f"{HOST}:{patient_port}", "--mysql-port", str(stack.sql_port),
+        "--mysql-user", USER, "--database", stack.database, "--stats-url", stack.stats_url],
+        name="patient").start()
+    patient_reply: list = []
     outcomes: list[tuple[str, str]] = []
     mark = 0
     try:
         pid, page = create(stack, "before the kill")
         assert [(b["node"], b["role"]) for b in page.badges() if b["kind"] == "write"] == [
             ("node1", "writer")]
+        request(f"http://{HOST}:{patient_port}", "/")  # its connections are open before the kill
         mark = stack.sluice.log_size()
         galera.kill(0)
+
+        def patient_create():
+            try:
+                patient_reply.append(request(f"http://{HOST}:{patient_port}", "/products/new",
+                                             {"name": "waited", "price": "1", "stock": "1"},
+                                             timeout=120))
+            except Exception as e:  # e.g. RemoteDisconnected: the answer was lost
+                patient_reply.append(e)
+        waiter = threading.Thread(target=patient_create)
+        waiter.start()
         # Until sluice has a new writer and a create has gone through on it, keep using the app:
         # every answer is a page that works or a 503 that says what happened.
         deadline = time.monotonic() + 120
@@ -687,6 +707,10 @@ def test_writer_killed_pages_work_or_say_so_then_work(galera, tmp_path):
         assert request(stack.base, f"/products/{pid}").status == 200
         footer = re.search(r"<footer>.*</footer>", page.text, re.S).group(0)
         assert "node1: <span class=\"state-down\">down</span>" in footer, footer
+        waiter.join(150)
+        assert patient_reply and isinstance(patient_reply[0], Reply), patient_reply
+        served_or_said_so(patient_reply[0])
+        print(f"\npatient app's create during the failover: HTTP {patient_reply[0].status}")
         print(f"\nfailover outcomes ({len(outcomes)} requests): "
               f"{sum(o == 'ok' for _, o in outcomes)} served, "
               f"{sum(o == 'said' for _, o in outcomes)} said so; {outcomes}")
@@ -698,4 +722,7 @@ def test_writer_killed_pages_work_or_say_so_then_work(galera, tmp_path):
             stack.sluice.wait_log(r"node node1 \(cluster galera, [^)]*\) is UP", timeout=30,
                                   after=mark)
         finally:
-            stack.stop()
+            try:
+                patient.stop()
+            finally:
+                stack.stop()
