@@ -481,7 +481,15 @@ def test_malformed_requests_get_4xx(stack):
     for reply, status, words in cases:
         assert reply.status == status, (status, words, reply.text[-1000:])
         assert words in html.unescape(reply.text), (words, reply.text[-1000:])
+    # A body over the 64 KiB a form may have is refused by evhttp before any page code runs.
+    big = request(stack.base, "/products/new", body=b"name=" + b"x" * 70000 + b"&price=1",
+                  content_type="application/x-www-form-urlencoded")
+    assert big.status == 413
     assert stack.rows_on(0) == before
+    # HEAD: the status and headers of GET, no body.
+    head = request(stack.base, f"/products/{pid}", method="HEAD")
+    assert head.status == 200 and head.text == ""
+    assert head.headers["Content-Type"] == "text/html; charset=utf-8"
 
 
 def test_everything_is_html_escaped(stack):
