@@ -25,6 +25,7 @@ import html
 import json
 import os
 import re
+import shutil
 import signal
 import socket
 import subprocess
@@ -323,10 +324,13 @@ def test_man_page_names_every_option():
     missing = sorted(o for o in options if o.replace("-", "\\-") not in page)
     assert not missing, f"man/sluice-demo.1 does not name {missing}"
     assert "SLUICE_DEMO_MYSQL_PASSWORD" in page
-    g = subprocess.run(["groff", "-man", "-ww", "-z", os.path.join(REPO, "man", "sluice-demo.1")],
+    assert "install_man('sluice-demo.1')" in open(os.path.join(REPO, "man", "meson.build")).read()
+    groff = shutil.which("groff")
+    if groff is None:
+        pytest.skip("groff is not installed (apt-get install groff-base)")
+    g = subprocess.run([groff, "-man", "-ww", "-z", os.path.join(REPO, "man", "sluice-demo.1")],
                        capture_output=True, text=True, timeout=30)
     assert g.returncode == 0 and g.stderr == "", g.stderr
-    assert "install_man('sluice-demo.1')" in open(os.path.join(REPO, "man", "meson.build")).read()
 
 
 def test_create_redirects_and_the_list_shows_it_written_on_the_writer(galera, stack):
