@@ -33,6 +33,8 @@ void options_usage(FILE *out)
 		"  --stats-url URL            sluice's stats server, e.g. http://127.0.0.1:8404\n"
 		"                             (node roles and states; without it roles are "
 		"unknown)\n"
+		"  --dashboard-url URL        the footer's dashboard link, as a browser reaches\n"
+		"                             sluice's stats server (default: --stats-url)\n"
 		"  --init-schema              create the database and table if missing and add\n"
 		"                             sample products when the table is empty\n"
 		"  --mysql-timeout SECONDS    longest wait for one statement (default 30)\n"
@@ -40,6 +42,101 @@ void options_usage(FILE *out)
 		"  -h, --help                 this text\n"
 		"  --version                  the version\n",
 		OPTIONS_PASSWORD_ENV);
+}
+
+static const char *dashboard_url; /* options_dashboard_url() */
+
+const char *options_dashboard_url(void)
+{
+	return dashboard_url;
+}
+
+/* A host name or IPv4 address (`bracketed` false), or an IPv6 address. */
+static bool host_chars_ok(const char *h, size_t len, bool bracketed)
+{
+	for (size_t i = 0; i < len; i++) {
+		char c = h[i];
+		bool hex =
+			(c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+
+		if (bracketed ? !(hex || c == ':' || c == '.')
+			      : !(hex || (c >= 'g' && c <= 'z') || (c >= 'G' && c <= 'Z') ||
+				  c == '.' || c == '-' || c == '_' || c == '~' || c == '%'))
+			return false;
+	}
+	return true;
+}
+
+bool options_dashboard_url_ok(const char *url, char *err, size_t errlen)
+{
+	const char *p, *slash, *host;
+	size_t host_len;
+	bool bracketed;
+
+	if (strncmp(url, "http://", 7) == 0) {
+		p = url + 7;
+	} else if (strncmp(url, "https://", 8) == 0) {
+		p = url + 8;
+	} else {
+		snprintf(err, errlen,
+			 "--dashboard-url must start with http:// or https:// (got '%s')", url);
+		return false;
+	}
+	for (const char *c = url; *c; c++) {
+		if ((unsigned char)*c <= ' ' || *c == 0x7f || *c == '?' || *c == '#') {
+			snprintf(err, errlen,
+				 "--dashboard-url: '%s' has a space, control character, '?' or '#'",
+				 url);
+			return false;
+		}
+	}
+	slash = strchr(p, '/');
+	if (!slash)
+		slash = p + strlen(p);
+	bracketed = *p == '[';
+	if (bracketed) {
+		const char *close = memchr(p, ']', (size_t)(slash - p));
+
+		if (!close) {
+			snprintf(err, errlen, "--dashboard-url: unclosed '[' in '%s'", url);
+			return false;
+		}
+		host = p + 1;
+		host_len = (size_t)(close - host);
+		p = close + 1;
+	} else {
+		const char *colon = memchr(p, ':', (size_t)(slash - p));
+
+		host = p;
+		p = colon ? colon : slash;
+		host_len = (size_t)(p - host);
+	}
+	if (host_len == 0 || host_len > 255) {
+		snprintf(err, errlen, "--dashboard-url: no host (or a too long one) in '%s'", url);
+		return false;
+	}
+	if (!host_chars_ok(host, host_len, bracketed)) {
+		snprintf(err, errlen,
+			 "--dashboard-url: '%.*s' is not a host name or address in '%s'",
+			 (int)host_len, host, url);
+		return false;
+	}
+	if (*p == ':') {
+		unsigned long port = 0;
+		const char *d = p + 1;
+
+		for (; d < slash && *d >= '0' && *d <= '9' && port <= 65535; d++)
+			port = port * 10 + (unsigned long)(*d - '0');
+		if (d == p + 1 || d != slash || port < 1 || port > 65535) {
+			snprintf(err, errlen, "--dashboard-url: bad port in '%s'", url);
+			return false;
+		}
+	} else if (p != slash) {
+		snprintf(err, errlen, "--dashboard-url: unexpected text after the host in '%s'",
+			 url);
+		return false;
+	}
+	return true;
 }
 
 /* "HOST:PORT" or "[V6]:PORT" into o->listen_host and o->listen_port. */
@@ -131,6 +228,7 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 		OPT_MYSQL_PASSWORD_FILE,
 		OPT_DATABASE,
 		OPT_STATS_URL,
+		OPT_DASHBOARD_URL,
 		OPT_INIT_SCHEMA,
 		OPT_MYSQL_TIMEOUT,
 		OPT_VERSION,
@@ -144,6 +242,7 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 		{"mysql-password-file", required_argument, NULL, OPT_MYSQL_PASSWORD_FILE},
 		{"database", required_argument, NULL, OPT_DATABASE},
 		{"stats-url", required_argument, NULL, OPT_STATS_URL},
+		{"dashboard-url", required_argument, NULL, OPT_DASHBOARD_URL},
 		{"init-schema", no_argument, NULL, OPT_INIT_SCHEMA},
 		{"mysql-timeout", required_argument, NULL, OPT_MYSQL_TIMEOUT},
 		{"verbose", no_argument, NULL, 'v'},
@@ -151,7 +250,8 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 		{"version", no_argument, NULL, OPT_VERSION},
 		{NULL, 0, NULL, 0},
 	};
-	const char *password_file = NULL;
+	const char *password_file = NULL, *dashboard = NULL;
+	char err[512];
 	int c;
 
 	memset(o, 0, sizeof(*o));
@@ -205,6 +305,9 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 		case OPT_STATS_URL:
 			o->stats_url = *optarg ? optarg : NULL;
 			break;
+		case OPT_DASHBOARD_URL:
+			dashboard = optarg;
+			break;
 		case OPT_INIT_SCHEMA:
 			o->init_schema = true;
 			break;
@@ -253,6 +356,12 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 			o->database);
 		return OPTIONS_ERROR;
 	}
+	/* Empty: no link. Not given: the app's own view of sluice, --stats-url. */
+	o->dashboard_url = dashboard ? (*dashboard ? dashboard : NULL) : o->stats_url;
+	if (dashboard && *dashboard && !options_dashboard_url_ok(dashboard, err, sizeof(err))) {
+		fprintf(stderr, "sluice-demo: %s\n", err);
+		return OPTIONS_ERROR;
+	}
 	if (password_file && o->mysql_password) {
 		fprintf(stderr, "sluice-demo: give --mysql-password or --mysql-password-file, "
 				"not both\n");
@@ -266,6 +375,7 @@ enum options_result options_parse(struct options *o, int argc, char **argv)
 		o->mysql_password = strdup(""); /* an account without a password */
 	if (!o->mysql_password)
 		return OPTIONS_ERROR;
+	dashboard_url = o->dashboard_url;
 	return OPTIONS_RUN;
 }
 

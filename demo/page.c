@@ -17,6 +17,7 @@
 #include "dlog.h"
 #include "flash.h"
 #include "html.h"
+#include "options.h"
 #include "stats_client.h"
 
 static const char css[] =
@@ -154,6 +155,8 @@ static void render_badge(struct evbuffer *out, const struct catalog_badge *b,
 static void render_footer(struct evbuffer *out, const struct page_env *env,
 			  const struct stats_status *ss)
 {
+	const char *dashboard;
+
 	evbuffer_add_printf(out, "<footer>");
 	if (!env->stats) {
 		evbuffer_add_printf(out, "Node states are not shown: start sluice-demo with "
@@ -184,10 +187,16 @@ static void render_footer(struct evbuffer *out, const struct page_env *env,
 		if (!ss->writer[0])
 			evbuffer_add_printf(out, "<b>no writer right now</b>. ");
 	}
-	if (env->stats) {
+	/* --dashboard-url, else --stats-url: the browser's way to sluice, which can
+	 * differ from the app's (docker compose: localhost, not the service name). */
+	dashboard = options_dashboard_url();
+	if (dashboard) {
+		size_t len = strlen(dashboard);
+
 		evbuffer_add_printf(out, " <a href=\"");
-		html_text(out, stats_client_url(env->stats));
-		evbuffer_add_printf(out, "/\">sluice dashboard</a>");
+		html_text(out, dashboard);
+		evbuffer_add_printf(out, "%s\">sluice dashboard</a>",
+				    len && dashboard[len - 1] == '/' ? "" : "/");
 	}
 	evbuffer_add_printf(out, "</footer>");
 }

@@ -11,6 +11,8 @@
 #   - edit and delete work, each with its badge; invalid input gets a 4xx with a message in words
 #     and changes nothing in the database; text is HTML-escaped everywhere; search and paging;
 #   - the footer shows the node states from the stats API; without it, roles are "unknown";
+#     its dashboard link is --dashboard-url when given (a browser's address for sluice), else
+#     --stats-url;
 #   - a busy port and bad options stop the start with a message naming the flag;
 #   - failover: with the writer SIGKILLed, every page either works or says in words that it could
 #     not be served (HTTP 503), the app never dies, and the next requests work on the new writer.
@@ -550,6 +552,38 @@ def test_footer_names_node_states_and_links_the_dashboard(stack):
     assert f'<a href="{stack.stats_url}/">sluice dashboard</a>' in footer
 
 
+def test_footer_links_the_dashboard_url_given(stack, tmp_path):
+    """--dashboard-url (as docker/compose.yaml gives it: the address a browser on the host has
+    for sluice, where the app's --stats-url is a compose service name) is the footer's link,
+    HTML-escaped; the node states still come from --stats-url.  A bad one stops the start with
+    exit status 2, naming the flag."""
+    dashboard = "http://localhost:18404/sluice&co"
+    port = free_port()
+    app = DemoApp(str(tmp_path), ["--listen", f"{HOST}:{port}", "--mysql-port",
+                                  str(stack.sql_port), "--mysql-user", USER,
+                                  "--database", stack.database, "--stats-url", stack.stats_url,
+                                  "--dashboard-url", dashboard], name="dashboard").start()
+    try:
+        r = request(f"http://{HOST}:{port}", "/")
+        assert r.status == 200
+        footer = re.search(r"<footer>.*</footer>", r.text, re.S).group(0)
+        assert ' <a href="http://localhost:18404/sluice&amp;co/">sluice dashboard</a>' in footer
+        assert stack.stats_url not in r.text
+        text = re.sub(r"<[^>]+>", "", footer)
+        assert "Cluster galera:" in text and "node1: up/writer" in text, text
+    finally:
+        app.stop()
+
+    for bad, words in (("javascript:alert(1)", "must start with http:// or https://"),
+                       ("http://localhost:0", "bad port"),
+                       ("http://localhost/?next=x", "'?'")):
+        r = subprocess.run([demo_binary(), "--listen", f"{HOST}:{free_port()}", "--mysql-user",
+                            USER, "--stats-url", stack.stats_url, "--dashboard-url", bad],
+                           capture_output=True, text=True, timeout=30)
+        assert r.returncode == 2 and "--dashboard-url" in r.stderr and words in r.stderr, (
+            bad, r.returncode, r.stderr)
+
+
 def test_without_stats_roles_are_unknown(galera, stack, tmp_path):
     """An app whose --stats-url answers nothing still serves, says why in the footer and calls
     the roles unknown; one without --stats-url says how to get them."""
@@ -570,6 +604,7 @@ def test_without_stats_roles_are_unknown(galera, stack, tmp_path):
                 assert "stats API did not answer" in footer and "Connection refused" in footer
             else:
                 assert "start sluice-demo with <code>--stats-url</code>" in footer
+                assert "sluice dashboard" not in footer  # no URL given, no link
         finally:
             app.stop()
 
@@ -595,7 +630,8 @@ def test_start_up_errors_name_the_flag(stack, tmp_path):
     r = run("--help")
     assert r.returncode == 0
     for flag in ("--listen", "--mysql-host", "--mysql-port", "--mysql-user", "--mysql-password",
-                 "--mysql-password-file", "--database", "--stats-url", "--init-schema",
+                 "--mysql-password-file", "--database", "--stats-url", "--dashboard-url",
+                 "--init-schema",
                  "SLUICE_DEMO_MYSQL_PASSWORD"):
         assert flag in r.stdout, flag
     r = run("--mysql-user", USER, "--no-such-flag")

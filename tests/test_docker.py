@@ -559,8 +559,9 @@ def test_passwords_agree(compose, sluice_cfg):
 
 
 def test_demo_app_options_exist(compose, sluice_cfg):
-    """The demo's command line uses only options sluice-demo has (demo/options.c), and its
-    stats URL is sluice's stats server."""
+    """The demo's command line uses only options sluice-demo has (demo/options.c), its
+    stats URL is sluice's stats server, and its footer's dashboard link is that server's port
+    as published on the host (the compose service name does not resolve in a browser)."""
     longopts = dict(re.findall(r'\{"([a-z-]+)",\s*(required|no)_argument',
                                _read(os.path.join(REPO, "demo", "options.c"))))
     assert {"listen", "mysql-host", "mysql-port", "mysql-user", "mysql-password"} <= set(longopts)
@@ -573,6 +574,11 @@ def test_demo_app_options_exist(compose, sluice_cfg):
     opts = dict(zip(cmd[0::2], cmd[1::2]))
     stats_port = sluice_cfg["stats"]["bind"].rsplit(":", 1)[1]
     assert opts["--stats-url"] == f"http://sluice:{stats_port}"
+    # "127.0.0.1:${SLUICE_STATS_PORT:-8404}:8404": the host port, variable and all.
+    (published,) = [str(p) for p in compose["services"]["sluice"]["ports"]
+                    if str(p).rsplit(":", 1)[1] == stats_port]
+    host_port = published.rsplit(":", 1)[0].partition(":")[2]
+    assert opts["--dashboard-url"] == f"http://localhost:{host_port}"
     assert opts["--database"] == "demo"
 
 
