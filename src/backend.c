@@ -11,8 +11,6 @@
 #include <string.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -21,6 +19,7 @@
 #include "config.h"
 #include "log.h"
 #include "net.h"
+#include "pipe.h"
 #include "mysql/auth.h"
 #include "mysql/ed25519.h"
 #include "mysql/handshake.h"
@@ -75,7 +74,7 @@ struct backend {
 	const struct backend_ops *ops;
 	void *arg;
 	enum backend_state state;
-	struct bufferevent *bev;
+	struct pipe *pipe;
 	struct event *timer; /* connect + login deadline */
 	struct mysql_handshake greeting;
 	uint16_t status;
@@ -129,11 +128,11 @@ static void login_finished(struct backend *b, enum backend_result res, const str
 	if (res == BACKEND_OK || (res == BACKEND_REFUSED && b->change_user)) {
 		/* A refused COM_CHANGE_USER leaves the node's session as it was. */
 		backend_set_state(b, BACKEND_READY);
-		bufferevent_setwatermark(b->bev, EV_WRITE, b->bound / 2, 0);
+		pipe_set_write_low(b->pipe, b->bound / 2);
 		b->change_user = false;
 	} else {
 		backend_set_state(b, BACKEND_FAILED);
-		bufferevent_disable(b->bev, EV_READ | EV_WRITE);
+		pipe_set_reading(b->pipe, false);
 	}
 	b->ops->login_done(b->arg, res, err, why);
 }
@@ -150,7 +149,7 @@ static void fail(struct backend *b, const char *fmt, ...)
 	va_end(ap);
 	if (b->state == BACKEND_READY) {
 		backend_set_state(b, BACKEND_FAILED);
-		bufferevent_disable(b->bev, EV_READ | EV_WRITE);
+		pipe_set_reading(b->pipe, false);
 		b->ops->closed(b->arg, why);
 		return;
 	}
@@ -224,14 +223,11 @@ static bool auth_answer(struct backend *b, uint8_t *out, size_t *out_len)
 static void send_packet(struct backend *b, struct mysql_writer *w)
 {
 	if (w->ok)
-		bufferevent_write(b->bev, w->data, w->len);
+		evbuffer_add(pipe_output(b->pipe), w->data, w->len);
 	else
 		fail(b, "out of memory building a login packet");
 }
 
-static void read_cb(struct bufferevent *bev, void *arg);
-static void write_cb(struct bufferevent *bev, void *arg);
-static void event_cb(struct bufferevent *bev, short what, void *arg);
 
 /* Send the HandshakeResponse41 and wait for the outcome. */
 static void send_response(struct backend *b, const struct mysql_handshake_response *rsp,
@@ -247,7 +243,7 @@ static void send_response(struct backend *b, const struct mysql_handshake_respon
 	backend_set_state(b, BACKEND_AUTH);
 }
 
-/* Put a TLS filter over the socket; the handshake runs as libevent goes. */
+/* TLS under the pipe from here on; the handshake runs as the loop goes. */
 static bool start_tls(struct backend *b)
 {
 	char host[256];
@@ -255,7 +251,6 @@ static bool start_tls(struct backend *b)
 	const char *colon = strrchr(text, ':');
 	size_t n = colon ? (size_t)(colon - text) : strlen(text);
 	SSL *ssl;
-	struct bufferevent *filter;
 
 	if (n >= sizeof(host))
 		n = sizeof(host) - 1;
@@ -269,17 +264,10 @@ static bool start_tls(struct backend *b)
 		fail(b, "cannot set up TLS to node %s", b->node->name);
 		return false;
 	}
-	filter = bufferevent_openssl_filter_new(b->base, b->bev, ssl, BUFFEREVENT_SSL_CONNECTING,
-						BEV_OPT_CLOSE_ON_FREE);
-	if (!filter) {
-		SSL_free(ssl);
+	if (!pipe_start_tls(b->pipe, ssl, false)) {
 		fail(b, "cannot set up TLS to node %s", b->node->name);
 		return false;
 	}
-	b->bev = filter; /* owns the socket bufferevent now */
-	bufferevent_setcb(b->bev, read_cb, write_cb, event_cb, b);
-	bufferevent_setwatermark(b->bev, EV_READ, 0, b->bound);
-	bufferevent_enable(b->bev, EV_READ | EV_WRITE);
 	return true;
 }
 
@@ -476,10 +464,10 @@ static void on_auth(struct backend *b, const uint8_t *p, uint32_t len, uint8_t s
 	fail(b, "unexpected packet 0x%02x during login", p[0]);
 }
 
-static void read_cb(struct bufferevent *bev, void *arg)
+static void read_cb(struct pipe *p, void *arg)
 {
 	struct backend *b = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
+	struct evbuffer *in = pipe_input(p);
 
 	if (b->state == BACKEND_READY) {
 		b->ops->readable(b->arg);
@@ -528,7 +516,7 @@ static void read_cb(struct bufferevent *bev, void *arg)
 		b->ops->readable(b->arg);
 }
 
-static void write_cb(struct bufferevent *bev, void *arg)
+static void write_cb(struct pipe *p, void *arg)
 {
 	struct backend *b = arg;
 
@@ -536,35 +524,32 @@ static void write_cb(struct bufferevent *bev, void *arg)
 		b->ops->writable(b->arg);
 }
 
-static void event_cb(struct bufferevent *bev, short what, void *arg)
+static void event_cb(struct pipe *p, short what, void *arg)
 {
 	struct backend *b = arg;
 
-	if ((what & BEV_EVENT_CONNECTED) && b->state == BACKEND_TLS) {
+	if ((what & PIPE_CONNECTED) && b->state == BACKEND_TLS) {
 		struct mysql_handshake_response rsp = b->rsp;
 		OPENSSL_cleanse(b->rsp.auth, sizeof(b->rsp.auth));
 		log_debug("backend", "%s: TLS established (%s)", b->node->name,
-			  SSL_get_cipher(bufferevent_openssl_get_ssl(bev)));
+			  SSL_get_cipher(pipe_ssl(p)));
 		send_response(b, &rsp, b->rsp_seq);
 		OPENSSL_cleanse(rsp.auth, sizeof(rsp.auth));
 		return;
 	}
-	if (what & BEV_EVENT_CONNECTED) {
-		net_tune_stream(bufferevent_getfd(bev));
+	if (what & PIPE_CONNECTED) {
+		net_tune_stream(pipe_fd(p));
 		backend_set_state(b, BACKEND_GREETING);
+		pipe_set_reading(p, true);
 		return;
 	}
-	unsigned long ssl_err = b->tls ? bufferevent_get_openssl_error(bev) : 0;
-	if (ssl_err) {
-		char buf[256];
-		ERR_error_string_n(ssl_err, buf, sizeof(buf));
-		fail(b, "TLS with node %s failed: %s", b->node->name, buf);
-	} else if (what & BEV_EVENT_EOF)
+	if ((what & PIPE_ERROR) && pipe_ssl(p))
+		fail(b, "TLS with node %s failed: %s", b->node->name, pipe_error(p));
+	else if (what & PIPE_EOF)
 		fail(b, "node %s closed the connection%s", b->node->name,
 		     b->state == BACKEND_READY ? "" : " during login");
 	else
-		fail(b, "node %s: %s", b->node->name,
-		     evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+		fail(b, "node %s: %s", b->node->name, pipe_error(p));
 }
 
 static void timeout_cb(evutil_socket_t fd, short what, void *arg)
@@ -594,11 +579,11 @@ struct backend *backend_create(struct event_base *base, const struct config_node
 	b->ops = ops;
 	b->arg = arg;
 	b->timer = evtimer_new(base, timeout_cb, b);
-	b->bev = bufferevent_socket_new(base, -1, BEV_OPT_CLOSE_ON_FREE);
-	if (!b->timer || !b->bev)
+	b->pipe = pipe_new(base, -1);
+	if (!b->timer || !b->pipe)
 		goto fail;
-	bufferevent_setcb(b->bev, read_cb, write_cb, event_cb, b);
-	bufferevent_setwatermark(b->bev, EV_READ, 0, bound);
+	pipe_set_callbacks(b->pipe, read_cb, write_cb, event_cb, b);
+	pipe_set_read_bound(b->pipe, bound);
 	return b;
 fail:
 	backend_destroy(b);
@@ -644,9 +629,8 @@ bool backend_connect(struct backend *b, const struct backend_login *login)
 		return false;
 	b->state = BACKEND_CONNECTING;
 	evtimer_add(b->timer, &tv);
-	bufferevent_enable(b->bev, EV_READ | EV_WRITE);
-	if (bufferevent_socket_connect(b->bev, (const struct sockaddr *)&b->node->address.ss,
-				       (int)b->node->address.len) < 0) {
+	if (!pipe_connect(b->pipe, (const struct sockaddr *)&b->node->address.ss,
+			  b->node->address.len)) {
 		event_del(b->timer);
 		return false;
 	}
@@ -685,7 +669,7 @@ bool backend_change_user(struct backend *b, const struct backend_login *login)
 		mysql_writer_deinit(&w);
 		return false;
 	}
-	bufferevent_write(b->bev, w.data, w.len);
+	evbuffer_add(pipe_output(b->pipe), w.data, w.len);
 	mysql_writer_deinit(&w);
 	b->seq = 1;
 	b->change_user = true;
@@ -698,22 +682,24 @@ bool backend_change_user(struct backend *b, const struct backend_login *login)
 
 struct evbuffer *backend_input(struct backend *b)
 {
-	return bufferevent_get_input(b->bev);
+	return pipe_input(b->pipe);
 }
 
 struct evbuffer *backend_output(struct backend *b)
 {
-	return bufferevent_get_output(b->bev);
+	return pipe_output(b->pipe);
+}
+
+size_t backend_pending(struct backend *b)
+{
+	return pipe_pending(b->pipe);
 }
 
 void backend_set_reading(struct backend *b, bool on)
 {
 	if (b->state != BACKEND_READY)
 		return;
-	if (on)
-		bufferevent_enable(b->bev, EV_READ);
-	else
-		bufferevent_disable(b->bev, EV_READ);
+	pipe_set_reading(b->pipe, on);
 }
 
 uint32_t backend_thread_id(const struct backend *b)
@@ -745,8 +731,7 @@ static void free_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct backend *b = arg;
 
-	if (b->bev)
-		bufferevent_free(b->bev);
+	pipe_free(b->pipe);
 	if (b->timer)
 		event_free(b->timer);
 	forget_secrets(b);
@@ -762,8 +747,11 @@ void backend_destroy(struct backend *b)
 	b->closing = true;
 	if (b->timer)
 		event_del(b->timer);
-	if (b->bev)
-		bufferevent_disable(b->bev, EV_READ | EV_WRITE);
+	if (b->pipe) {
+		/* Nothing of it reaches the session any more. */
+		pipe_set_reading(b->pipe, false);
+		pipe_set_callbacks(b->pipe, NULL, NULL, NULL, NULL);
+	}
 	/* Freed from a fresh event: we may be inside one of our callbacks. If
 	 * the base cannot schedule it (out of memory), free now. */
 	if (event_base_once(b->base, -1, EV_TIMEOUT, free_cb, b, &now) != 0)

@@ -83,6 +83,8 @@ bool backend_change_user(struct backend *b, const struct backend_login *login)
 
 struct evbuffer *backend_input(struct backend *b);
 struct evbuffer *backend_output(struct backend *b);
+/* Bytes queued towards the node and not yet taken by the kernel. */
+size_t backend_pending(struct backend *b);
 /* Flow control from the session: stop/resume reading from the node. */
 void backend_set_reading(struct backend *b, bool on);
 /* The node's thread id for this connection (its CONNECTION_ID()). */

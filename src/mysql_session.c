@@ -24,8 +24,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 #include <event2/event.h>
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
@@ -41,6 +39,7 @@
 #include "log.h"
 #include "net.h"
 #include "opstate.h"
+#include "pipe.h"
 #include "mysql/auth.h"
 #include "mysql/compress.h"
 #include "mysql/handshake.h"
@@ -192,9 +191,8 @@ struct mysql_session {
 	char peer_host[64];
 	char tag[200];
 
-	struct bufferevent *client; /* socket, or the TLS filter over it */
+	struct pipe *client; /* plain or TLS: the pipe hides which */
 	bool tls;
-	struct evbuffer_cb_entry *tls_cb; /* CLOSING over TLS: drain watch */
 	bool compress;
 	struct evbuffer *zin;  /* compressed mode: inflated client bytes */
 	struct evbuffer *zout; /* compressed mode: plain bytes to deflate */
@@ -349,13 +347,13 @@ static void conn_set_state(struct ms_conn *c, enum conn_state next)
 /* Plain packets from the client (after inflating, in compressed mode). */
 static struct evbuffer *cin(struct mysql_session *s)
 {
-	return s->compress ? s->zin : bufferevent_get_input(s->client);
+	return s->compress ? s->zin : pipe_input(s->client);
 }
 
 /* Plain packets to the client (deflated by client_flush in compressed mode). */
 static struct evbuffer *cout(struct mysql_session *s)
 {
-	return s->compress ? s->zout : bufferevent_get_output(s->client);
+	return s->compress ? s->zout : pipe_output(s->client);
 }
 
 /* Compressed mode: wrap what the session wrote into frames. */
@@ -369,7 +367,7 @@ static void client_flush(struct mysql_session *s)
 	mysql_writer_init(&w);
 	mysql_write_compressed(&w, &s->zseq, evbuffer_pullup(s->zout, (ev_ssize_t)n), n);
 	if (w.ok)
-		bufferevent_write(s->client, w.data, w.len);
+		evbuffer_add(pipe_output(s->client), w.data, w.len);
 	evbuffer_drain(s->zout, n);
 	mysql_writer_deinit(&w);
 }
@@ -378,7 +376,7 @@ static void client_flush(struct mysql_session *s)
  * is below the bound. False on a corrupt frame. */
 static bool client_inflate(struct mysql_session *s)
 {
-	struct evbuffer *raw = bufferevent_get_input(s->client);
+	struct evbuffer *raw = pipe_input(s->client);
 
 	while (evbuffer_get_length(s->zin) < s->bound) {
 		uint8_t h[MYSQL_COMP_HEADER_LEN];
@@ -459,8 +457,7 @@ static void ms_destroy(struct worker_session *ws)
 	stmt_table_deinit(&s->stmts);
 	free(s->saved);
 	free(s->retry);
-	if (s->client)
-		bufferevent_free(s->client);
+	pipe_free(s->client);
 	if (s->zin)
 		evbuffer_free(s->zin);
 	if (s->zout)
@@ -496,37 +493,20 @@ static void ms_close(struct mysql_session *s, const char *why)
 		registry_kill(s->kill_victim, REGISTRY_KILL_NONE);
 		s->kill_pending = false;
 	}
-	if (s->client)
-		bufferevent_disable(s->client, EV_READ | EV_WRITE);
-	if (s->tls_cb) {
-		evbuffer_remove_cb_entry(
-			bufferevent_get_output(bufferevent_get_underlying(s->client)), s->tls_cb);
-		s->tls_cb = NULL;
+	if (s->client) {
+		/* What is still queued is dropped with the pipe in the reaper. */
+		pipe_set_reading(s->client, false);
+		pipe_set_callbacks(s->client, NULL, NULL, NULL, NULL);
 	}
 	close_conns(s);
 	event_del(s->timer);
 	worker_session_close(s->w, &s->ws);
 }
 
-/* Bytes queued towards the client, including those below a TLS filter,
- * which the filter hands down as it encrypts. */
+/* Bytes queued towards the client and not yet taken by the kernel. */
 static size_t client_pending(struct mysql_session *s)
 {
-	size_t n = evbuffer_get_length(bufferevent_get_output(s->client));
-	struct bufferevent *under = s->tls ? bufferevent_get_underlying(s->client) : NULL;
-
-	if (under)
-		n += evbuffer_get_length(bufferevent_get_output(under));
-	return n;
-}
-
-/* Closing over TLS: the socket below the filter drained. */
-static void tls_drained_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-	struct mysql_session *s = arg;
-
-	if (s->state == MS_CLOSING && client_pending(s) == 0)
-		ms_close(s, "flushed");
+	return pipe_pending(s->client);
 }
 
 /* Send what is queued (an ERR, usually), then close. */
@@ -544,13 +524,8 @@ static void ms_flush_and_close(struct mysql_session *s, const char *why)
 	}
 	log_debug(s->tag, "%s; flushing before close", why);
 	ms_set_state(s, MS_CLOSING);
-	if (s->tls) {
-		struct bufferevent *under = bufferevent_get_underlying(s->client);
-		s->tls_cb = evbuffer_add_cb(bufferevent_get_output(under), tls_drained_cb, s);
-	}
-	bufferevent_disable(s->client, EV_READ);
-	bufferevent_setwatermark(s->client, EV_WRITE, 0, 0);
-	bufferevent_enable(s->client, EV_WRITE);
+	pipe_set_reading(s->client, false);
+	pipe_set_write_low(s->client, 0); /* client_write_cb once everything is out */
 	event_del(s->timer);
 	evtimer_add(s->timer, &tv);
 }
@@ -799,17 +774,9 @@ static void check_answer(struct mysql_session *s, const uint8_t *answer, size_t 
 static bool start_tls(struct mysql_session *s)
 {
 	SSL *ssl = SSL_new(listener_tls(s->l));
-	struct bufferevent *filter;
 
-	if (!ssl)
+	if (!ssl || !pipe_start_tls(s->client, ssl, true))
 		return false;
-	filter = bufferevent_openssl_filter_new(worker_base(s->w), s->client, ssl,
-						BUFFEREVENT_SSL_ACCEPTING, BEV_OPT_CLOSE_ON_FREE);
-	if (!filter) {
-		SSL_free(ssl);
-		return false;
-	}
-	s->client = filter; /* owns the socket bufferevent now */
 	s->tls = true;
 	return true;
 }
@@ -903,8 +870,7 @@ static void first_login_done(struct ms_conn *c)
 		 * A frame is inflated whole, so the socket buffer must be able
 		 * to hold the largest one (16 MiB): the compressed protocol's
 		 * price, paid only by clients that ask for it. */
-		bufferevent_setwatermark(s->client, EV_READ, 0,
-					 MYSQL_COMP_HEADER_LEN + MYSQL_MAX_PAYLOAD);
+		pipe_set_read_bound(s->client, MYSQL_COMP_HEADER_LEN + MYSQL_MAX_PAYLOAD);
 		s->compress = true;
 		s->zseq = 0;
 		if (!client_inflate(s)) {
@@ -1006,7 +972,7 @@ static bool copy_rest(struct evbuffer *src, struct evbuffer *dst, uint32_t *left
 
 static bool backend_output_full(struct mysql_session *s)
 {
-	return s->cur && evbuffer_get_length(backend_output(s->cur->be)) >= s->bound;
+	return s->cur && backend_pending(s->cur->be) >= s->bound;
 }
 
 /* Stream client packets to the current connection until the command (or
@@ -1022,7 +988,7 @@ static bool stream_client_packets(struct mysql_session *s)
 
 	for (;;) {
 		if (out && backend_output_full(s)) {
-			bufferevent_disable(s->client, EV_READ);
+			pipe_set_reading(s->client, false);
 			return false;
 		}
 		if (s->c_left) {
@@ -2399,6 +2365,7 @@ static void ms_process_client(struct mysql_session *s)
 			return;
 		}
 		enum ms_state before = s->state;
+		bool was_streaming = s->c_streaming;
 		size_t have = evbuffer_get_length(cin(s));
 		uint32_t len;
 		uint8_t seq;
@@ -2460,8 +2427,11 @@ static void ms_process_client(struct mysql_session *s)
 		}
 		if (s->state == MS_CLOSING || s->state == MS_CLOSED)
 			return;
-		/* Stop when nothing moved. */
-		if (s->state == before && evbuffer_get_length(cin(s)) == have)
+		/* Stop when nothing moved. A command whose last bytes went out
+		 * just now moved too, though neither the state nor the input
+		 * changed: the next command may already be waiting. */
+		if (s->state == before && s->c_streaming == was_streaming &&
+		    evbuffer_get_length(cin(s)) == have)
 			goto out;
 	}
 out:
@@ -2659,9 +2629,7 @@ static void ms_process_backend(struct mysql_session *s)
 	ns = node_stats(s);
 	in = backend_input(s->cur->be);
 	while (s->state == MS_COMMAND || s->state == MS_INFILE) {
-		if (evbuffer_get_length(bufferevent_get_output(s->client)) +
-			    evbuffer_get_length(out) >=
-		    s->bound) {
+		if (client_pending(s) + (s->compress ? evbuffer_get_length(out) : 0) >= s->bound) {
 			backend_set_reading(s->cur->be, false);
 			break;
 		}
@@ -2787,7 +2755,7 @@ static void ms_backend_writable(void *arg)
 
 	if (s->state == MS_CLOSING || s->state == MS_CLOSED || c != s->cur)
 		return;
-	bufferevent_enable(s->client, EV_READ);
+	pipe_set_reading(s->client, true);
 	ms_process_client(s);
 }
 
@@ -2880,7 +2848,7 @@ static const struct backend_ops ms_backend_ops = {
 	.closed = ms_backend_closed,
 };
 
-static void client_read_cb(struct bufferevent *bev, void *arg)
+static void client_read_cb(struct pipe *p, void *arg)
 {
 	struct mysql_session *s = arg;
 
@@ -2891,7 +2859,7 @@ static void client_read_cb(struct bufferevent *bev, void *arg)
 	ms_process_client(s);
 }
 
-static void client_write_cb(struct bufferevent *bev, void *arg)
+static void client_write_cb(struct pipe *p, void *arg)
 {
 	struct mysql_session *s = arg;
 
@@ -2907,16 +2875,14 @@ static void client_write_cb(struct bufferevent *bev, void *arg)
 	}
 }
 
-static void client_event_cb(struct bufferevent *bev, short what, void *arg)
+static void client_event_cb(struct pipe *p, short what, void *arg)
 {
 	struct mysql_session *s = arg;
 
-	if (what & BEV_EVENT_CONNECTED)
+	if (what & PIPE_CONNECTED)
 		return; /* the TLS handshake finished */
-	if (what & BEV_EVENT_EOF)
+	if (what & PIPE_EOF)
 		ms_close(s, "client closed the connection");
-	else if (what & BEV_EVENT_TIMEOUT)
-		ms_close(s, "timed out flushing to the client");
 	else
 		ms_close(s, s->tls ? "client connection or TLS error" : "client connection error");
 }
@@ -2939,10 +2905,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 
 static void client_setup(struct mysql_session *s)
 {
-	bufferevent_setcb(s->client, client_read_cb, client_write_cb, client_event_cb, s);
-	bufferevent_setwatermark(s->client, EV_READ, 0, s->bound);
-	bufferevent_setwatermark(s->client, EV_WRITE, s->bound / 2, 0);
-	bufferevent_enable(s->client, EV_READ | EV_WRITE);
+	pipe_set_callbacks(s->client, client_read_cb, client_write_cb, client_event_cb, s);
+	pipe_set_read_bound(s->client, s->bound);
+	pipe_set_write_low(s->client, s->bound / 2);
+	pipe_set_reading(s->client, true);
 }
 
 void mysql_session_start(struct worker *w, struct listener *l, int fd, const struct sockaddr *peer,
@@ -2991,7 +2957,7 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 		*colon = '\0';
 
 	net_tune_stream(fd);
-	s->client = bufferevent_socket_new(worker_base(w), fd, BEV_OPT_CLOSE_ON_FREE);
+	s->client = pipe_new(worker_base(w), fd);
 	if (!s->client)
 		goto fail;
 	fd = -1;
@@ -3012,8 +2978,7 @@ fail:
 	if (fd >= 0)
 		close(fd);
 	if (s) {
-		if (s->client)
-			bufferevent_free(s->client);
+		pipe_free(s->client);
 		if (s->timer)
 			event_free(s->timer);
 		if (s->ctl.wake)

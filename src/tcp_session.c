@@ -11,6 +11,7 @@
  */
 #include "tcp_session.h"
 
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,6 @@
 #include <unistd.h>
 
 #include <event2/buffer.h>
-#include <event2/bufferevent.h>
 #include <event2/event.h>
 
 #include "config.h"
@@ -27,6 +27,7 @@
 #include "listener.h"
 #include "log.h"
 #include "net.h"
+#include "pipe.h"
 #include "mysql/packet.h"
 #include "server.h"
 #include "snapshot.h"
@@ -61,9 +62,9 @@ struct tcp_session {
 	enum tcp_state state;
 	char tag[128]; /* "C-42 ro@127.0.0.1:51234" for logs */
 
-	struct bufferevent *client;
-	struct bufferevent *backend;
-	struct event *connect_timer;
+	struct pipe *client;
+	struct pipe *backend;
+	struct event *connect_timer; /* connecting, then flushing before a close */
 	struct event *next_step; /* deferred: try the next candidate node */
 
 	size_t bound;			  /* bytes per direction, from buffer_size */
@@ -72,7 +73,7 @@ struct tcp_session {
 	size_t attempt; /* index into order of the node being tried */
 	int node;	/* node index being tried or in use, -1 before */
 
-	struct bufferevent *flush_to; /* FLUSHING: the side still being written */
+	struct pipe *flush_to; /* FLUSHING: the side still being written */
 	unsigned long long up_bytes, down_bytes;
 	struct timespec started;
 };
@@ -109,10 +110,8 @@ static void tcp_destroy(struct worker_session *ws)
 {
 	struct tcp_session *s = (struct tcp_session *)ws;
 
-	if (s->client)
-		bufferevent_free(s->client);
-	if (s->backend)
-		bufferevent_free(s->backend);
+	pipe_free(s->client);
+	pipe_free(s->backend);
 	if (s->connect_timer)
 		event_free(s->connect_timer);
 	if (s->next_step)
@@ -134,79 +133,80 @@ static void tcp_close(struct tcp_session *s, const char *why)
 	log_debug(s->tag, "closed (%s): node %s, %llu bytes up, %llu down, %.3f s", why,
 		  node_name(s), s->up_bytes, s->down_bytes, secs);
 	tcp_set_state(s, TCP_CLOSED);
+	/* Both pipes go in the reaper: until then they read nothing and call
+	 * back nothing that matters (every callback checks the state). */
 	if (s->client)
-		bufferevent_disable(s->client, EV_READ | EV_WRITE);
+		pipe_set_reading(s->client, false);
 	if (s->backend)
-		bufferevent_disable(s->backend, EV_READ | EV_WRITE);
+		pipe_set_reading(s->backend, false);
 	event_del(s->connect_timer);
 	event_del(s->next_step);
 	worker_session_close(s->w, &s->ws);
 }
 
 /* Stop reading both sides and close once `to` has written what it holds. */
-static void tcp_flush_and_close(struct tcp_session *s, struct bufferevent *to, const char *why)
+static void tcp_flush_and_close(struct tcp_session *s, struct pipe *to, const char *why)
 {
 	struct timeval tv = {FLUSH_TIMEOUT_SEC, 0};
 
 	if (s->state == TCP_FLUSHING || s->state == TCP_CLOSED)
 		return;
-	if (!to || evbuffer_get_length(bufferevent_get_output(to)) == 0) {
+	if (!to || pipe_pending(to) == 0) {
 		tcp_close(s, why);
 		return;
 	}
-	log_debug(s->tag, "%s; flushing %zu bytes before closing", why,
-		  evbuffer_get_length(bufferevent_get_output(to)));
+	log_debug(s->tag, "%s; flushing %zu bytes before closing", why, pipe_pending(to));
 	tcp_set_state(s, TCP_FLUSHING);
 	s->flush_to = to;
 	if (s->client)
-		bufferevent_disable(s->client, EV_READ);
+		pipe_set_reading(s->client, false);
 	if (s->backend)
-		bufferevent_disable(s->backend, EV_READ);
-	bufferevent_setwatermark(to, EV_WRITE, 0, 0); /* write_cb when empty */
-	bufferevent_set_timeouts(to, NULL, &tv);
-	bufferevent_enable(to, EV_WRITE);
+		pipe_set_reading(s->backend, false);
+	pipe_set_write_low(to, 0); /* write_cb when empty */
+	event_del(s->connect_timer);
+	evtimer_add(s->connect_timer, &tv);
 }
 
 /* Move what src has read to the other side, and stop reading src while the
  * other side's output is at the bound. */
-static void tcp_read_cb(struct bufferevent *src, void *arg)
+static void tcp_read_cb(struct pipe *src, void *arg)
 {
 	struct tcp_session *s = arg;
-	struct bufferevent *dst = src == s->client ? s->backend : s->client;
-	struct evbuffer *in = bufferevent_get_input(src);
+	struct pipe *dst = src == s->client ? s->backend : s->client;
+	struct evbuffer *in = pipe_input(src);
 	struct evbuffer *out;
 	size_t len = evbuffer_get_length(in);
 
 	if (s->state != TCP_FORWARDING)
 		return;
-	out = bufferevent_get_output(dst);
+	out = pipe_output(dst);
 	evbuffer_add_buffer(out, in);
 	if (src == s->client)
 		s->up_bytes += len;
 	else
 		s->down_bytes += len;
 	if (evbuffer_get_length(out) >= s->bound)
-		bufferevent_disable(src, EV_READ);
+		pipe_set_reading(src, false);
 }
 
 /* dst's output fell to the low watermark (half the bound), or to zero while
  * flushing. */
-static void tcp_write_cb(struct bufferevent *dst, void *arg)
+static void tcp_write_cb(struct pipe *dst, void *arg)
 {
 	struct tcp_session *s = arg;
-	struct bufferevent *src = dst == s->client ? s->backend : s->client;
+	struct pipe *src = dst == s->client ? s->backend : s->client;
 
 	if (s->state == TCP_FLUSHING) {
-		if (dst == s->flush_to && evbuffer_get_length(bufferevent_get_output(dst)) == 0)
+		if (dst == s->flush_to && pipe_pending(dst) == 0)
 			tcp_close(s, "flushed");
 		return;
 	}
-	if (s->state == TCP_FORWARDING && !(bufferevent_get_enabled(src) & EV_READ))
-		bufferevent_enable(src, EV_READ);
+	if (s->state == TCP_FORWARDING && !pipe_reading(src))
+		pipe_set_reading(src, true);
 }
 
 /* Configure one side for forwarding: callbacks, watermarks, socket options. */
-static void tcp_setup_side(struct tcp_session *s, struct bufferevent *bev);
+static void tcp_setup_side(struct tcp_session *s, struct pipe *p);
 
 static void tcp_try_next(struct tcp_session *s);
 
@@ -228,7 +228,7 @@ static void tcp_refuse(struct tcp_session *s, const char *fmt, ...)
 	va_end(ap);
 	log_warn(s->tag, "refused: %s", msg);
 	size_t n = mysql_write_err(pkt, sizeof(pkt), 0, MYSQL_ER_UNKNOWN_ERROR, "HY000", msg);
-	bufferevent_write(s->client, pkt, n);
+	evbuffer_add(pipe_output(s->client), pkt, n);
 	tcp_flush_and_close(s, s->client, "refused");
 }
 
@@ -238,10 +238,9 @@ static void tcp_backend_failed(struct tcp_session *s, const char *why)
 
 	log_warn(s->tag, "node %s: %s; trying the next node", node_name(s), why);
 	health_suspect(s->srv->health, cluster, (size_t)s->node);
-	bufferevent_disable(s->backend, EV_READ | EV_WRITE);
+	pipe_set_reading(s->backend, false);
 	event_del(s->connect_timer);
-	/* The failed bufferevent is freed in next_step, not inside its own
-	 * callback. */
+	/* The failed pipe is freed in next_step, not inside its own callback. */
 	event_active(s->next_step, EV_TIMEOUT, 0);
 }
 
@@ -250,27 +249,28 @@ static void tcp_connected(struct tcp_session *s)
 	event_del(s->connect_timer);
 	tcp_set_state(s, TCP_FORWARDING);
 	log_debug(s->tag, "connected to node %s (attempt %zu)", node_name(s), s->attempt + 1);
-	net_tune_stream(bufferevent_getfd(s->backend));
+	net_tune_stream(pipe_fd(s->backend));
 	tcp_setup_side(s, s->backend);
-	bufferevent_enable(s->backend, EV_READ | EV_WRITE);
-	bufferevent_enable(s->client, EV_READ | EV_WRITE);
+	pipe_set_reading(s->backend, true);
+	pipe_set_reading(s->client, true);
+	/* What the client sent while we connected goes out now. */
+	if (evbuffer_get_length(pipe_input(s->client)))
+		tcp_read_cb(s->client, s);
 }
 
-static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
+static void tcp_event_cb(struct pipe *p, short what, void *arg)
 {
 	struct tcp_session *s = arg;
-	bool is_client = bev == s->client;
+	bool is_client = p == s->client;
 	char why[160];
 
 	if (s->state == TCP_CONNECTING && !is_client) {
-		if (what & BEV_EVENT_CONNECTED) {
+		if (what & PIPE_CONNECTED) {
 			tcp_connected(s);
 			return;
 		}
 		snprintf(why, sizeof(why), "connect failed: %s",
-			 (what & BEV_EVENT_EOF)
-				 ? "closed by the node"
-				 : evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+			 (what & PIPE_EOF) ? "closed by the node" : pipe_error(p));
 		tcp_backend_failed(s, why);
 		return;
 	}
@@ -279,48 +279,51 @@ static void tcp_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 
-	if (what & BEV_EVENT_TIMEOUT) {
-		tcp_close(s, "flush timed out");
-		return;
-	}
-	if (what & BEV_EVENT_WRITING) {
+	if (what & PIPE_WRITING) {
 		/* Cannot deliver to this side any more: nothing left to do. */
 		snprintf(why, sizeof(why), "write to %s failed: %s", is_client ? "client" : "node",
-			 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+			 pipe_error(p));
 		tcp_close(s, why);
 		return;
 	}
 	if (s->state == TCP_FLUSHING) {
-		if (bev == s->flush_to)
+		if (p == s->flush_to)
 			tcp_close(s, "peer closed while flushing");
 		return;
 	}
 	/* EOF or read error on one side: pass on what it sent, then close. */
 	if (is_client) {
 		tcp_flush_and_close(s, s->backend,
-				    (what & BEV_EVENT_EOF) ? "client closed" : "client read error");
+				    (what & PIPE_EOF) ? "client closed" : "client read error");
 	} else {
 		/* A node closing on its own may be a node dying: look now. */
 		health_suspect(s->srv->health, s->lc->cluster_index,
 			       (size_t)s->node);
 		tcp_flush_and_close(s, s->client,
-				    (what & BEV_EVENT_EOF) ? "node closed" : "node read error");
+				    (what & PIPE_EOF) ? "node closed" : "node read error");
 	}
 }
 
-static void tcp_setup_side(struct tcp_session *s, struct bufferevent *bev)
+static void tcp_setup_side(struct tcp_session *s, struct pipe *p)
 {
-	bufferevent_setcb(bev, tcp_read_cb, tcp_write_cb, tcp_event_cb, s);
+	pipe_set_callbacks(p, tcp_read_cb, tcp_write_cb, tcp_event_cb, s);
 	/* Low write mark: resume the other side's reading at half the bound.
-	 * High read mark: never hold more than the bound unread. */
-	bufferevent_setwatermark(bev, EV_WRITE, s->bound / 2, 0);
-	bufferevent_setwatermark(bev, EV_READ, 0, s->bound);
+	 * Read bound: never hold more than the bound unread. */
+	pipe_set_write_low(p, s->bound / 2);
+	pipe_set_read_bound(p, s->bound);
 }
 
+/* Connecting: the node did not answer in time; flushing: the peer did not
+ * take the last bytes in time. */
 static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct tcp_session *s = arg;
 	char why[64];
+
+	if (s->state == TCP_FLUSHING) {
+		tcp_close(s, "flush timed out");
+		return;
+	}
 
 	snprintf(why, sizeof(why), "connect timed out after %u ms", s->cc->connect_timeout_ms);
 	tcp_backend_failed(s, why);
@@ -335,23 +338,25 @@ static void tcp_connect_current(struct tcp_session *s)
 
 	s->node = s->order[s->attempt];
 	n = &s->cc->nodes[s->node];
-	s->backend = bufferevent_socket_new(worker_base(s->w), -1, BEV_OPT_CLOSE_ON_FREE);
+	s->backend = pipe_new(worker_base(s->w), -1);
 	if (!s->backend) {
 		tcp_close(s, "out of memory");
 		return;
 	}
-	bufferevent_setcb(s->backend, NULL, NULL, tcp_event_cb, s);
+	pipe_set_callbacks(s->backend, NULL, NULL, tcp_event_cb, s);
 	evtimer_add(s->connect_timer, &tv);
 	log_debug(s->tag, "connecting to node %s", n->name);
-	if (bufferevent_socket_connect(s->backend, (const struct sockaddr *)&n->address.ss,
-				       (int)n->address.len) < 0)
-		tcp_backend_failed(s, "connect failed at once");
+	if (!pipe_connect(s->backend, (const struct sockaddr *)&n->address.ss, n->address.len)) {
+		char why[160];
+		snprintf(why, sizeof(why), "connect failed at once: %s", strerror(errno));
+		tcp_backend_failed(s, why);
+	}
 }
 
 static void tcp_try_next(struct tcp_session *s)
 {
 	if (s->backend) {
-		bufferevent_free(s->backend);
+		pipe_free(s->backend);
 		s->backend = NULL;
 		s->attempt++;
 	}
@@ -402,19 +407,18 @@ void tcp_session_start(struct worker *w, struct listener *l, int fd, const struc
 	snprintf(s->tag, sizeof(s->tag), "C-%llu %s@%s tcp", s->id, lc->name,
 		 config_addr_str(peer, addr, sizeof(addr)));
 
-	s->client = bufferevent_socket_new(worker_base(w), fd, BEV_OPT_CLOSE_ON_FREE);
+	s->client = pipe_new(worker_base(w), fd);
 	if (!s->client)
 		goto fail;
-	fd = -1; /* owned by the bufferevent now */
+	fd = -1; /* owned by the pipe now */
 	s->connect_timer = evtimer_new(worker_base(w), connect_timeout_cb, s);
 	s->next_step = event_new(worker_base(w), -1, 0, next_step_cb, s);
 	if (!s->connect_timer || !s->next_step)
 		goto fail;
-	net_tune_stream(bufferevent_getfd(s->client));
+	net_tune_stream(pipe_fd(s->client));
 	tcp_setup_side(s, s->client);
 	/* The client is not read until a backend is connected: what it sends
 	 * first must reach the node we end up with, not one we gave up on. */
-	bufferevent_disable(s->client, EV_READ);
 	worker_session_add(w, &s->ws);
 
 	const struct cluster_view *v = &worker_snapshot(w)->clusters[lc->cluster_index];
@@ -434,8 +438,7 @@ fail:
 		close(fd);
 	if (s) {
 		s->ws.destroy = NULL;
-		if (s->client)
-			bufferevent_free(s->client);
+		pipe_free(s->client);
 		if (s->connect_timer)
 			event_free(s->connect_timer);
 		if (s->next_step)

@@ -1,0 +1,96 @@
+/*
+ * A pipe: one socket with its two buffers, the thing every client and node
+ * connection is built on (the idea of pgbouncer's sbuf).
+ *
+ * What it buys over a libevent bufferevent on the data path:
+ *   - reads go straight into the input buffer with one readv(), never an
+ *     ioctl(FIONREAD) to size them first;
+ *   - the read event is persistent: it is armed once, and taken out of
+ *     epoll only while the input holds the read bound (backpressure);
+ *   - output is written as soon as the callback that queued it returns
+ *     (one writev() in the same loop iteration), and write readiness is
+ *     asked for only when the kernel would not take everything.
+ * So a request/response round trip costs one read and one write per side
+ * and no epoll_ctl at all.
+ *
+ * TLS is a layer under the pipe: pipe_start_tls() hands the socket to
+ * libevent's OpenSSL bufferevent and the pipe forwards to it; the code above
+ * keeps using the same calls and sees plain bytes either way.
+ *
+ * Callbacks mirror a bufferevent's: read after new input arrived; write
+ * after a write that left the output at or below the low mark; event with
+ * PIPE_* bits for connect, end of file, errors. They are never called from
+ * inside a pipe_* call the owner made, only from the event loop, so the
+ * owner may free the pipe (pipe_free) from any callback. Everything runs on
+ * the thread of the pipe's event base.
+ */
+#ifndef SLUICE_PIPE_H
+#define SLUICE_PIPE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+struct event_base;
+struct evbuffer;
+struct pipe;
+struct ssl_st;
+
+#define PIPE_READING   0x01 /* with PIPE_EOF or PIPE_ERROR: while reading */
+#define PIPE_WRITING   0x02 /* ... while writing */
+#define PIPE_EOF       0x10 /* the peer closed its side */
+#define PIPE_ERROR     0x20 /* a socket or TLS error; pipe_error() says which */
+#define PIPE_CONNECTED 0x80 /* pipe_connect() or the TLS handshake completed */
+
+typedef void (*pipe_data_cb)(struct pipe *p, void *arg);
+typedef void (*pipe_event_cb)(struct pipe *p, short what, void *arg);
+
+/* A pipe over fd (connected, non-blocking; the pipe owns and closes it),
+ * or with fd -1 one that pipe_connect() connects. Reading is off until
+ * pipe_set_reading(). NULL when out of memory. */
+struct pipe *pipe_new(struct event_base *base, int fd) __attribute__((warn_unused_result));
+
+void pipe_set_callbacks(struct pipe *p, pipe_data_cb read, pipe_data_cb write, pipe_event_cb event,
+			void *arg);
+
+/* Start connecting to sa (a pipe made with fd -1): PIPE_CONNECTED, or
+ * PIPE_ERROR, follows. False when it failed at once (errno set). */
+bool pipe_connect(struct pipe *p, const struct sockaddr *sa, socklen_t len)
+	__attribute__((warn_unused_result));
+
+/* From now on TLS over the socket: ssl (the pipe owns it) accepts or
+ * connects; PIPE_CONNECTED when the handshake is done. Output still queued
+ * is sent in the clear before the handshake (the protocol's request for
+ * TLS); input already read is the peer's first handshake bytes. False when
+ * out of memory; ssl is freed. */
+bool pipe_start_tls(struct pipe *p, struct ssl_st *ssl, bool accept)
+	__attribute__((warn_unused_result));
+struct ssl_st *pipe_ssl(const struct pipe *p); /* NULL: plain */
+
+/* The buffers. The owner drains input and adds to output; what it adds is
+ * written when the current callback returns. */
+struct evbuffer *pipe_input(struct pipe *p);
+struct evbuffer *pipe_output(struct pipe *p);
+
+/* Bytes queued towards the peer and not yet taken by the kernel. */
+size_t pipe_pending(struct pipe *p);
+
+/* Read or not. While the input holds bound bytes or more, the pipe stops
+ * reading by itself and goes on once the owner drained it below. */
+void pipe_set_reading(struct pipe *p, bool on);
+bool pipe_reading(const struct pipe *p);
+void pipe_set_read_bound(struct pipe *p, size_t bound); /* 0: none */
+
+/* The write callback runs after a write leaves at most low bytes queued. */
+void pipe_set_write_low(struct pipe *p, size_t low);
+
+int pipe_fd(const struct pipe *p);
+
+/* The reason of the last PIPE_ERROR, for logs ("Connection reset by peer",
+ * an OpenSSL reason). */
+const char *pipe_error(const struct pipe *p);
+
+/* Close the socket and free everything, now. No callback runs afterwards. */
+void pipe_free(struct pipe *p);
+
+#endif
