@@ -2440,6 +2440,30 @@ out:
 
 /* ---- after the response --------------------------------------------------- */
 
+/* Whether the command that just ended could have changed data: a statement
+ * that is not a read or a session statement, or the execution of one. */
+static bool may_have_written(const struct mysql_session *s)
+{
+	switch (s->kind) {
+	case CMD_QUERY:
+		return s->cls.kind != CLASSIFY_READ && s->cls.kind != CLASSIFY_SESSION;
+	case CMD_STMT:
+		return s->cmd == COM_STMT_EXECUTE && s->stmt && !s->stmt->reader_ok;
+	case CMD_PLAIN:
+		/* Connection pools ping between statements: that must not
+		 * pull their reads to the writer. Commands we do not know
+		 * are taken to write. */
+		return s->cmd != COM_PING && s->cmd != COM_STATISTICS &&
+		       s->cmd != COM_FIELD_LIST && s->cmd != COM_PROCESS_INFO &&
+		       s->cmd != COM_TIME && s->cmd != COM_DEBUG;
+	case CMD_PREPARE:
+	case CMD_SESSION:
+	case CMD_RESET:
+		break;
+	}
+	return false;
+}
+
 /* The dashboard listens: offer it this statement (feed.h). */
 static void feed_statement(struct mysql_session *s, struct ms_conn *c, uint64_t took_us)
 {
@@ -2544,15 +2568,15 @@ static void command_done(struct mysql_session *s)
 	default:
 		break;
 	}
-	/* Anything but a read or session statement on the writer may have
-	 * written (even when it failed: a multi-statement may have committed
-	 * some): later reads go only where that is applied (causal_reads
-	 * session). Readers only ever run reads, also in a READ ONLY
-	 * transaction. After a failover, the first write on the new writer
-	 * ends the event. */
-	if ((!v || c->node == v->writer) &&
-	    !(s->kind == CMD_QUERY &&
-	      (s->cls.kind == CLASSIFY_READ || s->cls.kind == CLASSIFY_SESSION))) {
+	/* A statement on the writer that may have written (even when it
+	 * failed: a multi-statement may have committed some): later reads go
+	 * only where that is applied (causal_reads session). Reads, session
+	 * statements, prepares and the other commands write nothing; a read
+	 * that ran on the writer (primary_reads, or no reader had caught up)
+	 * must not count, or it would keep the session's reads there.
+	 * Readers only ever run reads, also in a READ ONLY transaction. After
+	 * a failover, the first write on the new writer ends the event. */
+	if ((!v || c->node == v->writer) && may_have_written(s)) {
 		s->write_ms = failover_now_ms();
 		if (ok && v)
 			failover_first_write(v->failover, node_name(s, c->node));

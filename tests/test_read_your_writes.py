@@ -167,3 +167,55 @@ def test_global_across_connections(galera, sluice, db2):
             assert row[2] in READERS, row
     finally:
         a.close()
+
+
+def test_reads_on_the_writer_do_not_pin_later_reads_there(galera, sluice):
+    """Only writes count as the session's writes. A read that ran on the writer (primary_reads:
+    true takes it there every third time) and a COM_PING (connection pools ping between
+    statements; it runs on the writer) must not send the reads after them to the writer until
+    the monitor's next check: before the fix, sysbench's prepared point selects through a
+    primary_reads listener all ran on node1, and pinged PyMySQL sessions read from node1."""
+    s, port = _start(sluice, galera, ", primary_reads: true")
+
+    def executes():
+        out = []
+        for i in range(3):
+            conn = galera.connect(i, autocommit=True)
+            with conn.cursor() as c:
+                c.execute("SHOW GLOBAL STATUS LIKE 'Com_stmt_execute'")
+                out.append(int(c.fetchone()[1]))
+            conn.close()
+        return out
+
+    sb = ["sysbench", "oltp_point_select", "--db-driver=mysql", f"--mysql-host={HOST}",
+          f"--mysql-user={USER}", f"--mysql-password={PASSWORD}", f"--mysql-db={DB}",
+          "--tables=1", "--table-size=1000", "--mysql-ignore-errors=none"]
+    subprocess.run(sb + [f"--mysql-port={port}", "cleanup"], capture_output=True, timeout=120)
+    r = subprocess.run(sb + [f"--mysql-port={port}", "prepare"], capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stdout + r.stderr
+    try:
+        before = executes()
+        r = subprocess.run(sb + [f"--mysql-port={port}", "--threads=2", "--events=3000",
+                                 "--time=0", "--db-ps-mode=auto", "run"],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+        spread = [a - b for a, b in zip(executes(), before)]
+    finally:
+        subprocess.run(sb + [f"--mysql-port={port}", "cleanup"], capture_output=True,
+                       timeout=120)
+    # Round-robin over three nodes: about 1,000 each; before the fix ~3,000 / 0 / 0.
+    assert all(n >= 600 for n in spread), spread
+
+    # COM_PING between reads, primary_reads off (the default): no read on the writer.
+    s2, port2 = _start(sluice, galera)
+    conn = pymysql.connect(host=HOST, port=port2, user=USER, password=PASSWORD, database=DB,
+                           autocommit=True)
+    seen = []
+    with conn.cursor() as c:
+        for _ in range(30):
+            conn.ping(reconnect=False)
+            c.execute("SELECT @@wsrep_node_name")
+            seen.append(c.fetchone()[0])
+    conn.close()
+    assert set(seen) == READERS, seen
