@@ -11,10 +11,10 @@
 #include <event2/thread.h>
 #include <mysql.h>
 
-#include "config.h"
+#include "config/config.h"
 #include "log.h"
-#include "opstate.h"
-#include "server.h"
+#include "monitor/opstate.h"
+#include "daemon.h"
 #include "sluice_version.h"
 
 static void usage(FILE *out)
@@ -179,11 +179,11 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	log_info("server", "sluice %s starting with %s", SLUICE_VERSION, path);
-	struct server *srv = server_create(cfg);
+	struct daemon *srv = daemon_create(cfg);
 	int rc = 1;
 	if (srv) {
-		rc = server_run(srv);
-		server_destroy(srv);
+		rc = daemon_run(srv);
+		daemon_destroy(srv);
 		log_info("server", "stopped");
 	}
 	mysql_library_end();

@@ -15,7 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "classify.h"
+#include "routing/classify.h"
 #include "fuzz.h"
 
 static bool has_byte(const uint8_t *p, size_t len, uint8_t b)

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "mysql/wire.h"
-#include "stmt.h"
+#include "routing/stmt.h"
 #include "fuzz.h"
 
 #define EXEC_FIXED 10 /* command, id, flags, iteration count */

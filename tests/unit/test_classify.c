@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "classify.h"
+#include "routing/classify.h"
 #include "check.h"
 
 #define K(kind) CLASSIFY_##kind

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "config.h"
+#include "config/config.h"
 
 /* The double SHA1 of "secret": SELECT PASSWORD('secret') prints it. */
 #define SECRET_HASH "*14E65567ABDB5135D0CFD9A70B3032C179A49EE7"

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "opstate.h"
+#include "monitor/opstate.h"
 #include "check.h"
 
 struct parse_case {

@@ -7,9 +7,9 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "classify.h"
+#include "routing/classify.h"
 #include "mysql/proto.h"
-#include "router.h"
+#include "routing/router.h"
 #include "check.h"
 
 static struct router_decision route_sql(const struct router_state *st, const char *sql)

@@ -10,8 +10,8 @@
 #include <string.h>
 
 #include "check.h"
-#include "config.h"
-#include "snapshot.h"
+#include "config/config.h"
+#include "monitor/snapshot.h"
 
 #define MAX_TEST_NODES 8
 

@@ -8,9 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "history.h"
+#include "routing/history.h"
 #include "mysql/wire.h"
-#include "stmt.h"
+#include "routing/stmt.h"
 #include "check.h"
 
 static void test_table(void)

@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "config.h"
-#include "probe.h"
-#include "verdict.h"
+#include "config/config.h"
+#include "monitor/probe.h"
+#include "monitor/verdict.h"
 #include "check.h"
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))

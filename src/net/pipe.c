@@ -1,0 +1,479 @@
+/*
+ * A socket with its buffers: reads straight into the input, writes as soon
+ * as the owner's callback returns, epoll interest changed only for
+ * backpressure and for a socket that would block. See pipe.h.
+ */
+#include "net/pipe.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/bufferevent_ssl.h>
+#include <event2/event.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+
+#include "log.h"
+
+/* One read takes what the kernel has, up to a size that grows while reads
+ * fill it (a large result) and falls back when they do not (requests and
+ * small answers): few system calls for bulk data, small buffers otherwise. */
+#define READ_MIN 4096
+#define READ_MAX (256 * 1024)
+
+struct pipe {
+	struct event_base *base;
+	int fd; /* -1 before pipe_connect; owned by tls in TLS mode */
+
+	pipe_data_cb read_cb, write_cb;
+	pipe_event_cb event_cb;
+	void *arg;
+
+	/* Plain mode. */
+	struct evbuffer *in, *out;
+	struct event *rev;   /* EV_READ | EV_PERSIST */
+	struct event *wev;   /* EV_WRITE | EV_PERSIST: armed only while the socket would block */
+	struct event *flush; /* no fd: runs right after the callback that queued output */
+	bool rev_on, wev_on, flush_on;
+	bool connecting;
+	bool eof;    /* the peer closed its side: nothing more to read */
+	bool broken; /* an error was reported: no more I/O either way */
+	size_t read_size;
+
+	/* TLS mode: a filter bufferevent over a socket bufferevent. */
+	struct bufferevent *tls;
+
+	bool reading; /* the owner wants input */
+	size_t bound; /* stop reading at this much unread input; 0: never */
+	size_t low;   /* write callback at or below this much queued */
+	char error[160];
+};
+
+/* ---- plain mode ---------------------------------------------------------------------- */
+
+/* Put the read event in or out of the loop: in while the owner reads, the peer may still
+ * send and the input is below the bound. */
+static void update_read(struct pipe *p)
+{
+	bool want = p->reading && !p->connecting && !p->eof && !p->broken && p->rev &&
+		    (p->bound == 0 || evbuffer_get_length(p->in) < p->bound);
+
+	if (want == p->rev_on)
+		return;
+	if (want)
+		event_add(p->rev, NULL);
+	else
+		event_del(p->rev);
+	p->rev_on = want;
+}
+
+static void set_write_wait(struct pipe *p, bool on)
+{
+	if (on == p->wev_on)
+		return;
+	if (on)
+		event_add(p->wev, NULL);
+	else
+		event_del(p->wev);
+	p->wev_on = on;
+}
+
+/* Stop all I/O and tell the owner. what: PIPE_ERROR | PIPE_READING or PIPE_WRITING. */
+static void broken(struct pipe *p, short what, int err)
+{
+	snprintf(p->error, sizeof(p->error), "%s", strerror(err));
+	p->broken = true;
+	update_read(p);
+	set_write_wait(p, false);
+	if (p->event_cb)
+		p->event_cb(p, what, p->arg);
+}
+
+/* Write what is queued: one writev. Loop callbacks only (it may call the owner). */
+static void write_out(struct pipe *p)
+{
+	if (p->connecting || p->broken || evbuffer_get_length(p->out) == 0) {
+		if (!p->connecting)
+			set_write_wait(p, false);
+		return;
+	}
+	int n = evbuffer_write(p->out, p->fd);
+	if (n < 0) {
+		if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) {
+			set_write_wait(p, true);
+			return;
+		}
+		broken(p, PIPE_ERROR | PIPE_WRITING, errno);
+		return;
+	}
+	size_t left = evbuffer_get_length(p->out);
+	set_write_wait(p, left > 0);
+	if (n > 0 && left <= p->low && p->write_cb)
+		p->write_cb(p, p->arg);
+}
+
+static void flush_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipe *p = arg;
+
+	p->flush_on = false;
+	if (!p->wev_on)
+		write_out(p);
+}
+
+/* The owner added output: write it once its callback has returned, so that everything it
+ * queued in that callback goes out in one writev. */
+static void out_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct pipe *p = arg;
+
+	if (info->n_added && !p->flush_on && !p->wev_on && !p->connecting) {
+		p->flush_on = true;
+		event_active(p->flush, EV_TIMEOUT, 0);
+	}
+}
+
+/* The owner drained input: reading may go on. */
+static void in_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct pipe *p = arg;
+
+	if (info->n_deleted && !p->rev_on)
+		update_read(p);
+}
+
+static void read_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipe *p = arg;
+	struct evbuffer_iovec v[2];
+	struct iovec iov[2];
+	size_t want = p->read_size;
+
+	if (p->bound) {
+		size_t have = evbuffer_get_length(p->in);
+		if (have >= p->bound) {
+			update_read(p);
+			return;
+		}
+		if (want > p->bound - have)
+			want = p->bound - have;
+	}
+	int nv = evbuffer_reserve_space(p->in, (ev_ssize_t)want, v, 2);
+	if (nv < 1) {
+		broken(p, PIPE_ERROR | PIPE_READING, ENOMEM);
+		return;
+	}
+	for (int i = 0; i < nv; i++) {
+		iov[i].iov_base = v[i].iov_base;
+		iov[i].iov_len = v[i].iov_len;
+	}
+	ssize_t n = readv(p->fd, iov, nv);
+	if (n < 0) {
+		evbuffer_commit_space(p->in, v, 0);
+		if (errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			broken(p, PIPE_ERROR | PIPE_READING, errno);
+		return;
+	}
+	if (n == 0) {
+		evbuffer_commit_space(p->in, v, 0);
+		p->eof = true;
+		update_read(p);
+		if (p->event_cb)
+			p->event_cb(p, PIPE_EOF | PIPE_READING, p->arg);
+		return;
+	}
+	size_t got = (size_t)n, reserved = 0;
+	int used = 0;
+	for (int i = 0; i < nv && got > 0; i++, used++) {
+		reserved += v[i].iov_len;
+		if (v[i].iov_len > got)
+			v[i].iov_len = got;
+		got -= v[i].iov_len;
+	}
+	evbuffer_commit_space(p->in, v, used);
+	if ((size_t)n >= reserved && p->read_size < READ_MAX)
+		p->read_size *= 2;
+	else if ((size_t)n < reserved / 4 && p->read_size > READ_MIN)
+		p->read_size = READ_MIN;
+	update_read(p);
+	if (p->read_cb)
+		p->read_cb(p, p->arg);
+}
+
+static void write_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pipe *p = arg;
+
+	if (p->connecting) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err == EINPROGRESS)
+			return;
+		p->connecting = false;
+		set_write_wait(p, false);
+		if (err) {
+			broken(p, PIPE_ERROR, err);
+			return;
+		}
+		if (p->event_cb)
+			p->event_cb(p, PIPE_CONNECTED, p->arg);
+		return; /* the owner enables reading and queues output as it likes */
+	}
+	write_out(p);
+}
+
+/* Create the socket events once the fd is known. */
+static bool make_events(struct pipe *p)
+{
+	p->rev = event_new(p->base, p->fd, EV_READ | EV_PERSIST, read_cb, p);
+	p->wev = event_new(p->base, p->fd, EV_WRITE | EV_PERSIST, write_cb, p);
+	return p->rev && p->wev;
+}
+
+struct pipe *pipe_new(struct event_base *base, int fd)
+{
+	struct pipe *p = calloc(1, sizeof(*p));
+
+	if (!p)
+		return NULL;
+	p->base = base;
+	p->fd = fd;
+	p->read_size = READ_MIN;
+	p->in = evbuffer_new();
+	p->out = evbuffer_new();
+	p->flush = event_new(base, -1, 0, flush_cb, p);
+	if (!p->in || !p->out || !p->flush || !evbuffer_add_cb(p->in, in_changed, p) ||
+	    !evbuffer_add_cb(p->out, out_changed, p) || (fd >= 0 && !make_events(p))) {
+		p->fd = -1; /* the caller still owns fd on failure */
+		pipe_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+void pipe_set_callbacks(struct pipe *p, pipe_data_cb read, pipe_data_cb write, pipe_event_cb event,
+			void *arg)
+{
+	p->read_cb = read;
+	p->write_cb = write;
+	p->event_cb = event;
+	p->arg = arg;
+}
+
+bool pipe_connect(struct pipe *p, const struct sockaddr *sa, socklen_t len)
+{
+	BUG_ON(p->fd >= 0 || p->tls);
+	p->fd = socket(sa->sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (p->fd < 0)
+		return false;
+	if (!make_events(p)) {
+		errno = ENOMEM;
+		return false;
+	}
+	p->connecting = true;
+	if (connect(p->fd, sa, len) < 0 && errno != EINPROGRESS) {
+		p->connecting = false;
+		return false;
+	}
+	/* Done at once (loopback can) or not: the write event says which. */
+	set_write_wait(p, true);
+	return true;
+}
+
+/* ---- TLS mode ------------------------------------------------------------------------ */
+
+static void tls_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct pipe *p = arg;
+
+	if (p->read_cb)
+		p->read_cb(p, p->arg);
+}
+
+static void tls_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct pipe *p = arg;
+
+	if (p->write_cb)
+		p->write_cb(p, p->arg);
+}
+
+static void tls_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct pipe *p = arg;
+
+	if (what & BEV_EVENT_ERROR) {
+		unsigned long e = bufferevent_get_openssl_error(bev);
+		if (e)
+			ERR_error_string_n(e, p->error, sizeof(p->error));
+		else
+			snprintf(p->error, sizeof(p->error), "%s",
+				 evutil_socket_error_to_string(EVUTIL_SOCKET_ERROR()));
+	}
+	/* PIPE_* carry the same bits as BEV_EVENT_*. */
+	if (p->event_cb)
+		p->event_cb(p, what, p->arg);
+}
+
+/* TLS mode: the socket took the last encrypted bytes. The filter's own write callback
+ * runs when its plain output is handed down, which is not yet "sent". */
+static void tls_under_drained(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+			      void *arg)
+{
+	struct pipe *p = arg;
+
+	if (info->n_deleted && evbuffer_get_length(buf) == 0 && p->write_cb &&
+	    pipe_pending(p) <= p->low)
+		p->write_cb(p, p->arg);
+}
+
+bool pipe_start_tls(struct pipe *p, SSL *ssl, bool accept)
+{
+	struct bufferevent *under, *filter;
+
+	BUG_ON(p->tls || p->fd < 0);
+	under = bufferevent_socket_new(p->base, p->fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!under) {
+		SSL_free(ssl);
+		return false;
+	}
+	/* The peer may already have sent the start of its handshake: it was read as plain
+	 * input, and belongs to the TLS layer. Plain output still queued (the request to
+	 * start TLS) goes out first, in the clear. */
+	evbuffer_add_buffer(bufferevent_get_input(under), p->in);
+	evbuffer_add_buffer(bufferevent_get_output(under), p->out);
+	bufferevent_enable(under, EV_WRITE);
+	filter = bufferevent_openssl_filter_new(p->base, under, ssl,
+						accept ? BUFFEREVENT_SSL_ACCEPTING
+						       : BUFFEREVENT_SSL_CONNECTING,
+						BEV_OPT_CLOSE_ON_FREE);
+	if (!filter) {
+		/* The socket stays ours: take it back from under. */
+		evbuffer_add_buffer(p->in, bufferevent_get_input(under));
+		evbuffer_add_buffer(p->out, bufferevent_get_output(under));
+		bufferevent_setfd(under, -1);
+		bufferevent_free(under);
+		SSL_free(ssl);
+		return false;
+	}
+	if (p->rev_on)
+		event_del(p->rev);
+	if (p->wev_on)
+		event_del(p->wev);
+	p->rev_on = p->wev_on = false;
+	event_del(p->flush);
+	p->flush_on = false;
+	p->tls = filter; /* owns under, which owns the socket */
+	if (!evbuffer_add_cb(bufferevent_get_output(under), tls_under_drained, p)) {
+		/* Out of memory: the pipe is TLS now either way; only the late write
+		 * callback is lost, and with it at worst a flush-and-close's timeout. */
+		log_warn("pipe", "cannot watch the TLS socket's output (out of memory)");
+	}
+	bufferevent_setcb(filter, tls_read_cb, tls_write_cb, tls_event_cb, p);
+	bufferevent_setwatermark(filter, EV_READ, 0, p->bound);
+	bufferevent_setwatermark(filter, EV_WRITE, p->low, 0);
+	if (p->reading)
+		bufferevent_enable(filter, EV_READ | EV_WRITE);
+	else
+		bufferevent_enable(filter, EV_WRITE);
+	return true;
+}
+
+SSL *pipe_ssl(const struct pipe *p)
+{
+	return p->tls ? bufferevent_openssl_get_ssl(p->tls) : NULL;
+}
+
+/* ---- both modes ---------------------------------------------------------------------- */
+
+struct evbuffer *pipe_input(struct pipe *p)
+{
+	return p->tls ? bufferevent_get_input(p->tls) : p->in;
+}
+
+struct evbuffer *pipe_output(struct pipe *p)
+{
+	return p->tls ? bufferevent_get_output(p->tls) : p->out;
+}
+
+size_t pipe_pending(struct pipe *p)
+{
+	if (!p->tls)
+		return evbuffer_get_length(p->out);
+	/* Plain bytes not yet encrypted, and records not yet written. */
+	return evbuffer_get_length(bufferevent_get_output(p->tls)) +
+	       evbuffer_get_length(bufferevent_get_output(bufferevent_get_underlying(p->tls)));
+}
+
+void pipe_set_reading(struct pipe *p, bool on)
+{
+	p->reading = on;
+	if (p->tls) {
+		if (on)
+			bufferevent_enable(p->tls, EV_READ);
+		else
+			bufferevent_disable(p->tls, EV_READ);
+		return;
+	}
+	update_read(p);
+}
+
+bool pipe_reading(const struct pipe *p)
+{
+	return p->reading;
+}
+
+void pipe_set_read_bound(struct pipe *p, size_t bound)
+{
+	p->bound = bound;
+	if (p->tls)
+		bufferevent_setwatermark(p->tls, EV_READ, 0, bound);
+	else
+		update_read(p);
+}
+
+void pipe_set_write_low(struct pipe *p, size_t low)
+{
+	p->low = low;
+	if (p->tls)
+		bufferevent_setwatermark(p->tls, EV_WRITE, low, 0);
+}
+
+int pipe_fd(const struct pipe *p)
+{
+	return p->tls ? bufferevent_getfd(p->tls) : p->fd;
+}
+
+const char *pipe_error(const struct pipe *p)
+{
+	return p->error[0] ? p->error : "unknown error";
+}
+
+void pipe_free(struct pipe *p)
+{
+	if (!p)
+		return;
+	if (p->tls)
+		bufferevent_free(p->tls); /* closes the socket */
+	else if (p->fd >= 0)
+		close(p->fd);
+	if (p->rev)
+		event_free(p->rev);
+	if (p->wev)
+		event_free(p->wev);
+	if (p->flush)
+		event_free(p->flush);
+	if (p->in)
+		evbuffer_free(p->in);
+	if (p->out)
+		evbuffer_free(p->out);
+	free(p);
+}

@@ -1,0 +1,323 @@
+/*
+ * Worker threads: event base, hand-off queue, snapshot swap, session
+ * bookkeeping and the reaper. See worker.h.
+ */
+#include "net/worker.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "config/config.h"
+#include "net/listener.h"
+#include "daemon.h"
+#include "routing/router.h"
+#include "stats/stats.h"
+#include "log.h"
+#include "monitor/snapshot.h"
+
+struct handoff {
+	struct handoff *next;
+	int fd;
+	struct listener *listener;
+	struct sockaddr_storage peer;
+	socklen_t peer_len;
+};
+
+struct worker {
+	struct daemon *srv;
+	unsigned id;
+	pthread_t thread;
+	bool running;
+	struct event_base *base;
+	struct event *wake; /* hand-offs, new snapshot or stop */
+	struct event *reap; /* destroys closing sessions after callbacks return */
+
+	pthread_mutex_t lock; /* guards the hand-off queue only */
+	struct handoff *head, *tail;
+
+	_Atomic(struct snapshot *) pending; /* set by the monitor, taken by the worker */
+	_Atomic(const struct config *) next_cfg; /* set by a reload, taken by the worker */
+	const struct config *cfg;		 /* a reference; worker thread only */
+	atomic_bool stop;
+
+	struct snapshot *snap;			     /* worker thread only */
+	struct list sessions;			     /* open sessions */
+	struct list closing;			     /* waiting for the reaper */
+	struct node_stats **stats;		     /* [cluster][node], this worker's shard */
+	uint64_t route_reasons[ROUTER_REASON_COUNT]; /* this worker's shard */
+	size_t n_clusters;
+};
+
+static void destroy_list(struct list *head)
+{
+	while (!list_empty(head)) {
+		struct worker_session *ws = list_entry(head->next, struct worker_session, link);
+		list_remove(&ws->link);
+		ws->destroy(ws);
+	}
+}
+
+static void reap_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	destroy_list(&w->closing);
+}
+
+/* Every session, open or waiting for the reaper, moves to cfg before the old
+ * configuration is let go. */
+static void reconfigure_list(struct list *head, const struct config *cfg)
+{
+	for (struct list *it = head->next; it != head; it = it->next) {
+		struct worker_session *ws = list_entry(it, struct worker_session, link);
+		ws->reconfigure(ws, cfg);
+	}
+}
+
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct worker *w = arg;
+	struct snapshot *snap = atomic_exchange(&w->pending, NULL);
+	const struct config *cfg = atomic_exchange(&w->next_cfg, NULL);
+	struct handoff *q;
+
+	if (cfg) {
+		reconfigure_list(&w->sessions, cfg);
+		reconfigure_list(&w->closing, cfg);
+		config_unref(w->cfg);
+		w->cfg = cfg;
+	}
+	if (snap) {
+		snapshot_unref(w->snap);
+		w->snap = snap;
+	}
+
+	pthread_mutex_lock(&w->lock);
+	q = w->head;
+	w->head = w->tail = NULL;
+	pthread_mutex_unlock(&w->lock);
+
+	bool stopping = atomic_load(&w->stop);
+	while (q) {
+		struct handoff *next = q->next;
+		if (stopping) {
+			close(q->fd);
+			listener_session_ended(q->listener);
+		} else {
+			listener_start_session(q->listener, w, q->fd, (struct sockaddr *)&q->peer,
+					       q->peer_len);
+		}
+		free(q);
+		q = next;
+	}
+
+	if (stopping) {
+		destroy_list(&w->closing);
+		destroy_list(&w->sessions);
+		event_base_loopbreak(w->base);
+	}
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *w = arg;
+
+	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	return NULL;
+}
+
+struct worker *worker_create(struct daemon *srv, unsigned id)
+{
+	struct worker *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->srv = srv;
+	w->id = id;
+	pthread_mutex_init(&w->lock, NULL);
+	atomic_init(&w->pending, NULL);
+	atomic_init(&w->next_cfg, NULL);
+	w->cfg = config_ref(srv->cfg);
+	atomic_init(&w->stop, false);
+	list_init(&w->sessions);
+	list_init(&w->closing);
+	w->n_clusters = srv->cfg->n_clusters;
+	w->stats = calloc(w->n_clusters ? w->n_clusters : 1, sizeof(*w->stats));
+	if (!w->stats)
+		goto fail;
+	for (size_t c = 0; c < w->n_clusters; c++) {
+		size_t n = srv->cfg->clusters[c].n_nodes;
+		w->stats[c] = calloc(n ? n : 1, sizeof(**w->stats));
+		if (!w->stats[c])
+			goto fail;
+	}
+	w->base = event_base_new();
+	if (!w->base)
+		goto fail;
+	w->wake = event_new(w->base, -1, 0, wake_cb, w);
+	w->reap = event_new(w->base, -1, 0, reap_cb, w);
+	if (!w->wake || !w->reap)
+		goto fail;
+	return w;
+fail:
+	worker_destroy(w);
+	return NULL;
+}
+
+bool worker_start(struct worker *w)
+{
+	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+		log_error("worker", "cannot start worker thread %u", w->id);
+		return false;
+	}
+	w->running = true;
+	return true;
+}
+
+void worker_handoff(struct worker *w, int fd, struct listener *l, const struct sockaddr *peer,
+		    socklen_t peer_len)
+{
+	struct handoff *h = calloc(1, sizeof(*h));
+
+	if (!h) {
+		/* Out of memory: refuse this one client, keep serving the rest. */
+		close(fd);
+		listener_session_ended(l);
+		return;
+	}
+	h->fd = fd;
+	h->listener = l;
+	memcpy(&h->peer, peer, peer_len);
+	h->peer_len = peer_len;
+	pthread_mutex_lock(&w->lock);
+	if (w->tail)
+		w->tail->next = h;
+	else
+		w->head = h;
+	w->tail = h;
+	pthread_mutex_unlock(&w->lock);
+	event_active(w->wake, EV_TIMEOUT, 0);
+}
+
+void worker_set_snapshot(struct worker *w, struct snapshot *snap)
+{
+	struct snapshot *old = atomic_exchange(&w->pending, snap);
+
+	/* A snapshot the worker never picked up is simply superseded. */
+	snapshot_unref(old);
+	event_active(w->wake, EV_TIMEOUT, 0);
+}
+
+void worker_set_config(struct worker *w, const struct config *cfg)
+{
+	/* One the worker never picked up is simply superseded. */
+	config_unref(atomic_exchange(&w->next_cfg, cfg));
+	event_active(w->wake, EV_TIMEOUT, 0);
+}
+
+const struct config *worker_config(const struct worker *w)
+{
+	return w->cfg;
+}
+
+struct snapshot *worker_snapshot(struct worker *w)
+{
+	return w->snap;
+}
+
+struct event_base *worker_base(struct worker *w)
+{
+	return w->base;
+}
+
+struct daemon *worker_daemon(struct worker *w)
+{
+	return w->srv;
+}
+
+unsigned worker_id(const struct worker *w)
+{
+	return w->id;
+}
+
+struct node_stats *worker_node_stats(struct worker *w, size_t c, size_t n)
+{
+	return &w->stats[c][n];
+}
+
+const uint64_t *worker_reasons(const struct worker *w)
+{
+	return w->route_reasons;
+}
+
+void worker_count_reason(struct worker *w, enum router_reason reason)
+{
+	if ((unsigned)reason < ROUTER_REASON_COUNT)
+		w->route_reasons[reason]++;
+}
+
+void worker_session_add(struct worker *w, struct worker_session *ws)
+{
+	ws->closing = false;
+	list_append(&w->sessions, &ws->link);
+}
+
+void worker_session_close(struct worker *w, struct worker_session *ws)
+{
+	if (ws->closing)
+		return;
+	ws->closing = true;
+	list_remove(&ws->link);
+	list_append(&w->closing, &ws->link);
+	event_active(w->reap, EV_TIMEOUT, 0);
+}
+
+void worker_stop(struct worker *w)
+{
+	if (!w || !w->running)
+		return;
+	atomic_store(&w->stop, true);
+	event_active(w->wake, EV_TIMEOUT, 0);
+	pthread_join(w->thread, NULL);
+	w->running = false;
+}
+
+void worker_destroy(struct worker *w)
+{
+	if (!w)
+		return;
+	worker_stop(w);
+	/* Not started, or stopped: nothing runs on the base any more. */
+	destroy_list(&w->closing);
+	destroy_list(&w->sessions);
+	while (w->head) {
+		struct handoff *next = w->head->next;
+		close(w->head->fd);
+		listener_session_ended(w->head->listener);
+		free(w->head);
+		w->head = next;
+	}
+	/* One more pass so objects that defer their own release (backend
+	 * connections) are freed before the base goes away. */
+	if (w->base)
+		event_base_loop(w->base, EVLOOP_NONBLOCK);
+	snapshot_unref(atomic_exchange(&w->pending, NULL));
+	snapshot_unref(w->snap);
+	config_unref(atomic_exchange(&w->next_cfg, NULL));
+	config_unref(w->cfg);
+	if (w->wake)
+		event_free(w->wake);
+	if (w->reap)
+		event_free(w->reap);
+	if (w->base)
+		event_base_free(w->base);
+	for (size_t c = 0; w->stats && c < w->n_clusters; c++)
+		free(w->stats[c]);
+	free(w->stats);
+	pthread_mutex_destroy(&w->lock);
+	free(w);
+}

@@ -1,0 +1,83 @@
+/*
+ * Worker threads. Each has its own event base and runs every session handed
+ * to it for the session's whole life; nothing on a worker blocks and nothing
+ * on the data path takes a lock.
+ *
+ * Other threads talk to a worker through two doors, both lock-free for the
+ * worker's fast path: worker_handoff() queues an accepted socket (a short
+ * mutex on the hand-off queue, off the data path), worker_set_snapshot()
+ * swaps in new node states and worker_set_config() a reloaded configuration,
+ * each through an atomic pointer.
+ */
+#ifndef SLUICE_WORKER_H
+#define SLUICE_WORKER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "list.h"
+#include "routing/router.h"
+
+struct config;
+struct event_base;
+struct listener;
+struct node_stats;
+struct daemon;
+struct snapshot;
+struct worker;
+
+/* What every session type embeds so its worker can track and close it. */
+struct worker_session {
+	struct list link;
+	/* Close now: free every resource. Called on the worker thread from the
+	 * reaper or at shutdown, never from inside the session's own callbacks. */
+	void (*destroy)(struct worker_session *ws);
+	/* A reload: point every borrowed piece of configuration at cfg, which has
+	 * the same listeners, clusters and nodes in the same order. The old
+	 * configuration is freed right after. Worker thread. */
+	void (*reconfigure)(struct worker_session *ws, const struct config *cfg);
+	bool closing;
+};
+
+struct worker *worker_create(struct daemon *srv, unsigned id) __attribute__((warn_unused_result));
+bool worker_start(struct worker *w) __attribute__((warn_unused_result));
+
+/* Queue an accepted client socket for this worker, which starts the session
+ * type of listener l. Ownership of fd passes to the worker. Any thread. */
+void worker_handoff(struct worker *w, int fd, struct listener *l, const struct sockaddr *peer,
+		    socklen_t peer_len);
+
+/* Replace the worker's node-state snapshot. Consumes one reference. Any thread. */
+void worker_set_snapshot(struct worker *w, struct snapshot *snap);
+
+/* Replace the worker's configuration after a reload (every session moves to
+ * it). Consumes one reference. Any thread. */
+void worker_set_config(struct worker *w, const struct config *cfg);
+
+/* Worker thread only. */
+const struct config *worker_config(const struct worker *w);
+struct snapshot *worker_snapshot(struct worker *w);
+struct event_base *worker_base(struct worker *w);
+struct daemon *worker_daemon(struct worker *w);
+unsigned worker_id(const struct worker *w);
+
+/* This worker's counters for node n of cluster c. Worker thread only for
+ * writing; other threads may read them (relaxed, for stats). */
+struct node_stats *worker_node_stats(struct worker *w, size_t c, size_t n);
+/* This worker's routing reason counts, [ROUTER_REASON_COUNT]; other threads
+ * may read them (relaxed, for stats). */
+const uint64_t *worker_reasons(const struct worker *w);
+/* Count one routing reason (router.h) in this worker's shard. */
+void worker_count_reason(struct worker *w, enum router_reason reason);
+
+/* Track a new session / schedule its destruction after the current
+ * callback returns. Worker thread only. */
+void worker_session_add(struct worker *w, struct worker_session *ws);
+void worker_session_close(struct worker *w, struct worker_session *ws);
+
+/* Close every session, stop the loop and join the thread. Main thread. */
+void worker_stop(struct worker *w);
+void worker_destroy(struct worker *w);
+
+#endif

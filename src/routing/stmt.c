@@ -1,0 +1,223 @@
+/*
+ * Prepared statements of a session: sluice's ids, each node's ids, and the
+ * COM_STMT_EXECUTE rewrite for a node. See stmt.h.
+ *
+ * COM_STMT_EXECUTE payload: 0x17, id (4), flags (1), iteration count (4),
+ * then when params > 0: NULL bitmap ((params + 7) / 8), new-params-bound
+ * flag (1), types (2 * params, only when the flag is 1), values.
+ */
+#include "routing/stmt.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "mysql/packet.h"
+#include "mysql/wire.h"
+
+#define EXEC_FIXED 10 /* command, id, flags, iteration count */
+
+static void stmt_free(struct stmt *st)
+{
+	if (!st)
+		return;
+	free(st->sql);
+	free(st->types);
+	free(st->node_id);
+	free(st->node_types);
+	free(st);
+}
+
+void stmt_table_init(struct stmt_table *t, size_t n_nodes)
+{
+	memset(t, 0, sizeof(*t));
+	t->n_nodes = n_nodes;
+	t->next_id = 1;
+}
+
+void stmt_table_clear(struct stmt_table *t)
+{
+	for (size_t i = 0; i < t->n; i++)
+		stmt_free(t->items[i]);
+	t->n = 0;
+}
+
+void stmt_table_deinit(struct stmt_table *t)
+{
+	stmt_table_clear(t);
+	free(t->items);
+	t->items = NULL;
+	t->cap = 0;
+}
+
+struct stmt *stmt_add(struct stmt_table *t, const uint8_t *sql, size_t sql_len, int node,
+		      uint32_t node_id, uint16_t params, uint16_t columns, bool reader_ok)
+{
+	struct stmt *st = calloc(1, sizeof(*st));
+
+	if (!st)
+		return NULL;
+	st->node_id = calloc(t->n_nodes, sizeof(*st->node_id));
+	st->node_types = calloc(t->n_nodes, sizeof(*st->node_types));
+	if (!st->node_id || !st->node_types)
+		goto fail;
+	if (sql && sql_len <= STMT_SQL_MAX) {
+		st->sql = malloc(sql_len ? sql_len : 1);
+		if (!st->sql)
+			goto fail;
+		memcpy(st->sql, sql, sql_len);
+		st->sql_len = (uint32_t)sql_len;
+	}
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+		struct stmt **items = realloc(t->items, cap * sizeof(*items));
+		if (!items)
+			goto fail;
+		t->items = items;
+		t->cap = cap;
+	}
+	st->id = t->next_id++;
+	if (t->next_id == 0) /* 0 is never an id */
+		t->next_id = 1;
+	st->params = params;
+	st->columns = columns;
+	st->reader_ok = reader_ok && st->sql;
+	st->home = node;
+	st->long_data = -1;
+	st->long_data_lost = -1;
+	st->cursor = -1;
+	st->node_id[node] = node_id;
+	t->items[t->n++] = st;
+	return st;
+fail:
+	stmt_free(st);
+	return NULL;
+}
+
+static size_t find_index(const struct stmt_table *t, uint32_t id, bool *found)
+{
+	size_t lo = 0, hi = t->n;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->items[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	*found = lo < t->n && t->items[lo]->id == id;
+	return lo;
+}
+
+struct stmt *stmt_find(const struct stmt_table *t, uint32_t id)
+{
+	bool found;
+	size_t i = find_index(t, id, &found);
+
+	return found ? t->items[i] : NULL;
+}
+
+void stmt_remove(struct stmt_table *t, uint32_t id)
+{
+	bool found;
+	size_t i = find_index(t, id, &found);
+
+	if (!found)
+		return;
+	stmt_free(t->items[i]);
+	memmove(&t->items[i], &t->items[i + 1], (t->n - i - 1) * sizeof(*t->items));
+	t->n--;
+}
+
+void stmt_forget_node(struct stmt_table *t, int node)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		struct stmt *st = t->items[i];
+		st->node_id[node] = 0;
+		st->node_types[node] = false;
+		if (st->long_data == node) {
+			st->long_data = -1;
+			st->long_data_lost = node;
+		}
+		if (st->cursor == node)
+			st->cursor = -1;
+	}
+}
+
+bool stmt_payload_id(const uint8_t *payload, size_t len, uint32_t *id)
+{
+	if (len < 5)
+		return false;
+	*id = (uint32_t)payload[1] | (uint32_t)payload[2] << 8 | (uint32_t)payload[3] << 16 |
+	      (uint32_t)payload[4] << 24;
+	return true;
+}
+
+uint8_t stmt_execute_flags(const uint8_t *payload, size_t len)
+{
+	return len > 5 ? payload[5] : 0;
+}
+
+/* Where the new-params-bound flag is, or 0 if the payload is too short. */
+static size_t bound_flag_at(const struct stmt *st, size_t len)
+{
+	size_t at = EXEC_FIXED + ((size_t)st->params + 7) / 8;
+
+	return st->params && len > at ? at : 0;
+}
+
+/* Whether types follow the flag at `at`: the server takes any non-zero
+ * byte to mean so (sql_prepare.cc), not only 1. */
+static bool binds_types(const uint8_t *payload, size_t at)
+{
+	return at && payload[at] != 0;
+}
+
+bool stmt_capture_types(struct stmt *st, const uint8_t *payload, size_t len)
+{
+	size_t at = bound_flag_at(st, len);
+	size_t n = 2 * (size_t)st->params;
+
+	if (st->params == 0)
+		return true;
+	if (!at)
+		return false;
+	if (!binds_types(payload, at))
+		return true;
+	if (len < at + 1 + n)
+		return false;
+	if (!st->types) {
+		st->types = malloc(n);
+		if (!st->types)
+			return false;
+	}
+	memcpy(st->types, payload + at + 1, n);
+	return true;
+}
+
+bool stmt_write_execute(const struct stmt *st, const uint8_t *payload, size_t len, uint32_t node_id,
+			bool with_types, struct mysql_writer *w, uint8_t seq)
+{
+	size_t at = bound_flag_at(st, len);
+	bool bound = binds_types(payload, at);
+
+	if (len < EXEC_FIXED || (st->params && !at))
+		return false;
+	if (bound && len < at + 1 + 2 * (size_t)st->params)
+		return false; /* types announced but cut short */
+	if (with_types && st->params && !bound && !st->types)
+		return false;
+	mysql_packet_begin(w, seq);
+	mysql_put_u8(w, payload[0]);
+	mysql_put_u32(w, node_id);
+	if (!with_types || st->params == 0 || bound) {
+		/* Only the id changes. */
+		mysql_put_bytes(w, payload + 5, len - 5);
+	} else {
+		mysql_put_bytes(w, payload + 5, at - 5);
+		mysql_put_u8(w, 1);
+		mysql_put_bytes(w, st->types, 2 * (size_t)st->params);
+		mysql_put_bytes(w, payload + at + 1, len - at - 1);
+	}
+	mysql_packet_end(w);
+	return w->ok;
+}

@@ -1,0 +1,449 @@
+/*
+ * Layer-4 forwarding with backpressure and connect failover. See
+ * tcp_session.h for the state diagram.
+ *
+ * Backpressure: after each read the bytes move (zero-copy) to the other
+ * side's output buffer. When that output holds buffer_size bytes or more,
+ * reading from the source stops; the destination's write callback fires
+ * when it has drained to half and turns reading back on. So a client that
+ * stops reading costs at most about buffer_size (plus one socket read) per
+ * direction, and the backend is slowed by TCP flow control instead.
+ */
+#include "session/tcp_session.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "config/config.h"
+#include "monitor/health.h"
+#include "net/listener.h"
+#include "log.h"
+#include "net/net.h"
+#include "net/pipe.h"
+#include "mysql/packet.h"
+#include "daemon.h"
+#include "monitor/snapshot.h"
+#include "net/worker.h"
+
+/* How long a closing session may take to hand its last bytes to a peer
+ * that is slow to read before it is cut off. */
+#define FLUSH_TIMEOUT_SEC 10
+
+enum tcp_state {
+	TCP_CONNECTING,
+	TCP_FORWARDING,
+	TCP_FLUSHING,
+	TCP_CLOSED,
+};
+
+static const char *const tcp_state_names[] = {
+	[TCP_CONNECTING] = "connecting",
+	[TCP_FORWARDING] = "forwarding",
+	[TCP_FLUSHING] = "flushing",
+	[TCP_CLOSED] = "closed",
+};
+
+struct tcp_session {
+	struct worker_session ws; /* first: the worker's list links through it */
+	struct worker *w;
+	struct listener *l;
+	struct daemon *srv;
+	const struct config_listener *lc;
+	const struct config_cluster *cc;
+	unsigned long long id;
+	enum tcp_state state;
+	char tag[128]; /* "C-42 ro@127.0.0.1:51234" for logs */
+
+	struct pipe *client;
+	struct pipe *backend;
+	struct event *connect_timer; /* connecting, then flushing before a close */
+	struct event *next_step; /* deferred: try the next candidate node */
+
+	size_t bound;			  /* bytes per direction, from buffer_size */
+	uint16_t order[CONFIG_MAX_NODES]; /* candidate nodes, best first */
+	size_t n_order;
+	size_t attempt; /* index into order of the node being tried */
+	int node;	/* node index being tried or in use, -1 before */
+
+	struct pipe *flush_to; /* FLUSHING: the side still being written */
+	unsigned long long up_bytes, down_bytes;
+	struct timespec started;
+};
+
+static void tcp_set_state(struct tcp_session *s, enum tcp_state next)
+{
+	/* Allowed: CONNECTING->{FORWARDING,FLUSHING,CLOSED}, FORWARDING->{FLUSHING,CLOSED},
+	 * FLUSHING->CLOSED. Nothing leaves CLOSED. */
+	static const unsigned allowed[] = {
+		[TCP_CONNECTING] = 1u << TCP_FORWARDING | 1u << TCP_FLUSHING | 1u << TCP_CLOSED,
+		[TCP_FORWARDING] = 1u << TCP_FLUSHING | 1u << TCP_CLOSED,
+		[TCP_FLUSHING] = 1u << TCP_CLOSED,
+		[TCP_CLOSED] = 0,
+	};
+	BUG_ON(!(allowed[s->state] & (1u << next)));
+	log_debug(s->tag, "%s -> %s", tcp_state_names[s->state], tcp_state_names[next]);
+	s->state = next;
+}
+
+static const char *node_name(const struct tcp_session *s)
+{
+	return s->node >= 0 ? s->cc->nodes[s->node].name : "-";
+}
+
+static void tcp_reconfigure(struct worker_session *ws, const struct config *cfg)
+{
+	struct tcp_session *s = (struct tcp_session *)ws;
+
+	s->lc = &cfg->listeners[listener_index(s->l)];
+	s->cc = &cfg->clusters[s->lc->cluster_index];
+}
+
+static void tcp_destroy(struct worker_session *ws)
+{
+	struct tcp_session *s = (struct tcp_session *)ws;
+
+	pipe_free(s->client);
+	pipe_free(s->backend);
+	if (s->connect_timer)
+		event_free(s->connect_timer);
+	if (s->next_step)
+		event_free(s->next_step);
+	listener_session_ended(s->l);
+	free(s);
+}
+
+/* End the session: stop all I/O now, free it after this callback returns. */
+static void tcp_close(struct tcp_session *s, const char *why)
+{
+	struct timespec now;
+
+	if (s->state == TCP_CLOSED)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	double secs = (double)(now.tv_sec - s->started.tv_sec) +
+		      (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
+	log_debug(s->tag, "closed (%s): node %s, %llu bytes up, %llu down, %.3f s", why,
+		  node_name(s), s->up_bytes, s->down_bytes, secs);
+	tcp_set_state(s, TCP_CLOSED);
+	/* Both pipes go in the reaper: until then they read nothing and call
+	 * back nothing that matters (every callback checks the state). */
+	if (s->client)
+		pipe_set_reading(s->client, false);
+	if (s->backend)
+		pipe_set_reading(s->backend, false);
+	event_del(s->connect_timer);
+	event_del(s->next_step);
+	worker_session_close(s->w, &s->ws);
+}
+
+/* Stop reading both sides and close once `to` has written what it holds. */
+static void tcp_flush_and_close(struct tcp_session *s, struct pipe *to, const char *why)
+{
+	struct timeval tv = {FLUSH_TIMEOUT_SEC, 0};
+
+	if (s->state == TCP_FLUSHING || s->state == TCP_CLOSED)
+		return;
+	if (!to || pipe_pending(to) == 0) {
+		tcp_close(s, why);
+		return;
+	}
+	log_debug(s->tag, "%s; flushing %zu bytes before closing", why, pipe_pending(to));
+	tcp_set_state(s, TCP_FLUSHING);
+	s->flush_to = to;
+	if (s->client)
+		pipe_set_reading(s->client, false);
+	if (s->backend)
+		pipe_set_reading(s->backend, false);
+	pipe_set_write_low(to, 0); /* write_cb when empty */
+	event_del(s->connect_timer);
+	evtimer_add(s->connect_timer, &tv);
+}
+
+/* Move what src has read to the other side, and stop reading src while the
+ * other side's output is at the bound. */
+static void tcp_read_cb(struct pipe *src, void *arg)
+{
+	struct tcp_session *s = arg;
+	struct pipe *dst = src == s->client ? s->backend : s->client;
+	struct evbuffer *in = pipe_input(src);
+	struct evbuffer *out;
+	size_t len = evbuffer_get_length(in);
+
+	if (s->state != TCP_FORWARDING)
+		return;
+	out = pipe_output(dst);
+	evbuffer_add_buffer(out, in);
+	if (src == s->client)
+		s->up_bytes += len;
+	else
+		s->down_bytes += len;
+	if (evbuffer_get_length(out) >= s->bound)
+		pipe_set_reading(src, false);
+}
+
+/* dst's output fell to the low watermark (half the bound), or to zero while
+ * flushing. */
+static void tcp_write_cb(struct pipe *dst, void *arg)
+{
+	struct tcp_session *s = arg;
+	struct pipe *src = dst == s->client ? s->backend : s->client;
+
+	if (s->state == TCP_FLUSHING) {
+		if (dst == s->flush_to && pipe_pending(dst) == 0)
+			tcp_close(s, "flushed");
+		return;
+	}
+	if (s->state == TCP_FORWARDING && !pipe_reading(src))
+		pipe_set_reading(src, true);
+}
+
+/* Configure one side for forwarding: callbacks, watermarks, socket options. */
+static void tcp_setup_side(struct tcp_session *s, struct pipe *p);
+
+static void tcp_try_next(struct tcp_session *s);
+
+/* The client gets a MySQL ERR packet (sent before any greeting, as a
+ * server does when it refuses a connection) and the session ends. The
+ * SQLSTATE marker is included although no capabilities were agreed yet:
+ * Connector/C accepts it either way, and PyMySQL 1.0 always skips six bytes
+ * for it and would eat the start of the message otherwise. */
+static void tcp_refuse(struct tcp_session *s, const char *fmt, ...) SLUICE_PRINTF(2, 3);
+
+static void tcp_refuse(struct tcp_session *s, const char *fmt, ...)
+{
+	char msg[256];
+	uint8_t pkt[MYSQL_HEADER_LEN + 300];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warn(s->tag, "refused: %s", msg);
+	size_t n = mysql_write_err(pkt, sizeof(pkt), 0, MYSQL_ER_UNKNOWN_ERROR, "HY000", msg);
+	evbuffer_add(pipe_output(s->client), pkt, n);
+	tcp_flush_and_close(s, s->client, "refused");
+}
+
+static void tcp_backend_failed(struct tcp_session *s, const char *why)
+{
+	size_t cluster = s->lc->cluster_index;
+
+	log_warn(s->tag, "node %s: %s; trying the next node", node_name(s), why);
+	health_suspect(s->srv->health, cluster, (size_t)s->node);
+	pipe_set_reading(s->backend, false);
+	event_del(s->connect_timer);
+	/* The failed pipe is freed in next_step, not inside its own callback. */
+	event_active(s->next_step, EV_TIMEOUT, 0);
+}
+
+static void tcp_connected(struct tcp_session *s)
+{
+	event_del(s->connect_timer);
+	tcp_set_state(s, TCP_FORWARDING);
+	log_debug(s->tag, "connected to node %s (attempt %zu)", node_name(s), s->attempt + 1);
+	net_tune_stream(pipe_fd(s->backend));
+	tcp_setup_side(s, s->backend);
+	pipe_set_reading(s->backend, true);
+	pipe_set_reading(s->client, true);
+	/* What the client sent while we connected goes out now. */
+	if (evbuffer_get_length(pipe_input(s->client)))
+		tcp_read_cb(s->client, s);
+}
+
+static void tcp_event_cb(struct pipe *p, short what, void *arg)
+{
+	struct tcp_session *s = arg;
+	bool is_client = p == s->client;
+	char why[160];
+
+	if (s->state == TCP_CONNECTING && !is_client) {
+		if (what & PIPE_CONNECTED) {
+			tcp_connected(s);
+			return;
+		}
+		snprintf(why, sizeof(why), "connect failed: %s",
+			 (what & PIPE_EOF) ? "closed by the node" : pipe_error(p));
+		tcp_backend_failed(s, why);
+		return;
+	}
+	if (s->state == TCP_CONNECTING && is_client) {
+		tcp_close(s, "client left while connecting");
+		return;
+	}
+
+	if (what & PIPE_WRITING) {
+		/* Cannot deliver to this side any more: nothing left to do. */
+		snprintf(why, sizeof(why), "write to %s failed: %s", is_client ? "client" : "node",
+			 pipe_error(p));
+		tcp_close(s, why);
+		return;
+	}
+	if (s->state == TCP_FLUSHING) {
+		if (p == s->flush_to)
+			tcp_close(s, "peer closed while flushing");
+		return;
+	}
+	/* EOF or read error on one side: pass on what it sent, then close. */
+	if (is_client) {
+		tcp_flush_and_close(s, s->backend,
+				    (what & PIPE_EOF) ? "client closed" : "client read error");
+	} else {
+		/* A node closing on its own may be a node dying: look now. */
+		health_suspect(s->srv->health, s->lc->cluster_index,
+			       (size_t)s->node);
+		tcp_flush_and_close(s, s->client,
+				    (what & PIPE_EOF) ? "node closed" : "node read error");
+	}
+}
+
+static void tcp_setup_side(struct tcp_session *s, struct pipe *p)
+{
+	pipe_set_callbacks(p, tcp_read_cb, tcp_write_cb, tcp_event_cb, s);
+	/* Low write mark: resume the other side's reading at half the bound.
+	 * Read bound: never hold more than the bound unread. */
+	pipe_set_write_low(p, s->bound / 2);
+	pipe_set_read_bound(p, s->bound);
+}
+
+/* Connecting: the node did not answer in time; flushing: the peer did not
+ * take the last bytes in time. */
+static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct tcp_session *s = arg;
+	char why[64];
+
+	if (s->state == TCP_FLUSHING) {
+		tcp_close(s, "flush timed out");
+		return;
+	}
+
+	snprintf(why, sizeof(why), "connect timed out after %u ms", s->cc->connect_timeout_ms);
+	tcp_backend_failed(s, why);
+}
+
+/* Connect to order[attempt]; failures come back through tcp_event_cb or the
+ * timer, which schedule next_step. */
+static void tcp_connect_current(struct tcp_session *s)
+{
+	const struct config_node *n;
+	struct timeval tv = net_timeval_ms(s->cc->connect_timeout_ms);
+
+	s->node = s->order[s->attempt];
+	n = &s->cc->nodes[s->node];
+	s->backend = pipe_new(worker_base(s->w), -1);
+	if (!s->backend) {
+		tcp_close(s, "out of memory");
+		return;
+	}
+	pipe_set_callbacks(s->backend, NULL, NULL, tcp_event_cb, s);
+	evtimer_add(s->connect_timer, &tv);
+	log_debug(s->tag, "connecting to node %s", n->name);
+	if (!pipe_connect(s->backend, (const struct sockaddr *)&n->address.ss, n->address.len)) {
+		char why[160];
+		snprintf(why, sizeof(why), "connect failed at once: %s", strerror(errno));
+		tcp_backend_failed(s, why);
+	}
+}
+
+static void tcp_try_next(struct tcp_session *s)
+{
+	if (s->backend) {
+		pipe_free(s->backend);
+		s->backend = NULL;
+		s->attempt++;
+	}
+	if (s->attempt >= s->n_order) {
+		if (s->n_order == 0)
+			tcp_refuse(s,
+				   "sluice: no healthy node in cluster '%s' for listener '%s' "
+				   "(route %s)",
+				   s->cc->name, s->lc->name, listener_route_str(s->lc->route));
+		else
+			tcp_refuse(s,
+				   "sluice: every node of cluster '%s' refused the connection "
+				   "(listener '%s', %zu tried)",
+				   s->cc->name, s->lc->name, s->n_order);
+		return;
+	}
+	tcp_connect_current(s);
+}
+
+static void next_step_cb(evutil_socket_t fd, short what, void *arg)
+{
+	tcp_try_next(arg);
+}
+
+void tcp_session_start(struct worker *w, struct listener *l, int fd, const struct sockaddr *peer,
+		       socklen_t peer_len)
+{
+	struct daemon *srv = worker_daemon(w);
+	const struct config *cfg = worker_config(w);
+	const struct config_listener *lc = &cfg->listeners[listener_index(l)];
+	struct tcp_session *s = calloc(1, sizeof(*s));
+	char addr[64];
+
+	if (!s)
+		goto fail;
+	s->w = w;
+	s->l = l;
+	s->srv = srv;
+	s->lc = lc;
+	s->cc = &cfg->clusters[lc->cluster_index];
+	s->ws.destroy = tcp_destroy;
+	s->ws.reconfigure = tcp_reconfigure;
+	s->id = (unsigned long long)atomic_fetch_add(&srv->next_session_id, 1);
+	s->node = -1;
+	s->bound = cfg->buffer_size;
+	s->state = TCP_CONNECTING;
+	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	snprintf(s->tag, sizeof(s->tag), "C-%llu %s@%s tcp", s->id, lc->name,
+		 config_addr_str(peer, addr, sizeof(addr)));
+
+	s->client = pipe_new(worker_base(w), fd);
+	if (!s->client)
+		goto fail;
+	fd = -1; /* owned by the pipe now */
+	s->connect_timer = evtimer_new(worker_base(w), connect_timeout_cb, s);
+	s->next_step = event_new(worker_base(w), -1, 0, next_step_cb, s);
+	if (!s->connect_timer || !s->next_step)
+		goto fail;
+	net_tune_stream(pipe_fd(s->client));
+	tcp_setup_side(s, s->client);
+	/* The client is not read until a backend is connected: what it sends
+	 * first must reach the node we end up with, not one we gave up on. */
+	worker_session_add(w, &s->ws);
+
+	const struct cluster_view *v = &worker_snapshot(w)->clusters[lc->cluster_index];
+	if (lc->route == LISTENER_ROUTE_READERS) {
+		uint64_t ticket = atomic_fetch_add(&srv->rr[lc->cluster_index], 1);
+		s->n_order = snapshot_reader_order(v, ticket, true, s->order);
+	} else {
+		s->n_order = snapshot_writer_order(v, s->order);
+	}
+	log_debug(s->tag, "accepted; %zu candidate node(s)", s->n_order);
+	tcp_try_next(s);
+	return;
+fail:
+	log_error("tcp", "%s: cannot set up a session (out of memory); closing the client",
+		  lc->name);
+	if (fd >= 0)
+		close(fd);
+	if (s) {
+		s->ws.destroy = NULL;
+		pipe_free(s->client);
+		if (s->connect_timer)
+			event_free(s->connect_timer);
+		if (s->next_step)
+			event_free(s->next_step);
+		free(s);
+	}
+	listener_session_ended(l);
+}
