@@ -23,6 +23,7 @@ if _TESTS_DIR not in sys.path:
     sys.path.insert(0, _TESTS_DIR)
 
 from sluice_proc import Sluice, free_port  # noqa: E402
+from sluice_config import HOST, PASSWORD, USER, USER_HASH
 
 __all__ = [
     "HOST", "DB", "USER", "PASSWORD", "OTHER_USER", "OTHER_PASSWORD", "CAUSAL_READS",
@@ -30,10 +31,7 @@ __all__ = [
     "admin", "pymysql_connect", "mysqldb_connect", "wait_on_all_nodes",
 ]
 
-HOST = "127.0.0.1"
 DB = "sluice_test"
-USER, PASSWORD = "sluice_test", "sluice_test"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"
 OTHER_USER, OTHER_PASSWORD = "sluice_other", "other_pw"
 DATA_DIR = os.path.join(_TESTS_DIR, "data")
 TARGET_ENV = "SLUICE_PROTOCOL_TARGET"
@@ -89,9 +87,7 @@ def _make_certificate(d: str) -> tuple[str, str]:
 
 
 def sluice_mysql_config(galera, port: int, cert: str, key: str, other_pw_file: str) -> str:
-    nodes = "\n".join(
-        f'      - {{ name: {galera.node_name(i)}, address: "{HOST}:{galera.sql_port(i)}", '
-        f'priority: {i + 1} }}' for i in range(3))
+    nodes = galera.nodes_yaml()
     return f"""\
 workers: 2
 listeners:

@@ -13,8 +13,8 @@ import pytest
 from fake_mysql import FakeMySQL
 from sluice_proc import free_port
 from test_fake_mysql import certs  # noqa: F401  (a fixture: throwaway CA + 127.0.0.1 cert)
+from sluice_config import HOST
 
-HOST = "127.0.0.1"
 ED_USER, ED_PASSWORD = "sluice_ed", "ed!pw 25519"
 SHA2_USER, SHA2_PASSWORD = "app8", "sha2-Secret"
 

@@ -11,10 +11,8 @@ import pymysql
 import pytest
 
 from sluice_proc import free_port
+from sluice_config import DB, HOST, PASSWORD, USER, USER_HASH
 
-HOST = "127.0.0.1"
-USER, PASSWORD, DB = "sluice_test", "sluice_test", "sluice_test"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"
 ER_UNKNOWN_ERROR = 1105
 NO_NODE = "sluice: no node of cluster 'galera' can take this session"
 
@@ -22,9 +20,7 @@ NO_NODE = "sluice: no node of cluster 'galera' can take this session"
 def config(galera, port: int, tls: str | None) -> str:
     """sluice YAML: one plain mode: mysql listener in front of the three nodes; ``tls`` is the
     text of the cluster's tls: map (e.g. "{ ca: /x.pem, verify: full }") or None for none."""
-    nodes = "\n".join(
-        f'      - {{ name: {galera.node_name(i)}, address: "{HOST}:{galera.sql_port(i)}", '
-        f'priority: {i + 1} }}' for i in range(3))
+    nodes = galera.nodes_yaml()
     tls_line = f"    tls: {tls}\n" if tls is not None else ""
     return f"""\
 workers: 2

@@ -16,15 +16,13 @@ import pytest
 
 from sluice_proc import free_port
 
-HOST = "127.0.0.1"
-USER, PASSWORD, DB = "sluice_test", "sluice_test", "sluice_test"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"
 ADMIN, ADMIN_PW = "admin", "browser-admin-pw"
 
 from selenium import webdriver  # python3-selenium (scripts/packages.txt)
 from selenium.webdriver.chrome.service import Service as ChromeService
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from sluice_config import DB, HOST, PASSWORD, USER, USER_HASH
 
 
 def _config(galera, port, stats_port, tmp_path) -> str:

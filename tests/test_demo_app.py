@@ -41,11 +41,9 @@ import uuid
 import pytest
 
 from galera import GaleraError
+from sluice_config import HOST, PASSWORD, USER, USER_HASH, wait_until
 from sluice_proc import REPO, Sluice, free_port
 
-HOST = "127.0.0.1"
-USER, PASSWORD = "sluice_test", "sluice_test"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"
 MONITOR_PW = "monitor_pw"
 POLL = 0.05
 SANITIZER_RE = re.compile(r"AddressSanitizer|LeakSanitizer|UndefinedBehaviorSanitizer|"
@@ -291,15 +289,6 @@ def create(stack: Stack, name: str, price: str = "9.99", stock: str = "3") -> tu
     assert m, f"no 'Created' message after the redirect:\n{page.text[-2000:]}"
     return int(m.group(1)), page
 
-
-def wait_until(pred, what: str, timeout: float = 30.0):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = pred()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(POLL)
 
 
 # ---- fixtures --------------------------------------------------------------------------------

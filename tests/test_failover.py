@@ -41,10 +41,9 @@ import pytest
 
 from galera import GaleraError
 from sluice_proc import free_port
+from sluice_config import DB, HOST, PASSWORD, USER, USER_HASH
+from sluice_config import wait_until as shared_wait_until
 
-HOST = "127.0.0.1"
-USER, PASSWORD, DB = "sluice_test", "sluice_test", "sluice_test"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"
 MONITOR_USER, MONITOR_PASSWORD = "monitor", "monitor_pw"  # made by tests/galera.py
 CLUSTER = "galera"
 THREADS = 8
@@ -65,9 +64,7 @@ MAX_STATEMENTS = 500_000      # per client thread and round: every loop is bound
 def failover_config(galera, port: int, monitor_pw_file: str, writer_grace: str = "") -> str:
     """One plain `mode: mysql` listener, a galera cluster with priorities 1, 2, 3, monitor checks
     that log in, a 30 s queue for statements waiting for a writer, and a sticky writer."""
-    nodes = "\n".join(
-        f'      - {{ name: {galera.node_name(i)}, address: "{HOST}:{galera.sql_port(i)}", '
-        f'priority: {i + 1} }}' for i in range(3))
+    nodes = galera.nodes_yaml()
     return f"""\
 workers: 2
 listeners:
@@ -129,11 +126,8 @@ def err_tuple(e: BaseException) -> tuple:
 
 
 def wait_until(pred, timeout: float, what: str, detail=lambda: "") -> None:
-    """Poll ``pred`` until it is true; fail with ``what`` and ``detail()`` after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, f"{what}: not done within {timeout:.0f} s\n{detail()}"
-        time.sleep(WAIT_POLL)
+    """sluice_config.wait_until with this file's argument order and poll interval."""
+    shared_wait_until(pred, what, timeout, WAIT_POLL, detail)
 
 
 def node_index(name: str) -> int:

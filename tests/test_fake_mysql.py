@@ -13,7 +13,6 @@ import socket
 import struct
 import subprocess
 import threading
-import time
 
 import pytest
 
@@ -21,8 +20,8 @@ from fake_mysql import (CACHING_SHA2, CLIENT_CONNECT_ATTRS, CLIENT_DEPRECATE_EOF
                         CLIENT_PLUGIN_AUTH, CLIENT_PLUGIN_AUTH_LENENC_CLIENT_DATA,
                         CLIENT_PROTOCOL_41, CLIENT_SECURE_CONNECTION, CLIENT_SSL, NATIVE,
                         Column, Err, FakeMySQL, FieldType, Ok, ResultSet)
+from sluice_config import HOST, wait_until
 
-HOST = "127.0.0.1"
 USERS = {"alice": "alice-pw", "bob": "bob-pw"}
 PLUGINS = {"bob": NATIVE}  # alice uses the greeting's plugin, caching_sha2_password
 MYSQL8_CAPS = (1 << 0, 1 << 2, 1 << 3, 1 << 9, 1 << 13, 1 << 15, 1 << 16, 1 << 17, 1 << 18,
@@ -119,12 +118,6 @@ def query(conn, sql):
     cur.close()
     return rows
 
-
-def wait_until(predicate, timeout=10.0):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        time.sleep(0.01)
 
 
 # --- a minimal hand-written client, for what no real client here does -----------------------

@@ -5,15 +5,14 @@
 # sluice's part: the monitor logs in with its own account, takes the writer from MEMBER_ROLE
 # PRIMARY, serves reads only from ONLINE members, and follows a change of primary.
 import re
-import time
 
 import pymysql
 import pytest
 
 from fake_mysql import FakeMySQL, Ok, ResultSet
 from sluice_proc import free_port
+from sluice_config import HOST, wait_until
 
-HOST = "127.0.0.1"
 APP_USER, APP_PASSWORD = "app", "app_pw"
 MONITOR_USER, MONITOR_PASSWORD = "monitor", "monitor_pw"
 GR_QUERY = re.compile(r"SELECT\s+MEMBER_STATE.*replication_group_members.*", re.S | re.I)
@@ -73,12 +72,6 @@ users:
 logging: {{ level: debug }}
 """
 
-
-def wait_until(pred, what: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 def writes_on(fakes) -> list[int]:

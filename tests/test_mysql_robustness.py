@@ -9,16 +9,14 @@ import pymysql
 import pytest
 
 from sluice_proc import free_port
+from sluice_config import USER_HASH as HASH
 
-HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"  # PASSWORD('sluice_test')
 
 
 @pytest.fixture
 def mysql_proxy(galera, sluice):
     port = free_port()
-    nodes = "\n".join(
-        f'      - {{ name: {galera.node_name(i)}, address: "127.0.0.1:{galera.sql_port(i)}", '
-        f'priority: {i + 1} }}' for i in range(3))
+    nodes = galera.nodes_yaml()
     s = sluice(f"""\
 workers: 2
 listeners:

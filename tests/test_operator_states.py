@@ -12,33 +12,16 @@ import pymysql
 import pytest
 
 from sluice_proc import Sluice, free_port, sluice_binary
+from sluice_config import DB, HOST, PASSWORD, USER, galera_nodes, listener, sluice_yaml
 
-HOST = "127.0.0.1"
-USER, PASSWORD, DB = "sluice_test", "sluice_test", "sluice_test"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"
 os.environ.setdefault("SLUICE_TEST_MONITOR_PW", "monitor_pw")
 
 
 def config(galera, port: int) -> str:
-    nodes = "\n".join(
-        f'      - {{ name: {galera.node_name(i)}, address: "{HOST}:{galera.sql_port(i)}", '
-        f'priority: {i + 1} }}' for i in range(3))
-    return f"""\
-workers: 2
-state_file: states
-listeners:
-  - {{ name: app, bind: "{HOST}:{port}", mode: mysql, cluster: galera }}
-clusters:
-  - name: galera
-    type: galera
-    monitor: {{ user: monitor, password_env: SLUICE_TEST_MONITOR_PW, interval: 200ms,
-               timeout: 400ms }}
-    nodes:
-{nodes}
-users:
-  - {{ name: {USER}, password_hash: "{USER_HASH}" }}
-logging: {{ level: debug }}
-"""
+    return sluice_yaml([listener("app", port)], galera_nodes(galera), state_file="states",
+                       monitor={"user": "monitor", "password_env": "SLUICE_TEST_MONITOR_PW",
+                                "interval": "200ms", "timeout": "400ms"},
+                       logging={"level": "debug"})
 
 
 def set_state(s: Sluice, what: str) -> None:

@@ -15,10 +15,8 @@ import pymysql
 import pytest
 
 from sluice_proc import free_port
+from sluice_config import DB, HOST, PASSWORD, USER, USER_HASH
 
-HOST = "127.0.0.1"
-USER, PASSWORD, DB = "sluice_test", "sluice_test", "sluice_test"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"  # PASSWORD('sluice_test')
 READERS = {"node2", "node3"}
 os.environ.setdefault("SLUICE_TEST_MONITOR_PW", "monitor_pw")
 

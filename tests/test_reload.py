@@ -4,7 +4,6 @@
 # where (FILE:LINE:COL) and why; the service manager hears RELOADING=1 then READY=1; sysbench
 # through sluice across 20 reloads sees 0 errors. Sessions are checked with PyMySQL, mysqlclient
 # (MySQLdb) and the mariadb CLI.
-import hashlib
 import os
 import re
 import shutil
@@ -19,17 +18,11 @@ import pymysql
 import pytest
 
 from sluice_proc import free_port, sluice_binary
-
-HOST = "127.0.0.1"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"   # sluice_test
+from sluice_config import HOST, OTHER_HASH, USER_HASH, galera_nodes, listener, sluice_yaml
 
 
-def native_hash(password: str) -> str:
-    """What SELECT PASSWORD(password) prints (mysql_native_password)."""
-    return "*" + hashlib.sha1(hashlib.sha1(password.encode()).digest()).hexdigest().upper()
 
 
-OTHER_HASH = native_hash("other_pw")  # sluice_other, the harness's second account
 
 
 def config(galera, port, tmp_path, *, weights=(1, 1, 1), primary_reads=False,
@@ -37,27 +30,21 @@ def config(galera, port, tmp_path, *, weights=(1, 1, 1), primary_reads=False,
            bind_port=None, extra_node=False, max_connections=10000):
     """The file as the tests rewrite it; every parameter is a reloadable key except bind_port
     and extra_node."""
-    nodes = "\n".join(
-        f'      - {{ name: {galera.node_name(i)}, address: "{HOST}:{galera.sql_port(i)}", '
-        f'priority: {i + 1}, weight: {weights[i]} }}' for i in range(3))
+    nodes = galera_nodes(galera)
+    for n, w in zip(nodes, weights):
+        n["weight"] = w
     if extra_node:
-        nodes += f'\n      - {{ name: node9, address: "{HOST}:{free_port()}" }}'
+        nodes.append({"name": "node9", "address": f'"{HOST}:{free_port()}"'})
     hashes = {"sluice_test": USER_HASH, "sluice_other": OTHER_HASH}
-    user_lines = "\n".join(f'  - {{ name: {u}, password_hash: "{hashes[u]}" }}' for u in users)
     (tmp_path / "monitor.pw").write_text("monitor_pw\n")
-    return f"""\
-listeners:
-  - {{ name: app, bind: "{HOST}:{bind_port or port}", mode: mysql, cluster: galera, primary_reads: {str(primary_reads).lower()}, causal_reads: {causal_reads}, max_connections: {max_connections} }}
-clusters:
-  - name: galera
-    type: galera
-    monitor: {{ user: monitor, password_file: {tmp_path}/monitor.pw, interval: {interval} }}
-    nodes:
-{nodes}
-users:
-{user_lines}
-logging: {{ level: {level} }}
-"""
+    return sluice_yaml(
+        [listener("app", bind_port or port, primary_reads=primary_reads,
+                  causal_reads=causal_reads, max_connections=max_connections)],
+        nodes, workers=None,
+        monitor={"user": "monitor", "password_file": f"{tmp_path}/monitor.pw",
+                 "interval": interval},
+        users=[{"name": u, "password_hash": f'"{hashes[u]}"'} for u in users],
+        logging={"level": level})
 
 
 def rewrite(s, text):

@@ -22,10 +22,8 @@ import pymysql
 import pytest
 
 from sluice_proc import free_port
+from sluice_config import DB, HOST, PASSWORD, USER, USER_HASH
 
-HOST = "127.0.0.1"
-USER, PASSWORD, DB = "sluice_test", "sluice_test", "sluice_test"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"  # PASSWORD('sluice_test')
 PRIMARY, REPLICA1, REPLICA2 = 0, 1, 2
 PRIORITY = {PRIMARY: 3, REPLICA1: 1, REPLICA2: 2}
 os.environ.setdefault("SLUICE_TEST_MONITOR_PW", "monitor_pw")

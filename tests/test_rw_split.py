@@ -28,10 +28,8 @@ import pytest
 
 from mysql_targets import c_client, unique_name, wait_on_all_nodes  # noqa: F401 (fixture)
 from sluice_proc import free_port
+from sluice_config import DB, HOST, PASSWORD, USER, USER_HASH
 
-HOST = "127.0.0.1"
-USER, PASSWORD, DB = "sluice_test", "sluice_test", "sluice_test"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"
 WRITER = "node1"
 READERS = {"node2", "node3"}
 ALL_NODES = {"node1", "node2", "node3"}
@@ -48,9 +46,7 @@ os.environ.setdefault("SLUICE_TEST_MONITOR_PW", "monitor_pw")
 def config(galera, port: int, primary_reads: bool = False, causal_reads: str = "off",
            level: str = "debug") -> str:
     """One plain `mode: mysql` listener in front of the three nodes (priority = node number)."""
-    nodes = "\n".join(
-        f'      - {{ name: {galera.node_name(i)}, address: "{HOST}:{galera.sql_port(i)}", '
-        f'priority: {i + 1} }}' for i in range(3))
+    nodes = galera.nodes_yaml()
     return f"""\
 workers: 2
 listeners:

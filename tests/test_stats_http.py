@@ -20,10 +20,8 @@ import pymysql
 import pytest
 
 from sluice_proc import free_port
+from sluice_config import DB, HOST, PASSWORD, USER, USER_HASH, wait_until
 
-HOST = "127.0.0.1"
-USER, PASSWORD, DB = "sluice_test", "sluice_test", "sluice_test"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"
 ADMIN, ADMIN_PW = "admin", "s3cret-admin-pw"
 MONITOR_PW = "monitor_pw"
 
@@ -95,12 +93,6 @@ def metric(base: str, name: str, **labels) -> float:
     assert m, f"no sluice_{name}{{{want}}} in /metrics"
     return float(m.group(1))
 
-
-def wait_until(pred, what: str, timeout: float = 20.0):
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        time.sleep(0.05)
 
 
 class Events(threading.Thread):

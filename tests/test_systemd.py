@@ -12,11 +12,10 @@ import subprocess
 import pymysql
 
 from sluice_proc import free_port
+from sluice_config import HOST, USER_HASH
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 UNIT = os.path.join(REPO, "systemd", "sluice.service")
-HOST = "127.0.0.1"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"
 
 
 def test_unit_sandbox_exposure_is_low():

@@ -13,15 +13,13 @@ import pymysql
 import pytest
 
 from sluice_proc import free_port
+from sluice_config import PASSWORD, USER
 
-USER, PASSWORD = "sluice_test", "sluice_test"
 INTERVAL_MS, TIMEOUT_MS, FALL, RISE = 200, 400, 2, 2
 
 
 def tcp_config(galera, rw_port, ro_port, level="debug", buffer_size="256k"):
-    nodes = "\n".join(
-        f'      - {{ name: {galera.node_name(i)}, address: "127.0.0.1:{galera.sql_port(i)}", '
-        f'priority: {i + 1} }}' for i in range(3))
+    nodes = galera.nodes_yaml()
     return f"""\
 workers: 2
 buffer_size: {buffer_size}
