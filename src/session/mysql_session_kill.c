@@ -1,0 +1,193 @@
+/*
+ * KILL from a mode: mysql session: find the target session in the registry
+ * and run KILL QUERY on the node running its statement, through this
+ * session's own connection there; and being the target of one.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "monitor/snapshot.h"
+#include "mysql/proto.h"
+#include "mysql/wire.h"
+#include "session/mysql_session_int.h"
+
+/* Copy msg to out with the decimal number `from` replaced by `to`. */
+static void rename_thread(const char *msg, uint32_t from, uint32_t to, char *out, size_t cap)
+{
+	char needle[16];
+	const char *at;
+
+	snprintf(needle, sizeof(needle), "%u", from);
+	at = strstr(msg, needle);
+	if (!at) {
+		snprintf(out, cap, "%s", msg);
+		return;
+	}
+	snprintf(out, cap, "%.*s%u%s", (int)(at - msg), msg, to, at + strlen(needle));
+}
+
+/*
+ * KILL [QUERY] of another session runs as KILL QUERY of the target's thread
+ * on ONE node, through this session's own connection there, so the node
+ * applies its rule (same user, or the privilege to kill others): the node
+ * running the target's statement now if there is one, else another node
+ * the target has a thread on. That interrupts the statement (1317 to the
+ * target's client for KILL QUERY); for KILL CONNECTION sluice itself then
+ * ends the target session, whose other node connections close with it.
+ * The target is marked PENDING first, so the interrupted statement or a
+ * lost node is taken for the kill it is, never retried elsewhere.
+ */
+
+/* Try the next node of kill_order; answer the client when one carried it
+ * out, refused it, or none is left. */
+void ms_kill_continue(struct mysql_session *s)
+{
+	while (s->state == MS_KILLING && s->kill_next < s->kill_n) {
+		int node = s->kill_order[s->kill_next];
+		struct ms_conn *c = &s->conns[node];
+		char sql[64];
+
+		if (c->state == CONN_NONE) {
+			if (!ms_conn_open(c)) {
+				s->kill_next++;
+				continue;
+			}
+			return; /* login_done continues */
+		}
+		if (c->state != CONN_IDLE)
+			return;
+		snprintf(sql, sizeof(sql), "KILL QUERY %u", s->kill_threads[node]);
+		log_debug(s->tag, "KILL %s%u -> node %s thread %u", s->kill_query ? "QUERY " : "",
+			  s->kill_id, ms_node_name(s, c->node), s->kill_threads[node]);
+		ms_conn_internal_query(c, OP_KILL, sql);
+		return;
+	}
+	if (s->state != MS_KILLING)
+		return;
+	if (s->kill_pending) {
+		registry_kill(s->kill_victim,
+			      s->kill_done ? REGISTRY_KILL_CONFIRMED : REGISTRY_KILL_NONE);
+		s->kill_pending = false;
+	}
+	if (s->kill_done) {
+		struct mysql_ok ok = {0, 0, s->status, 0};
+		struct mysql_writer w;
+		mysql_writer_init(&w);
+		mysql_write_ok(&w, (uint8_t)(s->cmd_seq + 1), &ok);
+		ms_send_writer(s, &w);
+	} else if (s->kill_err.code) {
+		/* The node's error names its own thread id; the client knows the
+		 * id it asked for. */
+		char msg[sizeof(s->kill_err.message) + 16];
+		rename_thread(s->kill_err.message, s->kill_err_thread, s->kill_id, msg,
+			      sizeof(msg));
+		ms_send_err(s, (uint8_t)(s->cmd_seq + 1), s->kill_err.code, s->kill_err.sqlstate,
+			    "%s", msg);
+	} else {
+		ms_send_err(s, (uint8_t)(s->cmd_seq + 1), ER_NO_SUCH_THREAD, "HY000",
+			    "Unknown thread id: %u", s->kill_id);
+	}
+	ms_set_state(s, MS_READY);
+	ms_process_client(s);
+}
+
+/* Add node to the KILL's order if the target has a thread there and it is
+ * not in the order yet. */
+static void kill_add_node(struct mysql_session *s, int node)
+{
+	if (node < 0 || (size_t)node >= s->n_conns || !s->kill_threads[node])
+		return;
+	for (size_t i = 0; i < s->kill_n; i++)
+		if (s->kill_order[i] == node)
+			return;
+	s->kill_order[s->kill_n++] = (uint16_t)node;
+}
+
+/* KILL (the statement, or COM_PROCESS_KILL) names sluice's connection ids,
+ * or a node thread id that CONNECTION_ID() gave. Returns true when the
+ * command was consumed. */
+bool ms_handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len, uint8_t seq)
+{
+	bool query_only;
+	uint64_t id;
+	struct registry_entry e;
+	const struct cluster_view *v = ms_cluster_view(s);
+
+	if (p[0] == COM_PROCESS_KILL && len == 5) {
+		/* The old binary form: always KILL CONNECTION. */
+		struct mysql_reader r;
+		mysql_reader_init(&r, p + 1, 4);
+		query_only = false;
+		id = mysql_read_u32(&r);
+	} else if (p[0] != COM_QUERY ||
+		   !classify_kill((const char *)p + 1, len - 1, &query_only, &id)) {
+		return false;
+	}
+	evbuffer_drain(ms_cin(s), MYSQL_HEADER_LEN + len);
+	s->cmd_seq = seq;
+	s->commands++;
+	/* A node thread id is looked up on the writer: that is where a
+	 * client's CONNECTION_ID() most likely came from. */
+	if (id > UINT32_MAX ||
+	    !registry_find((uint32_t)id, (int)s->cluster, v ? v->writer : -1, &e) ||
+	    e.cluster != (int)s->cluster) {
+		ms_send_err(s, (uint8_t)(seq + 1), ER_NO_SUCH_THREAD, "HY000",
+			    "Unknown thread id: %" PRIu64, id);
+		return true;
+	}
+	if (e.id == s->id) {
+		/* As MariaDB does: KILL QUERY of itself interrupts the KILL;
+		 * KILL CONNECTION of itself just closes, without an answer. */
+		if (query_only)
+			ms_send_err(s, (uint8_t)(seq + 1), ER_QUERY_INTERRUPTED, "70100",
+				    "Query execution was interrupted");
+		else
+			ms_close(s, "killed itself");
+		return true;
+	}
+	memcpy(s->kill_threads, e.threads, s->n_conns * sizeof(s->kill_threads[0]));
+	s->kill_n = 0;
+	kill_add_node(s, e.busy_node);
+	kill_add_node(s, v ? v->writer : -1);
+	for (size_t i = 0; i < s->n_conns; i++)
+		kill_add_node(s, (int)i);
+	if (s->kill_n == 0) {
+		/* Still logging in: nothing runs on a node yet. */
+		ms_send_err(s, (uint8_t)(seq + 1), ER_NO_SUCH_THREAD, "HY000",
+			    "Unknown thread id: %" PRIu64, id);
+		return true;
+	}
+	s->kill_query = query_only;
+	s->kill_done = false;
+	s->kill_id = (uint32_t)id;
+	s->kill_victim = e.id;
+	s->kill_next = 0;
+	memset(&s->kill_err, 0, sizeof(s->kill_err));
+	if (!query_only) {
+		registry_kill(e.id, REGISTRY_KILL_PENDING);
+		s->kill_pending = true;
+	}
+	ms_set_state(s, MS_KILLING);
+	ms_kill_continue(s);
+	return true;
+}
+
+/* Another session's KILL CONNECTION of this one is confirmed (the registry
+ * woke us): end now, as a killed server connection does, without a word. */
+void ms_kill_wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mysql_session *s = arg;
+
+	if (s->state != MS_CLOSING && s->state != MS_CLOSED)
+		log_info(s->tag, "killed by KILL CONNECTION");
+	ms_close(s, "killed by KILL CONNECTION");
+}
+
+/* Is a KILL CONNECTION of this session under way or done? */
+bool ms_being_killed(const struct mysql_session *s)
+{
+	return atomic_load_explicit(&s->ctl.kill, memory_order_acquire) != REGISTRY_KILL_NONE;
+}

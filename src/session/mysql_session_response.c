@@ -1,0 +1,336 @@
+/*
+ * A mode: mysql session's responses: follow the node's answer packet by
+ * packet (mysql/resp.h) while streaming it to the client, then learn what
+ * the command changed (transaction flags, session state, statements) and
+ * count it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+
+#include "daemon.h"
+#include "monitor/failover.h"
+#include "monitor/health.h"
+#include "monitor/snapshot.h"
+#include "mysql/proto.h"
+#include "mysql/wire.h"
+#include "net/listener.h"
+#include "session/mysql_session_int.h"
+#include "stats/feed.h"
+
+/* Look at the next packet of the response r follows, without consuming it:
+ * only its header for a continuation (*cont), else as many payload bytes as
+ * the tracker needs, which it is fed. False when those bytes are not all
+ * buffered yet (nothing changed then). Shared by the client's responses
+ * (streamed on) and internal ones (dropped). */
+bool ms_resp_next(struct mysql_resp *r, bool *cont, struct evbuffer *in, struct resp_step *st)
+{
+	uint8_t h[MYSQL_HEADER_LEN];
+
+	if (evbuffer_copyout(in, h, sizeof(h)) < (ev_ssize_t)sizeof(h))
+		return false;
+	st->seq = h[3];
+	st->len = mysql_header_len(h);
+	st->p = NULL;
+	st->need = 0;
+	st->ev = RESP_EV_MORE;
+	if (!*cont) {
+		st->need = mysql_resp_need(r, st->len);
+		if (evbuffer_get_length(in) < MYSQL_HEADER_LEN + st->need)
+			return false;
+		st->p = evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + st->need)) +
+			MYSQL_HEADER_LEN;
+		st->ev = mysql_resp_packet(r, st->p, st->need, st->len);
+	}
+	*cont = st->len == MYSQL_MAX_PAYLOAD;
+	return true;
+}
+
+/* Whether the command that just ended could have changed data: a statement
+ * that is not a read or a session statement, or the execution of one. */
+static bool may_have_written(const struct mysql_session *s)
+{
+	switch (s->kind) {
+	case CMD_QUERY:
+		return s->cls.kind != CLASSIFY_READ && s->cls.kind != CLASSIFY_SESSION;
+	case CMD_STMT:
+		return s->cmd == COM_STMT_EXECUTE && s->stmt && !s->stmt->reader_ok;
+	case CMD_PLAIN:
+		/* Connection pools ping between statements: that must not
+		 * pull their reads to the writer. Commands we do not know
+		 * are taken to write. */
+		return s->cmd != COM_PING && s->cmd != COM_STATISTICS && s->cmd != COM_FIELD_LIST &&
+		       s->cmd != COM_PROCESS_INFO && s->cmd != COM_TIME && s->cmd != COM_DEBUG;
+	case CMD_PREPARE:
+	case CMD_SESSION:
+	case CMD_RESET:
+		break;
+	}
+	return false;
+}
+
+/* The dashboard listens: offer it this statement (feed.h). */
+static void feed_statement(struct mysql_session *s, struct ms_conn *c, uint64_t took_us)
+{
+	struct feed_item it = {
+		.mono_ms = failover_now_ms(),
+		.session = s->id,
+		.duration_us = took_us > UINT32_MAX ? UINT32_MAX : (uint32_t)took_us,
+		.listener = (uint16_t)listener_index(s->l),
+		.cluster = (uint16_t)s->cluster,
+		.node = (uint16_t)c->node,
+		.kind = (uint8_t)s->stat_kind,
+		.reason = (uint8_t)s->dec.reason,
+	};
+
+	/* A long user name is cut: this is a glance for the dashboard. */
+	size_t n = strnlen(s->user_name, sizeof(it.user) - 1);
+	memcpy(it.user, s->user_name, n);
+	it.user[n] = '\0';
+	feed_push(s->srv->feed, worker_id(s->w), &it);
+}
+
+/* Record what a successful session command changed. */
+static void record_session_state(struct mysql_session *s, struct ms_conn *c)
+{
+	bool synced = c->version == s->hist.version;
+
+	if (s->cmd == COM_INIT_DB || (s->kind == CMD_QUERY && s->cls.db[0])) {
+		if (s->cmd == COM_INIT_DB)
+			mysql_copy_str(s->db, sizeof(s->db), (const char *)s->saved + 1,
+				       s->saved_len - 1);
+		else
+			snprintf(s->db, sizeof(s->db), "%s", s->cls.db);
+		memcpy(c->db, s->db, sizeof(c->db));
+		return;
+	}
+	if (!s->saved) {
+		/* A session statement too long to keep. */
+		router_pin(&s->rs, ROUTER_REASON_history_full);
+		ms_count_reason(s, ROUTER_REASON_history_full);
+		return;
+	}
+	if (!history_add(&s->hist, s->saved, s->saved_len)) {
+		router_pin(&s->rs, ROUTER_REASON_history_full);
+		ms_count_reason(s, ROUTER_REASON_history_full);
+		return;
+	}
+	/* c ran it; if it had run everything before, it is up to date. */
+	if (synced) {
+		c->applied = s->hist.n;
+		c->version = s->hist.version;
+	}
+}
+
+static void command_done(struct mysql_session *s)
+{
+	struct ms_conn *c = s->cur;
+	bool ok = !s->resp.error;
+	const struct cluster_view *v = ms_cluster_view(s);
+
+	if (s->resp.status_valid) {
+		s->status = s->resp.status;
+		router_status(&s->rs, s->status);
+		s->trx = s->rs.in_trx ? c : NULL;
+	}
+	if (s->status & SERVER_STATUS_IN_TRANS)
+		s->stat_kind = STAT_TRANSACTION; /* BEGIN, or a statement that opened one */
+	uint64_t took = ms_now_us() - s->cmd_start_us;
+	stats_observe(ms_conn_stats(c), s->stat_kind, took);
+	if (feed_wanted(s->srv->feed))
+		feed_statement(s, c, took);
+	if (!ok) {
+		ms_conn_stats(c)->errors++;
+		/* Galera's "WSREP has not yet prepared node for application use":
+		 * the node left the primary component; check it now. */
+		if (s->resp.err.code == ER_UNKNOWN_COM_ERROR)
+			health_suspect(s->srv->health, s->cluster, (size_t)c->node);
+	}
+	switch (s->kind) {
+	case CMD_QUERY:
+		if (ok && s->cls.kind == CLASSIFY_SESSION && !(s->cls.flags & CLASSIFY_MULTI))
+			record_session_state(s, c);
+		else if (s->cls.kind == CLASSIFY_SESSION && (s->cls.flags & CLASSIFY_MULTI))
+			/* Several session statements: the node ran some or all;
+			 * rather than replay a guess, stay on it. */
+			router_pin(&s->rs, ROUTER_REASON_multi_statement);
+		ms_count_reason(s, router_after(&s->rs, &s->cls, ok));
+		break;
+	case CMD_SESSION:
+		if (ok)
+			record_session_state(s, c);
+		break;
+	case CMD_RESET:
+		if (ok)
+			ms_forget_session_state(s, c);
+		break;
+	case CMD_STMT:
+		if (s->cmd == COM_STMT_EXECUTE && s->resp.cursor)
+			s->stmt->cursor = c->node;
+		if (s->cmd == COM_STMT_RESET)
+			s->stmt->cursor = -1;
+		break;
+	default:
+		break;
+	}
+	/* A statement on the writer that may have written (even when it
+	 * failed: a multi-statement may have committed some): later reads go
+	 * only where that is applied (causal_reads session). Reads, session
+	 * statements, prepares and the other commands write nothing; a read
+	 * that ran on the writer (primary_reads, or no reader had caught up)
+	 * must not count, or it would keep the session's reads there.
+	 * Readers only ever run reads, also in a READ ONLY transaction. After
+	 * a failover, the first write on the new writer ends the event. */
+	if ((!v || c->node == v->writer) && may_have_written(s)) {
+		s->write_ms = failover_now_ms();
+		if (ok && v)
+			failover_first_write(v->failover, ms_node_name(s, c->node));
+	}
+	free(s->saved);
+	s->saved = NULL;
+	s->saved_len = 0;
+	s->last = c;
+	ms_conn_set_state(c, CONN_IDLE);
+	atomic_store_explicit(&s->ctl.busy_node, -1, memory_order_relaxed);
+	ms_set_state(s, MS_READY);
+}
+
+/* The first packet of a COM_STMT_PREPARE answer: a PREPARE_OK gets
+ * sluice's statement id in place of the node's. p is the packet's payload
+ * in the buffer (need >= 9 bytes of it are there). */
+static void on_prepare_ok(struct mysql_session *s, uint8_t *p, size_t need)
+{
+	struct stmt *st;
+	uint32_t node_id;
+
+	s->prep_pending = false;
+	if (need < 9 || p[0] != MYSQL_OK_MARKER)
+		return;
+	node_id =
+		(uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+	bool reader_ok = s->cls.kind == CLASSIFY_READ &&
+			 router_route(&(struct router_state){.autocommit = true}, &s->cls).target ==
+				 ROUTER_READER;
+	st = stmt_add(&s->stmts, s->saved_len <= STMT_SQL_MAX ? s->saved : NULL, s->saved_len,
+		      s->cur->node, node_id, (uint16_t)(p[7] | p[8] << 8),
+		      (uint16_t)(p[5] | p[6] << 8), reader_ok);
+	if (!st) {
+		/* Without a table entry the client's id would name nothing. */
+		log_error(s->tag, "out of memory recording a prepared statement");
+		return;
+	}
+	p[1] = (uint8_t)st->id;
+	p[2] = (uint8_t)(st->id >> 8);
+	p[3] = (uint8_t)(st->id >> 16);
+	p[4] = (uint8_t)(st->id >> 24);
+}
+
+/* The response to a read is Galera's "WSREP has not yet prepared node for
+ * application use" (1047: the node left the primary component) and nothing
+ * has reached the client: drop the error, have the monitor check the node
+ * now, and send the read to the next reader. len is the error packet's
+ * payload length, still in the node's input. True when retried. */
+static bool not_ready_retry(struct mysql_session *s, uint32_t len)
+{
+	struct ms_conn *c = s->cur;
+
+	if (!s->resp.error || s->resp.err.code != ER_UNKNOWN_COM_ERROR || !ms_read_retryable(s))
+		return false;
+	evbuffer_drain(backend_input(c->be), MYSQL_HEADER_LEN + len);
+	ms_conn_stats(c)->errors++;
+	health_suspect(s->srv->health, s->cluster, (size_t)c->node);
+	log_info(s->tag, "node %s is not ready (%u %s); retrying the read on another node",
+		 ms_node_name(s, c->node), s->resp.err.code, s->resp.err.message);
+	ms_conn_set_state(c, CONN_IDLE);
+	ms_resend_read(s);
+	return true;
+}
+
+/* Stream the backend's response to the client, following it packet by
+ * packet until the tracker says it is complete. */
+void ms_process_backend(struct mysql_session *s)
+{
+	struct evbuffer *in, *out = ms_cout(s);
+	struct node_stats *ns;
+
+	if (!s->cur || !s->cur->be || !backend_ready(s->cur->be))
+		return;
+	ns = ms_node_stats(s);
+	in = backend_input(s->cur->be);
+	while (s->state == MS_COMMAND || s->state == MS_INFILE) {
+		if (ms_client_pending(s) + (s->compress ? evbuffer_get_length(out) : 0) >=
+		    s->bound) {
+			backend_set_reading(s->cur->be, false);
+			break;
+		}
+		if (s->b_left) {
+			size_t before = evbuffer_get_length(in);
+			bool done = ms_copy_rest(in, out, &s->b_left);
+			ns->bytes_in += before - evbuffer_get_length(in);
+			if (!done)
+				break;
+		}
+		if (s->resp_done && !s->b_cont) {
+			/* The last packet is through: the command is done. */
+			s->resp_done = false;
+			command_done(s);
+			ms_client_flush(s);
+			ms_process_client(s);
+			return;
+		}
+		struct resp_step st;
+		if (!ms_resp_next(&s->resp, &s->b_cont, in, &st))
+			break;
+		/* While the client is still sending (a node may refuse a
+		 * command before reading all of it), the count is its. */
+		if (st.seq != s->next_seq && !s->c_streaming) {
+			log_warn(s->tag,
+				 "node %s sent sequence id %u, expected %u; closing the session",
+				 ms_node_name(s, s->cur->node), st.seq, s->next_seq);
+			ms_fail(s, s->next_seq, ER_NET_PACKETS_OUT_OF_ORDER, "08S01",
+				"sluice: the node sent packets out of order");
+			return;
+		}
+		if (st.p && s->prep_pending && st.ev != RESP_EV_BAD)
+			on_prepare_ok(s, st.p, st.need);
+		if (st.ev == RESP_EV_DONE && s->resp.error &&
+		    s->resp.err.code == ER_QUERY_INTERRUPTED && ms_being_killed(s)) {
+			/* Our statement was interrupted by a KILL CONNECTION of
+			 * this session: the client sees its connection end. */
+			ms_close(s, "killed by KILL CONNECTION");
+			return;
+		}
+		if (st.ev == RESP_EV_DONE && not_ready_retry(s, st.len))
+			return;
+		if (st.ev == RESP_EV_BAD) {
+			log_warn(s->tag,
+				 "node %s sent a response sluice cannot follow (state %s); "
+				 "closing the session",
+				 ms_node_name(s, s->cur->node),
+				 mysql_resp_state_str(s->resp.state));
+			ms_fail(s, st.seq, ER_NET_READ_ERROR, "08S01",
+				"sluice: malformed response from the node");
+			return;
+		}
+		evbuffer_remove_buffer(in, out, MYSQL_HEADER_LEN);
+		s->answered = true;
+		s->next_seq = (uint8_t)(st.seq + 1);
+		s->b_left = st.len;
+		ms_copy_rest(in, out, &s->b_left);
+		ns->bytes_in += MYSQL_HEADER_LEN + (st.len - s->b_left);
+		if (st.ev == RESP_EV_INFILE) {
+			ms_set_state(s, MS_INFILE);
+			s->c_left = 0;
+			s->c_pkt = false;
+			s->c_cont = false;
+			ms_client_flush(s);
+			ms_process_client(s);
+			return;
+		}
+		if (st.ev == RESP_EV_DONE)
+			s->resp_done = true; /* complete once this packet is through */
+	}
+	ms_client_flush(s);
+}
