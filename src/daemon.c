@@ -18,6 +18,8 @@
 #include "stats/feed.h"
 #include "monitor/health.h"
 #include "notify.h"
+#include "session/mysql_session.h"
+#include "session/tcp_session.h"
 #include "net/listener.h"
 #include "log.h"
 #include "monitor/snapshot.h"
@@ -64,6 +66,29 @@ static void publish_cb(struct snapshot *snap, void *arg)
 	snapshot_unref(snap);
 }
 
+/* Give an accepted client to the next worker (listener.h). Main thread. */
+static struct worker *pick_worker(void *arg)
+{
+	struct daemon *s = arg;
+	struct worker *w = s->workers[s->next_worker];
+
+	s->next_worker = (s->next_worker + 1) % s->n_workers;
+	return w;
+}
+
+/* The session kind a listener of this mode runs. */
+static session_start_fn session_start(enum listener_mode mode)
+{
+	switch (mode) {
+	case LISTENER_MODE_TCP:
+		return tcp_session_start;
+	case LISTENER_MODE_MYSQL:
+		return mysql_session_start;
+	}
+	BUG_ON(true);
+	return NULL;
+}
+
 struct daemon *daemon_create(struct config *cfg)
 {
 	struct daemon *s = calloc(1, sizeof(*s));
@@ -73,48 +98,49 @@ struct daemon *daemon_create(struct config *cfg)
 		return NULL;
 	}
 	s->cfg = cfg;
-	atomic_init(&s->next_session_id, 1);
-	s->rr = calloc(cfg->n_clusters, sizeof(*s->rr));
-	s->rr_replicas = calloc(cfg->n_clusters, sizeof(*s->rr_replicas));
-	s->backend_tls = calloc(cfg->n_clusters, sizeof(*s->backend_tls));
-	if (!s->backend_tls)
+	atomic_init(&s->env.next_session_id, 1);
+	s->env.rr = calloc(cfg->n_clusters, sizeof(*s->env.rr));
+	s->env.rr_replicas = calloc(cfg->n_clusters, sizeof(*s->env.rr_replicas));
+	s->env.backend_tls = calloc(cfg->n_clusters, sizeof(*s->env.backend_tls));
+	if (!s->env.backend_tls)
 		goto fail;
 	for (size_t c = 0; c < cfg->n_clusters; c++) {
 		if (cfg->clusters[c].tls_given &&
-		    !(s->backend_tls[c] = tls_client_ctx_create(&cfg->clusters[c], cfg->path)))
+		    !(s->env.backend_tls[c] = tls_client_ctx_create(&cfg->clusters[c], cfg->path)))
 			goto fail;
 	}
 	s->workers = calloc(cfg->workers, sizeof(*s->workers));
 	s->listeners = calloc(cfg->n_listeners, sizeof(*s->listeners));
 	s->base = event_base_new();
-	if (!s->rr || !s->rr_replicas || !s->workers || !s->listeners || !s->base)
+	if (!s->env.rr || !s->env.rr_replicas || !s->workers || !s->listeners || !s->base)
 		goto fail;
 	for (size_t c = 0; c < cfg->n_clusters; c++) {
-		atomic_init(&s->rr[c], 0);
-		atomic_init(&s->rr_replicas[c], 0);
+		atomic_init(&s->env.rr[c], 0);
+		atomic_init(&s->env.rr_replicas[c], 0);
 	}
 
 	/* Bind first: a port in use should stop us before threads start. */
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
-		s->listeners[i] = listener_create(s, &cfg->listeners[i], i, s->base);
+		s->listeners[i] = listener_create(&cfg->listeners[i], cfg->path, i, s->base,
+						  session_start(cfg->listeners[i].mode), pick_worker, s);
 		if (!s->listeners[i])
 			goto fail;
 		s->n_listeners++;
 	}
 	bool stats_failed;
-	if (cfg->stats_given && !(s->feed = feed_create(cfg->workers, cfg->stats.feed_rate)))
+	if (cfg->stats_given && !(s->env.feed = feed_create(cfg->workers, cfg->stats.feed_rate)))
 		goto fail;
 	s->stats = stats_server_create(s, &stats_failed);
 	if (stats_failed)
 		goto fail;
 	for (unsigned i = 0; i < cfg->workers; i++) {
-		s->workers[i] = worker_create(s, i);
+		s->workers[i] = worker_create(&s->env, cfg, i);
 		if (!s->workers[i] || !worker_start(s->workers[i]))
 			goto fail;
 		s->n_workers++;
 	}
-	s->health = health_create(cfg, publish_cb, s);
-	if (!s->health || !health_start(s->health))
+	s->env.health = health_create(cfg, publish_cb, s);
+	if (!s->env.health || !health_start(s->env.health))
 		goto fail;
 	if (s->stats && !stats_server_start(s->stats))
 		goto fail;
@@ -128,14 +154,6 @@ struct daemon *daemon_create(struct config *cfg)
 fail:
 	daemon_destroy(s);
 	return NULL;
-}
-
-struct worker *daemon_pick_worker(struct daemon *s)
-{
-	struct worker *w = s->workers[s->next_worker];
-
-	s->next_worker = (s->next_worker + 1) % s->n_workers;
-	return w;
 }
 
 static void stop_cb(evutil_socket_t sig, short what, void *arg)
@@ -158,7 +176,7 @@ static void apply_config(struct daemon *s, struct config *next)
 		listener_set_config(s->listeners[i], &next->listeners[i]);
 	for (size_t i = 0; i < s->n_workers; i++)
 		worker_set_config(s->workers[i], config_ref(next));
-	health_set_config(s->health, config_ref(next));
+	health_set_config(s->env.health, config_ref(next));
 	config_unref(s->cfg);
 	s->cfg = next;
 }
@@ -251,26 +269,26 @@ void daemon_destroy(struct daemon *s)
 	for (size_t i = 0; i < s->n_listeners; i++)
 		listener_close(s->listeners[i]);
 	/* Monitor first, so no snapshot is published to a stopped worker. */
-	health_stop(s->health);
+	health_stop(s->env.health);
 	stats_server_destroy(s->stats); /* reads the workers' shards: before they go */
 	s->stats = NULL;
 	for (size_t i = 0; i < s->n_workers; i++)
 		worker_stop(s->workers[i]);
 	for (size_t i = 0; i < s->n_workers; i++)
 		worker_destroy(s->workers[i]);
-	health_destroy(s->health);
+	health_destroy(s->env.health);
 	for (size_t i = 0; i < s->n_listeners; i++)
 		listener_destroy(s->listeners[i]);
 	if (s->base)
 		event_base_free(s->base);
-	feed_destroy(s->feed);
+	feed_destroy(s->env.feed);
 	free(s->workers);
 	free(s->listeners);
-	free(s->rr);
-	free(s->rr_replicas);
-	for (size_t c = 0; s->backend_tls && c < s->cfg->n_clusters; c++)
-		SSL_CTX_free(s->backend_tls[c]);
-	free(s->backend_tls);
+	free(s->env.rr);
+	free(s->env.rr_replicas);
+	for (size_t c = 0; s->env.backend_tls && c < s->cfg->n_clusters; c++)
+		SSL_CTX_free(s->env.backend_tls[c]);
+	free(s->env.backend_tls);
 	config_destroy(s->cfg);
 	free(s);
 }

@@ -11,34 +11,26 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "session/session.h"
+
 struct config;
-struct feed;
 struct event_base;
-struct health;
 struct listener;
-struct ssl_ctx_st;
 struct stats_server;
 struct worker;
 
 struct daemon {
 	struct config *cfg;	 /* a reference; main thread only (a reload replaces it) */
 	struct event_base *base; /* main thread: accept, signals */
-	struct health *health;
 	struct stats_server *stats; /* NULL without a stats block */
-	struct feed *feed;	    /* the dashboard's statement feed; NULL without stats */
 	struct worker **workers;
 	size_t n_workers;
 	struct listener **listeners;
 	size_t n_listeners;
-	/* Per cluster: the shared reader rotation counter. Shared by all
-	 * workers so "strict round-robin" holds across threads. */
-	atomic_uint_fast64_t *rr;
-	/* ... and the counter of the rotation without the writer, which
-	 * mode: mysql listeners use unless primary_reads is on. */
-	atomic_uint_fast64_t *rr_replicas;
-	/* Per cluster: the TLS client context towards its nodes, or NULL. */
-	struct ssl_ctx_st **backend_tls;
-	atomic_uint_fast64_t next_session_id;
+	/* What sessions may touch of the daemon (the monitor, the feed, the
+	 * reader rotations, the backend TLS contexts), handed to them through
+	 * their worker. */
+	struct session_env env;
 	size_t next_worker; /* main thread only: round-robin hand-off */
 	uint64_t notified_gen; /* monitor thread: the snapshot generation STATUS= told */
 };
@@ -61,8 +53,5 @@ int daemon_run(struct daemon *s);
 
 /* Stop accepting, close every session, stop the threads, free. */
 void daemon_destroy(struct daemon *s);
-
-/* Give an accepted client to the next worker. Main thread. */
-struct worker *daemon_pick_worker(struct daemon *s);
 
 #endif

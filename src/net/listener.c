@@ -16,9 +16,6 @@
 
 #include "config/config.h"
 #include "log.h"
-#include "daemon.h"
-#include "session/mysql_session.h"
-#include "session/tcp_session.h"
 #include "net/tls.h"
 #include "net/worker.h"
 
@@ -27,10 +24,11 @@
 #define ACCEPT_BACKOFF_MS 100
 
 struct listener {
-	struct daemon *srv;
+	session_start_fn start; /* the session kind of its mode */
+	listener_pick_fn pick;
+	void *pick_arg;
 	const struct config_listener *cfg; /* main thread only (a reload replaces it) */
 	size_t index;
-	enum listener_mode mode;     /* fixed for the listener's life */
 	atomic_uint max_connections; /* read by workers as sessions end */
 	struct evconnlistener *evl;
 	struct event *resume; /* re-enables accept after a backoff */
@@ -56,7 +54,7 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 			 "wait in the backlog",
 			 l->cfg->name, active);
 	}
-	worker_handoff(daemon_pick_worker(l->srv), fd, l, peer, (socklen_t)peer_len);
+	worker_handoff(l->pick(l->pick_arg), fd, l, peer, (socklen_t)peer_len);
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -79,18 +77,20 @@ static void accept_error_cb(struct evconnlistener *evl, void *arg)
 	event_add(l->resume, &tv);
 }
 
-struct listener *listener_create(struct daemon *srv, const struct config_listener *cfg,
-				 size_t index, struct event_base *base)
+struct listener *listener_create(const struct config_listener *cfg, const char *config_path,
+				 size_t index, struct event_base *base, session_start_fn start,
+				 listener_pick_fn pick, void *pick_arg)
 {
 	struct listener *l = calloc(1, sizeof(*l));
 	char addr[64];
 
 	if (!l)
 		return NULL;
-	l->srv = srv;
+	l->start = start;
+	l->pick = pick;
+	l->pick_arg = pick_arg;
 	l->cfg = cfg;
 	l->index = index;
-	l->mode = cfg->mode;
 	atomic_init(&l->max_connections, cfg->max_connections);
 	atomic_init(&l->active, 0);
 	atomic_init(&l->accepted, 0);
@@ -99,7 +99,7 @@ struct listener *listener_create(struct daemon *srv, const struct config_listene
 	l->resume = evtimer_new(base, resume_cb, l);
 	if (!l->resume)
 		goto fail;
-	if (cfg->tls_given && !(l->tls = tls_server_ctx_create(cfg, srv->cfg->path)))
+	if (cfg->tls_given && !(l->tls = tls_server_ctx_create(cfg, config_path)))
 		goto fail;
 	/* Created disabled: the server enables listeners once the workers and
 	 * the first health verdicts are ready. */
@@ -111,7 +111,7 @@ struct listener *listener_create(struct daemon *srv, const struct config_listene
 	if (!l->evl) {
 		struct config_mark at = config_listener_mark(cfg, "bind");
 		log_error(
-			"listener", "%s:%u:%u: listener %s: cannot bind %s: %s%s", srv->cfg->path,
+			"listener", "%s:%u:%u: listener %s: cannot bind %s: %s%s", config_path,
 			at.line, at.col, cfg->name,
 			config_addr_str((const struct sockaddr *)&cfg->bind.ss, addr, sizeof(addr)),
 			strerror(errno),
@@ -152,15 +152,7 @@ void listener_close(struct listener *l)
 void listener_start_session(struct listener *l, struct worker *w, int fd,
 			    const struct sockaddr *peer, socklen_t peer_len)
 {
-	switch (l->mode) {
-	case LISTENER_MODE_TCP:
-		tcp_session_start(w, l, fd, peer, peer_len);
-		return;
-	case LISTENER_MODE_MYSQL:
-		mysql_session_start(w, l, fd, peer, peer_len);
-		return;
-	}
-	BUG_ON(true);
+	l->start(w, l, fd, peer, peer_len);
 }
 
 void listener_session_ended(struct listener *l)

@@ -12,18 +12,25 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
+#include "session/session.h"
+
 struct config_listener;
 struct event_base;
 struct listener;
-struct daemon;
 struct ssl_ctx_st;
 struct worker;
 
-/* Bind and listen on cfg->bind, accepting on base once enabled. On failure
- * logs "FILE:LINE:COL: listener NAME: cannot bind ADDR: reason" and
- * returns NULL. */
-struct listener *listener_create(struct daemon *srv, const struct config_listener *cfg,
-				 size_t index, struct event_base *base)
+/* Which worker takes the next accepted client. Main thread. */
+typedef struct worker *(*listener_pick_fn)(void *arg);
+
+/* Bind and listen on cfg->bind, accepting on base once enabled; each client
+ * goes to the worker pick(pick_arg) names, which runs start (session.h: the
+ * session kind of cfg->mode, chosen by the daemon) on it. config_path is
+ * for messages. On failure logs "FILE:LINE:COL: listener NAME: cannot bind
+ * ADDR: reason" and returns NULL. */
+struct listener *listener_create(const struct config_listener *cfg, const char *config_path,
+				 size_t index, struct event_base *base, session_start_fn start,
+				 listener_pick_fn pick, void *pick_arg)
 	__attribute__((warn_unused_result));
 
 /* Start accepting. Main thread. */
@@ -32,7 +39,7 @@ void listener_enable(struct listener *l);
 /* Stop accepting for good (shutdown). Main thread. */
 void listener_close(struct listener *l);
 
-/* Worker thread: start the session type of this listener's mode on fd. */
+/* Worker thread: start this listener's session kind on fd. */
 void listener_start_session(struct listener *l, struct worker *w, int fd,
 			    const struct sockaddr *peer, socklen_t peer_len);
 

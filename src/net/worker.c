@@ -14,7 +14,6 @@
 
 #include "config/config.h"
 #include "net/listener.h"
-#include "daemon.h"
 #include "routing/router.h"
 #include "stats/stats.h"
 #include "log.h"
@@ -29,7 +28,7 @@ struct handoff {
 };
 
 struct worker {
-	struct daemon *srv;
+	struct session_env *env;
 	unsigned id;
 	pthread_t thread;
 	bool running;
@@ -130,27 +129,27 @@ static void *worker_main(void *arg)
 	return NULL;
 }
 
-struct worker *worker_create(struct daemon *srv, unsigned id)
+struct worker *worker_create(struct session_env *env, const struct config *cfg, unsigned id)
 {
 	struct worker *w = calloc(1, sizeof(*w));
 
 	if (!w)
 		return NULL;
-	w->srv = srv;
+	w->env = env;
 	w->id = id;
 	pthread_mutex_init(&w->lock, NULL);
 	atomic_init(&w->pending, NULL);
 	atomic_init(&w->next_cfg, NULL);
-	w->cfg = config_ref(srv->cfg);
+	w->cfg = config_ref(cfg);
 	atomic_init(&w->stop, false);
 	list_init(&w->sessions);
 	list_init(&w->closing);
-	w->n_clusters = srv->cfg->n_clusters;
+	w->n_clusters = cfg->n_clusters;
 	w->stats = calloc(w->n_clusters ? w->n_clusters : 1, sizeof(*w->stats));
 	if (!w->stats)
 		goto fail;
 	for (size_t c = 0; c < w->n_clusters; c++) {
-		size_t n = srv->cfg->clusters[c].n_nodes;
+		size_t n = cfg->clusters[c].n_nodes;
 		w->stats[c] = calloc(n ? n : 1, sizeof(**w->stats));
 		if (!w->stats[c])
 			goto fail;
@@ -234,9 +233,9 @@ struct event_base *worker_base(struct worker *w)
 	return w->base;
 }
 
-struct daemon *worker_daemon(struct worker *w)
+struct session_env *worker_env(struct worker *w)
 {
-	return w->srv;
+	return w->env;
 }
 
 unsigned worker_id(const struct worker *w)

@@ -23,7 +23,7 @@ struct config;
 struct event_base;
 struct listener;
 struct node_stats;
-struct daemon;
+struct session_env;
 struct snapshot;
 struct worker;
 
@@ -40,7 +40,10 @@ struct worker_session {
 	bool closing;
 };
 
-struct worker *worker_create(struct daemon *srv, unsigned id) __attribute__((warn_unused_result));
+/* A worker for the sessions of cfg (it takes its own reference), giving them
+ * env (which must outlive it). */
+struct worker *worker_create(struct session_env *env, const struct config *cfg, unsigned id)
+	__attribute__((warn_unused_result));
 bool worker_start(struct worker *w) __attribute__((warn_unused_result));
 
 /* Queue an accepted client socket for this worker, which starts the session
@@ -59,7 +62,7 @@ void worker_set_config(struct worker *w, const struct config *cfg);
 const struct config *worker_config(const struct worker *w);
 struct snapshot *worker_snapshot(struct worker *w);
 struct event_base *worker_base(struct worker *w);
-struct daemon *worker_daemon(struct worker *w);
+struct session_env *worker_env(struct worker *w);
 unsigned worker_id(const struct worker *w);
 
 /* This worker's counters for node n of cluster c. Worker thread only for

@@ -18,7 +18,7 @@
 #include <event2/event.h>
 #include <openssl/crypto.h>
 
-#include "daemon.h"
+#include "session/session.h"
 #include "mysql/compress.h"
 #include "mysql/proto.h"
 #include "mysql/wire.h"
@@ -482,7 +482,7 @@ void ms_client_setup(struct mysql_session *s)
 void mysql_session_start(struct worker *w, struct listener *l, int fd, const struct sockaddr *peer,
 			 socklen_t peer_len)
 {
-	struct daemon *srv = worker_daemon(w);
+	struct session_env *env = worker_env(w);
 	const struct config *cfg = worker_config(w);
 	const struct config_listener *lc = &cfg->listeners[listener_index(l)];
 	struct mysql_session *s = calloc(1, sizeof(*s));
@@ -493,13 +493,13 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 		goto fail;
 	s->w = w;
 	s->l = l;
-	s->srv = srv;
+	s->env = env;
 	s->lc = lc;
 	s->cluster = lc->cluster_index;
 	s->cc = &cfg->clusters[lc->cluster_index];
 	s->ws.destroy = ms_destroy;
 	s->ws.reconfigure = ms_reconfigure;
-	s->id = (uint32_t)atomic_fetch_add(&srv->next_session_id, 1);
+	s->id = (uint32_t)atomic_fetch_add(&env->next_session_id, 1);
 	s->bound = cfg->buffer_size;
 	s->state = MS_GREETING;
 	s->trx_lost = -1;

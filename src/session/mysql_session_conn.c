@@ -10,7 +10,7 @@
 
 #include <event2/buffer.h>
 
-#include "daemon.h"
+#include "session/session.h"
 #include "monitor/health.h"
 #include "monitor/snapshot.h"
 #include "mysql/proto.h"
@@ -74,7 +74,7 @@ bool ms_conn_open(struct ms_conn *c)
 	struct backend_login login = ms_session_login(s);
 
 	c->be = backend_create(worker_base(s->w), &s->cc->nodes[c->node], c->node,
-			       s->cc->connect_timeout_ms, s->bound, s->srv->backend_tls[s->cluster],
+			       s->cc->connect_timeout_ms, s->bound, s->env->backend_tls[s->cluster],
 			       (int)s->cc->tls.verify, &ms_backend_ops, c);
 	if (!c->be || !backend_connect(c->be, &login)) {
 		backend_destroy(c->be);
@@ -320,7 +320,7 @@ static void internal_lost(struct ms_conn *c, const char *why)
 	enum conn_op op = c->op;
 
 	log_warn(s->tag, "node %s: %s during %s", ms_node_name(s, c->node), why, conn_op_names[op]);
-	health_suspect(s->srv->health, s->cluster, (size_t)c->node);
+	health_suspect(s->env->health, s->cluster, (size_t)c->node);
 	ms_conn_stats(c)->errors++;
 	ms_conn_drop(c);
 	if (op == OP_KILL) {
@@ -407,7 +407,7 @@ static void conn_lost(struct ms_conn *c, const char *why)
 		return;
 	}
 	ms_conn_stats(c)->errors++;
-	health_suspect(s->srv->health, s->cluster, (size_t)node);
+	health_suspect(s->env->health, s->cluster, (size_t)node);
 	log_info(s->tag, "lost node %s: %s", ms_node_name(s, node), why);
 	if (c->state == CONN_INTERNAL) {
 		internal_lost(c, why);
@@ -429,7 +429,7 @@ static void conn_lost(struct ms_conn *c, const char *why)
 		return;
 	}
 	if (in_flight || had_trx)
-		health_lost(s->srv->health, s->cluster, (size_t)node);
+		health_lost(s->env->health, s->cluster, (size_t)node);
 	ms_conn_drop(c);
 	if (pinned_here) {
 		ms_send_err(s, in_flight ? s->next_seq : 0, ER_NET_READ_ERROR, "08S01",

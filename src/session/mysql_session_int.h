@@ -40,7 +40,7 @@
 struct evbuffer;
 struct listener;
 struct mysql_writer;
-struct daemon;
+struct session_env;
 
 /* Login packets and commands up to this size are read whole (to inspect
  * them); larger commands are streamed. */
@@ -126,7 +126,7 @@ struct mysql_session {
 	struct worker_session ws; /* first: the worker's list links through it */
 	struct worker *w;
 	struct listener *l;
-	struct daemon *srv;
+	struct session_env *env;
 	const struct config_listener *lc;
 	const struct config_cluster *cc;
 	size_t cluster;

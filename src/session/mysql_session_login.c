@@ -12,7 +12,7 @@
 #include <openssl/crypto.h>
 #include <openssl/ssl.h>
 
-#include "daemon.h"
+#include "session/session.h"
 #include "monitor/health.h"
 #include "monitor/snapshot.h"
 #include "mysql/compress.h"
@@ -289,7 +289,7 @@ void ms_conn_login_failed(struct ms_conn *c, const struct mysql_err *err, const 
 	ms_conn_stats(c)->connect_failures++;
 	ms_conn_drop(c);
 	if (!err)
-		health_suspect(s->srv->health, s->cluster, (size_t)node);
+		health_suspect(s->env->health, s->cluster, (size_t)node);
 	if (s->state != MS_CONNECTING) {
 		log_warn(s->tag, "node %s: %s", ms_node_name(s, node), err ? err->message : why);
 		if (s->state == MS_KILLING) {

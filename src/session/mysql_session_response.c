@@ -10,7 +10,7 @@
 
 #include <event2/buffer.h>
 
-#include "daemon.h"
+#include "session/session.h"
 #include "monitor/failover.h"
 #include "monitor/health.h"
 #include "monitor/snapshot.h"
@@ -89,7 +89,7 @@ static void feed_statement(struct mysql_session *s, struct ms_conn *c, uint64_t 
 	size_t n = strnlen(s->user_name, sizeof(it.user) - 1);
 	memcpy(it.user, s->user_name, n);
 	it.user[n] = '\0';
-	feed_push(s->srv->feed, worker_id(s->w), &it);
+	feed_push(s->env->feed, worker_id(s->w), &it);
 }
 
 /* Record what a successful session command changed. */
@@ -139,14 +139,14 @@ static void command_done(struct mysql_session *s)
 		s->stat_kind = STAT_TRANSACTION; /* BEGIN, or a statement that opened one */
 	uint64_t took = ms_now_us() - s->cmd_start_us;
 	stats_observe(ms_conn_stats(c), s->stat_kind, took);
-	if (feed_wanted(s->srv->feed))
+	if (feed_wanted(s->env->feed))
 		feed_statement(s, c, took);
 	if (!ok) {
 		ms_conn_stats(c)->errors++;
 		/* Galera's "WSREP has not yet prepared node for application use":
 		 * the node left the primary component; check it now. */
 		if (s->resp.err.code == ER_UNKNOWN_COM_ERROR)
-			health_suspect(s->srv->health, s->cluster, (size_t)c->node);
+			health_suspect(s->env->health, s->cluster, (size_t)c->node);
 	}
 	switch (s->kind) {
 	case CMD_QUERY:
@@ -240,7 +240,7 @@ static bool not_ready_retry(struct mysql_session *s, uint32_t len)
 		return false;
 	evbuffer_drain(backend_input(c->be), MYSQL_HEADER_LEN + len);
 	ms_conn_stats(c)->errors++;
-	health_suspect(s->srv->health, s->cluster, (size_t)c->node);
+	health_suspect(s->env->health, s->cluster, (size_t)c->node);
 	log_info(s->tag, "node %s is not ready (%u %s); retrying the read on another node",
 		 ms_node_name(s, c->node), s->resp.err.code, s->resp.err.message);
 	ms_conn_set_state(c, CONN_IDLE);

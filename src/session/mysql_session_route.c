@@ -8,7 +8,7 @@
 
 #include <event2/event.h>
 
-#include "daemon.h"
+#include "session/session.h"
 #include "monitor/failover.h"
 #include "monitor/snapshot.h"
 #include "net/net.h"
@@ -113,7 +113,7 @@ static void reader_candidates(struct mysql_session *s)
 {
 	const struct cluster_view *v = ms_cluster_view(s);
 	atomic_uint_fast64_t *rr =
-		s->lc->primary_reads ? &s->srv->rr[s->cluster] : &s->srv->rr_replicas[s->cluster];
+		s->lc->primary_reads ? &s->env->rr[s->cluster] : &s->env->rr_replicas[s->cluster];
 	size_t n;
 
 	s->n_order = 0;

@@ -29,7 +29,7 @@
 #include "net/net.h"
 #include "net/pipe.h"
 #include "mysql/packet.h"
-#include "daemon.h"
+#include "session/session.h"
 #include "monitor/snapshot.h"
 #include "net/worker.h"
 
@@ -55,7 +55,7 @@ struct tcp_session {
 	struct worker_session ws; /* first: the worker's list links through it */
 	struct worker *w;
 	struct listener *l;
-	struct daemon *srv;
+	struct session_env *env;
 	const struct config_listener *lc;
 	const struct config_cluster *cc;
 	unsigned long long id;
@@ -237,7 +237,7 @@ static void tcp_backend_failed(struct tcp_session *s, const char *why)
 	size_t cluster = s->lc->cluster_index;
 
 	log_warn(s->tag, "node %s: %s; trying the next node", node_name(s), why);
-	health_suspect(s->srv->health, cluster, (size_t)s->node);
+	health_suspect(s->env->health, cluster, (size_t)s->node);
 	pipe_set_reading(s->backend, false);
 	event_del(s->connect_timer);
 	/* The failed pipe is freed in next_step, not inside its own callback. */
@@ -297,7 +297,7 @@ static void tcp_event_cb(struct pipe *p, short what, void *arg)
 				    (what & PIPE_EOF) ? "client closed" : "client read error");
 	} else {
 		/* A node closing on its own may be a node dying: look now. */
-		health_suspect(s->srv->health, s->lc->cluster_index,
+		health_suspect(s->env->health, s->lc->cluster_index,
 			       (size_t)s->node);
 		tcp_flush_and_close(s, s->client,
 				    (what & PIPE_EOF) ? "node closed" : "node read error");
@@ -384,7 +384,7 @@ static void next_step_cb(evutil_socket_t fd, short what, void *arg)
 void tcp_session_start(struct worker *w, struct listener *l, int fd, const struct sockaddr *peer,
 		       socklen_t peer_len)
 {
-	struct daemon *srv = worker_daemon(w);
+	struct session_env *env = worker_env(w);
 	const struct config *cfg = worker_config(w);
 	const struct config_listener *lc = &cfg->listeners[listener_index(l)];
 	struct tcp_session *s = calloc(1, sizeof(*s));
@@ -394,12 +394,12 @@ void tcp_session_start(struct worker *w, struct listener *l, int fd, const struc
 		goto fail;
 	s->w = w;
 	s->l = l;
-	s->srv = srv;
+	s->env = env;
 	s->lc = lc;
 	s->cc = &cfg->clusters[lc->cluster_index];
 	s->ws.destroy = tcp_destroy;
 	s->ws.reconfigure = tcp_reconfigure;
-	s->id = (unsigned long long)atomic_fetch_add(&srv->next_session_id, 1);
+	s->id = (unsigned long long)atomic_fetch_add(&env->next_session_id, 1);
 	s->node = -1;
 	s->bound = cfg->buffer_size;
 	s->state = TCP_CONNECTING;
@@ -423,7 +423,7 @@ void tcp_session_start(struct worker *w, struct listener *l, int fd, const struc
 
 	const struct cluster_view *v = &worker_snapshot(w)->clusters[lc->cluster_index];
 	if (lc->route == LISTENER_ROUTE_READERS) {
-		uint64_t ticket = atomic_fetch_add(&srv->rr[lc->cluster_index], 1);
+		uint64_t ticket = atomic_fetch_add(&env->rr[lc->cluster_index], 1);
 		s->n_order = snapshot_reader_order(v, ticket, true, s->order);
 	} else {
 		s->n_order = snapshot_writer_order(v, s->order);

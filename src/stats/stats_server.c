@@ -486,7 +486,7 @@ static void conn_closed(struct evhttp_connection *conn, void *arg)
 
 	if (hc->streaming) {
 		TAILQ_REMOVE(&ss->clients, hc, sse_link);
-		feed_listen(ss->srv->feed, -1, EVENTS_TICK_MS);
+		feed_listen(ss->srv->env.feed, -1, EVENTS_TICK_MS);
 	}
 	if (hc->sse && !evhttp_request_get_connection(hc->sse))
 		evhttp_request_free(hc->sse); /* detached by the failure */
@@ -571,7 +571,7 @@ static void sse_open(struct stats_server *ss, struct evhttp_request *req, struct
 	/* An event stream is long-lived: no idle timeout on it. */
 	evhttp_connection_set_timeout(conn, -1);
 	TAILQ_INSERT_TAIL(&ss->clients, cl, sse_link);
-	feed_listen(ss->srv->feed, +1, EVENTS_TICK_MS);
+	feed_listen(ss->srv->env.feed, +1, EVENTS_TICK_MS);
 	struct evbuffer *hello = evbuffer_new();
 	if (hello) {
 		evbuffer_add_printf(hello, ": sluice %s\nretry: 2000\n\n", SLUICE_VERSION);
@@ -619,7 +619,7 @@ static void sse_statements(struct stats_server *ss, const struct stats_view *v)
 {
 	struct feed_item items[FEED_BATCH];
 	uint64_t dropped;
-	size_t n = feed_take(ss->srv->feed, EVENTS_TICK_MS, items, FEED_BATCH, &dropped);
+	size_t n = feed_take(ss->srv->env.feed, EVENTS_TICK_MS, items, FEED_BATCH, &dropped);
 	const struct config *cfg = v->cfg;
 
 	for (size_t i = 0; i < n; i++) {
