@@ -39,9 +39,10 @@ static void notify_status(struct daemon *s, const struct snapshot *snap)
 		size_t up = 0;
 		for (size_t n = 0; n < v->n_nodes; n++)
 			up += v->nodes[n].up;
-		int w = snprintf(status + at, sizeof(status) - at, "%s%s: writer %s, %zu/%zu nodes up",
-				 c ? "; " : "", snap->cfg->clusters[c].name,
-				 v->writer >= 0 ? v->nodes[v->writer].name : "none", up, v->n_nodes);
+		int w = snprintf(
+			status + at, sizeof(status) - at, "%s%s: writer %s, %zu/%zu nodes up",
+			c ? "; " : "", snap->cfg->clusters[c].name,
+			v->writer >= 0 ? v->nodes[v->writer].name : "none", up, v->n_nodes);
 		if (w < 0)
 			break;
 		at += (size_t)w;
@@ -121,8 +122,9 @@ struct daemon *daemon_create(struct config *cfg)
 
 	/* Bind first: a port in use should stop us before threads start. */
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
-		s->listeners[i] = listener_create(&cfg->listeners[i], cfg->path, i, s->base,
-						  session_start(cfg->listeners[i].mode), pick_worker, s);
+		s->listeners[i] =
+			listener_create(&cfg->listeners[i], cfg->path, i, s->base,
+					session_start(cfg->listeners[i].mode), pick_worker, s);
 		if (!s->listeners[i])
 			goto fail;
 		s->n_listeners++;
@@ -225,8 +227,8 @@ static void reload(struct daemon *s)
 	} else {
 		log_all(LOG_LEVEL_INFO, &applied);
 		apply_config(s, next);
-		log_info("reload", "%s: %zu change%s applied; open sessions keep running", s->cfg->path,
-			 applied.n, applied.n == 1 ? "" : "s");
+		log_info("reload", "%s: %zu change%s applied; open sessions keep running",
+			 s->cfg->path, applied.n, applied.n == 1 ? "" : "s");
 	}
 	config_errors_deinit(&errs);
 	config_errors_deinit(&restart);

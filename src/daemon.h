@@ -20,8 +20,8 @@ struct stats_server;
 struct worker;
 
 struct daemon {
-	struct config *cfg;	 /* a reference; main thread only (a reload replaces it) */
-	struct event_base *base; /* main thread: accept, signals */
+	struct config *cfg;	    /* a reference; main thread only (a reload replaces it) */
+	struct event_base *base;    /* main thread: accept, signals */
 	struct stats_server *stats; /* NULL without a stats block */
 	struct worker **workers;
 	size_t n_workers;
@@ -31,7 +31,7 @@ struct daemon {
 	 * reader rotations, the backend TLS contexts), handed to them through
 	 * their worker. */
 	struct session_env env;
-	size_t next_worker; /* main thread only: round-robin hand-off */
+	size_t next_worker;    /* main thread only: round-robin hand-off */
 	uint64_t notified_gen; /* monitor thread: the snapshot generation STATUS= told */
 };
 

@@ -31,11 +31,11 @@ struct listener {
 	size_t index;
 	atomic_uint max_connections; /* read by workers as sessions end */
 	struct evconnlistener *evl;
-	struct event *resume; /* re-enables accept after a backoff */
-	atomic_uint active;   /* sessions open or queued for a worker */
+	struct event *resume;		    /* re-enables accept after a backoff */
+	atomic_uint active;		    /* sessions open or queued for a worker */
 	atomic_uint_fast64_t accepted;	    /* clients accepted, ever */
 	atomic_uint_fast64_t logins_failed; /* mode: mysql logins refused, ever */
-	atomic_bool paused;   /* at max_connections */
+	atomic_bool paused;		    /* at max_connections */
 	bool closed;
 	SSL_CTX *tls;
 };

@@ -51,8 +51,8 @@ void listener_login_failed(struct listener *l);
 
 /* What the stats show of a listener. Any thread (relaxed reads). */
 struct listener_counts {
-	uint64_t open;	       /* client connections open (or queued for a worker) */
-	uint64_t accepted;     /* accepted since start */
+	uint64_t open;		/* client connections open (or queued for a worker) */
+	uint64_t accepted;	/* accepted since start */
 	uint64_t logins_failed; /* logins refused since start */
 };
 struct listener_counts listener_counts(const struct listener *l);

@@ -39,7 +39,7 @@ struct worker {
 	pthread_mutex_t lock; /* guards the hand-off queue only */
 	struct handoff *head, *tail;
 
-	_Atomic(struct snapshot *) pending; /* set by the monitor, taken by the worker */
+	_Atomic(struct snapshot *) pending;	 /* set by the monitor, taken by the worker */
 	_Atomic(const struct config *) next_cfg; /* set by a reload, taken by the worker */
 	const struct config *cfg;		 /* a reference; worker thread only */
 	atomic_bool stop;
@@ -49,6 +49,7 @@ struct worker {
 	struct list closing;			     /* waiting for the reaper */
 	struct node_stats **stats;		     /* [cluster][node], this worker's shard */
 	uint64_t route_reasons[ROUTER_REASON_COUNT]; /* this worker's shard */
+	uint64_t closes[CLOSE_REASON_COUNT];	     /* this worker's shard */
 	size_t n_clusters;
 };
 
@@ -257,6 +258,17 @@ void worker_count_reason(struct worker *w, enum router_reason reason)
 {
 	if ((unsigned)reason < ROUTER_REASON_COUNT)
 		w->route_reasons[reason]++;
+}
+
+const uint64_t *worker_closes(const struct worker *w)
+{
+	return w->closes;
+}
+
+void worker_count_close(struct worker *w, enum close_reason reason)
+{
+	if ((unsigned)reason < CLOSE_REASON_COUNT)
+		w->closes[reason]++;
 }
 
 void worker_session_add(struct worker *w, struct worker_session *ws)

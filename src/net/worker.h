@@ -18,6 +18,7 @@
 
 #include "list.h"
 #include "routing/router.h"
+#include "session/close_reason.h"
 
 struct config;
 struct event_base;
@@ -73,6 +74,12 @@ struct node_stats *worker_node_stats(struct worker *w, size_t c, size_t n);
 const uint64_t *worker_reasons(const struct worker *w);
 /* Count one routing reason (router.h) in this worker's shard. */
 void worker_count_reason(struct worker *w, enum router_reason reason);
+
+/* This worker's session close counts, [CLOSE_REASON_COUNT]; other threads
+ * may read them (relaxed, for stats). */
+const uint64_t *worker_closes(const struct worker *w);
+/* Count one session end (close_reason.h) in this worker's shard. */
+void worker_count_close(struct worker *w, enum close_reason reason);
 
 /* Track a new session / schedule its destruction after the current
  * callback returns. Worker thread only. */

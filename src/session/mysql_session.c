@@ -25,6 +25,7 @@
 #include "net/listener.h"
 #include "net/net.h"
 #include "net/pipe.h"
+#include "session/close_reason.h"
 #include "session/mysql_session_int.h"
 
 _Static_assert(REGISTRY_MAX_NODES == CONFIG_MAX_NODES, "one registry slot per node");
@@ -197,11 +198,19 @@ static void close_conns(struct mysql_session *s)
 	s->cur = s->target = s->trx = s->last = NULL;
 }
 
-void ms_close(struct mysql_session *s, const char *why)
+/* The one way out: stop all I/O now and have the worker free the session
+ * after this callback returns. reason is counted once per session (a
+ * session that was flushing keeps the reason it began to close for); why
+ * is the detail for the debug log. */
+void ms_close(struct mysql_session *s, enum close_reason reason, const char *why)
 {
 	if (s->state == MS_CLOSED)
 		return;
-	log_debug(s->tag, "closed (%s) after %" PRIu64 " commands", why, s->commands);
+	if (s->state != MS_CLOSING)
+		s->close_reason = reason;
+	log_debug(s->tag, "closed (%s: %s) after %" PRIu64 " commands",
+		  close_reason_str(s->close_reason), why, s->commands);
+	worker_count_close(s->w, s->close_reason);
 	ms_set_state(s, MS_CLOSED);
 	if (s->kill_pending) {
 		/* Our KILL of another session ends unfinished: release it. */
@@ -224,8 +233,8 @@ size_t ms_client_pending(struct mysql_session *s)
 	return pipe_pending(s->client);
 }
 
-/* Send what is queued (an ERR, usually), then close. */
-void ms_flush_and_close(struct mysql_session *s, const char *why)
+/* Send what is queued (an ERR, usually), then close for reason. */
+void ms_flush_and_close(struct mysql_session *s, enum close_reason reason, const char *why)
 {
 	struct timeval tv = {FLUSH_TIMEOUT_SEC, 0};
 
@@ -234,10 +243,11 @@ void ms_flush_and_close(struct mysql_session *s, const char *why)
 	ms_client_flush(s);
 	close_conns(s);
 	if (ms_client_pending(s) == 0) {
-		ms_close(s, why);
+		ms_close(s, reason, why);
 		return;
 	}
 	log_debug(s->tag, "%s; flushing before close", why);
+	s->close_reason = reason;
 	ms_set_state(s, MS_CLOSING);
 	pipe_set_reading(s->client, false);
 	pipe_set_write_low(s->client, 0); /* client_write_cb once everything is out */
@@ -246,12 +256,12 @@ void ms_flush_and_close(struct mysql_session *s, const char *why)
 }
 
 /* A client error that ends the session: ERR to the client, log once. */
-void ms_fail(struct mysql_session *s, uint8_t seq, uint16_t code, const char *sqlstate,
-	     const char *msg)
+void ms_fail(struct mysql_session *s, enum close_reason reason, uint8_t seq, uint16_t code,
+	     const char *sqlstate, const char *msg)
 {
 	log_info(s->tag, "closing: %u %s", code, msg);
 	ms_send_err(s, seq, code, sqlstate, "%s", msg);
-	ms_flush_and_close(s, msg);
+	ms_flush_and_close(s, reason, msg);
 }
 
 /* A client packet came with sequence id `got` where `want` was due: the
@@ -260,7 +270,8 @@ void ms_fail(struct mysql_session *s, uint8_t seq, uint16_t code, const char *sq
 void ms_out_of_order(struct mysql_session *s, uint8_t got, uint8_t want)
 {
 	log_info(s->tag, "client packet with sequence id %u, expected %u", got, want);
-	ms_fail(s, want, ER_NET_PACKETS_OUT_OF_ORDER, "08S01", "Got packets out of order");
+	ms_fail(s, CLOSE_REASON_protocol_error, want, ER_NET_PACKETS_OUT_OF_ORDER, "08S01",
+		"Got packets out of order");
 }
 
 /* Peek one whole small packet from the client: its header and payload
@@ -339,7 +350,7 @@ void ms_process_client(struct mysql_session *s)
 		/* Compressed frames wait in the socket buffer until zin has
 		 * room: inflate more now, not only when new bytes arrive. */
 		if (s->compress && !ms_client_inflate(s)) {
-			ms_close(s, "corrupt compressed frame");
+			ms_close(s, CLOSE_REASON_protocol_error, "corrupt compressed frame");
 			return;
 		}
 		enum ms_state before = s->state;
@@ -360,7 +371,8 @@ void ms_process_client(struct mysql_session *s)
 				return;
 			}
 			if (too_big) {
-				ms_fail(s, (uint8_t)(seq + 1), ER_HANDSHAKE_ERROR, "08S01",
+				ms_fail(s, CLOSE_REASON_protocol_error, (uint8_t)(seq + 1),
+					ER_HANDSHAKE_ERROR, "08S01",
 					"Bad handshake: packet too large");
 				return;
 			}
@@ -421,7 +433,7 @@ static void client_read_cb(struct pipe *p, void *arg)
 	struct mysql_session *s = arg;
 
 	if (s->compress && !ms_client_inflate(s)) {
-		ms_close(s, "corrupt compressed frame");
+		ms_close(s, CLOSE_REASON_protocol_error, "corrupt compressed frame");
 		return;
 	}
 	ms_process_client(s);
@@ -433,7 +445,7 @@ static void client_write_cb(struct pipe *p, void *arg)
 
 	if (s->state == MS_CLOSING) {
 		if (ms_client_pending(s) == 0)
-			ms_close(s, "flushed");
+			ms_close(s, CLOSE_REASON_client_closed, "flushed"); /* keeps its reason */
 		return;
 	}
 	/* The client drained to half the bound: resume the node. */
@@ -450,9 +462,10 @@ static void client_event_cb(struct pipe *p, short what, void *arg)
 	if (what & PIPE_CONNECTED)
 		return; /* the TLS handshake finished */
 	if (what & PIPE_EOF)
-		ms_close(s, "client closed the connection");
+		ms_close(s, CLOSE_REASON_client_closed, "client closed the connection");
 	else
-		ms_close(s, s->tls ? "client connection or TLS error" : "client connection error");
+		ms_close(s, CLOSE_REASON_client_error,
+			 s->tls ? "client connection or TLS error" : "client connection error");
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)
@@ -460,7 +473,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	struct mysql_session *s = arg;
 
 	if (s->state == MS_CLOSING) {
-		ms_close(s, "client did not read its last error");
+		ms_close(s, CLOSE_REASON_client_error, "client did not read its last error");
 		return;
 	}
 	if (s->waiting) {
@@ -468,7 +481,7 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	log_info(s->tag, "login timed out after %u ms", s->lc->login_timeout_ms);
-	ms_close(s, "login timeout");
+	ms_close(s, CLOSE_REASON_login_timeout, "login timeout");
 }
 
 void ms_client_setup(struct mysql_session *s)

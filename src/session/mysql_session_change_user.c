@@ -40,7 +40,7 @@ void ms_check_change_user(struct mysql_session *s, const uint8_t *answer, size_t
 		if (s->conns[i].state == CONN_IDLE)
 			c = &s->conns[i];
 	if (!c) {
-		ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
+		ms_fail(s, CLOSE_REASON_no_node, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
 			"sluice: no node connection to change the user on");
 		return;
 	}
@@ -59,7 +59,7 @@ void ms_check_change_user(struct mysql_session *s, const uint8_t *answer, size_t
 	s->cur = c;
 	ms_conn_set_state(c, CONN_BUSY);
 	if (!backend_change_user(c->be, &login))
-		ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
+		ms_fail(s, CLOSE_REASON_node_lost, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
 			"sluice: cannot change user on the node");
 }
 
@@ -91,7 +91,7 @@ void ms_change_user_done(struct ms_conn *c, enum backend_result res, const struc
 	if (res == BACKEND_UNREACHABLE) {
 		ms_conn_drop(c);
 		log_info(s->tag, "node %s: %s", ms_node_name(s, c->node), why);
-		ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
+		ms_fail(s, CLOSE_REASON_node_lost, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
 			"sluice: lost the node while changing user");
 		return;
 	}
@@ -141,8 +141,8 @@ void ms_start_change_user(struct mysql_session *s, const uint8_t *p, uint32_t le
 {
 	mysql_change_user_deinit(&s->cu);
 	if (!mysql_read_change_user(p, len, s->caps, &s->cu)) {
-		ms_fail(s, (uint8_t)(seq + 1), ER_MALFORMED_PACKET, "HY000",
-			"Malformed COM_CHANGE_USER packet");
+		ms_fail(s, CLOSE_REASON_protocol_error, (uint8_t)(seq + 1), ER_MALFORMED_PACKET,
+			"HY000", "Malformed COM_CHANGE_USER packet");
 		return;
 	}
 	evbuffer_drain(ms_cin(s), MYSQL_HEADER_LEN + len);

@@ -370,8 +370,8 @@ void ms_next_command(struct mysql_session *s)
 		seq = 0;
 	}
 	if (len == 0) {
-		ms_fail(s, (uint8_t)(seq + 1), ER_MALFORMED_PACKET, "HY000",
-			"Malformed packet: empty command");
+		ms_fail(s, CLOSE_REASON_protocol_error, (uint8_t)(seq + 1), ER_MALFORMED_PACKET,
+			"HY000", "Malformed packet: empty command");
 		return;
 	}
 	if (got < (ev_ssize_t)sizeof(h))
@@ -379,7 +379,7 @@ void ms_next_command(struct mysql_session *s)
 	uint8_t cmd = h[4];
 	if (atomic_load_explicit(&s->ctl.kill, memory_order_acquire) == REGISTRY_KILL_CONFIRMED) {
 		/* As a server does: the killed connection is simply gone. */
-		ms_close(s, "killed by KILL CONNECTION");
+		ms_close(s, CLOSE_REASON_killed, "killed by KILL CONNECTION");
 		return;
 	}
 	leave_maintenance(s);
@@ -406,12 +406,12 @@ void ms_next_command(struct mysql_session *s)
 
 	switch (cmd) {
 	case COM_QUIT:
-		ms_close(s, "client quit");
+		ms_close(s, CLOSE_REASON_client_quit, "client quit");
 		return;
 	case COM_CHANGE_USER:
 		if (len > SMALL_PACKET_MAX) {
-			ms_fail(s, (uint8_t)(seq + 1), ER_MALFORMED_PACKET, "HY000",
-				"Malformed COM_CHANGE_USER packet");
+			ms_fail(s, CLOSE_REASON_protocol_error, (uint8_t)(seq + 1),
+				ER_MALFORMED_PACKET, "HY000", "Malformed COM_CHANGE_USER packet");
 			return;
 		}
 		ms_start_change_user(s, p, len, seq);
@@ -460,7 +460,8 @@ void ms_next_command(struct mysql_session *s)
 	case COM_STMT_FETCH: {
 		uint32_t id;
 		if (!stmt_payload_id(p, have, &id)) {
-			ms_fail(s, (uint8_t)(seq + 1), ER_MALFORMED_PACKET, "HY000",
+			ms_fail(s, CLOSE_REASON_protocol_error, (uint8_t)(seq + 1),
+				ER_MALFORMED_PACKET, "HY000",
 				"Malformed prepared statement command");
 			return;
 		}

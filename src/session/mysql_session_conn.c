@@ -348,7 +348,7 @@ static void conn_unsolicited(struct ms_conn *c)
 			 err.code, err.message);
 	if (err.code == ER_CONNECTION_KILLED && s->state == MS_READY && !s->c_streaming) {
 		ms_send_err(s, 0, err.code, err.sqlstate, "%s", err.message);
-		ms_flush_and_close(s, "killed");
+		ms_flush_and_close(s, CLOSE_REASON_node_closed, "killed");
 		return;
 	}
 	conn_lost(c, err.code ? err.message : "node sent data outside a command");
@@ -403,7 +403,7 @@ static void conn_lost(struct ms_conn *c, const char *why)
 	if (ms_being_killed(s)) {
 		/* A KILL CONNECTION of this session is under way: this is it,
 		 * not a node failure, and nothing is retried. */
-		ms_close(s, "killed by KILL CONNECTION");
+		ms_close(s, CLOSE_REASON_killed, "killed by KILL CONNECTION");
 		return;
 	}
 	ms_conn_stats(c)->errors++;
@@ -435,7 +435,8 @@ static void conn_lost(struct ms_conn *c, const char *why)
 		ms_send_err(s, in_flight ? s->next_seq : 0, ER_NET_READ_ERROR, "08S01",
 			    "sluice: lost node %s, which held this session's %s; reconnect",
 			    ms_node_name(s, node), router_reason_str(router_pinned(&s->rs)));
-		ms_flush_and_close(s, "lost the node holding the session's state");
+		ms_flush_and_close(s, CLOSE_REASON_node_lost,
+				   "lost the node holding the session's state");
 		return;
 	}
 	if (had_trx) {

@@ -34,6 +34,7 @@
 #include "routing/router.h"
 #include "routing/stmt.h"
 #include "session/backend.h"
+#include "session/close_reason.h"
 #include "session/registry.h"
 #include "stats/stats.h"
 
@@ -232,11 +233,12 @@ struct mysql_session {
 	/* The sequence id the next packet of this command carries, whichever
 	 * way it goes: both sides count one sequence (checked both ways). */
 	uint8_t next_seq;
-	bool c_discard;		  /* ... is being dropped, not forwarded */
-	uint16_t status;	  /* server status flags last seen */
-	uint64_t cmd_start_us;	  /* the pending command was first sent (monotonic) */
-	enum stat_kind stat_kind; /* ... and what it counts as */
-	uint64_t commands;	  /* for logs */
+	bool c_discard;			/* ... is being dropped, not forwarded */
+	uint16_t status;		/* server status flags last seen */
+	uint64_t cmd_start_us;		/* the pending command was first sent (monotonic) */
+	enum stat_kind stat_kind;	/* ... and what it counts as */
+	uint64_t commands;		/* for logs */
+	enum close_reason close_reason; /* MS_CLOSING, MS_CLOSED: why it ends */
 };
 
 /* The next packet of a response waiting in `in`, as the tracker sees it. */
@@ -262,11 +264,11 @@ bool ms_client_inflate(struct mysql_session *s);
 void ms_send_writer(struct mysql_session *s, struct mysql_writer *w);
 void ms_send_err(struct mysql_session *s, uint8_t seq, uint16_t code, const char *sqlstate,
 		 const char *fmt, ...) SLUICE_PRINTF(5, 6);
-void ms_close(struct mysql_session *s, const char *why);
+void ms_close(struct mysql_session *s, enum close_reason reason, const char *why);
 size_t ms_client_pending(struct mysql_session *s);
-void ms_flush_and_close(struct mysql_session *s, const char *why);
-void ms_fail(struct mysql_session *s, uint8_t seq, uint16_t code, const char *sqlstate,
-	     const char *msg);
+void ms_flush_and_close(struct mysql_session *s, enum close_reason reason, const char *why);
+void ms_fail(struct mysql_session *s, enum close_reason reason, uint8_t seq, uint16_t code,
+	     const char *sqlstate, const char *msg);
 void ms_out_of_order(struct mysql_session *s, uint8_t got, uint8_t want);
 const struct config_user *ms_find_user_in(const struct config *cfg, const char *name);
 bool ms_copy_rest(struct evbuffer *src, struct evbuffer *dst, uint32_t *left);

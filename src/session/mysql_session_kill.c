@@ -145,7 +145,7 @@ bool ms_handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len, uin
 			ms_send_err(s, (uint8_t)(seq + 1), ER_QUERY_INTERRUPTED, "70100",
 				    "Query execution was interrupted");
 		else
-			ms_close(s, "killed itself");
+			ms_close(s, CLOSE_REASON_killed, "killed itself");
 		return true;
 	}
 	memcpy(s->kill_threads, e.threads, s->n_conns * sizeof(s->kill_threads[0]));
@@ -183,7 +183,7 @@ void ms_kill_wake_cb(evutil_socket_t fd, short what, void *arg)
 
 	if (s->state != MS_CLOSING && s->state != MS_CLOSED)
 		log_info(s->tag, "killed by KILL CONNECTION");
-	ms_close(s, "killed by KILL CONNECTION");
+	ms_close(s, CLOSE_REASON_killed, "killed by KILL CONNECTION");
 }
 
 /* Is a KILL CONNECTION of this session under way or done? */

@@ -82,7 +82,7 @@ void ms_deny(struct mysql_session *s, uint8_t seq, const char *user, bool with_p
 		return;
 	}
 	listener_login_failed(s->l);
-	ms_fail(s, seq, ER_ACCESS_DENIED_ERROR, "28000", msg);
+	ms_fail(s, CLOSE_REASON_login_denied, seq, ER_ACCESS_DENIED_ERROR, "28000", msg);
 }
 
 /* The login material for a new backend connection or a change of user. */
@@ -119,7 +119,7 @@ static void connect_next(struct mysql_session *s)
 	char msg[256];
 	snprintf(msg, sizeof(msg), "sluice: no node of cluster '%s' can take this session (%s)",
 		 s->cc->name, "all refused the connection");
-	ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01", msg);
+	ms_fail(s, CLOSE_REASON_no_node, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01", msg);
 }
 
 /* The client proved its password: log in to the writer. */
@@ -163,13 +163,15 @@ void ms_on_handshake_response(struct mysql_session *s, const uint8_t *p, uint32_
 
 	if (!mysql_read_handshake_response(p, len, offered, &rsp)) {
 		mysql_handshake_response_deinit(&rsp);
-		ms_fail(s, (uint8_t)(seq + 1), ER_HANDSHAKE_ERROR, "08S01", "Bad handshake");
+		ms_fail(s, CLOSE_REASON_protocol_error, (uint8_t)(seq + 1), ER_HANDSHAKE_ERROR,
+			"08S01", "Bad handshake");
 		return;
 	}
 	if (rsp.ssl_request) {
 		evbuffer_drain(ms_cin(s), MYSQL_HEADER_LEN + len);
 		if (s->tls || !listener_tls(s->l) || !start_tls(s)) {
-			ms_fail(s, (uint8_t)(seq + 1), ER_HANDSHAKE_ERROR, "08S01",
+			ms_fail(s, CLOSE_REASON_protocol_error, (uint8_t)(seq + 1),
+				ER_HANDSHAKE_ERROR, "08S01",
 				"Bad handshake: TLS is not available here");
 			return;
 		}
@@ -231,7 +233,7 @@ static void first_login_done(struct ms_conn *c)
 		s->zin = evbuffer_new();
 		s->zout = evbuffer_new();
 		if (!s->zin || !s->zout) {
-			ms_close(s, "out of memory");
+			ms_close(s, CLOSE_REASON_out_of_memory, "out of memory");
 			return;
 		}
 		/* Bytes the client sent after its login are compressed frames.
@@ -242,7 +244,7 @@ static void first_login_done(struct ms_conn *c)
 		s->compress = true;
 		s->zseq = 0;
 		if (!ms_client_inflate(s)) {
-			ms_close(s, "corrupt compressed frame");
+			ms_close(s, CLOSE_REASON_protocol_error, "corrupt compressed frame");
 			return;
 		}
 	}
@@ -315,5 +317,5 @@ void ms_conn_login_failed(struct ms_conn *c, const struct mysql_err *err, const 
 	log_info(s->tag, "node %s refused the login: %u %s", ms_node_name(s, node), err->code,
 		 err->message);
 	ms_send_err(s, s->seq, err->code, err->sqlstate, "%s", err->message);
-	ms_flush_and_close(s, "backend refused the login");
+	ms_flush_and_close(s, CLOSE_REASON_node_refused, "backend refused the login");
 }

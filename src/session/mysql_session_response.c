@@ -289,7 +289,8 @@ void ms_process_backend(struct mysql_session *s)
 			log_warn(s->tag,
 				 "node %s sent sequence id %u, expected %u; closing the session",
 				 ms_node_name(s, s->cur->node), st.seq, s->next_seq);
-			ms_fail(s, s->next_seq, ER_NET_PACKETS_OUT_OF_ORDER, "08S01",
+			ms_fail(s, CLOSE_REASON_node_error, s->next_seq,
+				ER_NET_PACKETS_OUT_OF_ORDER, "08S01",
 				"sluice: the node sent packets out of order");
 			return;
 		}
@@ -299,7 +300,7 @@ void ms_process_backend(struct mysql_session *s)
 		    s->resp.err.code == ER_QUERY_INTERRUPTED && ms_being_killed(s)) {
 			/* Our statement was interrupted by a KILL CONNECTION of
 			 * this session: the client sees its connection end. */
-			ms_close(s, "killed by KILL CONNECTION");
+			ms_close(s, CLOSE_REASON_killed, "killed by KILL CONNECTION");
 			return;
 		}
 		if (st.ev == RESP_EV_DONE && not_ready_retry(s, st.len))
@@ -310,7 +311,7 @@ void ms_process_backend(struct mysql_session *s)
 				 "closing the session",
 				 ms_node_name(s, s->cur->node),
 				 mysql_resp_state_str(s->resp.state));
-			ms_fail(s, st.seq, ER_NET_READ_ERROR, "08S01",
+			ms_fail(s, CLOSE_REASON_node_error, st.seq, ER_NET_READ_ERROR, "08S01",
 				"sluice: malformed response from the node");
 			return;
 		}

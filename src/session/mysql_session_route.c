@@ -70,7 +70,8 @@ void ms_wait_for_writer(struct mysql_session *s, int failed_node, const char *wh
 			snprintf(msg, sizeof(msg),
 				 "sluice: no node of cluster '%s' can take this session (%s)",
 				 s->cc->name, s->wait_why);
-			ms_fail(s, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01", msg);
+			ms_fail(s, CLOSE_REASON_no_node, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
+				msg);
 			return;
 		}
 		ms_drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000",

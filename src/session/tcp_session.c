@@ -29,6 +29,7 @@
 #include "net/net.h"
 #include "net/pipe.h"
 #include "mysql/packet.h"
+#include "session/close_reason.h"
 #include "session/session.h"
 #include "monitor/snapshot.h"
 #include "net/worker.h"
@@ -65,7 +66,7 @@ struct tcp_session {
 	struct pipe *client;
 	struct pipe *backend;
 	struct event *connect_timer; /* connecting, then flushing before a close */
-	struct event *next_step; /* deferred: try the next candidate node */
+	struct event *next_step;     /* deferred: try the next candidate node */
 
 	size_t bound;			  /* bytes per direction, from buffer_size */
 	uint16_t order[CONFIG_MAX_NODES]; /* candidate nodes, best first */
@@ -76,6 +77,7 @@ struct tcp_session {
 	struct pipe *flush_to; /* FLUSHING: the side still being written */
 	unsigned long long up_bytes, down_bytes;
 	struct timespec started;
+	enum close_reason close_reason; /* FLUSHING, CLOSED: why it ends */
 };
 
 static void tcp_set_state(struct tcp_session *s, enum tcp_state next)
@@ -120,18 +122,24 @@ static void tcp_destroy(struct worker_session *ws)
 	free(s);
 }
 
-/* End the session: stop all I/O now, free it after this callback returns. */
-static void tcp_close(struct tcp_session *s, const char *why)
+/* End the session: stop all I/O now, free it after this callback returns.
+ * reason is counted once (a session that was flushing keeps the reason it
+ * began to close for); why is the detail for the debug log. */
+static void tcp_close(struct tcp_session *s, enum close_reason reason, const char *why)
 {
 	struct timespec now;
 
 	if (s->state == TCP_CLOSED)
 		return;
+	if (s->state != TCP_FLUSHING)
+		s->close_reason = reason;
+	worker_count_close(s->w, s->close_reason);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	double secs = (double)(now.tv_sec - s->started.tv_sec) +
 		      (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
-	log_debug(s->tag, "closed (%s): node %s, %llu bytes up, %llu down, %.3f s", why,
-		  node_name(s), s->up_bytes, s->down_bytes, secs);
+	log_debug(s->tag, "closed (%s: %s): node %s, %llu bytes up, %llu down, %.3f s",
+		  close_reason_str(s->close_reason), why, node_name(s), s->up_bytes, s->down_bytes,
+		  secs);
 	tcp_set_state(s, TCP_CLOSED);
 	/* Both pipes go in the reaper: until then they read nothing and call
 	 * back nothing that matters (every callback checks the state). */
@@ -145,17 +153,19 @@ static void tcp_close(struct tcp_session *s, const char *why)
 }
 
 /* Stop reading both sides and close once `to` has written what it holds. */
-static void tcp_flush_and_close(struct tcp_session *s, struct pipe *to, const char *why)
+static void tcp_flush_and_close(struct tcp_session *s, struct pipe *to, enum close_reason reason,
+				const char *why)
 {
 	struct timeval tv = {FLUSH_TIMEOUT_SEC, 0};
 
 	if (s->state == TCP_FLUSHING || s->state == TCP_CLOSED)
 		return;
 	if (!to || pipe_pending(to) == 0) {
-		tcp_close(s, why);
+		tcp_close(s, reason, why);
 		return;
 	}
 	log_debug(s->tag, "%s; flushing %zu bytes before closing", why, pipe_pending(to));
+	s->close_reason = reason;
 	tcp_set_state(s, TCP_FLUSHING);
 	s->flush_to = to;
 	if (s->client)
@@ -198,7 +208,7 @@ static void tcp_write_cb(struct pipe *dst, void *arg)
 
 	if (s->state == TCP_FLUSHING) {
 		if (dst == s->flush_to && pipe_pending(dst) == 0)
-			tcp_close(s, "flushed");
+			tcp_close(s, CLOSE_REASON_client_closed, "flushed"); /* keeps its reason */
 		return;
 	}
 	if (s->state == TCP_FORWARDING && !pipe_reading(src))
@@ -229,7 +239,7 @@ static void tcp_refuse(struct tcp_session *s, const char *fmt, ...)
 	log_warn(s->tag, "refused: %s", msg);
 	size_t n = mysql_write_err(pkt, sizeof(pkt), 0, MYSQL_ER_UNKNOWN_ERROR, "HY000", msg);
 	evbuffer_add(pipe_output(s->client), pkt, n);
-	tcp_flush_and_close(s, s->client, "refused");
+	tcp_flush_and_close(s, s->client, CLOSE_REASON_no_node, "refused");
 }
 
 static void tcp_backend_failed(struct tcp_session *s, const char *why)
@@ -275,7 +285,7 @@ static void tcp_event_cb(struct pipe *p, short what, void *arg)
 		return;
 	}
 	if (s->state == TCP_CONNECTING && is_client) {
-		tcp_close(s, "client left while connecting");
+		tcp_close(s, CLOSE_REASON_client_closed, "client left while connecting");
 		return;
 	}
 
@@ -283,23 +293,26 @@ static void tcp_event_cb(struct pipe *p, short what, void *arg)
 		/* Cannot deliver to this side any more: nothing left to do. */
 		snprintf(why, sizeof(why), "write to %s failed: %s", is_client ? "client" : "node",
 			 pipe_error(p));
-		tcp_close(s, why);
+		tcp_close(s, is_client ? CLOSE_REASON_client_error : CLOSE_REASON_node_error, why);
 		return;
 	}
 	if (s->state == TCP_FLUSHING) {
 		if (p == s->flush_to)
-			tcp_close(s, "peer closed while flushing");
+			tcp_close(s, CLOSE_REASON_client_closed, "peer closed while flushing");
 		return;
 	}
 	/* EOF or read error on one side: pass on what it sent, then close. */
 	if (is_client) {
 		tcp_flush_and_close(s, s->backend,
+				    (what & PIPE_EOF) ? CLOSE_REASON_client_closed
+						      : CLOSE_REASON_client_error,
 				    (what & PIPE_EOF) ? "client closed" : "client read error");
 	} else {
 		/* A node closing on its own may be a node dying: look now. */
-		health_suspect(s->env->health, s->lc->cluster_index,
-			       (size_t)s->node);
+		health_suspect(s->env->health, s->lc->cluster_index, (size_t)s->node);
 		tcp_flush_and_close(s, s->client,
+				    (what & PIPE_EOF) ? CLOSE_REASON_node_closed
+						      : CLOSE_REASON_node_error,
 				    (what & PIPE_EOF) ? "node closed" : "node read error");
 	}
 }
@@ -321,7 +334,7 @@ static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
 	char why[64];
 
 	if (s->state == TCP_FLUSHING) {
-		tcp_close(s, "flush timed out");
+		tcp_close(s, CLOSE_REASON_client_error, "flush timed out"); /* keeps its reason */
 		return;
 	}
 
@@ -340,7 +353,7 @@ static void tcp_connect_current(struct tcp_session *s)
 	n = &s->cc->nodes[s->node];
 	s->backend = pipe_new(worker_base(s->w), -1);
 	if (!s->backend) {
-		tcp_close(s, "out of memory");
+		tcp_close(s, CLOSE_REASON_out_of_memory, "out of memory");
 		return;
 	}
 	pipe_set_callbacks(s->backend, NULL, NULL, tcp_event_cb, s);

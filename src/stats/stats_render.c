@@ -477,6 +477,10 @@ void stats_render_prometheus(const struct stats_view *v, struct evbuffer *out)
 	for (size_t r = 1; r < ROUTER_REASON_COUNT; r++)
 		evbuffer_add_printf(out, "sluice_routing_decisions_total{reason=\"%s\"} %" PRIu64 "\n",
 				    router_reason_str((enum router_reason)r), v->reasons[r]);
+	prom_head(out, "session_closes_total", "counter", "client sessions ended, by reason");
+	for (size_t r = 0; r < CLOSE_REASON_COUNT; r++)
+		evbuffer_add_printf(out, "sluice_session_closes_total{reason=\"%s\"} %" PRIu64 "\n",
+				    close_reason_str((enum close_reason)r), v->closes[r]);
 
 	prom_head(out, "failovers_total", "counter", "times the writer was lost and replaced");
 	for (size_t c = 0; c < cfg->n_clusters; c++) {

@@ -13,6 +13,7 @@
 
 #include "net/listener.h"
 #include "routing/router.h"
+#include "session/close_reason.h"
 #include "stats/stats.h"
 
 struct config;
@@ -30,6 +31,7 @@ struct stats_view {
 	const struct node_stats *nodes;
 	const size_t *first;
 	uint64_t reasons[ROUTER_REASON_COUNT];
+	uint64_t closes[CLOSE_REASON_COUNT]; /* client sessions ended, by reason */
 	const struct listener_counts *listeners; /* [cfg->n_listeners] */
 	const struct failover_event *failovers;	 /* newest first, any cluster */
 	size_t n_failovers;

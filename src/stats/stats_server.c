@@ -177,6 +177,9 @@ static bool view_init(struct stats_server *ss, struct view_store *st)
 		const uint64_t *reasons = worker_reasons(srv->workers[w]);
 		for (size_t r = 0; r < ROUTER_REASON_COUNT; r++)
 			st->v.reasons[r] += reasons[r];
+		const uint64_t *closes = worker_closes(srv->workers[w]);
+		for (size_t r = 0; r < CLOSE_REASON_COUNT; r++)
+			st->v.closes[r] += closes[r];
 	}
 	for (size_t i = 0; i < srv->n_listeners; i++)
 		st->listeners[i] = listener_counts(srv->listeners[i]);
