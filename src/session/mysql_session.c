@@ -44,8 +44,33 @@ static const char *const ms_state_names[] = {
 
 static void client_write_cb(struct pipe *p, void *arg);
 
+#define BIT(s) (1u << (s))
+#define ENDS (BIT(MS_CLOSING) | BIT(MS_CLOSED))
+
+/* Allowed transitions, by the state left (the diagram in mysql_session.h).
+ * Any live state may end (CLOSING flushes a last ERR first). READY ->
+ * READY and ROUTING -> READY: a command answered with an ERR without
+ * running; CONNECTING -> CONNECTING: the login tried again after a wait
+ * for a writer; COMMAND/INFILE -> ROUTING: a read sent again elsewhere. */
+static const unsigned ms_next[] = {
+	[MS_GREETING] = BIT(MS_AUTH_SWITCH) | BIT(MS_CONNECTING) | ENDS,
+	[MS_AUTH_SWITCH] = BIT(MS_CONNECTING) | ENDS,
+	[MS_CONNECTING] = BIT(MS_CONNECTING) | BIT(MS_READY) | ENDS,
+	[MS_READY] = BIT(MS_READY) | BIT(MS_ROUTING) | BIT(MS_KILLING) | BIT(MS_CU_SWITCH) | ENDS,
+	[MS_ROUTING] = BIT(MS_ROUTING) | BIT(MS_COMMAND) | BIT(MS_READY) | ENDS,
+	[MS_COMMAND] = BIT(MS_INFILE) | BIT(MS_READY) | BIT(MS_ROUTING) | ENDS,
+	[MS_INFILE] = BIT(MS_COMMAND) | BIT(MS_READY) | BIT(MS_ROUTING) | ENDS,
+	[MS_KILLING] = BIT(MS_READY) | ENDS,
+	[MS_CU_SWITCH] = BIT(MS_CHANGING_USER) | BIT(MS_READY) | ENDS,
+	[MS_CHANGING_USER] = BIT(MS_READY) | ENDS,
+	[MS_CLOSING] = BIT(MS_CLOSED),
+	[MS_CLOSED] = 0,
+};
+
+/* Change the session's state; an impossible change is a bug (aborts). */
 void ms_set_state(struct mysql_session *s, enum ms_state next)
 {
+	BUG_ON(!(ms_next[s->state] & BIT(next)));
 	log_debug(s->tag, "%s -> %s", ms_state_names[s->state], ms_state_names[next]);
 	s->state = next;
 }

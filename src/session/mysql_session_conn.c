@@ -36,8 +36,23 @@ static void internal_done(struct ms_conn *c);
 static void internal_lost(struct ms_conn *c, const char *why);
 static void conn_lost(struct ms_conn *c, const char *why);
 
+#define BIT(s) (1u << (s))
+
+/* Allowed transitions, by the state left (the diagram in
+ * mysql_session_int.h). Any connection may be dropped (NONE), also one
+ * already gone. */
+static const unsigned conn_next[] = {
+	[CONN_NONE] = BIT(CONN_LOGIN) | BIT(CONN_NONE),
+	[CONN_LOGIN] = BIT(CONN_IDLE) | BIT(CONN_NONE),
+	[CONN_IDLE] = BIT(CONN_INTERNAL) | BIT(CONN_BUSY) | BIT(CONN_NONE),
+	[CONN_INTERNAL] = BIT(CONN_IDLE) | BIT(CONN_NONE),
+	[CONN_BUSY] = BIT(CONN_IDLE) | BIT(CONN_NONE),
+};
+
+/* Change a connection's state; an impossible change is a bug (aborts). */
 void ms_conn_set_state(struct ms_conn *c, enum conn_state next)
 {
+	BUG_ON(!(conn_next[c->state] & BIT(next)));
 	log_debug(c->s->tag, "node %s connection: %s -> %s", ms_node_name(c->s, c->node),
 		  conn_state_names[c->state], conn_state_names[next]);
 	c->state = next;
