@@ -34,6 +34,7 @@
 #include "net/net.h"
 #include "monitor/verdict.h"
 #include "mysql/handshake.h"
+#include "mysql/wire.h"
 
 /* A greeting is a few dozen bytes; an ERR a few hundred. Anything longer is
  * not what we are waiting for. */
@@ -251,7 +252,7 @@ static void greeting_read_cb(struct bufferevent *bev, void *arg)
 	if (have < 4)
 		return;
 	evbuffer_copyout(in, hdr, 4);
-	size_t len = hdr[0] | (size_t)hdr[1] << 8 | (size_t)hdr[2] << 16;
+	size_t len = mysql_header_len(hdr);
 	if (len == 0 || len > PROBE_MAX_PACKET) {
 		greeting_conclude(p, false, "not a MySQL server: first packet is %zu bytes", len);
 		return;

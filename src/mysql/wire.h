@@ -83,4 +83,14 @@ static inline uint32_t mysql_header_len(const uint8_t *h)
 	return (uint32_t)h[0] | (uint32_t)h[1] << 8 | (uint32_t)h[2] << 16;
 }
 
+/* Overwrite 4 bytes at p with v, little-endian: a field patched in place in
+ * a packet that is otherwise passed on as it is (a statement id). */
+static inline void mysql_store_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
 #endif

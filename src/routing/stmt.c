@@ -147,8 +147,10 @@ bool stmt_payload_id(const uint8_t *payload, size_t len, uint32_t *id)
 {
 	if (len < 5)
 		return false;
-	*id = (uint32_t)payload[1] | (uint32_t)payload[2] << 8 | (uint32_t)payload[3] << 16 |
-	      (uint32_t)payload[4] << 24;
+	struct mysql_reader r;
+
+	mysql_reader_init(&r, payload + 1, 4);
+	*id = mysql_read_u32(&r);
 	return true;
 }
 

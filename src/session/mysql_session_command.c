@@ -204,10 +204,7 @@ void ms_forward_command(struct mysql_session *s)
 		} else {
 			/* Same length: patch the id where it lies. */
 			uint8_t *p = evbuffer_pullup(in, MYSQL_HEADER_LEN + 5) + MYSQL_HEADER_LEN;
-			p[1] = (uint8_t)node_id;
-			p[2] = (uint8_t)(node_id >> 8);
-			p[3] = (uint8_t)(node_id >> 16);
-			p[4] = (uint8_t)(node_id >> 24);
+			mysql_store_u32(p + 1, node_id);
 		}
 		if (s->cmd == COM_STMT_SEND_LONG_DATA)
 			s->stmt->long_data = c->node;
@@ -473,15 +470,13 @@ void ms_next_command(struct mysql_session *s)
 				for (size_t i = 0; i < s->n_conns; i++) {
 					struct ms_conn *c = &s->conns[i];
 					uint32_t nid = s->stmt->node_id[i];
-					uint8_t buf[5] = {COM_STMT_CLOSE, (uint8_t)nid,
-							  (uint8_t)(nid >> 8), (uint8_t)(nid >> 16),
-							  (uint8_t)(nid >> 24)};
 					if (!nid || c->state != CONN_IDLE)
 						continue;
 					struct mysql_writer w;
 					mysql_writer_init(&w);
 					mysql_packet_begin(&w, 0);
-					mysql_put_bytes(&w, buf, sizeof(buf));
+					mysql_put_u8(&w, COM_STMT_CLOSE);
+					mysql_put_u32(&w, nid);
 					mysql_packet_end(&w);
 					if (w.ok)
 						evbuffer_add(backend_output(c->be), w.data, w.len);

@@ -204,27 +204,27 @@ static void on_prepare_ok(struct mysql_session *s, uint8_t *p, size_t need)
 {
 	struct stmt *st;
 	uint32_t node_id;
+	struct mysql_reader r;
 
 	s->prep_pending = false;
 	if (need < 9 || p[0] != MYSQL_OK_MARKER)
 		return;
-	node_id =
-		(uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+	/* PREPARE_OK: 0x00, statement id, columns, parameters. */
+	mysql_reader_init(&r, p + 1, 8);
+	node_id = mysql_read_u32(&r);
+	uint16_t columns = mysql_read_u16(&r);
+	uint16_t params = mysql_read_u16(&r);
 	bool reader_ok = s->cls.kind == CLASSIFY_READ &&
 			 router_route(&(struct router_state){.autocommit = true}, &s->cls).target ==
 				 ROUTER_READER;
 	st = stmt_add(&s->stmts, s->saved_len <= STMT_SQL_MAX ? s->saved : NULL, s->saved_len,
-		      s->cur->node, node_id, (uint16_t)(p[7] | p[8] << 8),
-		      (uint16_t)(p[5] | p[6] << 8), reader_ok);
+		      s->cur->node, node_id, params, columns, reader_ok);
 	if (!st) {
 		/* Without a table entry the client's id would name nothing. */
 		log_error(s->tag, "out of memory recording a prepared statement");
 		return;
 	}
-	p[1] = (uint8_t)st->id;
-	p[2] = (uint8_t)(st->id >> 8);
-	p[3] = (uint8_t)(st->id >> 16);
-	p[4] = (uint8_t)(st->id >> 24);
+	mysql_store_u32(p + 1, st->id);
 }
 
 /* The response to a read is Galera's "WSREP has not yet prepared node for
