@@ -3,6 +3,7 @@
 # one session with a proper MySQL ERR packet (or a close) while the daemon keeps serving others.
 import os
 import socket
+import ssl
 import struct
 
 import pymysql
@@ -10,7 +11,6 @@ import pytest
 
 from sluice_proc import free_port
 from sluice_config import USER_HASH as HASH
-
 
 
 @pytest.fixture
@@ -228,3 +228,55 @@ users:
     finally:
         fake.stop()
     assert fake.errors == [], fake.errors
+
+
+def test_tls_hello_sent_with_the_ssl_request(galera, sluice):
+    """A client may send its TLS ClientHello in the same segment as the SSLRequest packet (it
+    does not wait for anything in between). sluice reads both at once; the TLS layer must
+    start from the ClientHello it already has, not wait for bytes that will never come (the
+    client waits for the ServerHello): before the fix, the login timed out."""
+    port = free_port()
+    sluice(f"""\
+listeners:
+  - {{ name: app, bind: "127.0.0.1:{port}", mode: mysql, cluster: galera, login_timeout: 5s,
+      tls: {{ cert: {galera.tls_cert}, key: {galera.tls_key} }} }}
+clusters:
+  - name: galera
+    monitor: {{ interval: 200ms, timeout: 400ms }}
+    nodes:
+{galera.nodes_yaml()}
+users:
+  - {{ name: sluice_test, password_hash: "{HASH}" }}
+""")
+    for _ in range(5):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        try:
+            seq, greeting = read_packet(sock)
+            assert seq == 0 and greeting[0] == 10
+            # CLIENT_LONG_PASSWORD | PROTOCOL_41 | SSL | TRANSACTIONS | SECURE_CONNECTION
+            caps = 0x1 | 0x200 | 0x800 | 0x2000 | 0x8000
+            ssl_request = struct.pack("<IIB23x", caps, 1 << 24, 45)
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+            tls = ctx.wrap_bio(incoming, outgoing)
+            with pytest.raises(ssl.SSLWantReadError):
+                tls.do_handshake()
+            hello = outgoing.read()
+            # One send: the request for TLS and the ClientHello together.
+            sock.sendall(struct.pack("<I", len(ssl_request))[:3] + b"\x01" + ssl_request + hello)
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    pending = outgoing.read()
+                    if pending:
+                        sock.sendall(pending)
+                    data = sock.recv(65536)
+                    assert data, "sluice closed the connection during the TLS handshake"
+                    incoming.write(data)
+            assert tls.version() in ("TLSv1.2", "TLSv1.3")
+        finally:
+            sock.close()

@@ -345,20 +345,25 @@ bool pipe_start_tls(struct pipe *p, SSL *ssl, bool accept)
 		SSL_free(ssl);
 		return false;
 	}
-	/* The peer may already have sent the start of its handshake: it was read as plain
-	 * input, and belongs to the TLS layer. Plain output still queued (the request to
-	 * start TLS) goes out first, in the clear. */
-	evbuffer_add_buffer(bufferevent_get_input(under), p->in);
-	evbuffer_add_buffer(bufferevent_get_output(under), p->out);
+	/* The peer may already have sent the start of its handshake (a client may send its
+	 * ClientHello right behind the request for TLS): it was read as plain input and belongs
+	 * to the TLS layer, which starts the handshake with it as the filter is made. A
+	 * bufferevent's input takes bytes only at its front from outside, hence prepend. Plain
+	 * output still queued (our own request for TLS) goes out first, in the clear. */
+	if (evbuffer_prepend_buffer(bufferevent_get_input(under), p->in) != 0 ||
+	    evbuffer_add_buffer(bufferevent_get_output(under), p->out) != 0) {
+		bufferevent_setfd(under, -1);
+		bufferevent_free(under);
+		SSL_free(ssl);
+		return false;
+	}
 	bufferevent_enable(under, EV_WRITE);
 	filter = bufferevent_openssl_filter_new(p->base, under, ssl,
 						accept ? BUFFEREVENT_SSL_ACCEPTING
 						       : BUFFEREVENT_SSL_CONNECTING,
 						BEV_OPT_CLOSE_ON_FREE);
 	if (!filter) {
-		/* The socket stays ours: take it back from under. */
-		evbuffer_add_buffer(p->in, bufferevent_get_input(under));
-		evbuffer_add_buffer(p->out, bufferevent_get_output(under));
+		/* The socket stays ours (the session fails on false anyway). */
 		bufferevent_setfd(under, -1);
 		bufferevent_free(under);
 		SSL_free(ssl);
