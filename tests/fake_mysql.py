@@ -827,6 +827,23 @@ _BUILTINS = [
 
 # --- the server -----------------------------------------------------------------------------
 
+_RSA_KEY: tuple | None = None
+_RSA_LOCK = threading.Lock()
+
+
+def _process_rsa_key() -> tuple:
+    """One RSA key pair (private key, public PEM) for every fake in this process."""
+    global _RSA_KEY
+    with _RSA_LOCK:
+        if _RSA_KEY is None:
+            from cryptography.hazmat.primitives import serialization
+            from cryptography.hazmat.primitives.asymmetric import rsa
+            key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+            _RSA_KEY = (key, key.public_key().public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        return _RSA_KEY
+
+
 class FakeMySQL:
     """A fake MySQL 8 server on 127.0.0.1.
 
@@ -899,6 +916,10 @@ class FakeMySQL:
         self.stop()
 
     def start(self) -> "FakeMySQL":
+        # The RSA key, made now rather than in the middle of a client's handshake: 2048-bit
+        # key generation can take seconds on a loaded machine, longer than a client's read
+        # timeout ("Couldn't read RSA public key from server").
+        self._rsa()
         with self._lock:
             if self._started or self._stopped:
                 raise RuntimeError("FakeMySQL.start() called twice or after stop()")
@@ -1002,12 +1023,7 @@ class FakeMySQL:
     def _rsa(self) -> tuple:
         with self._lock:
             if self._rsa_key is None:
-                from cryptography.hazmat.primitives import serialization
-                from cryptography.hazmat.primitives.asymmetric import rsa
-                self._rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-                self._rsa_pem = self._rsa_key.public_key().public_bytes(
-                    serialization.Encoding.PEM,
-                    serialization.PublicFormat.SubjectPublicKeyInfo)
+                self._rsa_key, self._rsa_pem = _process_rsa_key()
             return self._rsa_key, self._rsa_pem
 
     def _rsa_decrypt(self, cipher: bytes) -> Optional[bytes]:
