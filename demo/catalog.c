@@ -715,7 +715,10 @@ static enum catalog_status insert_row(struct conn *k, const struct product_input
 		return CATALOG_REFUSED;
 	}
 	*id = new_id;
-	snprintf(node, CATALOG_NODE_SIZE, "%s", node_buf);
+	/* A longer name is cut for display (catalog.h). */
+	size_t n = strnlen(node_buf, CATALOG_NODE_SIZE - 1);
+	memcpy(node, node_buf, n);
+	node[n] = '\0';
 	return CATALOG_OK;
 }
 
