@@ -1786,6 +1786,18 @@ size_t config_diff(const struct config *cur, const struct config *next,
 			diff_note(applied, next->path, next->clusters[c].monitor.src.at,
 				  "clusters[%s].monitor password changed", next->clusters[c].name);
 	}
+	for (size_t u = 0; cur->n_users == next->n_users && u < cur->n_users; u++) {
+		const struct config_user *x = &cur->users[u], *y = &next->users[u];
+		/* A new password_hash was reported with the keys already. */
+		if ((!x->password_hash) != (!y->password_hash) ||
+		    (x->password_hash && strcmp(x->password_hash, y->password_hash) != 0))
+			continue;
+		bool same_pw = (!x->password && !y->password) ||
+			       (x->password && y->password && strcmp(x->password, y->password) == 0);
+		if (!same_pw || memcmp(x->double_sha1, y->double_sha1, CONFIG_HASH_LEN) != 0)
+			diff_note(applied, next->path, y->src.at, "users[%s] password changed",
+				  y->name);
+	}
 	if (cur->stats_given && next->stats_given) {
 		const char *x = cur->stats.admin_password, *y = next->stats.admin_password;
 		if ((!x) != (!y) || (x && strcmp(x, y) != 0))

@@ -1730,6 +1730,40 @@ static void test_diff(void)
 	config_destroy(cur);
 }
 
+/* A password read from the environment (or a file) is not a key: a new one is still a
+ * change a reload applies. */
+static void test_diff_secret_sources(void)
+{
+	static const char text[] =
+		"listeners: [{ name: app, bind: \"127.0.0.1:3306\", cluster: main }]\n"
+		"clusters: [{ name: main, nodes: [{ name: db1, address: \"127.0.0.1:3401\" }] }]\n"
+		"users: [{ name: app, password_env: SLUICE_TEST_ROTATED }]\n";
+	struct config_errors restart, applied;
+	struct config *cur, *next;
+
+	setenv("SLUICE_TEST_ROTATED", "old-secret", 1);
+	cur = load_good("t1.yaml", text);
+	setenv("SLUICE_TEST_ROTATED", "new-secret", 1);
+	next = load_good("t2.yaml", text);
+	unsetenv("SLUICE_TEST_ROTATED");
+	if (!cur || !next) {
+		config_destroy(cur);
+		config_destroy(next);
+		return;
+	}
+	config_errors_init(&restart);
+	config_errors_init(&applied);
+	CHECK_EQ_INT(config_diff(cur, next, &restart, &applied), 0);
+	if (CHECK_EQ_INT(applied.n, 1))
+		CHECK_EQ_STR(applied.items[0].msg, "t2.yaml:3:9: users[app] password changed");
+	else
+		dump_errors(&applied);
+	config_errors_deinit(&restart);
+	config_errors_deinit(&applied);
+	config_destroy(cur);
+	config_destroy(next);
+}
+
 /* A reference keeps the configuration after its owner lets go. */
 static void test_refs(void)
 {
@@ -1769,6 +1803,7 @@ int main(void)
 		{"conf/ examples", test_conf_examples},
 		{"config_diff: reloadable or restart", test_diff},
 		{"config_ref keeps it alive", test_refs},
+		{"config_diff: passwords from the environment", test_diff_secret_sources},
 	};
 
 	setenv(ENV_SECRET, "secret", 1);
