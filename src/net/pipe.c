@@ -389,12 +389,6 @@ bool pipe_start_tls(struct pipe *p, SSL *ssl, bool accept)
 		bufferevent_enable(filter, EV_READ | EV_WRITE);
 	else
 		bufferevent_enable(filter, EV_WRITE);
-	/* Bytes already in under's input (a ClientHello read together with the request for
-	 * TLS) wake no read callback of their own, and the peer waits for our answer: run the
-	 * handshake on them from the loop, once this caller has set the pipe up. */
-	if (evbuffer_get_length(bufferevent_get_input(under)) > 0)
-		bufferevent_trigger(under, EV_READ,
-				    BEV_TRIG_IGNORE_WATERMARKS | BEV_TRIG_DEFER_CALLBACKS);
 	return true;
 }
 
