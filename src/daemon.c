@@ -148,10 +148,6 @@ struct daemon *daemon_create(struct config *cfg)
 		goto fail;
 	for (size_t i = 0; i < s->n_listeners; i++)
 		listener_enable(s->listeners[i]);
-	log_info("server", "sluice started: %zu listener(s), %zu cluster(s), %zu worker(s)",
-		 s->n_listeners, cfg->n_clusters, s->n_workers);
-	/* Bound, and every node has its first verdict (health_start waited). */
-	notify_send("READY=1\nMAINPID=%ld", (long)getpid());
 	return s;
 fail:
 	daemon_destroy(s);
@@ -253,6 +249,12 @@ int daemon_run(struct daemon *s)
 		log_error("server", "cannot install signal handlers");
 		rc = 1;
 	} else {
+		/* Only now: a SIGHUP or SIGTERM from a service manager that heard READY=1 must
+		 * find its handler, not the default action (the process would die). The
+		 * listeners are bound and every node has its first verdict (daemon_create). */
+		log_info("server", "sluice started: %zu listener(s), %zu cluster(s), %zu worker(s)",
+			 s->n_listeners, s->cfg->n_clusters, s->n_workers);
+		notify_send("READY=1\nMAINPID=%ld", (long)getpid());
 		event_base_loop(s->base, EVLOOP_NO_EXIT_ON_EMPTY);
 	}
 	if (sigterm)
