@@ -16,18 +16,10 @@
 #include "mysql/proto.h"
 #include "mysql/wire.h"
 #include "check.h"
+#include "test_util.h"
 #include "fixtures/fixture.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-
-/* A heap copy of exactly len bytes, so valgrind sees any read past it. */
-static uint8_t *dup_bytes(const uint8_t *p, size_t len)
-{
-	uint8_t *copy = malloc(len ? len : 1);
-
-	memcpy(copy, p, len);
-	return copy;
-}
 
 /* ---- headers ------------------------------------------------------------ */
 

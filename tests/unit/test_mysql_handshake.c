@@ -19,6 +19,7 @@
 #include "mysql/proto.h"
 #include "mysql/wire.h"
 #include "check.h"
+#include "test_util.h"
 #include "fixtures/fixture.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -27,18 +28,6 @@
 #define SERVER_VERSION "5.5.5-10.11.19-MariaDB-0+deb12u1"
 #define SERVER_CAPS    0x81fff7feu
 #define NATIVE	       "mysql_native_password"
-
-static size_t unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t n = strlen(hex) / 2;
-
-	if (n > cap)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		out[i] = (uint8_t)(fixture_hex_digit(hex[2 * i]) << 4 |
-				   fixture_hex_digit(hex[2 * i + 1]));
-	return n;
-}
 
 static void put_le32(uint8_t *p, uint32_t v)
 {
@@ -50,15 +39,6 @@ static void put_le32(uint8_t *p, uint32_t v)
 static bool load(struct fixture *f, const char *file)
 {
 	return CHECK(fixture_load(f, file)) && CHECK(f->n > 0);
-}
-
-/* A heap copy of exactly len bytes, so valgrind sees any read past it. */
-static uint8_t *dup_bytes(const uint8_t *p, size_t len)
-{
-	uint8_t *copy = malloc(len ? len : 1);
-
-	memcpy(copy, p, len);
-	return copy;
 }
 
 /* ---- greetings ------------------------------------------------------------ */

@@ -18,30 +18,10 @@
 #include "mysql/resp.h"
 #include "mysql/wire.h"
 #include "check.h"
+#include "test_util.h"
 #include "fixtures/fixture.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
-
-static size_t unhex(const char *hex, uint8_t *out, size_t cap)
-{
-	size_t n = strlen(hex) / 2;
-
-	if (n > cap)
-		return 0;
-	for (size_t i = 0; i < n; i++)
-		out[i] = (uint8_t)(fixture_hex_digit(hex[2 * i]) << 4 |
-				   fixture_hex_digit(hex[2 * i + 1]));
-	return n;
-}
-
-/* A heap copy of exactly len bytes, so valgrind sees any read past it. */
-static uint8_t *dup_bytes(const uint8_t *p, size_t len)
-{
-	uint8_t *copy = malloc(len ? len : 1);
-
-	memcpy(copy, p, len);
-	return copy;
-}
 
 /* ---- OK / ERR / EOF --------------------------------------------------------- */
 
