@@ -374,7 +374,12 @@ def test_runtime_packages_cover_the_binaries_libraries():
     missing = []
     for b in binaries:
         out = subprocess.run(["ldd", b], capture_output=True, text=True, check=True).stdout
+        # The suite's second pass runs a sanitizer build; the image holds the release build,
+        # which links none of the sanitizers' runtime (nor the C++ runtime they pull in).
+        sanitized = re.search(r"lib(asan|ubsan)\.so", out) is not None
         for lib in re.findall(r"=>\s+(/\S+)", out):
+            if sanitized and re.search(r"/lib(asan|ubsan|gcc_s|stdc\+\+)\.so", lib):
+                continue
             owner = None
             for path in (lib, lib.removeprefix("/usr"), "/usr" + lib):
                 r = subprocess.run(["dpkg-query", "-S", path], capture_output=True, text=True)
