@@ -223,6 +223,12 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 			broken(p, PIPE_ERROR, err);
 			return;
 		}
+		/* Output queued while connecting goes out now (scheduled before the owner hears
+		 * of the connection: it may free the pipe in its callback). */
+		if (evbuffer_get_length(p->out) > 0 && !p->flush_on) {
+			p->flush_on = true;
+			event_active(p->flush, EV_TIMEOUT, 0);
+		}
 		if (p->event_cb)
 			p->event_cb(p, PIPE_CONNECTED, p->arg);
 		return; /* the owner enables reading and queues output as it likes */
