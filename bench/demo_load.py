@@ -33,10 +33,8 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from galera import GaleraCluster  # noqa: E402
 from sluice_proc import Sluice, free_port  # noqa: E402
+from sluice_config import HOST, PASSWORD, USER, USER_HASH  # noqa: E402
 
-HOST = "127.0.0.1"
-USER, PASSWORD = "sluice_test", "sluice_test"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"
 LUA = os.path.join(REPO, "bench", "demo_load.lua")
 # name -> (create %, detail %, what it is); the rest of each mix is list pages.
 WORKLOADS = {

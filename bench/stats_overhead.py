@@ -47,11 +47,8 @@ import pymysql  # noqa: E402
 
 from galera import GaleraCluster  # noqa: E402
 from sluice_proc import Sluice, free_port, sluice_binary  # noqa: E402
+from sluice_config import DB, HOST, MONITOR_PASSWORD as MONITOR_PW, MONITOR_USER, PASSWORD, USER, USER_HASH  # noqa: E402
 
-HOST = "127.0.0.1"
-USER, PASSWORD, DB = "sluice_test", "sluice_test", "sluice_test"
-USER_HASH = "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE"
-MONITOR_USER, MONITOR_PW = "monitor", "monitor_pw"
 TABLES, TABLE_SIZE = 2, 10000
 PS_MODES = ("disable", "auto")
 CLK_TCK = os.sysconf("SC_CLK_TCK")

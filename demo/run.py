@@ -21,6 +21,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests"))
 
 from galera import GaleraCluster, GaleraError, PortInUseError  # noqa: E402
+from sluice_config import USER_HASH  # noqa: E402
 
 # The binaries of ./scripts/build.sh; SLUICE_BIN and SLUICE_DEMO_BIN point elsewhere.
 SLUICE = os.environ.get("SLUICE_BIN", os.path.join(REPO, "build", "src", "sluice"))
@@ -47,7 +48,7 @@ clusters:
     nodes:
 {nodes}
 users:
-  - {{ name: sluice_test, password_hash: "*22BDAA0F198FAC9AE76BB203D3E7F8C5BEC0C8FE" }}
+  - {{ name: sluice_test, password_hash: "{user_hash}" }}
 stats: {{ bind: "127.0.0.1:{stats}", admin_user: admin, admin_password_file: admin.pw }}
 logging: {{ level: info }}
 """
@@ -172,7 +173,7 @@ def main() -> int:
             f.write(admin_pw + "\n")
         os.chmod(os.path.join(workdir, "admin.pw"), 0o600)
         with open(cfg_path, "w") as f:
-            f.write(CONFIG.format(rw=args.rw_port, ro=args.ro_port, app=args.app_port, nodes=nodes,
+            f.write(CONFIG.format(user_hash=USER_HASH, rw=args.rw_port, ro=args.ro_port, app=args.app_port, nodes=nodes,
                                   stats=args.stats_port))
         sluice = subprocess.Popen([SLUICE, "-c", cfg_path])
         stats_url = f"http://{HOST}:{args.stats_port}"
