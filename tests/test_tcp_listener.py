@@ -6,6 +6,7 @@ import hashlib
 import os
 import re
 import subprocess
+import socket
 import threading
 import time
 
@@ -208,3 +209,46 @@ clusters:
         pymysql.connect(host="127.0.0.1", port=ro, user="any", connect_timeout=10)
     assert e.value.args == (1105, "sluice: no healthy node in cluster 'gone' for listener 'ro' "
                             "(route readers)")
+
+
+def test_node_that_refuses_before_its_greeting_is_down_with_its_words(sluice):
+    """A server that answers a new connection with an ERR packet instead of a greeting (as
+    MariaDB does when the host is blocked or max_connections is reached) is down, and the log
+    says the server's code and message, as the codec reads them."""
+    msg = b"Host '127.0.0.1' is blocked because of many connection errors"
+    err = b"\xff" + (1129).to_bytes(2, "little") + msg
+    packet = len(err).to_bytes(3, "little") + b"\x00" + err
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(16)
+    stop = threading.Event()
+
+    def serve():
+        srv.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                continue
+            with c:
+                c.sendall(packet)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    try:
+        ro = free_port()
+        s = sluice(f"""\
+listeners:
+  - {{ name: ro, bind: "127.0.0.1:{ro}", mode: tcp, cluster: blocked, route: readers }}
+clusters:
+  - name: blocked
+    monitor: {{ interval: 200ms, timeout: 500ms, fall: 1 }}
+    nodes:
+      - {{ name: a, address: "127.0.0.1:{srv.getsockname()[1]}" }}
+""")
+        s.wait_log(r"node a .*server refused: 1129 Host '127\.0\.0\.1' is blocked because of "
+                   r"many connection errors", timeout=20)
+    finally:
+        stop.set()
+        t.join(5)
+        srv.close()

@@ -34,6 +34,7 @@
 #include "net/net.h"
 #include "monitor/verdict.h"
 #include "mysql/handshake.h"
+#include "mysql/resp.h"
 #include "mysql/wire.h"
 
 /* A greeting is a few dozen bytes; an ERR a few hundred. Anything longer is
@@ -268,12 +269,15 @@ static void greeting_read_cb(struct bufferevent *bev, void *arg)
 		}
 		memcpy(p->result.server_version, hs.server_version, sizeof(hs.server_version));
 		greeting_conclude(p, true, NULL);
-	} else if (pkt[0] == 0xff && len >= 3) {
-		/* ERR before the greeting: no SQLSTATE marker, just code + text. */
-		unsigned code = pkt[1] | (unsigned)pkt[2] << 8;
-		int text_len = (int)(len - 3 > 100 ? 100 : len - 3);
-		greeting_conclude(p, false, "server refused: %u %.*s", code, text_len,
-				  (const char *)pkt + 3);
+	} else if (pkt[0] == 0xff) { /* the ERR marker (mysql/proto.h clashes with mysql.h) */
+		/* ERR instead of a greeting (too many connections, host blocked): no SQLSTATE
+		 * marker there, which the codec's reader allows. */
+		struct mysql_err err;
+		if (!mysql_read_err(pkt, len, &err)) {
+			greeting_conclude(p, false, "malformed ERR packet instead of a greeting");
+			return;
+		}
+		greeting_conclude(p, false, "server refused: %u %.100s", err.code, err.message);
 	} else {
 		greeting_conclude(p, false, "not a MySQL greeting (protocol byte 0x%02x)", pkt[0]);
 	}
