@@ -40,6 +40,7 @@ import pymysql  # noqa: E402
 from galera import GaleraCluster  # noqa: E402
 from sluice_proc import Sluice, free_port, sluice_binary  # noqa: E402
 from sluice_config import DB, HOST, PASSWORD, USER, USER_HASH  # noqa: E402
+from benchlib import log, percentile, raise_stop, Stop  # noqa: E402
 
 TABLE = "bench_causal_reads"
 MODES = ("off", "session", "global")
@@ -59,16 +60,7 @@ WORKLOADS = {
 EXIT_OK, EXIT_MISS, EXIT_FAIL = 0, 1, 2
 
 
-class Stop(Exception):
-    """SIGTERM (or SIGHUP) arrived: clean up like on Ctrl-C."""
 
-
-def _raise_stop(signum, frame):
-    raise Stop(signal.Signals(signum).name)
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # ---- sluice ----------------------------------------------------------------------------------
@@ -272,13 +264,6 @@ def worker(target: Target, workload: str, idx: int, seed: int, ids, barrier, sha
             except Exception:
                 pass
 
-
-def percentile(sorted_vals: list[float], p: float) -> float:
-    """Nearest-rank percentile of an ascending list (p in 0..100)."""
-    if not sorted_vals:
-        return float("nan")
-    k = max(0, min(len(sorted_vals) - 1, int(round(p / 100 * len(sorted_vals) + 0.5)) - 1))
-    return sorted_vals[k]
 
 
 def lat_summary(vals: list[float]) -> dict:
@@ -493,8 +478,8 @@ def main(argv=None) -> int:
               f"`ninja -C build` (or set SLUICE_BIN)", file=sys.stderr)
         return EXIT_FAIL
 
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGHUP, _raise_stop)
+    signal.signal(signal.SIGTERM, raise_stop)
+    signal.signal(signal.SIGHUP, raise_stop)
     workdir = tempfile.mkdtemp(prefix="sluice-bench-causal-")
     os.chmod(workdir, 0o711)  # mariadbd runs as mysql and must reach galera/ inside it
     cluster = GaleraCluster(os.path.join(workdir, "galera"), base_port=args.base_port)

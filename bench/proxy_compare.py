@@ -41,6 +41,7 @@ import pymysql  # noqa: E402
 from galera import GaleraCluster  # noqa: E402
 from sluice_proc import Sluice, free_port  # noqa: E402
 from sluice_config import DB, HOST, MONITOR_PASSWORD as MONITOR_PW, MONITOR_USER, PASSWORD, USER, USER_HASH  # noqa: E402
+from benchlib import loadavg, log, raise_stop, Stop  # noqa: E402
 
 HAPROXY = "/usr/sbin/haproxy"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -63,16 +64,7 @@ IDLE_TARGETS = ("haproxy", "sluice-mysql", "sluice-tcp")
 EXIT_OK, EXIT_RUNS_FAILED, EXIT_FAIL = 0, 1, 2
 
 
-class Stop(Exception):
-    """SIGTERM or SIGHUP arrived: clean up as on Ctrl-C."""
 
-
-def _raise_stop(signum, frame):
-    raise Stop(signal.Signals(signum).name)
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # ---- /proc -------------------------------------------------------------------------------------
@@ -110,10 +102,6 @@ def cpu_shares(t0: list[int], t1: list[int]) -> dict:
             "nice_pct": round(100 * d[1] / total, 1),
             "steal_pct": round(100 * d[7] / total, 1)}
 
-
-def loadavg() -> list[str]:
-    with open("/proc/loadavg") as f:
-        return f.read().split()[:3]
 
 
 def busy_processes(interval: float = 1.0, min_pct: float = 5.0) -> list[dict]:
@@ -1239,8 +1227,8 @@ def main(argv=None) -> int:
         else:
             syscall_note += "; strace is not installed either"
 
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGHUP, _raise_stop)
+    signal.signal(signal.SIGTERM, raise_stop)
+    signal.signal(signal.SIGHUP, raise_stop)
     workdir = tempfile.mkdtemp(prefix="sluice-bench-proxy-")
     os.chmod(workdir, 0o711)  # mariadbd runs as mysql and must reach galera/ inside it
     binary = os.path.join(workdir, "sluice")

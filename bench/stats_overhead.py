@@ -48,6 +48,7 @@ import pymysql  # noqa: E402
 from galera import GaleraCluster  # noqa: E402
 from sluice_proc import Sluice, free_port, sluice_binary  # noqa: E402
 from sluice_config import DB, HOST, MONITOR_PASSWORD as MONITOR_PW, MONITOR_USER, PASSWORD, USER, USER_HASH  # noqa: E402
+from benchlib import loadavg, log, percentile, raise_stop, Stop  # noqa: E402
 
 TABLES, TABLE_SIZE = 2, 10000
 PS_MODES = ("disable", "auto")
@@ -81,16 +82,7 @@ SLOWLORIS_START = b"GET /api/v1/status HTTP/1.1\r\nHost: bench\r\nX-Slow: "
 EXIT_OK, EXIT_FAIL = 0, 2
 
 
-class Stop(Exception):
-    """SIGTERM (or SIGHUP) arrived: clean up like on Ctrl-C."""
 
-
-def _raise_stop(signum, frame):
-    raise Stop(signal.Signals(signum).name)
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
 # ---- sluice ----------------------------------------------------------------------------------
@@ -219,10 +211,6 @@ def thread_names(tids: list[int], workers: int) -> dict[int, str]:
         names = [f"thread{i}" for i in range(len(tids))]
     return dict(zip(tids, names))
 
-
-def loadavg() -> list[str]:
-    with open("/proc/loadavg") as f:
-        return f.read().split()[:3]
 
 
 def cpu_times() -> list[int]:
@@ -833,13 +821,6 @@ def big_render(cluster: GaleraCluster, workdir: str, monitor_pw: str, args,
 
 # ---- report ------------------------------------------------------------------------------------
 
-def percentile(sorted_vals: list[float], p: float) -> float:
-    """Nearest-rank percentile of an ascending list (p in 0..100)."""
-    if not sorted_vals:
-        return float("nan")
-    k = max(0, min(len(sorted_vals) - 1, int(round(p / 100 * len(sorted_vals) + 0.5)) - 1))
-    return sorted_vals[k]
-
 
 def fmt(x, digits: int = 2) -> str:
     return "-" if x is None or x != x else f"{x:.{digits}f}"
@@ -1088,8 +1069,8 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return EXIT_FAIL
 
-    signal.signal(signal.SIGTERM, _raise_stop)
-    signal.signal(signal.SIGHUP, _raise_stop)
+    signal.signal(signal.SIGTERM, raise_stop)
+    signal.signal(signal.SIGHUP, raise_stop)
     workdir = tempfile.mkdtemp(prefix="sluice-bench-stats-")
     os.chmod(workdir, 0o711)  # mariadbd runs as mysql and must reach galera/ inside it
     cluster = GaleraCluster(os.path.join(workdir, "galera"), base_port=args.base_port)
