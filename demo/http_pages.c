@@ -278,21 +278,32 @@ static void not_found_product(struct page *pg, int64_t id)
 	page_client_error(pg, 404, "No such product", text);
 }
 
+/* Read product id into p for a page. False when it could not be: the page already says why
+ * (404 for a product that is not there, the database failure otherwise). */
+static bool load_product(struct http_pages *hp, struct page *pg, int64_t id, bool after_write,
+			 struct catalog_product *p)
+{
+	enum catalog_status st =
+		catalog_get(hp->cfg.catalog, reads_on(pg, after_write), id, p, &pg->trace);
+
+	if (st == CATALOG_NOT_FOUND) {
+		not_found_product(pg, id);
+		return false;
+	}
+	if (st != CATALOG_OK) {
+		page_db_failure(pg, st, false);
+		return false;
+	}
+	return true;
+}
+
 static void page_detail(struct http_pages *hp, struct page *pg, int64_t id)
 {
 	struct catalog_product p;
 	struct evbuffer *m = pg->main;
-	enum catalog_status st =
-		catalog_get(hp->cfg.catalog, reads_on(pg, false), id, &p, &pg->trace);
 
-	if (st == CATALOG_NOT_FOUND) {
-		not_found_product(pg, id);
+	if (!load_product(hp, pg, id, false, &p))
 		return;
-	}
-	if (st != CATALOG_OK) {
-		page_db_failure(pg, st, false);
-		return;
-	}
 	pg->status = 200;
 	page_title(pg, p.name);
 	evbuffer_add_printf(m, "<h1 id=\"name\">");
@@ -377,15 +388,8 @@ static void page_edit(struct http_pages *hp, struct page *pg, int64_t id, bool p
 	snprintf(action, sizeof(action), "/products/%" PRId64 "/edit", id);
 	page_title(pg, "Edit product");
 	if (!post) {
-		st = catalog_get(hp->cfg.catalog, reads_on(pg, true), id, &p, &pg->trace);
-		if (st == CATALOG_NOT_FOUND) {
-			not_found_product(pg, id);
+		if (!load_product(hp, pg, id, true, &p))
 			return;
-		}
-		if (st != CATALOG_OK) {
-			page_db_failure(pg, st, false);
-			return;
-		}
 		pg->status = 200;
 		evbuffer_add_printf(pg->main, "<h1>Edit product %" PRId64 "</h1>", id);
 		snprintf(stock, sizeof(stock), "%" PRId64, p.stock);
@@ -427,15 +431,8 @@ static void page_delete(struct http_pages *hp, struct page *pg, int64_t id, bool
 
 	page_title(pg, "Delete product");
 	if (!post) {
-		st = catalog_get(hp->cfg.catalog, reads_on(pg, true), id, &p, &pg->trace);
-		if (st == CATALOG_NOT_FOUND) {
-			not_found_product(pg, id);
+		if (!load_product(hp, pg, id, true, &p))
 			return;
-		}
-		if (st != CATALOG_OK) {
-			page_db_failure(pg, st, false);
-			return;
-		}
 		pg->status = 200;
 		evbuffer_add_printf(m, "<h1>Delete &ldquo;");
 		html_text(m, p.name);
