@@ -77,6 +77,7 @@ static const char *const type_names[] = {"galera", "group_replication", "replica
 static const char *const level_names[] = {"debug", "info", "notice", "warning", "error", NULL};
 static const char *const verify_names[] = {"none", "ca", "full", NULL};
 static const char *const causal_names[] = {"off", "session", "global", NULL};
+static const char *const pool_mode_names[] = {"transaction", "session", NULL};
 
 #define OFF(type, field) offsetof(struct type, field)
 
@@ -174,6 +175,23 @@ static const struct key_spec backend_tls_keys[] = {
 static const struct schema backend_tls_schema = {"backend tls", sizeof(struct config_backend_tls),
 						 backend_tls_keys};
 
+static const struct key_spec pool_keys[] = {
+	{"mode", KEY_ENUM, KEY_RELOADABLE, OFF(config_pool, mode), 0, 0, "transaction", NULL, 0, 0,
+	 pool_mode_names,
+	 "transaction (a node connection goes back to the pool after each statement that "
+	 "leaves nothing tied to it) or session (a client keeps its node connections)"},
+	{"max_per_node", KEY_UINT, KEY_RELOADABLE, OFF(config_pool, max_per_node), 1, 100000, "50",
+	 NULL, 0, 0, NULL,
+	 "node connections per worker and node, idle or in use; statements beyond wait "
+	 "(keep workers x max_per_node under the node's max_connections)"},
+	{"min_idle", KEY_UINT, KEY_RELOADABLE, OFF(config_pool, min_idle), 0, 100000, "2", NULL, 0,
+	 0, NULL, "idle connections per worker and node kept past idle_timeout"},
+	{"idle_timeout", KEY_DURATION, KEY_RELOADABLE, OFF(config_pool, idle_timeout_ms), 1000,
+	 86400000, "60s", NULL, 0, 0, NULL, "an idle pooled connection older than this is closed"},
+	{0},
+};
+static const struct schema pool_schema = {"pool", sizeof(struct config_pool), pool_keys};
+
 static const struct key_spec cluster_keys[] = {
 	{"name", KEY_STRING, KEY_REQUIRED, OFF(config_cluster, name), 1, 64, NULL, NULL, 0, 0, NULL,
 	 "unique name that listeners refer to"},
@@ -200,6 +218,8 @@ static const struct key_spec cluster_keys[] = {
 	{"tls", KEY_MAP, 0, OFF(config_cluster, tls), 0, 0, NULL, &backend_tls_schema, 0,
 	 OFF(config_cluster, tls_given), NULL,
 	 "TLS from sluice to the nodes (mode: mysql sessions)"},
+	{"pool", KEY_MAP, 0, OFF(config_cluster, pool), 0, 0, NULL, &pool_schema, 0, 0, NULL,
+	 "mode: mysql: pooling of node connections across client sessions"},
 	{"nodes", KEY_LIST, KEY_REQUIRED, OFF(config_cluster, nodes), 1, CONFIG_MAX_NODES, NULL,
 	 &node_schema, OFF(config_cluster, n_nodes), 0, NULL, "the database servers"},
 	{0},
@@ -1438,6 +1458,11 @@ const char *listener_route_str(enum listener_route route)
 const char *cluster_type_str(enum cluster_type type)
 {
 	return (unsigned)type < 4 ? type_names[type] : "?";
+}
+
+const char *pool_mode_str(enum pool_mode mode)
+{
+	return pool_mode_names[mode];
 }
 
 const char *causal_reads_str(enum causal_reads mode)

@@ -132,6 +132,20 @@ struct config_backend_tls {
 	char *key;
 };
 
+/* Backend connection pooling of a cluster's mode: mysql sessions. */
+enum pool_mode {
+	POOL_MODE_TRANSACTION, /* a connection goes back after each statement nothing ties */
+	POOL_MODE_SESSION,     /* a session keeps its connections until it ends */
+};
+
+struct config_pool {
+	struct config_src src;
+	enum pool_mode mode;
+	uint32_t max_per_node; /* per worker: idle + in use + logging in */
+	uint32_t min_idle;     /* per worker and node, kept past idle_timeout */
+	uint32_t idle_timeout_ms;
+};
+
 struct config_cluster {
 	struct config_src src;
 	char *name;
@@ -144,6 +158,7 @@ struct config_cluster {
 	uint32_t max_lag_ms;
 	struct config_backend_tls tls; /* valid when tls_given */
 	bool tls_given;
+	struct config_pool pool;
 	struct config_node *nodes;
 	size_t n_nodes;
 };
@@ -249,6 +264,7 @@ const char *listener_route_str(enum listener_route route);
 const char *cluster_type_str(enum cluster_type type);
 const char *tls_verify_str(enum tls_verify verify);
 const char *causal_reads_str(enum causal_reads mode);
+const char *pool_mode_str(enum pool_mode mode);
 
 /* Where key was written in listener l (or where l starts if it was not),
  * for run-time errors such as a failed bind. */

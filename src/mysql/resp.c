@@ -203,6 +203,7 @@ static enum mysql_resp_event on_ok(struct mysql_resp *r, const uint8_t *p, size_
 	take_status(r, ok.status);
 	r->affected_rows = ok.affected_rows;
 	r->last_insert_id = ok.last_insert_id;
+	r->warnings = ok.warnings;
 	r->error = false;
 	if ((r->command == COM_QUERY || r->command == COM_STMT_EXECUTE) &&
 	    (ok.status & SERVER_MORE_RESULTS_EXISTS)) {
@@ -222,6 +223,7 @@ static enum mysql_resp_event on_final_eof(struct mysql_resp *r, const uint8_t *p
 	if (seen < len || !mysql_read_eof(p, len, &warnings, &status))
 		return bad(r);
 	take_status(r, status);
+	r->warnings = warnings;
 	r->error = false;
 	if ((r->command == COM_QUERY || r->command == COM_STMT_EXECUTE) &&
 	    (status & SERVER_MORE_RESULTS_EXISTS)) {

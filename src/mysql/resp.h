@@ -101,6 +101,7 @@ struct mysql_resp {
 	struct mysql_err err;	 /* filled when error */
 	uint64_t affected_rows;	 /* of the last OK */
 	uint64_t last_insert_id; /* of the last OK */
+	uint16_t warnings;	 /* of the last OK or EOF */
 	bool cursor;		 /* COM_STMT_EXECUTE opened a cursor */
 };
 

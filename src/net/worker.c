@@ -18,6 +18,7 @@
 #include "stats/stats.h"
 #include "log.h"
 #include "monitor/snapshot.h"
+#include "session/pool.h"
 
 struct handoff {
 	struct handoff *next;
@@ -51,6 +52,7 @@ struct worker {
 	uint64_t route_reasons[ROUTER_REASON_COUNT]; /* this worker's shard */
 	uint64_t closes[CLOSE_REASON_COUNT];	     /* this worker's shard */
 	size_t n_clusters;
+	struct pool *pool; /* idle backend connections of mode: mysql sessions */
 };
 
 static void destroy_list(struct list *head)
@@ -88,6 +90,7 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 	if (cfg) {
 		reconfigure_list(&w->sessions, cfg);
 		reconfigure_list(&w->closing, cfg);
+		pool_set_config(w->pool, cfg);
 		config_unref(w->cfg);
 		w->cfg = cfg;
 	}
@@ -162,6 +165,9 @@ struct worker *worker_create(struct session_env *env, const struct config *cfg, 
 	w->reap = event_new(w->base, -1, 0, reap_cb, w);
 	if (!w->wake || !w->reap)
 		goto fail;
+	w->pool = pool_create(w, w->cfg);
+	if (!w->pool)
+		goto fail;
 	return w;
 fail:
 	worker_destroy(w);
@@ -222,6 +228,11 @@ void worker_set_config(struct worker *w, const struct config *cfg)
 const struct config *worker_config(const struct worker *w)
 {
 	return w->cfg;
+}
+
+struct pool *worker_pool(struct worker *w)
+{
+	return w->pool;
 }
 
 struct snapshot *worker_snapshot(struct worker *w)
@@ -312,6 +323,8 @@ void worker_destroy(struct worker *w)
 		free(w->head);
 		w->head = next;
 	}
+	pool_destroy(w->pool);
+	w->pool = NULL;
 	/* One more pass so objects that defer their own release (backend
 	 * connections) are freed before the base goes away. */
 	if (w->base)

@@ -24,6 +24,7 @@ struct config;
 struct event_base;
 struct listener;
 struct node_stats;
+struct pool;
 struct session_env;
 struct snapshot;
 struct worker;
@@ -62,6 +63,8 @@ void worker_set_config(struct worker *w, const struct config *cfg);
 /* Worker thread only. */
 const struct config *worker_config(const struct worker *w);
 struct snapshot *worker_snapshot(struct worker *w);
+/* The worker's pool of idle node connections (session/pool.h). */
+struct pool *worker_pool(struct worker *w);
 struct event_base *worker_base(struct worker *w);
 struct session_env *worker_env(struct worker *w);
 unsigned worker_id(const struct worker *w);

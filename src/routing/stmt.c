@@ -143,6 +143,17 @@ void stmt_forget_node(struct stmt_table *t, int node)
 	}
 }
 
+bool stmt_ties_node(const struct stmt_table *t, int node)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct stmt *st = t->items[i];
+		if (st->long_data == node || st->cursor == node ||
+		    (!st->sql && st->node_id[node]))
+			return true;
+	}
+	return false;
+}
+
 bool stmt_payload_id(const uint8_t *payload, size_t len, uint32_t *id)
 {
 	if (len < 5)

@@ -61,6 +61,12 @@ void stmt_remove(struct stmt_table *t, uint32_t id);
  * the execute meant to use it fails instead of running without it. */
 void stmt_forget_node(struct stmt_table *t, int node);
 
+/* Does a statement keep state on the session's connection to node (long
+ * data for its next execute, an open cursor), or is it one too long to
+ * prepare again, prepared there? Then that connection is the session's
+ * until the state goes. */
+bool stmt_ties_node(const struct stmt_table *t, int node);
+
 /* Read the statement id of a COM_STMT_EXECUTE/SEND_LONG_DATA/CLOSE/RESET/
  * FETCH payload (its bytes 1..4). False if too short. */
 bool stmt_payload_id(const uint8_t *payload, size_t len, uint32_t *id)

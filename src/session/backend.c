@@ -590,6 +590,12 @@ fail:
 	return NULL;
 }
 
+void backend_set_owner(struct backend *b, const struct backend_ops *ops, void *arg)
+{
+	b->ops = ops;
+	b->arg = arg;
+}
+
 void backend_set_node(struct backend *b, const struct config_node *node)
 {
 	b->node = node;

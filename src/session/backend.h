@@ -73,6 +73,9 @@ struct backend *backend_create(struct event_base *base, const struct config_node
  * the next call or backend_destroy). */
 void backend_set_node(struct backend *b, const struct config_node *node);
 
+/* Hand the connection's callbacks to another owner (the pool, a session). */
+void backend_set_owner(struct backend *b, const struct backend_ops *ops, void *arg);
+
 /* Start connecting and logging in. False if it could not even start. */
 bool backend_connect(struct backend *b, const struct backend_login *login)
 	__attribute__((warn_unused_result));

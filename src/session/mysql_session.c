@@ -450,6 +450,7 @@ void ms_process_client(struct mysql_session *s)
 			goto out;
 	}
 out:
+	ms_give_back(s);
 	ms_client_flush(s);
 }
 
@@ -503,6 +504,10 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (s->waiting) {
 		ms_writer_poll(s);
+		return;
+	}
+	if (s->pool_waiting) {
+		ms_pool_wait_expired(s);
 		return;
 	}
 	log_info(s->tag, "login timed out after %u ms", s->lc->login_timeout_ms);

@@ -3,12 +3,16 @@
  * change the user on one node connection and drop the others (they belong
  * to the old user), with the session state they carried.
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 #include <openssl/crypto.h>
 
+#include "session/session.h"
+#include "monitor/health.h"
 #include "monitor/snapshot.h"
 #include "mysql/proto.h"
 #include "mysql/wire.h"
@@ -39,11 +43,6 @@ void ms_check_change_user(struct mysql_session *s, const uint8_t *answer, size_t
 	for (size_t i = 0; !c && i < s->n_conns; i++)
 		if (s->conns[i].state == CONN_IDLE)
 			c = &s->conns[i];
-	if (!c) {
-		ms_fail(s, CLOSE_REASON_no_node, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
-			"sluice: no node connection to change the user on");
-		return;
-	}
 	struct backend_login login = {
 		.user = s->cu.user,
 		.sha1_pw = s->cu_sha1_pw,
@@ -55,6 +54,43 @@ void ms_check_change_user(struct mysql_session *s, const uint8_t *answer, size_t
 		.attrs = s->cu.attrs,
 		.attrs_len = s->cu.attrs_len,
 	};
+	if (!c) {
+		/* The session holds no connection (they went back to the
+		 * pool): one of the new user's, in the new database, from the
+		 * pool, or a new login as that user, on the writer. */
+		struct pool_ident ident;
+		snprintf(ident.user, sizeof(ident.user), "%s", s->cu.user);
+		ident.caps = s->caps;
+		ident.charset = login.charset;
+		c = &s->conns[v && v->writer >= 0 ? v->writer : 0];
+		switch (ms_conn_open_as(c, &login, &ident, s->cu.db)) {
+		case MS_OPEN_READY:
+			ms_set_state(s, MS_CHANGING_USER);
+			ms_change_user_done(c, BACKEND_OK, NULL, NULL);
+			return;
+		case MS_OPEN_STARTED:
+			ms_set_state(s, MS_CHANGING_USER);
+			return; /* login_done reports */
+		case MS_OPEN_WAIT:
+			/* Out of line: a change of user is not worth a wait. */
+			ms_conn_release(c);
+			s->pool_waiting = false;
+			event_del(s->timer);
+			ms_send_err(s, s->seq, ER_CON_COUNT_ERROR, "08004",
+				    "sluice: every connection to node %s is in use "
+				    "(pool.max_per_node); change user again later",
+				    ms_node_name(s, c->node));
+			mysql_change_user_deinit(&s->cu);
+			ms_set_state(s, MS_READY);
+			ms_process_client(s);
+			return;
+		case MS_OPEN_FAILED:
+			break;
+		}
+		ms_fail(s, CLOSE_REASON_no_node, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
+			"sluice: no node connection to change the user on");
+		return;
+	}
 	ms_set_state(s, MS_CHANGING_USER);
 	s->cur = c;
 	ms_conn_set_state(c, CONN_BUSY);
@@ -86,16 +122,34 @@ void ms_change_user_done(struct ms_conn *c, enum backend_result res, const struc
 			 const char *why)
 {
 	struct mysql_session *s = c->s;
+	/* BUSY: COM_CHANGE_USER ran on a connection the session held (the
+	 * node dropped its state and statements); LOGIN: a new login as the
+	 * new user; IDLE: one of the new user's, from the pool. */
+	enum conn_state how = c->state;
 
 	s->cur = NULL;
-	if (res == BACKEND_UNREACHABLE) {
+	if (how == CONN_LOGIN && res != BACKEND_OK) {
+		ms_conn_stats(c)->connect_failures++;
+		ms_conn_drop(c);
+		if (res == BACKEND_UNREACHABLE) {
+			health_suspect(s->env->health, s->cluster, (size_t)c->node);
+			ms_fail(s, CLOSE_REASON_node_lost, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
+				"sluice: cannot reach the node to change user");
+			return;
+		}
+	} else if (res == BACKEND_UNREACHABLE) {
 		ms_conn_drop(c);
 		log_info(s->tag, "node %s: %s", ms_node_name(s, c->node), why);
 		ms_fail(s, CLOSE_REASON_node_lost, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
 			"sluice: lost the node while changing user");
 		return;
 	}
-	ms_conn_set_state(c, CONN_IDLE);
+	if (how == CONN_LOGIN && res == BACKEND_OK) {
+		ms_conn_stats(c)->connects++;
+		ms_conn_stats(c)->open_connections++;
+	}
+	if (c->state != CONN_IDLE && c->state != CONN_NONE)
+		ms_conn_set_state(c, CONN_IDLE);
 	if (res == BACKEND_REFUSED) {
 		ms_conn_stats(c)->errors++;
 		if (err->code == ER_ACCESS_DENIED_ERROR) {
@@ -129,8 +183,11 @@ void ms_change_user_done(struct ms_conn *c, enum backend_result res, const struc
 		s->charset = (uint8_t)s->cu.charset;
 	mysql_change_user_deinit(&s->cu);
 	s->status = ok.status;
+	if (how == CONN_BUSY)
+		pool_stmts_clear(c->pstmts);
 	ms_forget_session_state(s, c);
 	router_status(&s->rs, ok.status);
+	s->registered = false; /* the registry learns the new user */
 	ms_registry_update(s);
 	log_debug(s->tag, "changed user to %s", s->user_name);
 	ms_set_state(s, MS_READY);

@@ -464,7 +464,11 @@ void ms_next_command(struct mysql_session *s)
 		}
 		s->stmt = stmt_find(&s->stmts, id);
 		if (cmd == COM_STMT_CLOSE) {
-			/* No answer: close it on every node that has it. */
+			/* No answer. A statement stays prepared on the
+			 * connections that have it, for whichever session
+			 * prepares the same text there next (pool.h), unless
+			 * it holds state there (long data, a cursor) or was too
+			 * long to remember: then it is closed on that node. */
 			evbuffer_drain(in, MYSQL_HEADER_LEN + len);
 			if (s->stmt) {
 				for (size_t i = 0; i < s->n_conns; i++) {
@@ -472,15 +476,9 @@ void ms_next_command(struct mysql_session *s)
 					uint32_t nid = s->stmt->node_id[i];
 					if (!nid || c->state != CONN_IDLE)
 						continue;
-					struct mysql_writer w;
-					mysql_writer_init(&w);
-					mysql_packet_begin(&w, 0);
-					mysql_put_u8(&w, COM_STMT_CLOSE);
-					mysql_put_u32(&w, nid);
-					mysql_packet_end(&w);
-					if (w.ok)
-						evbuffer_add(backend_output(c->be), w.data, w.len);
-					mysql_writer_deinit(&w);
+					if (!s->stmt->sql || s->stmt->long_data == (int)i ||
+					    s->stmt->cursor == (int)i)
+						ms_conn_close_stmt(c, nid);
 				}
 				stmt_remove(&s->stmts, id);
 			}

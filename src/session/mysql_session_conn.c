@@ -9,18 +9,24 @@
 #include <string.h>
 
 #include <event2/buffer.h>
+#include <event2/event.h>
 
 #include "session/session.h"
+#include "monitor/failover.h"
 #include "monitor/health.h"
 #include "monitor/snapshot.h"
 #include "mysql/proto.h"
 #include "mysql/wire.h"
+#include "net/net.h"
 #include "net/pipe.h"
 #include "session/mysql_session_int.h"
 
 /* What sluice sends a reader connection so reads wait for every commit
  * the cluster ordered before them (causal_reads). */
 #define SYNC_WAIT_SQL "SET SESSION wsrep_sync_wait = 1"
+/* A pooled connection idle longer than this is pinged before use: the
+ * node may have closed it in a way sluice has not seen yet. */
+#define PING_AFTER_MS 10000
 
 static const char *const conn_state_names[] = {
 	[CONN_NONE] = "none",	      [CONN_LOGIN] = "login", [CONN_IDLE] = "idle",
@@ -28,7 +34,8 @@ static const char *const conn_state_names[] = {
 };
 
 static const char *const conn_op_names[] = {
-	[OP_NONE] = "none",	      [OP_INIT_DB] = "USE",	[OP_REPLAY] = "replay",
+	[OP_NONE] = "none",	      [OP_PING] = "ping",	[OP_RESET] = "reset",
+	[OP_INIT_DB] = "USE",	      [OP_REPLAY] = "replay",
 	[OP_SYNC_WAIT] = "sync wait", [OP_PREPARE] = "prepare", [OP_KILL] = "KILL",
 };
 
@@ -42,7 +49,7 @@ static void conn_lost(struct ms_conn *c, const char *why);
  * mysql_session_int.h). Any connection may be dropped (NONE), also one
  * already gone. */
 static const unsigned conn_next[] = {
-	[CONN_NONE] = BIT(CONN_LOGIN) | BIT(CONN_NONE),
+	[CONN_NONE] = BIT(CONN_LOGIN) | BIT(CONN_IDLE) | BIT(CONN_NONE),
 	[CONN_LOGIN] = BIT(CONN_IDLE) | BIT(CONN_NONE),
 	[CONN_IDLE] = BIT(CONN_INTERNAL) | BIT(CONN_BUSY) | BIT(CONN_NONE),
 	[CONN_INTERNAL] = BIT(CONN_IDLE) | BIT(CONN_NONE),
@@ -58,53 +65,345 @@ void ms_conn_set_state(struct ms_conn *c, enum conn_state next)
 	c->state = next;
 }
 
-/* Close c's backend connection, if any, and count it out. Leaves c's state
- * to the caller. */
+/* Close c's backend connection, if any, and count it out; leave the
+ * pool's line. Leaves c's state to the caller. */
 void ms_conn_release(struct ms_conn *c)
 {
-	if (c->be && c->state != CONN_NONE && c->state != CONN_LOGIN)
-		ms_conn_stats(c)->open_connections--;
+	struct pool *p = worker_pool(c->s->w);
+
+	pool_cancel(p, &c->waiter);
+	if (c->be) {
+		if (c->state != CONN_NONE && c->state != CONN_LOGIN)
+			ms_conn_stats(c)->open_connections--;
+		pool_closed(p, c->s->cluster, (size_t)c->node);
+	}
 	backend_destroy(c->be);
 	c->be = NULL;
+	pool_stmts_free(c->pstmts);
+	c->pstmts = NULL;
 }
 
-/* Publish which node threads serve this session, for KILL. */
+/* Publish which node threads serve this session, for KILL: the entry once
+ * per user, the thread ids (which change with every pooled connection)
+ * through the control block. */
 void ms_registry_update(struct mysql_session *s)
 {
-	struct registry_entry e = {.id = s->id, .cluster = (int)s->cluster, .ctl = &s->ctl};
-
-	snprintf(e.user, sizeof(e.user), "%s", s->user_name);
-	for (size_t i = 0; i < s->n_conns; i++)
-		if (s->conns[i].be && s->conns[i].state != CONN_LOGIN &&
-		    s->conns[i].state != CONN_NONE)
-			e.threads[i] = backend_thread_id(s->conns[i].be);
-	registry_put(&e);
+	for (size_t i = 0; i < s->n_conns; i++) {
+		const struct ms_conn *c = &s->conns[i];
+		uint32_t t = c->be && c->state != CONN_LOGIN && c->state != CONN_NONE
+				     ? backend_thread_id(c->be)
+				     : 0;
+		atomic_store_explicit(&s->ctl.threads[i], t, memory_order_relaxed);
+		if (t)
+			atomic_store_explicit(&s->ctl.seen[i], t, memory_order_relaxed);
+	}
+	if (!s->registered) {
+		struct registry_entry e = {.id = s->id, .cluster = (int)s->cluster, .ctl = &s->ctl};
+		snprintf(e.user, sizeof(e.user), "%s", s->user_name);
+		registry_put(&e);
+		s->registered = true;
+	}
 }
 
-/* Start logging in to c's node as the session's user. False if it could
- * not even start (the caller treats it as a failed login). */
-bool ms_conn_open(struct ms_conn *c)
+/* A fingerprint of the session's state history (POOL_STATE_CLEAN when it
+ * is empty), to find a pooled connection already in that state. */
+static uint64_t fingerprint(struct mysql_session *s)
+{
+	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+
+	if (s->hist.n == 0)
+		return POOL_STATE_CLEAN;
+	if (s->fingerprint_of == s->hist.version + 1)
+		return s->fingerprint;
+	for (size_t i = 0; i < s->hist.n; i++) {
+		const struct history_entry *e = &s->hist.items[i];
+		for (size_t j = 0; j < e->len; j++)
+			h = (h ^ e->payload[j]) * 0x100000001b3ull;
+		h = (h ^ 0xff) * 0x100000001b3ull; /* entry boundary */
+	}
+	if (h <= POOL_STATE_DIRTY)
+		h += 2;
+	s->fingerprint = h;
+	s->fingerprint_of = s->hist.version + 1;
+	return h;
+}
+
+void ms_session_ident(const struct mysql_session *s, struct pool_ident *ident)
+{
+	snprintf(ident->user, sizeof(ident->user), "%s", s->user_name);
+	ident->caps = s->caps;
+	ident->charset = s->charset;
+}
+
+/* The slot waited its turn and the node has room now. */
+static void conn_wake(struct pool_waiter *w)
+{
+	struct ms_conn *c = list_entry(w, struct ms_conn, waiter);
+	struct mysql_session *s = c->s;
+
+	switch (s->state) {
+	case MS_CONNECTING:
+		ms_connect_next(s);
+		break;
+	case MS_ROUTING:
+		ms_route_continue(s);
+		break;
+	case MS_KILLING:
+		ms_kill_continue(s);
+		break;
+	default:
+		break;
+	}
+}
+
+/* The slot got its connection: the wait, if any, is over. */
+static void wait_over(struct mysql_session *s)
+{
+	if (!s->pool_waiting)
+		return;
+	s->pool_waiting = false;
+	event_del(s->timer);
+}
+
+/* Put c in line for room on its node, bounded by the cluster's
+ * queue_timeout for the whole wait. */
+static void conn_wait(struct ms_conn *c)
 {
 	struct mysql_session *s = c->s;
-	struct backend_login login = ms_session_login(s);
+	uint64_t now = failover_now_ms();
 
+	c->waiter.wake = conn_wake;
+	pool_wait(worker_pool(s->w), &c->waiter, s->cluster, (size_t)c->node);
+	if (!s->pool_waiting) {
+		struct timeval tv = net_timeval_ms(s->cc->queue_timeout_ms);
+		s->pool_waiting = true;
+		s->pool_deadline_ms = now + s->cc->queue_timeout_ms;
+		event_del(s->timer);
+		evtimer_add(s->timer, &tv);
+		log_debug(s->tag, "waiting for a connection to node %s (pool.max_per_node %u)",
+			  ms_node_name(s, c->node), s->cc->pool.max_per_node);
+	}
+}
+
+/* c takes pc from the pool: what is known of its state tells what the
+ * catch-up must do before the session's command can run on it. */
+static void conn_attach(struct ms_conn *c, struct pool_conn *pc, uint64_t want_state)
+{
+	struct mysql_session *s = c->s;
+
+	c->be = pc->be;
+	backend_set_owner(c->be, &ms_backend_ops, c);
+	memcpy(c->db, pc->db, sizeof(c->db));
+	c->sync_wait = pc->sync_wait;
+	c->pstmts = pc->stmts;
+	c->need_ping = failover_now_ms() - pc->idle_since_ms >= PING_AFTER_MS;
+	c->need_reset = pc->state != want_state && pc->state != POOL_STATE_CLEAN;
+	if (pc->state == want_state) {
+		c->applied = s->hist.n;
+		c->version = s->hist.version;
+	} else {
+		c->applied = 0;
+		c->version = 0;
+	}
+	c->op = OP_NONE;
+	free(pc);
+	ms_conn_set_state(c, CONN_IDLE);
+	ms_registry_update(s);
+	log_debug(s->tag, "node %s: pooled connection (thread %u)%s", ms_node_name(s, c->node),
+		  backend_thread_id(c->be), c->need_reset ? ", reset first" : "");
+}
+
+/* Get c a connection as login/ident: from the pool when one fits, else a
+ * new login when the node has room, else in line. */
+enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *login,
+			     const struct pool_ident *ident, const char *db)
+{
+	struct mysql_session *s = c->s;
+	struct pool *p = worker_pool(s->w);
+	bool for_session = strcmp(ident->user, s->user_name) == 0 && db == s->db;
+	struct pool_want want = {
+		.ident = ident,
+		.db = db,
+		.exact_db = s->state == MS_CONNECTING || s->state == MS_CU_SWITCH,
+		.state = for_session ? fingerprint(s) : POOL_STATE_CLEAN,
+	};
+	struct pool_conn *pc;
+
+	pool_cancel(p, &c->waiter);
+	switch (pool_acquire(p, s->cluster, (size_t)c->node, &want, &pc)) {
+	case POOL_TAKEN:
+		wait_over(s);
+		conn_attach(c, pc, want.state);
+		return MS_OPEN_READY;
+	case POOL_FULL:
+		conn_wait(c);
+		return MS_OPEN_WAIT;
+	case POOL_OPEN:
+		break;
+	}
+	wait_over(s);
 	c->be = backend_create(worker_base(s->w), &s->cc->nodes[c->node], c->node,
 			       s->cc->connect_timeout_ms, s->bound, s->env->backend_tls[s->cluster],
 			       (int)s->cc->tls.verify, &ms_backend_ops, c);
-	if (!c->be || !backend_connect(c->be, &login)) {
+	if (!c->be || !backend_connect(c->be, login)) {
 		backend_destroy(c->be);
 		c->be = NULL;
-		return false;
+		pool_closed(p, s->cluster, (size_t)c->node);
+		return MS_OPEN_FAILED;
 	}
-	/* It joins with the session's database and no other state. */
-	memcpy(c->db, s->db, sizeof(c->db));
+	/* It joins with the login's database and no other state. */
+	snprintf(c->db, sizeof(c->db), "%s", login->db ? login->db : "");
 	c->applied = 0;
 	c->version = 0;
 	c->sync_wait = false;
+	c->need_ping = false;
+	c->need_reset = false;
 	c->op = OP_NONE;
 	ms_conn_set_state(c, CONN_LOGIN);
-	log_debug(s->tag, "logging in to node %s as %s", ms_node_name(s, c->node), s->user_name);
-	return true;
+	log_debug(s->tag, "logging in to node %s as %s", ms_node_name(s, c->node), login->user);
+	return MS_OPEN_STARTED;
+}
+
+/* A connection for the session's user to c's node. exact_db: only one
+ * already in the session's database (a login, where the node must be the
+ * one to say whether the database exists). */
+enum ms_open ms_conn_open(struct ms_conn *c, bool exact_db)
+{
+	struct mysql_session *s = c->s;
+	struct backend_login login = ms_session_login(s);
+	struct pool_ident ident;
+
+	(void)exact_db; /* ms_conn_open_as tells by the session's state */
+	ms_session_ident(s, &ident);
+	return ms_conn_open_as(c, &login, &ident, s->db);
+}
+
+/* The pool's line took too long (queue_timeout): the command, the login
+ * or the KILL that waited fails. */
+void ms_pool_wait_expired(struct mysql_session *s)
+{
+	struct ms_conn *c = NULL;
+	char msg[300];
+
+	for (size_t i = 0; i < s->n_conns; i++)
+		if (s->conns[i].waiter.queued)
+			c = &s->conns[i];
+	s->pool_waiting = false;
+	if (!c)
+		return;
+	pool_cancel(worker_pool(s->w), &c->waiter);
+	snprintf(msg, sizeof(msg),
+		 "sluice: no connection to node %s came free within %u ms: all %u of this "
+		 "worker's are in use (raise pool.max_per_node, or the node's max_connections)",
+		 ms_node_name(s, c->node), s->cc->queue_timeout_ms, s->cc->pool.max_per_node);
+	log_warn(s->tag, "%s", msg + 8);
+	switch (s->state) {
+	case MS_CONNECTING:
+		ms_fail(s, CLOSE_REASON_no_node, s->seq, ER_CON_COUNT_ERROR, "08004", msg);
+		break;
+	case MS_ROUTING:
+		ms_drop_command(s, ER_CON_COUNT_ERROR, "08004", "%s", msg);
+		break;
+	case MS_KILLING:
+		s->kill_next++;
+		ms_kill_continue(s);
+		break;
+	default:
+		break;
+	}
+}
+
+/* Does anything tie the session to its connection c (so it must not go
+ * back to the pool)? */
+static bool conn_tied(struct mysql_session *s, struct ms_conn *c)
+{
+	return c->state != CONN_IDLE || (c == s->last && s->hold) ||
+	       stmt_ties_node(&s->stmts, c->node);
+}
+
+/* Give c's connection back to the pool, with what is known of its state. */
+static void give_back(struct ms_conn *c)
+{
+	struct mysql_session *s = c->s;
+	struct pool_conn *pc = calloc(1, sizeof(*pc));
+
+	if (!pc) {
+		ms_conn_drop(c);
+		return;
+	}
+	pc->be = c->be;
+	pc->cluster = s->cluster;
+	pc->node = (size_t)c->node;
+	ms_session_ident(s, &pc->ident);
+	memcpy(pc->db, c->db, sizeof(pc->db));
+	pc->state = c->version == s->hist.version && c->applied == s->hist.n ? fingerprint(s)
+									     : POOL_STATE_DIRTY;
+	pc->sync_wait = c->sync_wait;
+	pc->stmts = c->pstmts;
+	c->pstmts = NULL;
+	c->be = NULL;
+	c->op = OP_NONE;
+	ms_conn_set_state(c, CONN_NONE);
+	stmt_forget_node(&s->stmts, c->node);
+	if (s->last == c)
+		s->last = NULL;
+	atomic_store_explicit(&s->ctl.threads[c->node], 0, memory_order_relaxed);
+	pool_release(worker_pool(s->w), pc);
+}
+
+/* The session waits for its client: in pool.mode transaction, every
+ * connection nothing ties it to goes back to the pool. A transaction
+ * (also autocommit off, which makes one of every statement) or a pin
+ * (temporary tables, locks, user variables, ...) ties them all. */
+void ms_give_back(struct mysql_session *s)
+{
+	if (s->state != MS_READY || s->c_streaming || !pool_multiplexed(worker_pool(s->w), s->cluster))
+		return;
+	if (s->trx || s->rs.in_trx || (s->status & SERVER_STATUS_IN_TRANS) ||
+	    !(s->status & SERVER_STATUS_AUTOCOMMIT) || router_pinned(&s->rs) != ROUTER_REASON_none)
+		return;
+	for (size_t i = 0; i < s->n_conns; i++)
+		if (s->conns[i].be && !conn_tied(s, &s->conns[i]))
+			give_back(&s->conns[i]);
+}
+
+/* Forget the node's statement node_id on c (closed there): the session's
+ * statements that used it prepare again when needed. */
+void ms_conn_forget_stmt(struct ms_conn *c, uint32_t node_id)
+{
+	struct stmt_table *t = &c->s->stmts;
+
+	pool_stmts_remove(c->pstmts, node_id);
+	for (size_t i = 0; i < t->n; i++)
+		if (t->items[i]->node_id[c->node] == node_id)
+			t->items[i]->node_id[c->node] = 0;
+}
+
+/* Send COM_STMT_CLOSE for node_id on c (it has no answer). */
+void ms_conn_close_stmt(struct ms_conn *c, uint32_t node_id)
+{
+	struct mysql_writer w;
+
+	mysql_writer_init(&w);
+	mysql_packet_begin(&w, 0);
+	mysql_put_u8(&w, COM_STMT_CLOSE);
+	mysql_put_u32(&w, node_id);
+	mysql_packet_end(&w);
+	if (w.ok)
+		evbuffer_add(backend_output(c->be), w.data, w.len);
+	mysql_writer_deinit(&w);
+	ms_conn_forget_stmt(c, node_id);
+}
+
+/* sql is prepared on c as node_id: remember it with the connection, so
+ * any session that uses it later finds it; the least recently used one
+ * is closed when the connection keeps too many. */
+void ms_conn_stmt_prepared(struct ms_conn *c, const uint8_t *sql, size_t len, uint32_t node_id)
+{
+	uint32_t evicted = pool_stmts_add(&c->pstmts, sql, len, node_id);
+
+	if (evicted)
+		ms_conn_close_stmt(c, evicted);
 }
 
 /* Forget a connection that failed or was lost. */
@@ -220,6 +519,18 @@ bool ms_conn_catch_up(struct mysql_session *s, struct ms_conn *c)
 {
 	if (c->state != CONN_IDLE)
 		return false;
+	if (c->need_ping) {
+		uint8_t ping = COM_PING;
+		c->need_ping = false;
+		conn_internal(c, OP_PING, &ping, 1);
+		return false;
+	}
+	if (c->need_reset) {
+		uint8_t reset = COM_RESET_CONNECTION;
+		c->need_reset = false;
+		conn_internal(c, OP_RESET, &reset, 1);
+		return false;
+	}
 	if (s->db[0] && strcmp(c->db, s->db) != 0) {
 		uint8_t buf[1 + MYSQL_DB_MAX];
 		size_t n = strlen(s->db);
@@ -244,6 +555,15 @@ bool ms_conn_catch_up(struct mysql_session *s, struct ms_conn *c)
 	if (needs_sync_wait(s, c)) {
 		ms_conn_internal_query(c, OP_SYNC_WAIT, SYNC_WAIT_SQL);
 		return false;
+	}
+	if (s->kind == CMD_STMT && s->stmt && !s->stmt->node_id[c->node] && s->stmt->sql) {
+		/* Prepared on this connection already (by any session)? */
+		uint32_t id = pool_stmts_find(c->pstmts, s->stmt->sql, s->stmt->sql_len);
+		if (id) {
+			s->stmt->node_id[c->node] = id;
+			s->stmt->node_types[c->node] = false;
+			return true;
+		}
 	}
 	if (s->kind == CMD_STMT && s->stmt && !s->stmt->node_id[c->node]) {
 		uint8_t *buf = malloc(1 + (size_t)s->stmt->sql_len);
@@ -319,8 +639,20 @@ static void internal_done(struct ms_conn *c)
 		c->sync_wait = true;
 		break;
 	case OP_PREPARE:
-		if (s->stmt)
+		if (s->stmt) {
 			s->stmt->node_id[c->node] = c->iresp.stmt_id;
+			s->stmt->node_types[c->node] = false;
+			if (s->stmt->sql)
+				ms_conn_stmt_prepared(c, s->stmt->sql, s->stmt->sql_len,
+						      c->iresp.stmt_id);
+		}
+		break;
+	case OP_RESET:
+		/* As it logged in (MariaDB keeps the database). */
+		pool_stmts_clear(c->pstmts);
+		c->sync_wait = false;
+		c->applied = 0;
+		c->version = 0;
 		break;
 	default:
 		break;
@@ -334,6 +666,15 @@ static void internal_lost(struct ms_conn *c, const char *why)
 	struct mysql_session *s = c->s;
 	enum conn_op op = c->op;
 
+	if (op == OP_PING || op == OP_RESET) {
+		/* A pooled connection that went stale while idle: not the
+		 * node's fault. Another connection takes the command. */
+		log_info(s->tag, "node %s: a pooled connection was gone (%s); taking another",
+			 ms_node_name(s, c->node), why);
+		ms_conn_drop(c);
+		ms_route_continue(s);
+		return;
+	}
 	log_warn(s->tag, "node %s: %s during %s", ms_node_name(s, c->node), why, conn_op_names[op]);
 	health_suspect(s->env->health, s->cluster, (size_t)c->node);
 	ms_conn_stats(c)->errors++;

@@ -35,6 +35,7 @@
 #include "routing/stmt.h"
 #include "session/backend.h"
 #include "session/close_reason.h"
+#include "session/pool.h"
 #include "session/registry.h"
 #include "stats/stats.h"
 
@@ -66,12 +67,16 @@ enum ms_state {
 };
 
 /*
- * One backend connection of a session, to one node; opened when a command
- * first needs that node.
+ * A session's slot for one node, and the backend connection it holds
+ * there, if any: logged in when a command first needs that node, or taken
+ * from the worker's pool (pool.h), and given back to the pool when nothing
+ * ties the session to it.
  *
  *   NONE --open--> LOGIN --logged in--> IDLE
- *   IDLE --catch up (USE, replay, sync wait, prepare) or KILL--> INTERNAL --> IDLE
+ *   NONE --taken from the pool--> IDLE
+ *   IDLE --catch up (ping, reset, USE, replay, sync wait, prepare) or KILL--> INTERNAL --> IDLE
  *   IDLE --the client's command--> BUSY --response complete--> IDLE
+ *   IDLE --given back to the pool--> NONE
  *   any --lost or failed--> NONE
  */
 enum conn_state {
@@ -86,6 +91,8 @@ enum conn_state {
  * never sent to the client. */
 enum conn_op {
 	OP_NONE,
+	OP_PING,      /* a pooled connection idle for long: is it still there? */
+	OP_RESET,     /* a pooled connection in another session's state: COM_RESET_CONNECTION */
 	OP_INIT_DB,   /* the session's database */
 	OP_REPLAY,    /* the next history entry */
 	OP_SYNC_WAIT, /* causal reads: SET SESSION wsrep_sync_wait */
@@ -111,6 +118,10 @@ struct ms_conn {
 	size_t applied;	  /* history entries run here ... */
 	uint64_t version; /* ... complete up to this history version */
 	bool sync_wait;	  /* wsrep_sync_wait is set here */
+	bool need_ping;	  /* taken from the pool after a long idle */
+	bool need_reset;  /* taken from the pool in another session's state */
+	struct pool_stmts *pstmts; /* the statements prepared on this connection */
+	struct pool_waiter waiter; /* in line for room on the node (pool.max_per_node) */
 };
 
 /* What the pending client command is, beyond its command byte. */
@@ -172,6 +183,14 @@ struct mysql_session {
 	struct ms_conn *trx;  /* holds the session's open transaction */
 	struct ms_conn *last; /* ran the previous command */
 	int trx_lost;	      /* node whose transaction died unseen, or -1 */
+
+	/* Pooling. */
+	uint8_t hold;		 /* commands for which `last` is kept from the pool */
+	bool pool_waiting;	 /* a slot waits in the pool's line (the timer bounds it) */
+	uint64_t pool_deadline_ms;
+	uint64_t fingerprint;	 /* of hist, at ... */
+	uint64_t fingerprint_of; /* ... this history version (+1; 0: not computed) */
+	bool registered;	 /* the registry has this session's current user */
 
 	/* Routing. */
 	struct router_state rs;
@@ -276,6 +295,7 @@ void ms_process_client(struct mysql_session *s);
 void ms_client_setup(struct mysql_session *s);
 
 /* mysql_session_login.c */
+void ms_connect_next(struct mysql_session *s);
 void ms_send_greeting(struct mysql_session *s);
 void ms_deny(struct mysql_session *s, uint8_t seq, const char *user, bool with_password);
 struct backend_login ms_session_login(struct mysql_session *s);
@@ -287,10 +307,24 @@ void ms_login_done(void *arg, enum backend_result res, const struct mysql_err *e
 void ms_conn_login_failed(struct ms_conn *c, const struct mysql_err *err, const char *why);
 
 /* mysql_session_conn.c */
+enum ms_open {
+	MS_OPEN_READY,	 /* taken from the pool: IDLE now */
+	MS_OPEN_STARTED, /* logging in: login_done follows */
+	MS_OPEN_WAIT,	 /* in line for room on the node: the slot's wake follows */
+	MS_OPEN_FAILED,	 /* could not even start */
+};
 void ms_conn_set_state(struct ms_conn *c, enum conn_state next);
 void ms_conn_release(struct ms_conn *c);
 void ms_registry_update(struct mysql_session *s);
-bool ms_conn_open(struct ms_conn *c);
+enum ms_open ms_conn_open(struct ms_conn *c, bool exact_db);
+enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *login,
+			     const struct pool_ident *ident, const char *db);
+void ms_session_ident(const struct mysql_session *s, struct pool_ident *ident);
+void ms_give_back(struct mysql_session *s);
+void ms_pool_wait_expired(struct mysql_session *s);
+void ms_conn_forget_stmt(struct ms_conn *c, uint32_t node_id);
+void ms_conn_close_stmt(struct ms_conn *c, uint32_t node_id);
+void ms_conn_stmt_prepared(struct ms_conn *c, const uint8_t *sql, size_t len, uint32_t node_id);
 void ms_conn_drop(struct ms_conn *c);
 void ms_conn_internal_query(struct ms_conn *c, enum conn_op op, const char *sql);
 bool ms_conn_catch_up(struct mysql_session *s, struct ms_conn *c);

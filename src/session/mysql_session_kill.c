@@ -51,11 +51,13 @@ void ms_kill_continue(struct mysql_session *s)
 		char sql[64];
 
 		if (c->state == CONN_NONE) {
-			if (!ms_conn_open(c)) {
+			enum ms_open r = ms_conn_open(c, false);
+			if (r == MS_OPEN_FAILED) {
 				s->kill_next++;
 				continue;
 			}
-			return; /* login_done continues */
+			if (r != MS_OPEN_READY)
+				return; /* login_done or the pool's wake continues */
 		}
 		if (c->state != CONN_IDLE)
 			return;
@@ -132,7 +134,7 @@ bool ms_handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len, uin
 	/* A node thread id is looked up on the writer: that is where a
 	 * client's CONNECTION_ID() most likely came from. */
 	if (id > UINT32_MAX ||
-	    !registry_find((uint32_t)id, (int)s->cluster, v ? v->writer : -1, &e) ||
+	    !registry_find((uint32_t)id, (int)s->cluster, v ? v->writer : -1, s->id, &e) ||
 	    e.cluster != (int)s->cluster) {
 		ms_send_err(s, (uint8_t)(seq + 1), ER_NO_SUCH_THREAD, "HY000",
 			    "Unknown thread id: %" PRIu64, id);
@@ -155,9 +157,23 @@ bool ms_handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len, uin
 	for (size_t i = 0; i < s->n_conns; i++)
 		kill_add_node(s, (int)i);
 	if (s->kill_n == 0) {
-		/* Still logging in: nothing runs on a node yet. */
-		ms_send_err(s, (uint8_t)(seq + 1), ER_NO_SUCH_THREAD, "HY000",
-			    "Unknown thread id: %" PRIu64, id);
+		/* The target holds no node connection: it is idle (its last
+		 * one went back to the pool) or still logging in. Nothing runs
+		 * for KILL QUERY to interrupt. A KILL CONNECTION is sluice's to
+		 * carry out; with no node to apply the privilege rule, only
+		 * the same user may (MariaDB's rule without CONNECTION ADMIN). */
+		if (strcmp(e.user, s->user_name) != 0) {
+			ms_send_err(s, (uint8_t)(seq + 1), ER_KILL_DENIED_ERROR, "HY000",
+				    "You are not owner of thread %" PRIu64, id);
+			return true;
+		}
+		if (!query_only)
+			registry_kill(e.id, REGISTRY_KILL_CONFIRMED);
+		struct mysql_ok ok = {0, 0, s->status, 0};
+		struct mysql_writer w;
+		mysql_writer_init(&w);
+		mysql_write_ok(&w, (uint8_t)(seq + 1), &ok);
+		ms_send_writer(s, &w);
 		return true;
 	}
 	s->kill_query = query_only;

@@ -101,13 +101,24 @@ struct backend_login ms_session_login(struct mysql_session *s)
 	};
 }
 
-/* Log in to the next candidate for the session's first connection. */
-static void connect_next(struct mysql_session *s)
+static void first_login_done(struct ms_conn *c);
+
+/* Log in to the next candidate for the session's first connection (or
+ * take a pooled one already logged in as the user, in the database). */
+void ms_connect_next(struct mysql_session *s)
 {
 	for (; s->attempt < s->n_order; s->attempt++) {
 		struct ms_conn *c = &s->conns[s->order[s->attempt]];
-		if (ms_conn_open(c))
+		switch (ms_conn_open(c, true)) {
+		case MS_OPEN_READY:
+			first_login_done(c);
 			return;
+		case MS_OPEN_STARTED:
+		case MS_OPEN_WAIT:
+			return;
+		case MS_OPEN_FAILED:
+			break;
+		}
 	}
 	if (s->n_order == 0) {
 		/* No healthy node right now: wait for the monitor, within bounds. */
@@ -131,7 +142,7 @@ void ms_client_authenticated(struct mysql_session *s)
 	ms_set_state(s, MS_CONNECTING);
 	s->n_order = snap ? snapshot_writer_order(&snap->clusters[s->cluster], s->order) : 0;
 	s->attempt = 0;
-	connect_next(s);
+	ms_connect_next(s);
 }
 
 void ms_check_answer(struct mysql_session *s, const uint8_t *answer, size_t len, uint8_t seq)
@@ -216,9 +227,11 @@ static void first_login_done(struct ms_conn *c)
 	struct mysql_ok ok = {0, 0, backend_status(c->be), 0};
 	struct mysql_writer w;
 
-	ms_conn_stats(c)->connects++;
-	ms_conn_stats(c)->open_connections++;
-	ms_conn_set_state(c, CONN_IDLE);
+	if (c->state == CONN_LOGIN) { /* else it came from the pool */
+		ms_conn_stats(c)->connects++;
+		ms_conn_stats(c)->open_connections++;
+		ms_conn_set_state(c, CONN_IDLE);
+	}
 	c->version = s->hist.version;
 	s->status = ok.status;
 	router_status(&s->rs, ok.status);
@@ -305,7 +318,7 @@ void ms_conn_login_failed(struct ms_conn *c, const struct mysql_err *err, const 
 	if (!err) {
 		log_warn(s->tag, "node %s: %s; trying the next node", ms_node_name(s, node), why);
 		s->attempt++;
-		connect_next(s);
+		ms_connect_next(s);
 		return;
 	}
 	if (err->code == ER_ACCESS_DENIED_ERROR) {

@@ -18,6 +18,9 @@
 #include "mysql/wire.h"
 #include "net/listener.h"
 #include "session/mysql_session_int.h"
+
+/* Commands for which an insert's connection is kept, for LAST_INSERT_ID(). */
+#define HOLD_AFTER_INSERT_ID 5
 #include "stats/feed.h"
 
 /* Look at the next packet of the response r follows, without consuming it:
@@ -124,6 +127,27 @@ static void record_session_state(struct mysql_session *s, struct ms_conn *c)
 	}
 }
 
+/* What the statement just done leaves on its connection that the next
+ * ones may ask for: the connection is kept from the pool (hold) for that
+ * many commands. LAST_INSERT_ID() after an insert that generated an id
+ * (for a few statements, as ProxySQL's auto_increment_delay_multiplex
+ * does); SHOW WARNINGS after a statement with warnings; FOUND_ROWS() after
+ * SQL_CALC_FOUND_ROWS. */
+static void hold_connection(struct mysql_session *s)
+{
+	uint8_t hold = 0;
+
+	if (s->hold)
+		s->hold--;
+	if (s->resp.last_insert_id && !s->resp.error)
+		hold = HOLD_AFTER_INSERT_ID;
+	else if (s->resp.warnings || s->dec.reason == ROUTER_REASON_found_rows ||
+		 s->dec.reason == ROUTER_REASON_last_insert_id)
+		hold = 1;
+	if (hold > s->hold)
+		s->hold = hold;
+}
+
 static void command_done(struct mysql_session *s)
 {
 	struct ms_conn *c = s->cur;
@@ -163,8 +187,10 @@ static void command_done(struct mysql_session *s)
 			record_session_state(s, c);
 		break;
 	case CMD_RESET:
-		if (ok)
+		if (ok) {
+			pool_stmts_clear(c->pstmts); /* the node closed them */
 			ms_forget_session_state(s, c);
+		}
 		break;
 	case CMD_STMT:
 		if (s->cmd == COM_STMT_EXECUTE && s->resp.cursor)
@@ -188,6 +214,7 @@ static void command_done(struct mysql_session *s)
 		if (ok && v)
 			failover_first_write(v->failover, ms_node_name(s, c->node));
 	}
+	hold_connection(s);
 	free(s->saved);
 	s->saved = NULL;
 	s->saved_len = 0;
@@ -225,6 +252,8 @@ static void on_prepare_ok(struct mysql_session *s, uint8_t *p, size_t need)
 		return;
 	}
 	mysql_store_u32(p + 1, st->id);
+	if (st->sql)
+		ms_conn_stmt_prepared(s->cur, st->sql, st->sql_len, node_id);
 }
 
 /* The response to a read is Galera's "WSREP has not yet prepared node for

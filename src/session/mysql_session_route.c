@@ -178,9 +178,17 @@ void ms_route_continue(struct mysql_session *s)
 
 	if (s->state != MS_ROUTING || !c)
 		return;
-	if (c->state == CONN_NONE && !ms_conn_open(c)) {
-		ms_conn_login_failed(c, NULL, "cannot start connecting");
-		return;
+	if (c->state == CONN_NONE) {
+		switch (ms_conn_open(c, false)) {
+		case MS_OPEN_FAILED:
+			ms_conn_login_failed(c, NULL, "cannot start connecting");
+			return;
+		case MS_OPEN_STARTED:
+		case MS_OPEN_WAIT:
+			return;
+		case MS_OPEN_READY:
+			break;
+		}
 	}
 	if (ms_conn_catch_up(s, c))
 		ms_forward_command(s);

@@ -72,7 +72,28 @@ void registry_remove(uint32_t id)
 	pthread_mutex_unlock(&lock);
 }
 
-bool registry_find(uint32_t id, int cluster, int node, struct registry_entry *out)
+/* How well session it matches node thread id: 4 it holds it on the
+ * preferred node, 3 elsewhere, 2 it held it last on the preferred node, 1
+ * elsewhere, 0 not at all. */
+static int thread_score(const struct item *it, uint32_t id, int node)
+{
+	int best = 0;
+
+	if (!it->e.ctl)
+		return 0;
+	for (int n = 0; n < REGISTRY_MAX_NODES; n++) {
+		int score = 0;
+		if (atomic_load_explicit(&it->e.ctl->threads[n], memory_order_relaxed) == id)
+			score = n == node ? 4 : 3;
+		else if (atomic_load_explicit(&it->e.ctl->seen[n], memory_order_relaxed) == id)
+			score = n == node ? 2 : 1;
+		if (score > best)
+			best = score;
+	}
+	return best;
+}
+
+bool registry_find(uint32_t id, int cluster, int node, uint32_t self, struct registry_entry *out)
 {
 	bool found = false;
 
@@ -85,33 +106,47 @@ bool registry_find(uint32_t id, int cluster, int node, struct registry_entry *ou
 		}
 	}
 	/* Not a sluice id: maybe a node's thread id (a full scan; KILL is
-	 * rare). Thread ids of different nodes can coincide: a match on the
-	 * preferred node wins, else only a match that is unique. */
-	size_t elsewhere = 0;
-	struct registry_entry other;
+	 * rare), which a client got from CONNECTION_ID(). With pooling a
+	 * session's thread changes from statement to statement, so the
+	 * session holding that thread now wins, then the one that held it
+	 * last; the asking session itself only when no other matches, and
+	 * a tie between sessions is no match. */
+	int best = 0;
+	size_t ties = 0;
+	const struct item *hit = NULL, *mine = NULL;
 	for (size_t b = 0; !found && b < REGISTRY_BUCKETS; b++) {
-		for (struct item *it = buckets[b]; it && !found; it = it->next) {
+		for (const struct item *it = buckets[b]; it; it = it->next) {
 			if (it->e.cluster != cluster)
 				continue;
-			for (int n = 0; n < REGISTRY_MAX_NODES; n++) {
-				if (it->e.threads[n] != id)
-					continue;
-				if (n == node) {
-					*out = it->e;
-					found = true;
-					break;
-				}
-				other = it->e;
-				elsewhere++;
+			int score = thread_score(it, id, node);
+			if (!score)
+				continue;
+			if (it->e.id == self) {
+				mine = it;
+				continue;
+			}
+			if (score > best) {
+				best = score;
+				hit = it;
+				ties = 1;
+			} else if (score == best) {
+				ties++;
 			}
 		}
 	}
-	if (!found && elsewhere == 1) {
-		*out = other;
+	if (!found && hit && ties == 1) {
+		*out = hit->e;
+		found = true;
+	} else if (!found && !hit && mine) {
+		*out = mine->e;
 		found = true;
 	}
 	if (found) {
 		out->busy_node = out->ctl ? atomic_load(&out->ctl->busy_node) : -1;
+		for (int n = 0; n < REGISTRY_MAX_NODES; n++)
+			out->threads[n] = out->ctl ? atomic_load_explicit(&out->ctl->threads[n],
+									  memory_order_relaxed)
+						   : 0;
 		out->ctl = NULL; /* not for use outside the lock */
 	}
 	pthread_mutex_unlock(&lock);

@@ -2,9 +2,10 @@
  * The registry of client sessions by the connection id sluice gave them,
  * so `KILL [QUERY] n` from one client can find session n's backend threads
  * (one per node the session has a connection to), whichever worker it runs
- * on. Updated when a session opens or loses a backend connection and at
- * close; looked up by KILL. A mutex guards it: none of this is per
- * statement.
+ * on. An entry is put when a session logs in or changes user and removed
+ * at close, under a mutex; the thread ids themselves change with every
+ * pooled connection a statement takes, so the session stores them in its
+ * control block with relaxed atomics, and KILL reads them there.
  */
 #ifndef SLUICE_REGISTRY_H
 #define SLUICE_REGISTRY_H
@@ -36,6 +37,13 @@ enum registry_kill {
 struct registry_ctl {
 	atomic_int kill;      /* enum registry_kill */
 	atomic_int busy_node; /* the node running the session's command now, or -1 */
+	/* Per node of the cluster: the node's thread id of the session's
+	 * connection there now, 0 if it holds none. Written by the session's
+	 * worker only. */
+	atomic_uint threads[REGISTRY_MAX_NODES];
+	/* ... and the last one it held there, kept after it went back to the
+	 * pool: the id CONNECTION_ID() gave the client. */
+	atomic_uint seen[REGISTRY_MAX_NODES];
 	struct event *wake;   /* on the session's worker; activated on CONFIRMED */
 };
 
@@ -43,10 +51,9 @@ struct registry_entry {
 	uint32_t id; /* sluice's connection id, from the greeting */
 	char user[256];
 	int cluster;
-	/* Per node of the cluster: the node's thread id for the session's
-	 * connection to it, 0 if it has none. */
-	uint32_t threads[REGISTRY_MAX_NODES];
 	struct registry_ctl *ctl;
+	/* registry_find() only: ctl->threads as they were read. */
+	uint32_t threads[REGISTRY_MAX_NODES];
 	/* registry_find() only: ctl->busy_node as it was read. */
 	int busy_node;
 };
@@ -60,11 +67,12 @@ void registry_remove(uint32_t id);
  * session is gone. Any thread. */
 void registry_kill(uint32_t id, enum registry_kill state);
 
-/* Find a session by sluice id; failing that, by the node thread id of one
- * of its connections, because clients also kill by the id CONNECTION_ID()
- * returns, which is a node's: a thread of (cluster, node) first, else one
- * on another node of the cluster if exactly one session has it. */
-bool registry_find(uint32_t id, int cluster, int node, struct registry_entry *out)
+/* Find a session by sluice id; failing that, by a node thread id, because
+ * clients also kill by the id CONNECTION_ID() returns, which is a node's:
+ * the session holding that thread of the cluster now (on node first),
+ * else the one that held it last; self (the asking session) only when no
+ * other session matches. */
+bool registry_find(uint32_t id, int cluster, int node, uint32_t self, struct registry_entry *out)
 	__attribute__((warn_unused_result));
 
 #endif

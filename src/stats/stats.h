@@ -25,7 +25,15 @@
 	X(connects, counter, "connects_total", "backend logins that succeeded")                    \
 	X(connect_failures, counter, "connect_failures_total",                                     \
 	  "backend connects or logins that could not complete")                                    \
-	X(open_connections, gauge, "connections", "backend connections open now")
+	X(open_connections, gauge, "connections", "backend connections open now")                 \
+	X(idle_connections, gauge, "idle_connections",                                             \
+	  "backend connections idle in the pool, open and logged in")                              \
+	X(in_use_connections, gauge, "in_use_connections",                                         \
+	  "backend connections held by a client session or logging in")                            \
+	X(pool_reuses, counter, "pool_reuses_total",                                               \
+	  "node connections taken from the pool instead of logging in")                            \
+	X(pool_waits, counter, "pool_waits_total",                                                 \
+	  "times a statement waited for a connection (pool.max_per_node reached)")
 
 /* What a client statement was, for the counters and the histograms. */
 enum stat_kind {

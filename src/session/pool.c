@@ -1,0 +1,445 @@
+/*
+ * A worker's pool of idle backend connections. See pool.h.
+ */
+#include "session/pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/event.h>
+
+#include "config/config.h"
+#include "log.h"
+#include "monitor/failover.h"
+#include "monitor/opstate.h"
+#include "monitor/snapshot.h"
+#include "net/net.h"
+#include "net/worker.h"
+#include "session/backend.h"
+#include "stats/stats.h"
+
+/* How often idle connections are checked against node states and ages. */
+#define SWEEP_MS 1000
+
+/* The connections of this worker to one node. */
+struct pool_node {
+	struct list idle;    /* pool_conn, most recently returned last */
+	size_t n_idle;
+	size_t total;	     /* idle + in use + logging in */
+	struct list waiters; /* pool_waiter, first come first served */
+};
+
+struct pool {
+	struct worker *w;
+	const struct config *cfg; /* the worker's (it holds the reference) */
+	struct pool_node **nodes; /* [cluster][node] */
+	size_t n_clusters;
+	struct event *sweep;
+	struct event *wake; /* runs waiters from the loop */
+};
+
+static const char TAG[] = "pool";
+
+/* ---- statements prepared on one connection ---- */
+
+uint32_t pool_stmts_find(struct pool_stmts *ps, const uint8_t *sql, size_t len)
+{
+	for (size_t i = 0; ps && i < ps->n; i++) {
+		struct pool_stmt *e = &ps->items[i];
+		if (e->len == len && memcmp(e->sql, sql, len) == 0) {
+			e->used = ++ps->tick;
+			return e->id;
+		}
+	}
+	return 0;
+}
+
+static void stmts_drop(struct pool_stmts *ps, size_t i)
+{
+	free(ps->items[i].sql);
+	ps->items[i] = ps->items[--ps->n];
+}
+
+uint32_t pool_stmts_add(struct pool_stmts **psp, const uint8_t *sql, size_t len, uint32_t id)
+{
+	struct pool_stmts *ps = *psp;
+	uint32_t evicted = 0;
+	uint8_t *copy;
+
+	if (!ps) {
+		ps = *psp = calloc(1, sizeof(*ps));
+		if (!ps)
+			return 0;
+	}
+	if (ps->n == POOL_STMTS_MAX) {
+		size_t oldest = 0;
+		for (size_t i = 1; i < ps->n; i++)
+			if (ps->items[i].used < ps->items[oldest].used)
+				oldest = i;
+		evicted = ps->items[oldest].id;
+		stmts_drop(ps, oldest);
+	}
+	copy = malloc(len ? len : 1);
+	if (!copy)
+		return evicted;
+	memcpy(copy, sql, len);
+	ps->items[ps->n++] = (struct pool_stmt){copy, (uint32_t)len, id, ++ps->tick};
+	return evicted;
+}
+
+void pool_stmts_remove(struct pool_stmts *ps, uint32_t id)
+{
+	for (size_t i = 0; ps && i < ps->n; i++)
+		if (ps->items[i].id == id) {
+			stmts_drop(ps, i);
+			return;
+		}
+}
+
+void pool_stmts_clear(struct pool_stmts *ps)
+{
+	while (ps && ps->n)
+		stmts_drop(ps, ps->n - 1);
+}
+
+void pool_stmts_free(struct pool_stmts *ps)
+{
+	pool_stmts_clear(ps);
+	free(ps);
+}
+
+/* ---- the pool ---- */
+
+static struct node_stats *node_stats(struct pool *p, size_t c, size_t n)
+{
+	return worker_node_stats(p->w, c, n);
+}
+
+static void publish(struct pool *p, size_t c, size_t n)
+{
+	struct pool_node *pn = &p->nodes[c][n];
+	struct node_stats *ns = node_stats(p, c, n);
+
+	ns->idle_connections = pn->n_idle;
+	ns->in_use_connections = pn->total - pn->n_idle;
+}
+
+static const struct config_pool *limits(const struct pool *p, size_t c)
+{
+	return &p->cfg->clusters[c].pool;
+}
+
+bool pool_multiplexed(const struct pool *p, size_t cluster)
+{
+	return limits(p, cluster)->mode == POOL_MODE_TRANSACTION;
+}
+
+/* Someone may be waiting for room on (c, n): wake them from the loop. */
+static void room_made(struct pool *p, size_t c, size_t n)
+{
+	if (!list_empty(&p->nodes[c][n].waiters))
+		event_active(p->wake, EV_TIMEOUT, 0);
+}
+
+/* Close an idle connection (it leaves the count). */
+static void close_idle(struct pool *p, struct pool_conn *pc, const char *why)
+{
+	size_t c = pc->cluster, n = pc->node;
+	struct pool_node *pn = &p->nodes[c][n];
+
+	log_debug(TAG, "closing an idle connection to %s as %s: %s",
+		  p->cfg->clusters[c].nodes[n].name, pc->ident.user, why);
+	list_remove(&pc->link);
+	pn->n_idle--;
+	pn->total--;
+	node_stats(p, c, n)->open_connections--;
+	backend_destroy(pc->be);
+	pool_stmts_free(pc->stmts);
+	free(pc);
+	publish(p, c, n);
+	room_made(p, c, n);
+}
+
+/* An idle connection's node said something or went away: it was closing
+ * (wait_timeout, a KILL, a shutdown). */
+static void idle_readable(void *arg)
+{
+	struct pool_conn *pc = arg;
+
+	close_idle(pc->pool, pc, "the node spoke while it was idle");
+}
+
+static void idle_writable(void *arg)
+{
+	(void)arg;
+}
+
+static void idle_closed(void *arg, const char *why)
+{
+	struct pool_conn *pc = arg;
+
+	close_idle(pc->pool, pc, why);
+}
+
+static void idle_login_done(void *arg, enum backend_result res, const struct mysql_err *err,
+			    const char *why)
+{
+	(void)arg, (void)res, (void)err, (void)why;
+}
+
+static const struct backend_ops idle_ops = {
+	.login_done = idle_login_done,
+	.readable = idle_readable,
+	.writable = idle_writable,
+	.closed = idle_closed,
+};
+
+/* May connections to node n of cluster c be handed out now? */
+static bool node_usable(struct pool *p, size_t c, size_t n)
+{
+	const struct snapshot *snap = worker_snapshot(p->w);
+	const struct node_view *nv;
+
+	if (!snap)
+		return false;
+	nv = &snap->clusters[c].nodes[n];
+	return nv->up && nv->admin == NODE_ADMIN_READY;
+}
+
+/* How well pc suits want: higher is better, negative is not at all. */
+static int suitability(const struct pool_conn *pc, const struct pool_want *want)
+{
+	int score;
+
+	if (pc->ident.caps != want->ident->caps || pc->ident.charset != want->ident->charset ||
+	    strcmp(pc->ident.user, want->ident->user) != 0)
+		return -1;
+	/* A session without a database cannot leave one it is given. */
+	if ((!want->db[0] || want->exact_db) && strcmp(pc->db, want->db) != 0)
+		return -1;
+	if (pc->state == want->state)
+		score = 4;
+	else if (pc->state == POOL_STATE_CLEAN)
+		score = 2;
+	else
+		score = 0; /* reset first */
+	return score + (strcmp(pc->db, want->db) == 0);
+}
+
+enum pool_grant pool_acquire(struct pool *p, size_t c, size_t n, const struct pool_want *want,
+			     struct pool_conn **out)
+{
+	struct pool_node *pn = &p->nodes[c][n];
+	struct pool_conn *best = NULL, *oldest = NULL;
+	int best_score = -1;
+
+	*out = NULL;
+	/* Newest first: it is the likeliest to be the caller's own. */
+	for (struct list *it = pn->idle.prev; it != &pn->idle; it = it->prev) {
+		struct pool_conn *pc = list_entry(it, struct pool_conn, link);
+		int score = suitability(pc, want);
+		if (score > best_score) {
+			best = pc;
+			best_score = score;
+		}
+		oldest = pc;
+	}
+	if (best) {
+		list_remove(&best->link);
+		pn->n_idle--;
+		node_stats(p, c, n)->pool_reuses++;
+		publish(p, c, n);
+		*out = best;
+		return POOL_TAKEN;
+	}
+	if (pn->total >= limits(p, c)->max_per_node) {
+		/* Full: an idle connection nobody here can use makes room. */
+		if (!oldest)
+			return POOL_FULL;
+		close_idle(p, oldest, "room for another user or setting");
+	}
+	pn->total++;
+	publish(p, c, n);
+	return POOL_OPEN;
+}
+
+void pool_release(struct pool *p, struct pool_conn *pc)
+{
+	struct pool_node *pn = &p->nodes[pc->cluster][pc->node];
+
+	pc->idle_since_ms = failover_now_ms();
+	pc->pool = p;
+	backend_set_owner(pc->be, &idle_ops, pc);
+	backend_set_reading(pc->be, true);
+	list_append(&pn->idle, &pc->link);
+	pn->n_idle++;
+	publish(p, pc->cluster, pc->node);
+	if (!node_usable(p, pc->cluster, pc->node) ||
+	    evbuffer_get_length(backend_input(pc->be)) > 0) {
+		close_idle(p, pc, "its node is not taking new statements");
+		return;
+	}
+	room_made(p, pc->cluster, pc->node);
+}
+
+void pool_closed(struct pool *p, size_t c, size_t n)
+{
+	struct pool_node *pn = &p->nodes[c][n];
+
+	BUG_ON(pn->total == 0);
+	pn->total--;
+	publish(p, c, n);
+	room_made(p, c, n);
+}
+
+void pool_wait(struct pool *p, struct pool_waiter *w, size_t c, size_t n)
+{
+	if (w->queued)
+		return;
+	w->cluster = c;
+	w->node = n;
+	w->queued = true;
+	list_append(&p->nodes[c][n].waiters, &w->link);
+	node_stats(p, c, n)->pool_waits++;
+}
+
+void pool_cancel(struct pool *p, struct pool_waiter *w)
+{
+	(void)p;
+	if (!w->queued)
+		return;
+	list_remove(&w->link);
+	w->queued = false;
+}
+
+/* Wake waiters, in order, while their node has room or an idle
+ * connection. A woken waiter that still finds no room queues again. */
+static void wake_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct pool *p = arg;
+
+	(void)fd, (void)what;
+	for (size_t c = 0; c < p->n_clusters; c++) {
+		for (size_t n = 0; n < p->cfg->clusters[c].n_nodes; n++) {
+			struct pool_node *pn = &p->nodes[c][n];
+			/* At most as many as were waiting now: re-queued ones wait
+			 * for the next change. */
+			size_t budget = 0;
+			for (struct list *it = pn->waiters.next; it != &pn->waiters; it = it->next)
+				budget++;
+			while (budget-- && !list_empty(&pn->waiters) &&
+			       (pn->n_idle || pn->total < limits(p, c)->max_per_node)) {
+				struct pool_waiter *w =
+					list_entry(pn->waiters.next, struct pool_waiter, link);
+				list_remove(&w->link);
+				w->queued = false;
+				w->wake(w);
+			}
+		}
+	}
+}
+
+/* Close idle connections of nodes that should not serve now, and those
+ * idle too long beyond min_idle (the oldest first). */
+static void sweep(struct pool *p, bool all)
+{
+	uint64_t now = failover_now_ms();
+
+	for (size_t c = 0; c < p->n_clusters; c++) {
+		const struct config_pool *lim = limits(p, c);
+		for (size_t n = 0; n < p->cfg->clusters[c].n_nodes; n++) {
+			struct pool_node *pn = &p->nodes[c][n];
+			bool usable = node_usable(p, c, n);
+			struct list *it = pn->idle.next;
+			while (it != &pn->idle) {
+				struct pool_conn *pc = list_entry(it, struct pool_conn, link);
+				it = it->next;
+				if (all || !usable)
+					close_idle(p, pc, all ? "reload" : "node down or in maintenance");
+				else if (pn->n_idle > lim->min_idle &&
+					 now - pc->idle_since_ms >= lim->idle_timeout_ms)
+					close_idle(p, pc, "idle_timeout");
+			}
+		}
+	}
+}
+
+static void sweep_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd, (void)what;
+	sweep(arg, false);
+}
+
+static bool alloc_nodes(struct pool *p, const struct config *cfg)
+{
+	p->n_clusters = cfg->n_clusters;
+	p->nodes = calloc(cfg->n_clusters ? cfg->n_clusters : 1, sizeof(*p->nodes));
+	if (!p->nodes)
+		return false;
+	for (size_t c = 0; c < cfg->n_clusters; c++) {
+		size_t nn = cfg->clusters[c].n_nodes;
+		p->nodes[c] = calloc(nn ? nn : 1, sizeof(**p->nodes));
+		if (!p->nodes[c])
+			return false;
+		for (size_t n = 0; n < nn; n++) {
+			list_init(&p->nodes[c][n].idle);
+			list_init(&p->nodes[c][n].waiters);
+		}
+	}
+	return true;
+}
+
+struct pool *pool_create(struct worker *w, const struct config *cfg)
+{
+	struct pool *p = calloc(1, sizeof(*p));
+	struct timeval tv = net_timeval_ms(SWEEP_MS);
+
+	if (!p)
+		return NULL;
+	p->w = w;
+	p->cfg = cfg;
+	if (!alloc_nodes(p, cfg))
+		goto fail;
+	p->sweep = event_new(worker_base(w), -1, EV_PERSIST, sweep_cb, p);
+	p->wake = event_new(worker_base(w), -1, 0, wake_cb, p);
+	if (!p->sweep || !p->wake || event_add(p->sweep, &tv) != 0)
+		goto fail;
+	return p;
+fail:
+	pool_destroy(p);
+	return NULL;
+}
+
+void pool_set_config(struct pool *p, const struct config *cfg)
+{
+	/* Users, their passwords and the limits may have changed: start
+	 * afresh rather than judge which idle connections still fit. */
+	sweep(p, true);
+	p->cfg = cfg;
+	event_active(p->wake, EV_TIMEOUT, 0);
+}
+
+void pool_destroy(struct pool *p)
+{
+	if (!p)
+		return;
+	if (p->nodes) {
+		for (size_t c = 0; c < p->n_clusters; c++) {
+			for (size_t n = 0; p->nodes[c] && n < p->cfg->clusters[c].n_nodes; n++) {
+				struct pool_node *pn = &p->nodes[c][n];
+				while (!list_empty(&pn->idle))
+					close_idle(p, list_entry(pn->idle.next, struct pool_conn,
+								 link),
+						   "shutdown");
+			}
+			free(p->nodes[c]);
+		}
+		free(p->nodes);
+	}
+	if (p->sweep)
+		event_free(p->sweep);
+	if (p->wake)
+		event_free(p->wake);
+	free(p);
+}

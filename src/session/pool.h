@@ -1,0 +1,154 @@
+/*
+ * The backend connection pool of one worker (mode: mysql, pool.mode:
+ * transaction). A session holds a node connection only while something
+ * ties it there (a statement running, a transaction, a pin, a statement's
+ * long data or cursor); otherwise the connection comes back here, and the
+ * next statement of any session with the same identity takes it.
+ *
+ * A pooled connection is kept with what it is: the node, the user it
+ * logged in as, the client capabilities and character set of that login
+ * (they shape every answer, so they must match exactly), its current
+ * database, a fingerprint of the session state (SET history) it was left
+ * in, and the statements prepared on it. A taker prefers a connection whose
+ * state already equals its own, then a clean one (nothing to undo), and
+ * only then one that must be reset first (COM_RESET_CONNECTION).
+ *
+ * Per (cluster, node) the pool counts every connection of this worker:
+ * idle here, in use by a session, or logging in. pool.max_per_node caps
+ * that count; a session that finds it reached with nothing idle for it
+ * waits in line (pool_wait), and is woken, in order, when a connection
+ * comes back or closes. Idle connections of a node that goes down or into
+ * maintenance are closed at once, and ones idle longer than
+ * pool.idle_timeout are closed beyond pool.min_idle per node.
+ *
+ * Worker thread only: no locks.
+ */
+#ifndef SLUICE_POOL_H
+#define SLUICE_POOL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "list.h"
+#include "mysql/handshake.h"
+
+struct backend;
+struct config;
+struct pool;
+struct worker;
+
+/* State fingerprints: a connection as logged in (or reset) has run no
+ * session statement; one whose state is not known exactly must be reset
+ * before anyone else uses it. Fingerprints of real histories are >= 2. */
+#define POOL_STATE_CLEAN 0
+#define POOL_STATE_DIRTY 1
+
+/* How many statements one backend connection keeps prepared. */
+#define POOL_STMTS_MAX 64
+
+/* The statements prepared on one backend connection, by their text; the
+ * connection's ids for them are shared by every session that uses it. */
+struct pool_stmt {
+	uint8_t *sql;
+	uint32_t len;
+	uint32_t id;   /* the node's statement id on this connection */
+	uint64_t used; /* for evicting the least recently used */
+};
+
+struct pool_stmts {
+	struct pool_stmt items[POOL_STMTS_MAX];
+	size_t n;
+	uint64_t tick;
+};
+
+/* The node's id for sql on this connection, 0 if it is not prepared here. */
+uint32_t pool_stmts_find(struct pool_stmts *ps, const uint8_t *sql, size_t len);
+/* Remember that sql is prepared as id (*ps is allocated when NULL). When
+ * full, the least recently used entry makes room: its id is returned, for
+ * the caller to close on the node (COM_STMT_CLOSE); 0 when none was.
+ * Out of memory only forgets (the statement is prepared again later). */
+uint32_t pool_stmts_add(struct pool_stmts **ps, const uint8_t *sql, size_t len, uint32_t id);
+/* Forget id (closed on the node). */
+void pool_stmts_remove(struct pool_stmts *ps, uint32_t id);
+/* Forget everything (the node closed them all: reset, change of user). */
+void pool_stmts_clear(struct pool_stmts *ps);
+void pool_stmts_free(struct pool_stmts *ps);
+
+/* Who a connection logged in as, and how; only an exact match may reuse it. */
+struct pool_ident {
+	char user[MYSQL_USER_MAX];
+	uint32_t caps;
+	uint8_t charset;
+};
+
+/* A backend connection and what is known about its session state. Owned
+ * by the pool while idle, by the taker after pool_acquire. */
+struct pool_conn {
+	struct list link;
+	struct backend *be;
+	size_t cluster, node;
+	struct pool_ident ident;
+	char db[MYSQL_DB_MAX];
+	uint64_t state; /* POOL_STATE_CLEAN, POOL_STATE_DIRTY, or a history fingerprint */
+	bool sync_wait; /* wsrep_sync_wait is set on it */
+	struct pool_stmts *stmts;
+	uint64_t idle_since_ms;
+	struct pool *pool; /* while idle */
+};
+
+/* What a session asks of pool_acquire. */
+struct pool_want {
+	const struct pool_ident *ident;
+	const char *db;	  /* the session's database, "" for none */
+	bool exact_db;	  /* only a connection already in db (a login checks it) */
+	uint64_t state;	  /* the session's fingerprint */
+};
+
+enum pool_grant {
+	POOL_TAKEN, /* an idle connection is the caller's now */
+	POOL_OPEN,  /* open a new one: it is counted already */
+	POOL_FULL,  /* the node's cap is reached: wait (pool_wait) or give up */
+};
+
+/* A session waiting for room on a node. wake runs from the worker's loop,
+ * never from inside pool calls; the waiter is out of the line by then. */
+struct pool_waiter {
+	struct list link;
+	size_t cluster, node;
+	void (*wake)(struct pool_waiter *w);
+	bool queued;
+};
+
+struct pool *pool_create(struct worker *w, const struct config *cfg)
+	__attribute__((warn_unused_result));
+/* A reload: limits and users may have changed; idle connections close. */
+void pool_set_config(struct pool *p, const struct config *cfg);
+void pool_destroy(struct pool *p);
+
+/* Whether connections of this cluster go back to the pool after a statement
+ * (pool.mode: transaction) or stay with their session (session). */
+bool pool_multiplexed(const struct pool *p, size_t cluster);
+
+/* A connection to (cluster, node) for want: POOL_TAKEN with *out set, or
+ * POOL_OPEN (the caller opens one and later reports its end with
+ * pool_closed), or POOL_FULL. */
+enum pool_grant pool_acquire(struct pool *p, size_t cluster, size_t node,
+			     const struct pool_want *want, struct pool_conn **out)
+	__attribute__((warn_unused_result));
+
+/* Give a connection back: idle, logged in, nothing pending on it. The
+ * pool takes pc and its backend (closed at once when the node should not
+ * be used now). */
+void pool_release(struct pool *p, struct pool_conn *pc);
+
+/* A counted connection (POOL_OPEN, or taken) was closed by its session, or
+ * its login could not start. */
+void pool_closed(struct pool *p, size_t cluster, size_t node);
+
+/* Wait in line for room on (w->cluster, w->node); pool_cancel leaves it.
+ * Both are no-ops for a waiter already out of line. */
+void pool_wait(struct pool *p, struct pool_waiter *w, size_t cluster, size_t node);
+void pool_cancel(struct pool *p, struct pool_waiter *w);
+
+#endif
