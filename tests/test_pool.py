@@ -1,0 +1,383 @@
+# Backend connection pooling (pool.mode: transaction, the default) against the real Galera
+# cluster: many more clients than the nodes' max_connections, logins that log in to no node,
+# sessions sharing one node connection without seeing each other's settings, users or
+# prepared statements, transactions that keep their connection, KILL QUERY reaching the
+# statement that runs now, a killed node's pooled connections closed, and pool.mode: session.
+# Clients: PyMySQL, mysqlclient, PHP mysqli (server-side prepared statements), the mariadb CLI.
+import re
+import subprocess
+import threading
+import time
+import urllib.request
+
+import MySQLdb
+import pymysql
+import pytest
+
+from sluice_config import (DB, HOST, OTHER_HASH, OTHER_PASSWORD, OTHER_USER, PASSWORD, USER,
+                           USER_HASH, galera_nodes, listener, sluice_yaml, wait_until)
+from sluice_proc import free_port
+
+USERS = ({"name": USER, "password_hash": f'"{USER_HASH}"'},
+         {"name": OTHER_USER, "password_hash": f'"{OTHER_HASH}"'})
+OTHER_DB = "sluice_pool_other"
+
+
+def start(galera, sluice, pool: dict, workers: int = 1):
+    port, stats_port = free_port(), free_port()
+    cfg = sluice_yaml([listener("app", port)], galera_nodes(galera),
+                      cluster_keys={"queue_timeout": "20s", "pool": pool}, users=USERS,
+                      workers=workers, stats={"bind": f'"{HOST}:{stats_port}"'})
+    s = sluice(cfg)
+    s.port, s.stats = port, f"http://{HOST}:{stats_port}"
+    wait_until(lambda: per_node(s, "connections") is not None, "the stats server")
+    return s
+
+
+def per_node(s, name: str) -> dict[str, float] | None:
+    """sluice_node_<name> per node, from /metrics (None while the server is not up)."""
+    try:
+        with urllib.request.urlopen(s.stats + "/metrics", timeout=10) as r:
+            body = r.read().decode()
+    except OSError:
+        return None
+    got = {}
+    for m in re.finditer(rf'^sluice_node_{name}\{{[^}}]*node="([^"]+)"[^}}]*\}} (\S+)$', body, re.M):
+        got[m.group(1)] = got.get(m.group(1), 0) + float(m.group(2))
+    return got
+
+
+def connect(s, user=USER, password=PASSWORD, db=DB, **kw):
+    return pymysql.connect(host=HOST, port=s.port, user=user, password=password, database=db,
+                           autocommit=True, connect_timeout=20, read_timeout=60, **kw)
+
+
+def one(conn, sql, args=None):
+    with conn.cursor() as c:
+        c.execute(sql, args)
+        return c.fetchone()
+
+
+def node_threads(galera, user: str) -> int:
+    """Connections of user on every node, as the nodes count them."""
+    total = 0
+    for i in range(galera.nodes):
+        conn = galera.connect(i, root=True)
+        try:
+            total += one(conn, "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                               "WHERE USER = %s", (user,))[0]
+        finally:
+            conn.close()
+    return total
+
+
+@pytest.fixture(scope="module")
+def other_db(galera):
+    conn = galera.connect(0, root=True)
+    try:
+        with conn.cursor() as c:
+            c.execute(f"CREATE DATABASE IF NOT EXISTS {OTHER_DB}")
+            c.execute(f"GRANT ALL ON {OTHER_DB}.* TO '{USER}'@'{HOST}'")
+            c.execute(f"GRANT SELECT ON {DB}.* TO '{OTHER_USER}'@'{HOST}'")
+            c.execute(f"USE {DB}")
+            c.execute(f"CREATE TABLE IF NOT EXISTS {DB}.pool_t "
+                      "(id INT PRIMARY KEY, v INT) ENGINE=InnoDB")
+            c.execute(f"INSERT IGNORE INTO {DB}.pool_t SELECT seq, seq * 10 FROM seq_1_to_1000")
+        conn.commit()
+    finally:
+        conn.close()
+    return OTHER_DB
+
+
+def test_thousands_of_idle_clients_hold_a_few_node_connections(galera, sluice, other_db):
+    """400, then 2,000 PyMySQL clients log in through sluice, run a statement and stay idle.
+    The nodes allow 300 connections each; without pooling 97 of the first 400 got 1040."""
+    s = start(galera, sluice, {"max_per_node": 10, "min_idle": 2}, workers=2)
+    cap = 2 * 3 * 10  # workers x nodes x max_per_node
+    clients, errors = [], []
+    try:
+        for target in (400, 2000):
+            while len(clients) < target:
+                try:
+                    conn = connect(s)
+                    assert one(conn, "SELECT 1") == (1,)
+                    clients.append(conn)
+                except pymysql.err.MySQLError as e:
+                    errors.append(e)
+                    if len(errors) > 5:
+                        break
+            assert not errors, errors[:5]
+            assert len(clients) == target
+            on_nodes = node_threads(galera, USER)
+            assert on_nodes <= cap, f"{on_nodes} node connections for {target} idle clients"
+            opened = sum(per_node(s, "connects_total").values())
+            assert opened <= cap, f"{opened} node logins for {target} clients"
+        # Every one of them is still a working session.
+        for conn in clients[::10]:
+            assert one(conn, "SELECT v FROM pool_t WHERE id = 7") == (70,)
+        reuses = sum(per_node(s, "pool_reuses_total").values())
+        assert reuses >= 2000 - cap, reuses
+    finally:
+        for conn in clients:
+            conn.close()
+
+
+def test_two_thousand_busy_clients_share_the_cap(galera, sluice, other_db):
+    """2,000 sessions run point selects from 40 threads for a few seconds: every statement
+    answers right, and the node connections never pass workers x nodes x max_per_node."""
+    s = start(galera, sluice, {"max_per_node": 4, "min_idle": 0}, workers=2)
+    cap = 2 * 3 * 4
+    clients = [connect(s) for _ in range(2000)]
+    stop = threading.Event()
+    errors, done, peak = [], [0] * 40, [0]
+
+    def work(k: int) -> None:
+        mine = clients[k::40]
+        i = 0
+        while not stop.is_set():
+            conn = mine[i % len(mine)]
+            key = (k * 37 + i) % 1000 + 1
+            try:
+                got = one(conn, "SELECT v FROM pool_t WHERE id = %s", (key,))
+                if got != (key * 10,):
+                    errors.append((key, got))
+            except pymysql.err.MySQLError as e:
+                errors.append(e)
+            i += 1
+            done[k] = i
+
+    def watch() -> None:
+        while not stop.is_set():
+            now = per_node(s, "connections") or {}
+            peak[0] = max(peak[0], sum(now.values()))
+            time.sleep(0.1)
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(40)]
+    threads.append(threading.Thread(target=watch))
+    try:
+        for t in threads:
+            t.start()
+        deadline = time.monotonic() + 60
+        while sum(done) < 4000 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        stop.set()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors[:5]
+        assert sum(done) >= 4000
+        assert 0 < peak[0] <= cap, peak[0]
+        assert node_threads(galera, USER) <= cap
+    finally:
+        stop.set()
+        for conn in clients:
+            conn.close()
+
+
+def test_a_login_that_finds_a_pooled_connection_logs_in_nowhere(galera, sluice, other_db):
+    """200 connect / query / quit cycles (the mariadb CLI and mysqlclient): a handful of node
+    logins, the rest served from the pool."""
+    s = start(galera, sluice, {"max_per_node": 5})
+    for k in range(100):
+        # autocommit on: mysqlclient's default (off) ties a session to its connection.
+        conn = MySQLdb.connect(host=HOST, port=s.port, user=USER, passwd=PASSWORD, db=DB,
+                               autocommit=True)
+        conn.query("SELECT 1")
+        conn.store_result()
+        conn.close()
+    for k in range(100):
+        out = subprocess.run(["mariadb", "-h", HOST, "-P", str(s.port), "-u", USER,
+                              f"-p{PASSWORD}", DB, "-N", "-e", "SELECT 40 + 2"],
+                             capture_output=True, text=True, timeout=30)
+        assert out.stdout.strip() == "42", out.stderr
+    logins = sum(per_node(s, "connects_total").values())
+    reuses = sum(per_node(s, "pool_reuses_total").values())
+    # Two client libraries (different capabilities) x at most 3 nodes x max_per_node.
+    assert logins <= 2 * 3 * 5, logins
+    assert reuses >= 200 - logins, (logins, reuses)
+
+
+def test_settings_and_databases_stay_with_their_session(galera, sluice, other_db):
+    """Two sessions with different time_zone, sql_mode and database take turns on the single
+    pooled connection per node (max_per_node 1): each always sees its own."""
+    s = start(galera, sluice, {"max_per_node": 1})
+    a, b = connect(s), connect(s)
+    try:
+        one(a, "SET time_zone = '+01:00', sql_mode = 'ANSI_QUOTES'")
+        one(b, "SET time_zone = '+05:30', sql_mode = 'TRADITIONAL'")
+        b.select_db(other_db)
+        seen = {"a": set(), "b": set()}
+        # On the writer, so both use its one connection (readers would alternate).
+        q = "/* sluice:primary */ SELECT @@time_zone, @@sql_mode, DATABASE(), CONNECTION_ID()"
+        for _ in range(15):
+            tz, mode, db, tid = one(a, q)
+            assert (tz, mode, db) == ("+01:00", "ANSI_QUOTES", DB)
+            seen["a"].add(tid)
+            tz, mode, db, tid = one(b, q)
+            assert tz == "+05:30" and "STRICT_ALL_TABLES" in mode and db == other_db
+            seen["b"].add(tid)
+        # They did share node connections: that is what was tested.
+        assert seen["a"] & seen["b"], seen
+    finally:
+        a.close()
+        b.close()
+    # A new session gets none of it.
+    c = connect(s)
+    try:
+        assert one(c, "SELECT @@time_zone, DATABASE()") == ("SYSTEM", DB)
+    finally:
+        c.close()
+
+
+def test_users_are_never_mixed(galera, sluice, other_db):
+    """Two users (PyMySQL and mysqlclient) take turns with one connection per node allowed:
+    each statement runs as its session's user."""
+    s = start(galera, sluice, {"max_per_node": 1})
+    a = connect(s)
+    b = MySQLdb.connect(host=HOST, port=s.port, user=OTHER_USER, passwd=OTHER_PASSWORD, db=DB)
+    try:
+        for _ in range(10):
+            assert one(a, "SELECT CURRENT_USER()")[0].startswith(USER + "@")
+            cur = b.cursor()
+            cur.execute("SELECT CURRENT_USER(), USER()")
+            cu, u = cur.fetchone()
+            assert cu.startswith(OTHER_USER + "@") and u.startswith(OTHER_USER + "@")
+    finally:
+        a.close()
+        b.close()
+
+
+PHP_PREPARED = r"""<?php
+mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT);
+[$_, $port, $user, $pw, $db] = $argv;
+$a = new mysqli('127.0.0.1', $user, $pw, $db, (int)$port);
+$b = new mysqli('127.0.0.1', $user, $pw, $db, (int)$port);
+$sa = $a->prepare('SELECT v, ? FROM pool_t WHERE id = ?');
+$sb = $b->prepare('SELECT v + 1, ? FROM pool_t WHERE id = ?');
+$sc = $b->prepare('SELECT v, ? FROM pool_t WHERE id = ?');  /* a's text, b's statement */
+for ($i = 1; $i <= 40; $i++) {
+    foreach ([[$sa, 0, 'a'], [$sb, 1, 'b'], [$sc, 0, 'c']] as [$st, $plus, $tag]) {
+        $id = ($i * 7) % 1000 + 1;
+        $st->bind_param('si', $tag, $id);
+        $st->execute();
+        $st->bind_result($v, $t);
+        $st->fetch();
+        $st->free_result();
+        if ($v != $id * 10 + $plus || $t !== $tag) {
+            fwrite(STDERR, "round $i $tag: got $v/$t for id $id\n");
+            exit(1);
+        }
+    }
+    if ($i == 20) { $sa->close(); $sa = $a->prepare('SELECT v, ? FROM pool_t WHERE id = ?'); }
+}
+echo "ok\n";
+"""
+
+
+def test_prepared_statements_interleave_across_sessions(galera, sluice, other_db, tmp_path):
+    """PHP mysqli (server-side prepared statements): two sessions with three statements, two of
+    them the same text, execute in turns over one pooled connection per node."""
+    s = start(galera, sluice, {"max_per_node": 1})
+    script = tmp_path / "prepared.php"
+    script.write_text(PHP_PREPARED)
+    out = subprocess.run(["php", str(script), str(s.port), USER, PASSWORD, DB],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
+
+
+def test_a_transaction_keeps_its_connection(galera, sluice, other_db):
+    """Inside BEGIN ... COMMIT every statement runs on one node connection, and no other
+    session gets it meanwhile."""
+    s = start(galera, sluice, {"max_per_node": 2})
+    a, b = connect(s), connect(s)
+    try:
+        one(a, "BEGIN")
+        tid = one(a, "SELECT CONNECTION_ID()")[0]
+        for k in range(10):
+            one(a, "UPDATE pool_t SET v = v WHERE id = %s", (k + 1,))
+            other = one(b, "/* sluice:primary */ SELECT CONNECTION_ID()")[0]
+            assert other != tid
+            assert one(a, "SELECT CONNECTION_ID()") == (tid,)
+        one(a, "COMMIT")
+    finally:
+        a.close()
+        b.close()
+
+
+def test_kill_query_reaches_the_statement_running_now(galera, sluice, other_db):
+    """Two pooled sessions sleep; KILL QUERY with one's id (the greeting's, as
+    mysqlclient's thread_id() gives it) interrupts that one only."""
+    s = start(galera, sluice, {"max_per_node": 3})
+    victim = MySQLdb.connect(host=HOST, port=s.port, user=USER, passwd=PASSWORD, db=DB)
+    bystander = connect(s)
+    results = {}
+
+    def sleep(name, conn):
+        t0 = time.monotonic()
+        try:
+            cur = conn.cursor()
+            cur.execute("SELECT SLEEP(15)")
+            results[name] = (cur.fetchone(), time.monotonic() - t0)
+        except (MySQLdb.Error, pymysql.err.MySQLError) as e:
+            results[name] = (e.args[0], time.monotonic() - t0)
+
+    threads = [threading.Thread(target=sleep, args=("victim", victim)),
+               threading.Thread(target=sleep, args=("bystander", bystander))]
+    for t in threads:
+        t.start()
+    killer = connect(s)
+    try:
+        time.sleep(1.5)
+        one(killer, f"KILL QUERY {victim.thread_id()}")
+        threads[0].join(10)
+        assert "victim" in results and results["victim"][1] < 10, results
+        assert results["victim"][0] in ((1,), 1317), results
+        assert threads[1].is_alive(), "the bystander's statement was interrupted too"
+        cur = victim.cursor()
+        cur.execute("SELECT 'alive'")
+        assert cur.fetchone() == ("alive",)
+    finally:
+        threads[1].join(20)
+        killer.close()
+        victim.close()
+        bystander.close()
+    assert results["bystander"][0] == (0,), results
+
+
+def test_a_killed_node_loses_its_pooled_connections(galera, sluice, other_db):
+    """SIGKILL node3 while the pool holds idle connections to it: they are closed (the
+    stats say so), reads go on on node2, and node3 comes back."""
+    s = start(galera, sluice, {"max_per_node": 4, "min_idle": 4})
+    clients = [connect(s) for _ in range(6)]
+    try:
+        for _ in range(3):
+            for conn in clients:
+                assert one(conn, "SELECT v FROM pool_t WHERE id = 3") == (30,)
+        wait_until(lambda: per_node(s, "idle_connections").get("node3", 0) > 0,
+                   "idle pooled connections to node3")
+        galera.kill(2)
+        wait_until(lambda: per_node(s, "connections").get("node3", 1) == 0,
+                   "node3's pooled connections to close", timeout=30,
+                   detail=lambda: str(per_node(s, "connections")))
+        assert per_node(s, "idle_connections").get("node3") == 0
+        for conn in clients:
+            assert one(conn, "SELECT v FROM pool_t WHERE id = 4") == (40,)
+    finally:
+        if not galera.is_running(2):
+            galera.restart(2)
+        for conn in clients:
+            conn.close()
+
+
+def test_session_mode_keeps_connections_with_their_session(galera, sluice, other_db):
+    """pool.mode: session is the old behaviour: a session's node connection is its own (the
+    same CONNECTION_ID() on the writer every time) and nothing is idle in the pool."""
+    s = start(galera, sluice, {"mode": "session"})
+    a, b = connect(s), connect(s)
+    try:
+        ids_a = {one(a, "/* sluice:primary */ SELECT CONNECTION_ID()")[0] for _ in range(5)}
+        ids_b = {one(b, "/* sluice:primary */ SELECT CONNECTION_ID()")[0] for _ in range(5)}
+        assert len(ids_a) == 1 and len(ids_b) == 1 and ids_a != ids_b
+        assert sum(per_node(s, "idle_connections").values()) == 0
+    finally:
+        a.close()
+        b.close()
