@@ -29,6 +29,8 @@
 #include "net/net.h"
 #include "net/pipe.h"
 #include "mysql/packet.h"
+#include "mysql/resp.h"
+#include "mysql/wire.h"
 #include "session/close_reason.h"
 #include "session/session.h"
 #include "monitor/snapshot.h"
@@ -230,15 +232,18 @@ static void tcp_refuse(struct tcp_session *s, const char *fmt, ...) SLUICE_PRINT
 static void tcp_refuse(struct tcp_session *s, const char *fmt, ...)
 {
 	char msg[256];
-	uint8_t pkt[MYSQL_HEADER_LEN + 300];
+	struct mysql_writer w;
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_warn(s->tag, "refused: %s", msg);
-	size_t n = mysql_write_err(pkt, sizeof(pkt), 0, MYSQL_ER_UNKNOWN_ERROR, "HY000", msg);
-	evbuffer_add(pipe_output(s->client), pkt, n);
+	mysql_writer_init(&w);
+	mysql_write_err41(&w, 0, MYSQL_ER_UNKNOWN_ERROR, "HY000", msg);
+	if (w.ok)
+		evbuffer_add(pipe_output(s->client), w.data, w.len);
+	mysql_writer_deinit(&w);
 	tcp_flush_and_close(s, s->client, CLOSE_REASON_no_node, "refused");
 }
 

@@ -1,61 +1,48 @@
 /*
- * Unit tests for src/mysql/packet.c: the exact bytes of ERR packets with a
- * SQLSTATE and in the pre-handshake form, the header's length and sequence
- * id, cutting the message to the caller's capacity, and refusing (returning
- * 0, writing nothing) when even the fixed part does not fit.
+ * Unit tests for the ERR packet as sluice writes it (mysql_write_err41,
+ * src/mysql/resp.c): the exact bytes, header length and sequence id
+ * included, appended after what the writer already holds, and a message
+ * that is never cut: past 16 MiB - 1 bytes of payload it continues in the
+ * next packet.
  */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mysql/packet.h"
+#include "mysql/resp.h"
+#include "mysql/wire.h"
 #include "check.h"
-
-#define SENTINEL 0xa5 /* fills the buffer so stray writes show */
 
 struct err_case {
 	const char *name;
-	size_t cap; /* what the caller says out[] holds */
 	uint8_t seq;
 	uint16_t code;
 	const char *sqlstate;
 	const char *message;
-	size_t want_len;  /* 0: refused */
+	size_t want_len;
 	const char *want; /* the whole packet, header included */
 };
 
 /* The strings are split header / marker and code / SQLSTATE / message so a
  * hex escape never swallows the next character. */
 static const struct err_case err_cases[] = {
-	{"access denied with SQLSTATE", 64, 2, 1045, "28000", "Access denied", 26,
+	{"access denied with SQLSTATE", 2, 1045, "28000", "Access denied", 26,
 	 "\x16\x00\x00\x02"
 	 "\xff\x15\x04"
 	 "#28000"
 	 "Access denied"},
-	{"before the handshake: no SQLSTATE marker", 64, 0, MYSQL_ER_UNKNOWN_ERROR, NULL,
-	 "no healthy node", 22,
-	 "\x12\x00\x00\x00"
+	{"a refused client, before the handshake", 0, MYSQL_ER_UNKNOWN_ERROR, "HY000",
+	 "no healthy node", 28,
+	 "\x18\x00\x00\x00"
 	 "\xff\x51\x04"
+	 "#HY000"
 	 "no healthy node"},
-	{"message cut to the capacity", 19, 1, 1045, "28000", "Access denied", 19,
-	 "\x0f\x00\x00\x01"
-	 "\xff\x15\x04"
-	 "#28000"
-	 "Access"},
-	{"room for the fixed part only: empty message", 13, 1, 1045, "28000", "Access denied", 13,
-	 "\x09\x00\x00\x01"
-	 "\xff\x15\x04"
-	 "#28000"},
-	{"one byte short of the fixed part", 12, 1, 1045, "28000", "Access denied", 0, ""},
-	{"pre-handshake, fixed part only", 7, 0, MYSQL_ER_UNKNOWN_ERROR, NULL, "no healthy node", 7,
-	 "\x03\x00\x00\x00"
-	 "\xff\x51\x04"},
-	{"pre-handshake, one byte short", 6, 0, MYSQL_ER_UNKNOWN_ERROR, NULL, "x", 0, ""},
-	{"no room at all", 0, 0, 1045, "28000", "x", 0, ""},
-	{"empty message", 64, 1, MYSQL_ER_UNKNOWN_ERROR, "HY000", "", 13,
+	{"empty message", 1, MYSQL_ER_UNKNOWN_ERROR, "HY000", "", 13,
 	 "\x09\x00\x00\x01"
 	 "\xff\x51\x04"
 	 "#HY000"},
-	{"sequence id 255 and code 0xffff", 64, 255, 0xffff, "HY000", "x", 14,
+	{"sequence id 255 and code 0xffff", 255, 0xffff, "HY000", "x", 14,
 	 "\x0a\x00\x00\xff"
 	 "\xff\xff\xff"
 	 "#HY000"
@@ -66,53 +53,71 @@ static void test_err_bytes(void)
 {
 	for (size_t i = 0; i < sizeof(err_cases) / sizeof(err_cases[0]); i++) {
 		const struct err_case *c = &err_cases[i];
-		uint8_t out[128];
-		size_t len;
+		struct mysql_writer w;
 
 		check_case("%s", c->name);
-		memset(out, SENTINEL, sizeof(out));
-		len = mysql_write_err(out, c->cap, c->seq, c->code, c->sqlstate, c->message);
-		CHECK_EQ_INT(len, c->want_len);
-		if (len == c->want_len)
-			CHECK_EQ_MEM(out, c->want, len);
-		if (len >= MYSQL_HEADER_LEN) {
-			/* The header agrees with what was returned. */
-			CHECK_EQ_INT(out[0] | out[1] << 8 | out[2] << 16, len - MYSQL_HEADER_LEN);
-			CHECK_EQ_INT(out[3], c->seq);
+		mysql_writer_init(&w);
+		/* An earlier packet in the writer stays as it was. */
+		mysql_packet_begin(&w, 9);
+		mysql_put_bytes(&w, "prev", 4);
+		mysql_packet_end(&w);
+		mysql_write_err41(&w, c->seq, c->code, c->sqlstate, c->message);
+		if (CHECK(w.ok) && CHECK_EQ_INT(w.len, 8 + c->want_len)) {
+			CHECK_EQ_MEM(w.data, "\x04\x00\x00\x09prev", 8);
+			CHECK_EQ_MEM(w.data + 8, c->want, c->want_len);
 		}
-		/* Nothing past the packet was written, refused or not. */
-		size_t stray = len;
-		while (stray < sizeof(out) && out[stray] == SENTINEL)
-			stray++;
-		CHECK_EQ_INT(stray, sizeof(out));
+		mysql_writer_deinit(&w);
 	}
 }
 
-/* A payload over 255 bytes uses the second length byte. */
+/* A payload over 255 bytes uses the second length byte; the message is
+ * written whole, never cut. */
 static void test_err_long_message(void)
 {
 	char message[301];
-	uint8_t out[512];
-	size_t len;
+	struct mysql_writer w;
 
 	memset(message, 'm', 300);
 	message[300] = '\0';
-	len = mysql_write_err(out, sizeof(out), 3, 1045, "28000", message);
-	CHECK_EQ_INT(len, MYSQL_HEADER_LEN + 9 + 300);
-	CHECK_EQ_MEM(out, "\x35\x01\x00\x03\xff\x15\x04#28000mm", 15);
-	CHECK_EQ_INT(out[len - 1], 'm');
+	mysql_writer_init(&w);
+	mysql_write_err41(&w, 3, 1045, "28000", message);
+	if (CHECK(w.ok) && CHECK_EQ_INT(w.len, MYSQL_HEADER_LEN + 9 + 300)) {
+		CHECK_EQ_MEM(w.data, "\x35\x01\x00\x03\xff\x15\x04#28000mm", 15);
+		CHECK_EQ_INT(w.data[w.len - 1], 'm');
+	}
+	mysql_writer_deinit(&w);
+}
 
-	/* The same message cut by a capacity just under the full packet. */
-	len = mysql_write_err(out, 300, 3, 1045, "28000", message);
-	CHECK_EQ_INT(len, 300);
-	CHECK_EQ_MEM(out, "\x28\x01\x00\x03", 4);
+/* A message that fills the payload to 16 MiB - 1 is not cut either: the
+ * protocol then wants a trailing empty packet with the next sequence id. */
+static void test_err_message_at_the_packet_limit(void)
+{
+	size_t msg_len = MYSQL_MAX_PAYLOAD - 9;
+	char *message = malloc(msg_len + 1);
+	struct mysql_writer w;
+
+	if (!CHECK(message != NULL))
+		return;
+	memset(message, 'm', msg_len);
+	message[msg_len] = '\0';
+	mysql_writer_init(&w);
+	mysql_write_err41(&w, 3, 1045, "28000", message);
+	if (CHECK(w.ok) && CHECK_EQ_INT(w.len, MYSQL_HEADER_LEN + MYSQL_MAX_PAYLOAD + 4)) {
+		CHECK_EQ_MEM(w.data, "\xff\xff\xff\x03\xff\x15\x04#28000mm", 15);
+		CHECK_EQ_INT(w.data[MYSQL_HEADER_LEN + MYSQL_MAX_PAYLOAD - 1], 'm');
+		CHECK_EQ_MEM(w.data + MYSQL_HEADER_LEN + MYSQL_MAX_PAYLOAD, "\x00\x00\x00\x04", 4);
+	}
+	mysql_writer_deinit(&w);
+	free(message);
 }
 
 int main(void)
 {
 	static const struct check_test tests[] = {
-		{"mysql_write_err bytes", test_err_bytes},
-		{"mysql_write_err long message", test_err_long_message},
+		{"mysql_write_err41 bytes", test_err_bytes},
+		{"mysql_write_err41 long message", test_err_long_message},
+		{"mysql_write_err41 message at the packet limit",
+		 test_err_message_at_the_packet_limit},
 	};
 	return CHECK_RUN(tests);
 }
