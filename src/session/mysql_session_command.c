@@ -403,6 +403,10 @@ void ms_next_command(struct mysql_session *s)
 
 	switch (cmd) {
 	case COM_QUIT:
+		/* What the next statements might have asked for no longer
+		 * matters: give back what only that held. */
+		s->hold = 0;
+		ms_give_back(s);
 		ms_close(s, CLOSE_REASON_client_quit, "client quit");
 		return;
 	case COM_CHANGE_USER:

@@ -221,6 +221,8 @@ enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *logi
 	struct mysql_session *s = c->s;
 	struct pool *p = worker_pool(s->w);
 	bool for_session = strcmp(ident->user, s->user_name) == 0 && db == s->db;
+	/* A login (or change of user) takes only a connection already in its
+	 * database: the node must be the one to say whether it exists. */
 	struct pool_want want = {
 		.ident = ident,
 		.db = db,
@@ -264,16 +266,13 @@ enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *logi
 	return MS_OPEN_STARTED;
 }
 
-/* A connection for the session's user to c's node. exact_db: only one
- * already in the session's database (a login, where the node must be the
- * one to say whether the database exists). */
-enum ms_open ms_conn_open(struct ms_conn *c, bool exact_db)
+/* A connection for the session's user to c's node. */
+enum ms_open ms_conn_open(struct ms_conn *c)
 {
 	struct mysql_session *s = c->s;
 	struct backend_login login = ms_session_login(s);
 	struct pool_ident ident;
 
-	(void)exact_db; /* ms_conn_open_as tells by the session's state */
 	ms_session_ident(s, &ident);
 	return ms_conn_open_as(c, &login, &ident, s->db);
 }

@@ -316,7 +316,7 @@ enum ms_open {
 void ms_conn_set_state(struct ms_conn *c, enum conn_state next);
 void ms_conn_release(struct ms_conn *c);
 void ms_registry_update(struct mysql_session *s);
-enum ms_open ms_conn_open(struct ms_conn *c, bool exact_db);
+enum ms_open ms_conn_open(struct ms_conn *c);
 enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *login,
 			     const struct pool_ident *ident, const char *db);
 void ms_session_ident(const struct mysql_session *s, struct pool_ident *ident);

@@ -51,7 +51,7 @@ void ms_kill_continue(struct mysql_session *s)
 		char sql[64];
 
 		if (c->state == CONN_NONE) {
-			enum ms_open r = ms_conn_open(c, false);
+			enum ms_open r = ms_conn_open(c);
 			if (r == MS_OPEN_FAILED) {
 				s->kill_next++;
 				continue;

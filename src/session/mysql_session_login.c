@@ -109,7 +109,7 @@ void ms_connect_next(struct mysql_session *s)
 {
 	for (; s->attempt < s->n_order; s->attempt++) {
 		struct ms_conn *c = &s->conns[s->order[s->attempt]];
-		switch (ms_conn_open(c, true)) {
+		switch (ms_conn_open(c)) {
 		case MS_OPEN_READY:
 			first_login_done(c);
 			return;

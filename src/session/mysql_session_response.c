@@ -137,6 +137,8 @@ static void hold_connection(struct mysql_session *s)
 {
 	uint8_t hold = 0;
 
+	if (s->dec.reason == ROUTER_REASON_diagnostics)
+		return; /* SHOW WARNINGS and the like leave the warnings as they were */
 	if (s->hold)
 		s->hold--;
 	if (s->resp.last_insert_id && !s->resp.error)

@@ -207,6 +207,15 @@ static bool node_usable(struct pool *p, size_t c, size_t n)
 	return nv->up && nv->admin == NODE_ADMIN_READY;
 }
 
+/* Close every idle connection to (c, n). */
+static void purge_node(struct pool *p, size_t c, size_t n, const char *why)
+{
+	struct pool_node *pn = &p->nodes[c][n];
+
+	while (!list_empty(&pn->idle))
+		close_idle(p, list_entry(pn->idle.next, struct pool_conn, link), why);
+}
+
 /* How well pc suits want: higher is better, negative is not at all. */
 static int suitability(const struct pool_conn *pc, const struct pool_want *want)
 {
@@ -235,6 +244,8 @@ enum pool_grant pool_acquire(struct pool *p, size_t c, size_t n, const struct po
 	int best_score = -1;
 
 	*out = NULL;
+	if (!node_usable(p, c, n))
+		purge_node(p, c, n, "node down or in maintenance");
 	/* Newest first: it is the likeliest to be the caller's own. */
 	for (struct list *it = pn->idle.prev; it != &pn->idle; it = it->prev) {
 		struct pool_conn *pc = list_entry(it, struct pool_conn, link);
@@ -350,16 +361,17 @@ static void sweep(struct pool *p, bool all)
 		const struct config_pool *lim = limits(p, c);
 		for (size_t n = 0; n < p->cfg->clusters[c].n_nodes; n++) {
 			struct pool_node *pn = &p->nodes[c][n];
-			bool usable = node_usable(p, c, n);
-			struct list *it = pn->idle.next;
-			while (it != &pn->idle) {
-				struct pool_conn *pc = list_entry(it, struct pool_conn, link);
-				it = it->next;
-				if (all || !usable)
-					close_idle(p, pc, all ? "reload" : "node down or in maintenance");
-				else if (pn->n_idle > lim->min_idle &&
-					 now - pc->idle_since_ms >= lim->idle_timeout_ms)
-					close_idle(p, pc, "idle_timeout");
+			if (all || !node_usable(p, c, n)) {
+				purge_node(p, c, n, all ? "reload" : "node down or in maintenance");
+				continue;
+			}
+			/* Oldest first. */
+			while (pn->n_idle > lim->min_idle) {
+				struct pool_conn *pc =
+					list_entry(pn->idle.next, struct pool_conn, link);
+				if (now - pc->idle_since_ms < lim->idle_timeout_ms)
+					break;
+				close_idle(p, pc, "idle_timeout");
 			}
 		}
 	}
@@ -427,11 +439,7 @@ void pool_destroy(struct pool *p)
 	if (p->nodes) {
 		for (size_t c = 0; c < p->n_clusters; c++) {
 			for (size_t n = 0; p->nodes[c] && n < p->cfg->clusters[c].n_nodes; n++) {
-				struct pool_node *pn = &p->nodes[c][n];
-				while (!list_empty(&pn->idle))
-					close_idle(p, list_entry(pn->idle.next, struct pool_conn,
-								 link),
-						   "shutdown");
+				purge_node(p, c, n, "shutdown");
 			}
 			free(p->nodes[c]);
 		}
