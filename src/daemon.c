@@ -132,7 +132,13 @@ struct daemon *daemon_create(struct config *cfg)
 	bool stats_failed;
 	if (cfg->stats_given && !(s->env.feed = feed_create(cfg->workers, cfg->stats.feed_rate)))
 		goto fail;
-	s->stats = stats_server_create(s, &stats_failed);
+	/* The workers are made below: the stats server reads them only once started, after them. */
+	struct stats_sources stats_src = {.workers = s->workers,
+					  .n_workers = cfg->workers,
+					  .listeners = s->listeners,
+					  .n_listeners = s->n_listeners,
+					  .feed = s->env.feed};
+	s->stats = stats_server_create(cfg, &stats_src, &stats_failed);
 	if (stats_failed)
 		goto fail;
 	for (unsigned i = 0; i < cfg->workers; i++) {

@@ -32,7 +32,6 @@
 #include "log.h"
 #include "net/net.h"
 #include "monitor/opstate.h"
-#include "daemon.h"
 #include "sluice_version.h"
 #include "monitor/snapshot.h"
 #include "stats/stats_render.h"
@@ -78,7 +77,7 @@ struct http_conn {
 };
 
 struct stats_server {
-	struct daemon *srv;
+	struct stats_sources src; /* what it reads of the daemon */
 	/* The configuration in effect (a reference), stats thread only: the one the newest
 	 * snapshot was built from, so a reload reaches the stats with its first snapshot
 	 * (stats_config). */
@@ -155,7 +154,7 @@ struct view_store {
 static bool view_init(struct stats_server *ss, struct view_store *st)
 {
 	const struct config *cfg = stats_config(ss);
-	struct daemon *srv = ss->srv;
+	const struct stats_sources *src = &ss->src;
 	size_t total = 0;
 
 	memset(st, 0, sizeof(*st));
@@ -169,20 +168,20 @@ static bool view_init(struct stats_server *ss, struct view_store *st)
 	st->listeners = calloc(cfg->n_listeners ? cfg->n_listeners : 1, sizeof(*st->listeners));
 	if (!st->first || !st->nodes || !st->listeners)
 		return false;
-	for (size_t w = 0; w < srv->n_workers; w++) {
+	for (size_t w = 0; w < src->n_workers; w++) {
 		for (size_t c = 0; c < cfg->n_clusters; c++)
 			for (size_t n = 0; n < cfg->clusters[c].n_nodes; n++)
 				stats_add(&st->nodes[st->first[c] + n],
-					  worker_node_stats(srv->workers[w], c, n));
-		const uint64_t *reasons = worker_reasons(srv->workers[w]);
+					  worker_node_stats(src->workers[w], c, n));
+		const uint64_t *reasons = worker_reasons(src->workers[w]);
 		for (size_t r = 0; r < ROUTER_REASON_COUNT; r++)
 			st->v.reasons[r] += reasons[r];
-		const uint64_t *closes = worker_closes(srv->workers[w]);
+		const uint64_t *closes = worker_closes(src->workers[w]);
 		for (size_t r = 0; r < CLOSE_REASON_COUNT; r++)
 			st->v.closes[r] += closes[r];
 	}
-	for (size_t i = 0; i < srv->n_listeners; i++)
-		st->listeners[i] = listener_counts(srv->listeners[i]);
+	for (size_t i = 0; i < src->n_listeners; i++)
+		st->listeners[i] = listener_counts(src->listeners[i]);
 	st->snap = current_snapshot(ss);
 	st->v.cfg = cfg;
 	st->v.snap = st->snap;
@@ -489,7 +488,7 @@ static void conn_closed(struct evhttp_connection *conn, void *arg)
 
 	if (hc->streaming) {
 		TAILQ_REMOVE(&ss->clients, hc, sse_link);
-		feed_listen(ss->srv->env.feed, -1, EVENTS_TICK_MS);
+		feed_listen(ss->src.feed, -1, EVENTS_TICK_MS);
 	}
 	if (hc->sse && !evhttp_request_get_connection(hc->sse))
 		evhttp_request_free(hc->sse); /* detached by the failure */
@@ -574,7 +573,7 @@ static void sse_open(struct stats_server *ss, struct evhttp_request *req, struct
 	/* An event stream is long-lived: no idle timeout on it. */
 	evhttp_connection_set_timeout(conn, -1);
 	TAILQ_INSERT_TAIL(&ss->clients, cl, sse_link);
-	feed_listen(ss->srv->env.feed, +1, EVENTS_TICK_MS);
+	feed_listen(ss->src.feed, +1, EVENTS_TICK_MS);
 	struct evbuffer *hello = evbuffer_new();
 	if (hello) {
 		evbuffer_add_printf(hello, ": sluice %s\nretry: 2000\n\n", SLUICE_VERSION);
@@ -622,7 +621,7 @@ static void sse_statements(struct stats_server *ss, const struct stats_view *v)
 {
 	struct feed_item items[FEED_BATCH];
 	uint64_t dropped;
-	size_t n = feed_take(ss->srv->env.feed, EVENTS_TICK_MS, items, FEED_BATCH, &dropped);
+	size_t n = feed_take(ss->src.feed, EVENTS_TICK_MS, items, FEED_BATCH, &dropped);
 	const struct config *cfg = v->cfg;
 
 	for (size_t i = 0; i < n; i++) {
@@ -807,9 +806,9 @@ static void *stats_main(void *arg)
 	return NULL;
 }
 
-struct stats_server *stats_server_create(struct daemon *srv, bool *failed)
+struct stats_server *stats_server_create(const struct config *cfg, const struct stats_sources *src,
+					 bool *failed)
 {
-	const struct config *cfg = srv->cfg;
 	struct stats_server *ss;
 	char addr[64];
 
@@ -820,7 +819,7 @@ struct stats_server *stats_server_create(struct daemon *srv, bool *failed)
 	ss = calloc(1, sizeof(*ss));
 	if (!ss)
 		return NULL;
-	ss->srv = srv;
+	ss->src = *src;
 	ss->cfg = config_ref(cfg);
 	ss->started_mono_ms = failover_now_ms();
 	pthread_mutex_init(&ss->lock, NULL);

@@ -12,16 +12,33 @@
 #define SLUICE_STATS_SERVER_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
-struct daemon;
+struct config;
+struct feed;
+struct listener;
 struct snapshot;
 struct stats_server;
+struct worker;
 
-/* Bind stats.bind for srv (which must outlive it). NULL when the config has no stats block
- * (not an error) or, with a log line naming the config location, when the bind fails;
- * *failed tells the two apart. */
-struct stats_server *stats_server_create(struct daemon *srv, bool *failed)
-	__attribute__((warn_unused_result));
+/* What the server reads of the daemon that runs it. The arrays and the feed stay the
+ * daemon's and must outlive the server. They are read on the stats thread only, so the
+ * workers may still be created after stats_server_create(): workers[0..n_workers) must be
+ * whole before stats_server_start(). */
+struct stats_sources {
+	struct worker *const *workers; /* their counter shards */
+	size_t n_workers;
+	struct listener *const *listeners; /* their connection counts */
+	size_t n_listeners;
+	struct feed *feed; /* the statement feed behind the event stream */
+};
+
+/* Bind stats.bind of cfg (the configuration at start; a reference is taken, later ones
+ * come with the snapshots). *src is copied. NULL when cfg has no stats block (not an
+ * error) or, with a log line naming the config location, when the bind fails; *failed
+ * tells the two apart. */
+struct stats_server *stats_server_create(const struct config *cfg, const struct stats_sources *src,
+					 bool *failed) __attribute__((warn_unused_result));
 
 /* Start serving on its own thread. */
 bool stats_server_start(struct stats_server *ss) __attribute__((warn_unused_result));
