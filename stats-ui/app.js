@@ -311,7 +311,9 @@ function updateCard(k, c, n, doc) {
 		}));
 	renderGalera(k.galera, n.galera, (c.nodes || []).length);
 	const kc = n.counters || {};
-	k.counters.replaceChildren(`${fmtCount(kc.open_connections)} open · ${fmtCount(kc.statements)} stmts · `,
+	k.counters.replaceChildren(`${fmtCount(kc.open_connections)} open (${fmtCount(kc.in_use_connections)} in use, ` +
+		`${fmtCount(kc.idle_connections)} pooled) · ${fmtCount(kc.pool_reuses)} reused · ` +
+		`${fmtCount(kc.pool_waits)} waits · ${fmtCount(kc.statements)} stmts · `,
 		el('span', num(kc.errors) > 0 ? (recentErrors ? 'bad' : 'warn') : '', `${fmtCount(kc.errors)} errors`),
 		` · ${fmtCount(kc.connects)} connects (${fmtCount(kc.connect_failures)} failed)` +
 		` · in ${fmtBytes(kc.bytes_in)} / out ${fmtBytes(kc.bytes_out)}`);
