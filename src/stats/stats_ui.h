@@ -1,6 +1,8 @@
 /*
  * The dashboard's files (stats-ui/), built into the binary by scripts/embed_files.py at
- * build time; the stats server serves them by name, index.html at "/".
+ * build time; the stats server serves them by name, index.html at "/". The generated
+ * table (stats_ui_files.c in the build tree) includes this header, so the compiler checks
+ * it against the declaration below.
  */
 #ifndef SLUICE_STATS_UI_H
 #define SLUICE_STATS_UI_H
