@@ -22,6 +22,14 @@ void history_clear(struct history *h)
 	h->reorder_version = h->version;
 }
 
+void history_deinit(struct history *h)
+{
+	history_clear(h);
+	free(h->items);
+	h->items = NULL;
+	h->cap = 0;
+}
+
 bool history_add(struct history *h, const uint8_t *payload, size_t len)
 {
 	size_t dup = h->n;
@@ -37,6 +45,14 @@ bool history_add(struct history *h, const uint8_t *payload, size_t len)
 		return true; /* already the last word: nothing changes */
 	if (dup == h->n && (h->n == HISTORY_MAX_ENTRIES || h->bytes + len > HISTORY_MAX_BYTES))
 		return false;
+	if (dup == h->n && h->n == h->cap) {
+		size_t cap = h->cap ? h->cap * 2 : 4;
+		struct history_entry *items = realloc(h->items, cap * sizeof(*items));
+		if (!items)
+			return false;
+		h->items = items;
+		h->cap = cap;
+	}
 	copy = malloc(len ? len : 1);
 	if (!copy)
 		return false;

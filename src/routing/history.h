@@ -22,8 +22,8 @@ struct history_entry {
 };
 
 struct history {
-	struct history_entry items[HISTORY_MAX_ENTRIES];
-	size_t n;
+	struct history_entry *items; /* grown as needed (most sessions have none) */
+	size_t n, cap;
 	size_t bytes;
 	/* Bumped on every change, including a move of a repeated entry, so a
 	 * connection knows whether it has run exactly this history. */
@@ -35,7 +35,10 @@ struct history {
 };
 
 void history_init(struct history *h);
+/* Forget every entry (the version moves on). */
 void history_clear(struct history *h);
+/* history_clear, and release the memory. */
+void history_deinit(struct history *h);
 
 /* Append a copy of payload. An identical earlier entry is dropped first:
  * SET assignments are idempotent, so running the later copy last leaves

@@ -191,10 +191,12 @@ static void ms_destroy(struct worker_session *ws)
 	registry_remove(s->id); /* before the wake event goes: see registry_ctl */
 	if (s->ctl.wake)
 		event_free(s->ctl.wake);
+	free(s->ctl.threads);
+	free(s->ctl.seen);
 	for (size_t i = 0; s->conns && i < s->n_conns; i++)
 		ms_conn_release(&s->conns[i]);
 	free(s->conns);
-	history_clear(&s->hist);
+	history_deinit(&s->hist);
 	stmt_table_deinit(&s->stmts);
 	free(s->saved);
 	free(s->retry);
@@ -206,7 +208,8 @@ static void ms_destroy(struct worker_session *ws)
 	if (s->timer)
 		event_free(s->timer);
 	free(s->attrs);
-	mysql_change_user_deinit(&s->cu);
+	ms_cu_free(s);
+	free(s->kill);
 	OPENSSL_cleanse(s->sha1_pw, sizeof(s->sha1_pw));
 	OPENSSL_cleanse(s->cu_sha1_pw, sizeof(s->cu_sha1_pw));
 	listener_session_ended(s->l);
@@ -237,10 +240,10 @@ void ms_close(struct mysql_session *s, enum close_reason reason, const char *why
 		  close_reason_str(s->close_reason), why, s->commands);
 	worker_count_close(s->w, s->close_reason);
 	ms_set_state(s, MS_CLOSED);
-	if (s->kill_pending) {
+	if (s->kill && s->kill->pending) {
 		/* Our KILL of another session ends unfinished: release it. */
-		registry_kill(s->kill_victim, REGISTRY_KILL_NONE);
-		s->kill_pending = false;
+		registry_kill(s->kill->victim, REGISTRY_KILL_NONE);
+		s->kill->pending = false;
 	}
 	if (s->client) {
 		/* What is still queued is dropped with the pipe in the reaper. */
@@ -347,7 +350,7 @@ static void ms_reconfigure(struct worker_session *ws, const struct config *cfg)
 	if (s->user)
 		s->user = ms_find_user_in(cfg, s->user_name);
 	if (s->cu_user)
-		s->cu_user = ms_find_user_in(cfg, s->cu.user);
+		s->cu_user = s->cu ? ms_find_user_in(cfg, s->cu->user) : NULL;
 }
 
 /* Copy up to *left bytes of the current packet from src to dst (or drop
@@ -555,9 +558,16 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 	s->conns = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->conns));
 	if (!s->conns)
 		goto fail;
+	s->ctl.threads = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->ctl.threads));
+	s->ctl.seen = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->ctl.seen));
+	if (!s->ctl.threads || !s->ctl.seen)
+		goto fail;
+	s->ctl.n_nodes = (int)s->n_conns;
 	for (size_t i = 0; i < s->n_conns; i++) {
 		s->conns[i].s = s;
 		s->conns[i].node = (int)i;
+		atomic_init(&s->ctl.threads[i], 0);
+		atomic_init(&s->ctl.seen[i], 0);
 	}
 	config_addr_str(peer, addr, sizeof(addr));
 	snprintf(s->tag, sizeof(s->tag), "C-%u %s@%s", s->id, lc->name, addr);
@@ -596,6 +606,8 @@ fail:
 			event_free(s->ctl.wake);
 		stmt_table_deinit(&s->stmts);
 		free(s->conns);
+		free(s->ctl.threads);
+		free(s->ctl.seen);
 		free(s);
 	}
 	listener_session_ended(l);

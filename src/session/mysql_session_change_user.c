@@ -31,7 +31,7 @@ void ms_check_change_user(struct mysql_session *s, const uint8_t *answer, size_t
 	if (!s->cu_user || len == 0 ||
 	    !mysql_native_check(s->cu_user->double_sha1, s->scramble, MYSQL_SCRAMBLE_LEN, answer,
 				len, sha1_pw)) {
-		ms_deny(s, s->seq, s->cu.user, len > 0);
+		ms_deny(s, s->seq, s->cu->user, len > 0);
 		return;
 	}
 	/* The session keeps its current key until the node agrees. */
@@ -44,26 +44,26 @@ void ms_check_change_user(struct mysql_session *s, const uint8_t *answer, size_t
 		if (s->conns[i].state == CONN_IDLE)
 			c = &s->conns[i];
 	struct backend_login login = {
-		.user = s->cu.user,
+		.user = s->cu->user,
 		.sha1_pw = s->cu_sha1_pw,
 		.password = s->cu_user->password,
-		.db = s->cu.db[0] ? s->cu.db : NULL,
+		.db = s->cu->db[0] ? s->cu->db : NULL,
 		.caps = s->caps,
 		.max_packet = s->max_packet,
-		.charset = s->cu.charset ? (uint8_t)s->cu.charset : s->charset,
-		.attrs = s->cu.attrs,
-		.attrs_len = s->cu.attrs_len,
+		.charset = s->cu->charset ? (uint8_t)s->cu->charset : s->charset,
+		.attrs = s->cu->attrs,
+		.attrs_len = s->cu->attrs_len,
 	};
 	if (!c) {
 		/* The session holds no connection (they went back to the
 		 * pool): one of the new user's, in the new database, from the
 		 * pool, or a new login as that user, on the writer. */
 		struct pool_ident ident;
-		snprintf(ident.user, sizeof(ident.user), "%s", s->cu.user);
+		snprintf(ident.user, sizeof(ident.user), "%s", s->cu->user);
 		ident.caps = s->caps;
 		ident.charset = login.charset;
 		c = &s->conns[v && v->writer >= 0 ? v->writer : 0];
-		switch (ms_conn_open_as(c, &login, &ident, s->cu.db)) {
+		switch (ms_conn_open_as(c, &login, &ident, s->cu->db)) {
 		case MS_OPEN_READY:
 			ms_set_state(s, MS_CHANGING_USER);
 			ms_change_user_done(c, BACKEND_OK, NULL, NULL);
@@ -80,7 +80,7 @@ void ms_check_change_user(struct mysql_session *s, const uint8_t *answer, size_t
 				    "sluice: every connection to node %s is in use "
 				    "(pool.max_per_node); change user again later",
 				    ms_node_name(s, c->node));
-			mysql_change_user_deinit(&s->cu);
+			ms_cu_free(s);
 			ms_set_state(s, MS_READY);
 			ms_process_client(s);
 			return;
@@ -153,13 +153,13 @@ void ms_change_user_done(struct ms_conn *c, enum backend_result res, const struc
 	if (res == BACKEND_REFUSED) {
 		ms_conn_stats(c)->errors++;
 		if (err->code == ER_ACCESS_DENIED_ERROR) {
-			ms_deny(s, s->seq, s->cu.user, true);
+			ms_deny(s, s->seq, s->cu->user, true);
 			return;
 		}
 		log_info(s->tag, "node %s refused the change of user: %u %s",
 			 ms_node_name(s, c->node), err->code, err->message);
 		ms_send_err(s, s->seq, err->code, err->sqlstate, "%s", err->message);
-		mysql_change_user_deinit(&s->cu);
+		ms_cu_free(s);
 		ms_set_state(s, MS_READY);
 		ms_process_client(s);
 		return;
@@ -170,18 +170,18 @@ void ms_change_user_done(struct ms_conn *c, enum backend_result res, const struc
 	mysql_writer_init(&w);
 	mysql_write_ok(&w, s->seq, &ok);
 	ms_send_writer(s, &w);
-	memcpy(s->user_name, s->cu.user, sizeof(s->user_name));
-	memcpy(s->db, s->cu.db, sizeof(s->db));
+	memcpy(s->user_name, s->cu->user, sizeof(s->user_name));
+	memcpy(s->db, s->cu->db, sizeof(s->db));
 	memcpy(s->sha1_pw, s->cu_sha1_pw, sizeof(s->sha1_pw));
 	s->user = s->cu_user;
 	/* Later connections log in with the new user's attributes. */
 	free(s->attrs);
-	s->attrs = s->cu.attrs;
-	s->attrs_len = s->cu.attrs_len;
-	s->cu.attrs = NULL;
-	if (s->cu.charset)
-		s->charset = (uint8_t)s->cu.charset;
-	mysql_change_user_deinit(&s->cu);
+	s->attrs = s->cu->attrs;
+	s->attrs_len = s->cu->attrs_len;
+	s->cu->attrs = NULL;
+	if (s->cu->charset)
+		s->charset = (uint8_t)s->cu->charset;
+	ms_cu_free(s);
 	s->status = ok.status;
 	if (how == CONN_BUSY)
 		pool_stmts_clear(c->pstmts);
@@ -194,19 +194,35 @@ void ms_change_user_done(struct ms_conn *c, enum backend_result res, const struc
 	ms_process_client(s);
 }
 
+/* The change of user is over (done, refused or abandoned). */
+void ms_cu_free(struct mysql_session *s)
+{
+	if (!s->cu)
+		return;
+	mysql_change_user_deinit(s->cu);
+	free(s->cu);
+	s->cu = NULL;
+}
+
 void ms_start_change_user(struct mysql_session *s, const uint8_t *p, uint32_t len, uint8_t seq)
 {
-	mysql_change_user_deinit(&s->cu);
-	if (!mysql_read_change_user(p, len, s->caps, &s->cu)) {
+	ms_cu_free(s);
+	s->cu = calloc(1, sizeof(*s->cu));
+	if (!s->cu) {
+		ms_fail(s, CLOSE_REASON_out_of_memory, (uint8_t)(seq + 1), MYSQL_ER_UNKNOWN_ERROR,
+			"HY000", "sluice: out of memory");
+		return;
+	}
+	if (!mysql_read_change_user(p, len, s->caps, s->cu)) {
 		ms_fail(s, CLOSE_REASON_protocol_error, (uint8_t)(seq + 1), ER_MALFORMED_PACKET,
 			"HY000", "Malformed COM_CHANGE_USER packet");
 		return;
 	}
 	evbuffer_drain(ms_cin(s), MYSQL_HEADER_LEN + len);
-	s->cu_user = ms_find_user_in(worker_config(s->w), s->cu.user);
+	s->cu_user = ms_find_user_in(worker_config(s->w), s->cu->user);
 	s->seq = (uint8_t)(seq + 1);
-	bool native = s->cu.plugin[0] == '\0' || strcmp(s->cu.plugin, NATIVE_PLUGIN) == 0;
-	if (!native || (s->cu.auth_len != MYSQL_SHA1_LEN && s->cu.auth_len != 0)) {
+	bool native = s->cu->plugin[0] == '\0' || strcmp(s->cu->plugin, NATIVE_PLUGIN) == 0;
+	if (!native || (s->cu->auth_len != MYSQL_SHA1_LEN && s->cu->auth_len != 0)) {
 		struct mysql_writer w;
 		mysql_writer_init(&w);
 		mysql_write_auth_switch(&w, s->seq, NATIVE_PLUGIN, s->scramble, MYSQL_SCRAMBLE_LEN);
@@ -216,5 +232,5 @@ void ms_start_change_user(struct mysql_session *s, const uint8_t *p, uint32_t le
 		return;
 	}
 	ms_set_state(s, MS_CU_SWITCH);
-	ms_check_change_user(s, s->cu.auth, s->cu.auth_len, seq);
+	ms_check_change_user(s, s->cu->auth, s->cu->auth_len, seq);
 }

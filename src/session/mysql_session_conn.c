@@ -304,7 +304,7 @@ void ms_pool_wait_expired(struct mysql_session *s)
 		ms_drop_command(s, ER_CON_COUNT_ERROR, "08004", "%s", msg);
 		break;
 	case MS_KILLING:
-		s->kill_next++;
+		s->kill->next++;
 		ms_kill_continue(s);
 		break;
 	default:
@@ -591,16 +591,16 @@ static void internal_done(struct ms_conn *c)
 	ms_conn_set_state(c, CONN_IDLE);
 	if (op == OP_KILL) {
 		if (ok) {
-			s->kill_done = true;
-			s->kill_next = s->kill_n;
+			s->kill->done = true;
+			s->kill->next = s->kill->n;
 		} else if (c->iresp.err.code == ER_NO_SUCH_THREAD) {
 			/* That thread is gone (the target closed it): try the
 			 * target's next node. */
-			s->kill_next++;
+			s->kill->next++;
 		} else {
-			s->kill_err = c->iresp.err;
-			s->kill_err_thread = s->kill_threads[c->node];
-			s->kill_next = s->kill_n;
+			s->kill->err = c->iresp.err;
+			s->kill->err_thread = s->kill->threads[c->node];
+			s->kill->next = s->kill->n;
 		}
 		ms_kill_continue(s);
 		return;
@@ -679,7 +679,7 @@ static void internal_lost(struct ms_conn *c, const char *why)
 	ms_conn_stats(c)->errors++;
 	ms_conn_drop(c);
 	if (op == OP_KILL) {
-		s->kill_next++;
+		s->kill->next++;
 		ms_kill_continue(s);
 		return;
 	}

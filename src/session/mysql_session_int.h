@@ -102,6 +102,21 @@ enum conn_op {
 
 struct mysql_session;
 
+/* A KILL a session carries out (MS_KILLING): the target's node threads,
+ * and the nodes to try, one at a time until one carries it out. */
+struct ms_kill {
+	uint32_t threads[CONFIG_MAX_NODES];
+	uint16_t order[CONFIG_MAX_NODES];
+	size_t n, next;
+	bool query;
+	bool done;		  /* a node carried it out */
+	bool pending;		  /* the victim is REGISTRY_KILL_PENDING because of us */
+	uint32_t id;		  /* the id the client named */
+	uint32_t victim;	  /* sluice id of the session being killed */
+	struct mysql_err err;	  /* a node's refusal (not "unknown thread") */
+	uint32_t err_thread;	  /* the thread that refusal names */
+};
+
 struct ms_conn {
 	struct mysql_session *s;
 	struct backend *be; /* NULL in CONN_NONE */
@@ -172,7 +187,7 @@ struct mysql_session {
 	uint16_t order[CONFIG_MAX_NODES]; /* login or reader candidates, best first */
 	size_t n_order, attempt;
 	bool causal_miss;	     /* readers were left out: none had the session's write */
-	struct mysql_change_user cu; /* MS_CU_SWITCH / MS_CHANGING_USER */
+	struct mysql_change_user *cu; /* MS_CU_SWITCH / MS_CHANGING_USER, else NULL */
 	uint8_t cu_sha1_pw[MYSQL_SHA1_LEN];
 	const struct config_user *cu_user;
 
@@ -226,18 +241,7 @@ struct mysql_session {
 	char wait_why[160];
 	bool resp_done; /* the response is complete once b_left is copied */
 
-	/* KILL (MS_KILLING): the target's node threads, and the nodes to try,
-	 * one at a time until one carries it out. */
-	uint32_t kill_threads[CONFIG_MAX_NODES];
-	uint16_t kill_order[CONFIG_MAX_NODES];
-	size_t kill_n, kill_next;
-	bool kill_query;
-	bool kill_done;		   /* a node carried it out */
-	bool kill_pending;	   /* the victim is REGISTRY_KILL_PENDING because of us */
-	uint32_t kill_id;	   /* the id the client named */
-	uint32_t kill_victim;	   /* sluice id of the session being killed */
-	struct mysql_err kill_err; /* a node's refusal (not "unknown thread") */
-	uint32_t kill_err_thread;  /* the thread that refusal names */
+	struct ms_kill *kill; /* MS_KILLING: the KILL this session carries out, else NULL */
 	/* What another session's KILL sees of this one (registry.h). */
 	struct registry_ctl ctl;
 
@@ -363,6 +367,7 @@ void ms_check_change_user(struct mysql_session *s, const uint8_t *answer, size_t
 void ms_forget_session_state(struct mysql_session *s, struct ms_conn *keep);
 void ms_change_user_done(struct ms_conn *c, enum backend_result res, const struct mysql_err *err,
 			 const char *why);
+void ms_cu_free(struct mysql_session *s);
 void ms_start_change_user(struct mysql_session *s, const uint8_t *p, uint32_t len, uint8_t seq);
 
 extern const struct backend_ops ms_backend_ops;

@@ -5,6 +5,7 @@
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <event2/buffer.h>
@@ -45,15 +46,15 @@ static void rename_thread(const char *msg, uint32_t from, uint32_t to, char *out
  * out, refused it, or none is left. */
 void ms_kill_continue(struct mysql_session *s)
 {
-	while (s->state == MS_KILLING && s->kill_next < s->kill_n) {
-		int node = s->kill_order[s->kill_next];
+	while (s->state == MS_KILLING && s->kill->next < s->kill->n) {
+		int node = s->kill->order[s->kill->next];
 		struct ms_conn *c = &s->conns[node];
 		char sql[64];
 
 		if (c->state == CONN_NONE) {
 			enum ms_open r = ms_conn_open(c);
 			if (r == MS_OPEN_FAILED) {
-				s->kill_next++;
+				s->kill->next++;
 				continue;
 			}
 			if (r != MS_OPEN_READY)
@@ -61,37 +62,39 @@ void ms_kill_continue(struct mysql_session *s)
 		}
 		if (c->state != CONN_IDLE)
 			return;
-		snprintf(sql, sizeof(sql), "KILL QUERY %u", s->kill_threads[node]);
-		log_debug(s->tag, "KILL %s%u -> node %s thread %u", s->kill_query ? "QUERY " : "",
-			  s->kill_id, ms_node_name(s, c->node), s->kill_threads[node]);
+		snprintf(sql, sizeof(sql), "KILL QUERY %u", s->kill->threads[node]);
+		log_debug(s->tag, "KILL %s%u -> node %s thread %u", s->kill->query ? "QUERY " : "",
+			  s->kill->id, ms_node_name(s, c->node), s->kill->threads[node]);
 		ms_conn_internal_query(c, OP_KILL, sql);
 		return;
 	}
-	if (s->state != MS_KILLING)
+	if (s->state != MS_KILLING || !s->kill)
 		return;
-	if (s->kill_pending) {
-		registry_kill(s->kill_victim,
-			      s->kill_done ? REGISTRY_KILL_CONFIRMED : REGISTRY_KILL_NONE);
-		s->kill_pending = false;
+	if (s->kill->pending) {
+		registry_kill(s->kill->victim,
+			      s->kill->done ? REGISTRY_KILL_CONFIRMED : REGISTRY_KILL_NONE);
+		s->kill->pending = false;
 	}
-	if (s->kill_done) {
+	if (s->kill->done) {
 		struct mysql_ok ok = {0, 0, s->status, 0};
 		struct mysql_writer w;
 		mysql_writer_init(&w);
 		mysql_write_ok(&w, (uint8_t)(s->cmd_seq + 1), &ok);
 		ms_send_writer(s, &w);
-	} else if (s->kill_err.code) {
+	} else if (s->kill->err.code) {
 		/* The node's error names its own thread id; the client knows the
 		 * id it asked for. */
-		char msg[sizeof(s->kill_err.message) + 16];
-		rename_thread(s->kill_err.message, s->kill_err_thread, s->kill_id, msg,
+		char msg[sizeof(s->kill->err.message) + 16];
+		rename_thread(s->kill->err.message, s->kill->err_thread, s->kill->id, msg,
 			      sizeof(msg));
-		ms_send_err(s, (uint8_t)(s->cmd_seq + 1), s->kill_err.code, s->kill_err.sqlstate,
+		ms_send_err(s, (uint8_t)(s->cmd_seq + 1), s->kill->err.code, s->kill->err.sqlstate,
 			    "%s", msg);
 	} else {
 		ms_send_err(s, (uint8_t)(s->cmd_seq + 1), ER_NO_SUCH_THREAD, "HY000",
-			    "Unknown thread id: %u", s->kill_id);
+			    "Unknown thread id: %u", s->kill->id);
 	}
+	free(s->kill);
+	s->kill = NULL;
 	ms_set_state(s, MS_READY);
 	ms_process_client(s);
 }
@@ -100,12 +103,12 @@ void ms_kill_continue(struct mysql_session *s)
  * not in the order yet. */
 static void kill_add_node(struct mysql_session *s, int node)
 {
-	if (node < 0 || (size_t)node >= s->n_conns || !s->kill_threads[node])
+	if (node < 0 || (size_t)node >= s->n_conns || !s->kill->threads[node])
 		return;
-	for (size_t i = 0; i < s->kill_n; i++)
-		if (s->kill_order[i] == node)
+	for (size_t i = 0; i < s->kill->n; i++)
+		if (s->kill->order[i] == node)
 			return;
-	s->kill_order[s->kill_n++] = (uint16_t)node;
+	s->kill->order[s->kill->n++] = (uint16_t)node;
 }
 
 /* KILL (the statement, or COM_PROCESS_KILL) names sluice's connection ids,
@@ -150,13 +153,21 @@ bool ms_handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len, uin
 			ms_close(s, CLOSE_REASON_killed, "killed itself");
 		return true;
 	}
-	memcpy(s->kill_threads, e.threads, s->n_conns * sizeof(s->kill_threads[0]));
-	s->kill_n = 0;
+	s->kill = calloc(1, sizeof(*s->kill));
+	if (!s->kill) {
+		ms_send_err(s, (uint8_t)(seq + 1), MYSQL_ER_UNKNOWN_ERROR, "HY000",
+			    "sluice: out of memory");
+		return true;
+	}
+	memcpy(s->kill->threads, e.threads, s->n_conns * sizeof(s->kill->threads[0]));
+	s->kill->n = 0;
 	kill_add_node(s, e.busy_node);
 	kill_add_node(s, v ? v->writer : -1);
 	for (size_t i = 0; i < s->n_conns; i++)
 		kill_add_node(s, (int)i);
-	if (s->kill_n == 0) {
+	if (s->kill->n == 0) {
+		free(s->kill);
+		s->kill = NULL;
 		/* The target holds no node connection: it is idle (its last
 		 * one went back to the pool) or still logging in. Nothing runs
 		 * for KILL QUERY to interrupt. A KILL CONNECTION is sluice's to
@@ -176,15 +187,15 @@ bool ms_handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len, uin
 		ms_send_writer(s, &w);
 		return true;
 	}
-	s->kill_query = query_only;
-	s->kill_done = false;
-	s->kill_id = (uint32_t)id;
-	s->kill_victim = e.id;
-	s->kill_next = 0;
-	memset(&s->kill_err, 0, sizeof(s->kill_err));
+	s->kill->query = query_only;
+	s->kill->done = false;
+	s->kill->id = (uint32_t)id;
+	s->kill->victim = e.id;
+	s->kill->next = 0;
+	memset(&s->kill->err, 0, sizeof(s->kill->err));
 	if (!query_only) {
 		registry_kill(e.id, REGISTRY_KILL_PENDING);
-		s->kill_pending = true;
+		s->kill->pending = true;
 	}
 	ms_set_state(s, MS_KILLING);
 	ms_kill_continue(s);

@@ -77,7 +77,7 @@ void ms_deny(struct mysql_session *s, uint8_t seq, const char *user, bool with_p
 		 * logged in as before. */
 		log_info(s->tag, "change user refused: %s", msg);
 		ms_send_err(s, seq, ER_ACCESS_DENIED_ERROR, "28000", "%s", msg);
-		mysql_change_user_deinit(&s->cu);
+		ms_cu_free(s);
 		ms_set_state(s, MS_READY);
 		return;
 	}
@@ -308,7 +308,7 @@ void ms_conn_login_failed(struct ms_conn *c, const struct mysql_err *err, const 
 	if (s->state != MS_CONNECTING) {
 		log_warn(s->tag, "node %s: %s", ms_node_name(s, node), err ? err->message : why);
 		if (s->state == MS_KILLING) {
-			s->kill_next++;
+			s->kill->next++;
 			ms_kill_continue(s);
 			return;
 		}

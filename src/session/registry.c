@@ -81,7 +81,7 @@ static int thread_score(const struct item *it, uint32_t id, int node)
 
 	if (!it->e.ctl)
 		return 0;
-	for (int n = 0; n < REGISTRY_MAX_NODES; n++) {
+	for (int n = 0; n < it->e.ctl->n_nodes; n++) {
 		int score = 0;
 		if (atomic_load_explicit(&it->e.ctl->threads[n], memory_order_relaxed) == id)
 			score = n == node ? 4 : 3;
@@ -143,10 +143,10 @@ bool registry_find(uint32_t id, int cluster, int node, uint32_t self, struct reg
 	}
 	if (found) {
 		out->busy_node = out->ctl ? atomic_load(&out->ctl->busy_node) : -1;
-		for (int n = 0; n < REGISTRY_MAX_NODES; n++)
-			out->threads[n] = out->ctl ? atomic_load_explicit(&out->ctl->threads[n],
-									  memory_order_relaxed)
-						   : 0;
+		memset(out->threads, 0, sizeof(out->threads));
+		for (int n = 0; out->ctl && n < out->ctl->n_nodes; n++)
+			out->threads[n] =
+				atomic_load_explicit(&out->ctl->threads[n], memory_order_relaxed);
 		out->ctl = NULL; /* not for use outside the lock */
 	}
 	pthread_mutex_unlock(&lock);

@@ -40,10 +40,11 @@ struct registry_ctl {
 	/* Per node of the cluster: the node's thread id of the session's
 	 * connection there now, 0 if it holds none. Written by the session's
 	 * worker only. */
-	atomic_uint threads[REGISTRY_MAX_NODES];
+	atomic_uint *threads;
 	/* ... and the last one it held there, kept after it went back to the
 	 * pool: the id CONNECTION_ID() gave the client. */
-	atomic_uint seen[REGISTRY_MAX_NODES];
+	atomic_uint *seen;
+	int n_nodes; /* of both arrays, <= REGISTRY_MAX_NODES */
 	struct event *wake;   /* on the session's worker; activated on CONFIRMED */
 };
 

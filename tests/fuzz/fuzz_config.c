@@ -238,6 +238,9 @@ static bool same_cluster(const struct config_cluster *a, const struct config_clu
 	    a->type != b->type || a->connect_timeout_ms != b->connect_timeout_ms ||
 	    a->queue_timeout_ms != b->queue_timeout_ms || a->failback != b->failback ||
 	    a->donor_serves_reads != b->donor_serves_reads || a->max_lag_ms != b->max_lag_ms ||
+	    a->pool.mode != b->pool.mode || a->pool.max_per_node != b->pool.max_per_node ||
+	    a->pool.min_idle != b->pool.min_idle ||
+	    a->pool.idle_timeout_ms != b->pool.idle_timeout_ms ||
 	    a->n_nodes != b->n_nodes)
 		return false;
 	if (!same_src(&m->src, &n->src, src) || !same_str(m->user, n->user) ||
@@ -399,6 +402,11 @@ static bool put_config(FILE *f, const struct config *c)
 			k->connect_timeout_ms, k->queue_timeout_ms);
 		fprintf(f, "    failback: %s\n    donor_serves_reads: %s\n    max_lag: %ums\n",
 			yes_no(k->failback), yes_no(k->donor_serves_reads), k->max_lag_ms);
+		fprintf(f,
+			"    pool:\n      mode: %s\n      max_per_node: %u\n      min_idle: %u\n"
+			"      idle_timeout: %ums\n",
+			pool_mode_str(k->pool.mode), k->pool.max_per_node, k->pool.min_idle,
+			k->pool.idle_timeout_ms);
 		fprintf(f, "    monitor:\n      interval: %ums\n      timeout: %ums\n", m->interval_ms,
 			m->timeout_ms);
 		fprintf(f, "      fall: %u\n      rise: %u\n      writer_grace: %ums\n", m->fall,
@@ -454,7 +462,9 @@ static const char *const keys_written[] = {
 	"clusters[].monitor.timeout", "clusters[].monitor.fall", "clusters[].monitor.rise",
 	"clusters[].monitor.writer_grace", "clusters[].connect_timeout",
 	"clusters[].queue_timeout", "clusters[].failback", "clusters[].donor_serves_reads",
-	"clusters[].max_lag", "clusters[].tls", "clusters[].tls.ca", "clusters[].tls.verify",
+	"clusters[].max_lag", "clusters[].pool", "clusters[].pool.mode",
+	"clusters[].pool.max_per_node", "clusters[].pool.min_idle", "clusters[].pool.idle_timeout",
+	"clusters[].tls", "clusters[].tls.ca", "clusters[].tls.verify",
 	"clusters[].tls.cert", "clusters[].tls.key", "clusters[].nodes", "clusters[].nodes[].name",
 	"clusters[].nodes[].address", "clusters[].nodes[].weight", "clusters[].nodes[].priority",
 	"users", "users[].name", "users[].password_hash", "users[].password_file",

@@ -254,7 +254,8 @@ static void test_history(void)
 		CHECK(history_add(&h, (const uint8_t *)big, 10));
 		free(big);
 	}
-	history_clear(&h);
+	history_deinit(&h);
+	CHECK(h.items == NULL && h.n == 0);
 }
 
 int main(void)
