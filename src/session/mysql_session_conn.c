@@ -81,6 +81,8 @@ void ms_conn_release(struct ms_conn *c)
 	c->be = NULL;
 	pool_stmts_free(c->pstmts);
 	c->pstmts = NULL;
+	free(c->iresp);
+	c->iresp = NULL;
 }
 
 /* Publish which node threads serve this session, for KILL: the entry once
@@ -430,6 +432,12 @@ static void conn_internal(struct ms_conn *c, enum conn_op op, const uint8_t *pay
 {
 	struct mysql_writer w;
 
+	/* Held only while the command runs: an idle slot stays small. */
+	c->iresp = malloc(sizeof(*c->iresp));
+	if (!c->iresp) {
+		ms_close(c->s, CLOSE_REASON_out_of_memory, "out of memory");
+		return;
+	}
 	mysql_writer_init(&w);
 	mysql_packet_begin(&w, 0);
 	mysql_put_bytes(&w, payload, len);
@@ -442,7 +450,7 @@ static void conn_internal(struct ms_conn *c, enum conn_op op, const uint8_t *pay
 	c->i_cont = false;
 	c->i_done = false;
 	c->i_seq = 1;
-	mysql_resp_start(&c->iresp, payload[0]);
+	mysql_resp_start(c->iresp, payload[0]);
 	ms_conn_stats(c)->statements++;
 	ms_conn_set_state(c, CONN_INTERNAL);
 	log_debug(c->s->tag, "node %s: %s", ms_node_name(c->s, c->node), conn_op_names[op]);
@@ -476,7 +484,7 @@ static void conn_internal_read(struct ms_conn *c)
 			return;
 		}
 		struct resp_step st;
-		if (!ms_resp_next(&c->iresp, &c->i_cont, in, &st))
+		if (!ms_resp_next(c->iresp, &c->i_cont, in, &st))
 			return;
 		if (st.seq != c->i_seq) {
 			internal_lost(c, "node sent packets out of order");
@@ -585,20 +593,23 @@ static void internal_done(struct ms_conn *c)
 {
 	struct mysql_session *s = c->s;
 	enum conn_op op = c->op;
-	bool ok = !c->iresp.error;
+	struct mysql_resp r = *c->iresp;
+	bool ok = !r.error;
 
+	free(c->iresp);
+	c->iresp = NULL;
 	c->op = OP_NONE;
 	ms_conn_set_state(c, CONN_IDLE);
 	if (op == OP_KILL) {
 		if (ok) {
 			s->kill->done = true;
 			s->kill->next = s->kill->n;
-		} else if (c->iresp.err.code == ER_NO_SUCH_THREAD) {
+		} else if (r.err.code == ER_NO_SUCH_THREAD) {
 			/* That thread is gone (the target closed it): try the
 			 * target's next node. */
 			s->kill->next++;
 		} else {
-			s->kill->err = c->iresp.err;
+			s->kill->err = r.err;
 			s->kill->err_thread = s->kill->threads[c->node];
 			s->kill->next = s->kill->n;
 		}
@@ -608,16 +619,16 @@ static void internal_done(struct ms_conn *c)
 	if (!ok) {
 		ms_conn_stats(c)->errors++;
 		if (op == OP_PREPARE) {
-			ms_drop_command(s, c->iresp.err.code, c->iresp.err.sqlstate, "%s",
-					c->iresp.err.message);
+			ms_drop_command(s, r.err.code, r.err.sqlstate, "%s",
+					r.err.message);
 			return;
 		}
 		/* The node will not take the session's state: a reader is left
 		 * out from now on; on the writer the command cannot run. */
 		log_warn(s->tag, "node %s refused the session's state (%s): %u %s",
-			 ms_node_name(s, c->node), conn_op_names[op], c->iresp.err.code,
-			 c->iresp.err.message);
-		struct mysql_err err = c->iresp.err;
+			 ms_node_name(s, c->node), conn_op_names[op], r.err.code,
+			 r.err.message);
+		struct mysql_err err = r.err;
 		ms_conn_drop(c);
 		if (s->dec.target == ROUTER_READER) {
 			router_pin(&s->rs, ROUTER_REASON_replay_failed);
@@ -639,11 +650,11 @@ static void internal_done(struct ms_conn *c)
 		break;
 	case OP_PREPARE:
 		if (s->stmt) {
-			s->stmt->node_id[c->node] = c->iresp.stmt_id;
+			s->stmt->node_id[c->node] = r.stmt_id;
 			s->stmt->node_types[c->node] = false;
 			if (s->stmt->sql)
 				ms_conn_stmt_prepared(c, s->stmt->sql, s->stmt->sql_len,
-						      c->iresp.stmt_id);
+						      r.stmt_id);
 		}
 		break;
 	case OP_RESET:

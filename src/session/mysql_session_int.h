@@ -123,7 +123,7 @@ struct ms_conn {
 	int node;
 	enum conn_state state;
 	enum conn_op op;
-	struct mysql_resp iresp; /* the internal command's response */
+	struct mysql_resp *iresp; /* CONN_INTERNAL: the internal command's response */
 	uint32_t i_left;	 /* bytes of a long internal-response packet to drop */
 	bool i_cont;
 	bool i_done;   /* the response is complete once i_left is dropped */
