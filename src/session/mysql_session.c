@@ -71,7 +71,7 @@ static const unsigned ms_next[] = {
 void ms_set_state(struct mysql_session *s, enum ms_state next)
 {
 	BUG_ON(!(ms_next[s->state] & BIT(next)));
-	log_debug(s->tag, "%s -> %s", ms_state_names[s->state], ms_state_names[next]);
+	log_debug(s->h.tag, "%s -> %s", ms_state_names[s->state], ms_state_names[next]);
 	s->state = next;
 }
 
@@ -86,7 +86,7 @@ uint64_t ms_now_us(void)
 
 struct node_stats *ms_conn_stats(struct ms_conn *c)
 {
-	return worker_node_stats(c->s->w, c->s->cluster, (size_t)c->node);
+	return worker_node_stats(c->s->h.w, c->s->h.cluster, (size_t)c->node);
 }
 
 /* Counters of the node serving the client's bytes now, or NULL. */
@@ -97,19 +97,19 @@ struct node_stats *ms_node_stats(struct mysql_session *s)
 
 const char *ms_node_name(struct mysql_session *s, int node)
 {
-	return s->cc->nodes[node].name;
+	return s->h.cc->nodes[node].name;
 }
 
 /* Plain packets from the client (after inflating, in compressed mode). */
 struct evbuffer *ms_cin(struct mysql_session *s)
 {
-	return s->compress ? s->zin : pipe_input(s->client);
+	return s->compress ? s->zin : pipe_input(s->h.client);
 }
 
 /* Plain packets to the client (deflated by ms_client_flush in compressed mode). */
 struct evbuffer *ms_cout(struct mysql_session *s)
 {
-	return s->compress ? s->zout : pipe_output(s->client);
+	return s->compress ? s->zout : pipe_output(s->h.client);
 }
 
 /* Compressed mode: wrap what the session wrote into frames. */
@@ -123,7 +123,7 @@ void ms_client_flush(struct mysql_session *s)
 	mysql_writer_init(&w);
 	mysql_write_compressed(&w, &s->zseq, evbuffer_pullup(s->zout, (ev_ssize_t)n), n);
 	if (w.ok)
-		evbuffer_add(pipe_output(s->client), w.data, w.len);
+		evbuffer_add(pipe_output(s->h.client), w.data, w.len);
 	evbuffer_drain(s->zout, n);
 	mysql_writer_deinit(&w);
 }
@@ -132,9 +132,9 @@ void ms_client_flush(struct mysql_session *s)
  * is below the bound. False on a corrupt frame. */
 bool ms_client_inflate(struct mysql_session *s)
 {
-	struct evbuffer *raw = pipe_input(s->client);
+	struct evbuffer *raw = pipe_input(s->h.client);
 
-	while (evbuffer_get_length(s->zin) < s->bound) {
+	while (evbuffer_get_length(s->zin) < s->h.bound) {
 		uint8_t h[MYSQL_COMP_HEADER_LEN];
 		struct mysql_comp_header ch;
 
@@ -188,7 +188,7 @@ static void ms_destroy(struct worker_session *ws)
 {
 	struct mysql_session *s = (struct mysql_session *)ws;
 
-	registry_remove(s->id); /* before the wake event goes: see registry_ctl */
+	registry_remove(s->h.id); /* before the wake event goes: see registry_ctl */
 	if (s->ctl.wake)
 		event_free(s->ctl.wake);
 	free(s->ctl.threads);
@@ -200,7 +200,6 @@ static void ms_destroy(struct worker_session *ws)
 	stmt_table_deinit(&s->stmts);
 	free(s->saved);
 	free(s->retry);
-	pipe_free(s->client);
 	if (s->zin)
 		evbuffer_free(s->zin);
 	if (s->zout)
@@ -212,7 +211,7 @@ static void ms_destroy(struct worker_session *ws)
 	free(s->kill);
 	OPENSSL_cleanse(s->sha1_pw, sizeof(s->sha1_pw));
 	OPENSSL_cleanse(s->cu_sha1_pw, sizeof(s->cu_sha1_pw));
-	listener_session_ended(s->l);
+	session_release(&s->h);
 	free(s);
 }
 
@@ -235,30 +234,30 @@ void ms_close(struct mysql_session *s, enum close_reason reason, const char *why
 	if (s->state == MS_CLOSED)
 		return;
 	if (s->state != MS_CLOSING)
-		s->close_reason = reason;
-	log_debug(s->tag, "closed (%s: %s) after %" PRIu64 " commands",
-		  close_reason_str(s->close_reason), why, s->commands);
-	worker_count_close(s->w, s->close_reason);
+		s->h.close_reason = reason;
+	log_debug(s->h.tag, "closed (%s: %s) after %" PRIu64 " commands",
+		  close_reason_str(s->h.close_reason), why, s->commands);
+	worker_count_close(s->h.w, s->h.close_reason);
 	ms_set_state(s, MS_CLOSED);
 	if (s->kill && s->kill->pending) {
 		/* Our KILL of another session ends unfinished: release it. */
 		registry_kill(s->kill->victim, REGISTRY_KILL_NONE);
 		s->kill->pending = false;
 	}
-	if (s->client) {
+	if (s->h.client) {
 		/* What is still queued is dropped with the pipe in the reaper. */
-		pipe_set_reading(s->client, false);
-		pipe_set_callbacks(s->client, NULL, NULL, NULL, NULL);
+		pipe_set_reading(s->h.client, false);
+		pipe_set_callbacks(s->h.client, NULL, NULL, NULL, NULL);
 	}
 	close_conns(s);
 	event_del(s->timer);
-	worker_session_close(s->w, &s->ws);
+	worker_session_close(s->h.w, &s->h.ws);
 }
 
 /* Bytes queued towards the client and not yet taken by the kernel. */
 size_t ms_client_pending(struct mysql_session *s)
 {
-	return pipe_pending(s->client);
+	return pipe_pending(s->h.client);
 }
 
 /* Send what is queued (an ERR, usually), then close for reason. */
@@ -274,11 +273,11 @@ void ms_flush_and_close(struct mysql_session *s, enum close_reason reason, const
 		ms_close(s, reason, why);
 		return;
 	}
-	log_debug(s->tag, "%s; flushing before close", why);
-	s->close_reason = reason;
+	log_debug(s->h.tag, "%s; flushing before close", why);
+	s->h.close_reason = reason;
 	ms_set_state(s, MS_CLOSING);
-	pipe_set_reading(s->client, false);
-	pipe_set_write_low(s->client, 0); /* client_write_cb once everything is out */
+	pipe_set_reading(s->h.client, false);
+	pipe_set_write_low(s->h.client, 0); /* client_write_cb once everything is out */
 	event_del(s->timer);
 	evtimer_add(s->timer, &tv);
 }
@@ -287,7 +286,7 @@ void ms_flush_and_close(struct mysql_session *s, enum close_reason reason, const
 void ms_fail(struct mysql_session *s, enum close_reason reason, uint8_t seq, uint16_t code,
 	     const char *sqlstate, const char *msg)
 {
-	log_info(s->tag, "closing: %u %s", code, msg);
+	log_info(s->h.tag, "closing: %u %s", code, msg);
 	ms_send_err(s, seq, code, sqlstate, "%s", msg);
 	ms_flush_and_close(s, reason, msg);
 }
@@ -297,7 +296,7 @@ void ms_fail(struct mysql_session *s, enum close_reason reason, uint8_t seq, uin
  * expected packet would have been), then close. */
 void ms_out_of_order(struct mysql_session *s, uint8_t got, uint8_t want)
 {
-	log_info(s->tag, "client packet with sequence id %u, expected %u", got, want);
+	log_info(s->h.tag, "client packet with sequence id %u, expected %u", got, want);
 	ms_fail(s, CLOSE_REASON_protocol_error, want, ER_NET_PACKETS_OUT_OF_ORDER, "08S01",
 		"Got packets out of order");
 }
@@ -342,11 +341,10 @@ static void ms_reconfigure(struct worker_session *ws, const struct config *cfg)
 {
 	struct mysql_session *s = (struct mysql_session *)ws;
 
-	s->lc = &cfg->listeners[listener_index(s->l)];
-	s->cc = &cfg->clusters[s->cluster];
+	session_reconfigure(&s->h, cfg);
 	for (size_t i = 0; i < s->n_conns; i++)
 		if (s->conns[i].be)
-			backend_set_node(s->conns[i].be, &s->cc->nodes[i]);
+			backend_set_node(s->conns[i].be, &s->h.cc->nodes[i]);
 	if (s->user)
 		s->user = ms_find_user_in(cfg, s->user_name);
 	if (s->cu_user)
@@ -513,55 +511,61 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 		ms_pool_wait_expired(s);
 		return;
 	}
-	log_info(s->tag, "login timed out after %u ms", s->lc->login_timeout_ms);
+	log_info(s->h.tag, "login timed out after %u ms", s->h.lc->login_timeout_ms);
 	ms_close(s, CLOSE_REASON_login_timeout, "login timeout");
 }
 
 void ms_client_setup(struct mysql_session *s)
 {
-	pipe_set_callbacks(s->client, client_read_cb, client_write_cb, client_event_cb, s);
-	pipe_set_read_bound(s->client, s->bound);
-	pipe_set_write_low(s->client, s->bound / 2);
-	pipe_set_reading(s->client, true);
+	pipe_set_callbacks(s->h.client, client_read_cb, client_write_cb, client_event_cb, s);
+	pipe_set_read_bound(s->h.client, s->h.bound);
+	pipe_set_write_low(s->h.client, s->h.bound / 2);
+	pipe_set_reading(s->h.client, true);
 }
 
 void mysql_session_start(struct worker *w, struct listener *l, int fd, const struct sockaddr *peer,
 			 socklen_t peer_len)
 {
-	struct session_env *env = worker_env(w);
-	const struct config *cfg = worker_config(w);
-	const struct config_listener *lc = &cfg->listeners[listener_index(l)];
 	struct mysql_session *s = calloc(1, sizeof(*s));
 	struct timeval tv;
-	char addr[64];
 
-	if (!s)
-		goto fail;
-	s->w = w;
-	s->l = l;
-	s->env = env;
-	s->lc = lc;
-	s->cluster = lc->cluster_index;
-	s->cc = &cfg->clusters[lc->cluster_index];
-	s->ws.destroy = ms_destroy;
-	s->ws.reconfigure = ms_reconfigure;
-	s->id = (uint32_t)atomic_fetch_add(&env->next_session_id, 1);
-	s->bound = cfg->buffer_size;
+	if (!s) {
+		close(fd);
+		log_error("mysql", "cannot set up a session (out of memory); closing the client");
+		listener_session_ended(l);
+		return;
+	}
+	if (!session_open(&s->h, w, l, fd, peer, "", ms_destroy, ms_reconfigure)) {
+		free(s);
+		log_error("mysql", "cannot set up a session (out of memory); closing the client");
+		listener_session_ended(l);
+		return;
+	}
 	s->state = MS_GREETING;
 	s->trx_lost = -1;
 	atomic_init(&s->ctl.kill, REGISTRY_KILL_NONE);
 	atomic_init(&s->ctl.busy_node, -1);
 	router_init(&s->rs);
 	history_init(&s->hist);
-	stmt_table_init(&s->stmts, s->cc->n_nodes);
-	s->n_conns = s->cc->n_nodes;
+	stmt_table_init(&s->stmts, s->h.cc->n_nodes);
+	/* The host part of "user@host" in messages, as a server would say it. */
+	config_addr_str(peer, s->peer_host, sizeof(s->peer_host));
+	char *colon = strrchr(s->peer_host, ':');
+	if (colon)
+		*colon = '\0';
+	s->n_conns = s->h.cc->n_nodes;
 	s->conns = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->conns));
-	if (!s->conns)
-		goto fail;
 	s->ctl.threads = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->ctl.threads));
 	s->ctl.seen = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->ctl.seen));
-	if (!s->ctl.threads || !s->ctl.seen)
-		goto fail;
+	s->timer = evtimer_new(worker_base(w), timer_cb, s);
+	s->ctl.wake = event_new(worker_base(w), -1, 0, ms_kill_wake_cb, s);
+	if (!s->conns || !s->ctl.threads || !s->ctl.seen || !s->timer || !s->ctl.wake ||
+	    !mysql_random_scramble(s->scramble, sizeof(s->scramble))) {
+		log_error(s->h.tag, "cannot set up the session (out of memory); closing the client");
+		s->n_conns = 0; /* no slot was set up */
+		ms_destroy(&s->h.ws);
+		return;
+	}
 	s->ctl.n_nodes = (int)s->n_conns;
 	for (size_t i = 0; i < s->n_conns; i++) {
 		s->conns[i].s = s;
@@ -569,46 +573,10 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 		atomic_init(&s->ctl.threads[i], 0);
 		atomic_init(&s->ctl.seen[i], 0);
 	}
-	config_addr_str(peer, addr, sizeof(addr));
-	snprintf(s->tag, sizeof(s->tag), "C-%u %s@%s", s->id, lc->name, addr);
-	/* The host part of "user@host" in messages, as a server would say it. */
-	snprintf(s->peer_host, sizeof(s->peer_host), "%s", addr);
-	char *colon = strrchr(s->peer_host, ':');
-	if (colon)
-		*colon = '\0';
-
-	net_tune_stream(fd);
-	s->client = pipe_new(worker_base(w), fd);
-	if (!s->client)
-		goto fail;
-	fd = -1;
-	s->timer = evtimer_new(worker_base(w), timer_cb, s);
-	s->ctl.wake = event_new(worker_base(w), -1, 0, ms_kill_wake_cb, s);
-	if (!s->timer || !s->ctl.wake || !mysql_random_scramble(s->scramble, sizeof(s->scramble)))
-		goto fail;
-	worker_session_add(w, &s->ws);
+	worker_session_add(w, &s->h.ws);
 	ms_client_setup(s);
-	tv = net_timeval_ms(lc->login_timeout_ms);
+	tv = net_timeval_ms(s->h.lc->login_timeout_ms);
 	evtimer_add(s->timer, &tv);
 	ms_send_greeting(s);
-	log_debug(s->tag, "accepted");
-	return;
-fail:
-	log_error("mysql", "%s: cannot set up a session (out of memory); closing the client",
-		  lc->name);
-	if (fd >= 0)
-		close(fd);
-	if (s) {
-		pipe_free(s->client);
-		if (s->timer)
-			event_free(s->timer);
-		if (s->ctl.wake)
-			event_free(s->ctl.wake);
-		stmt_table_deinit(&s->stmts);
-		free(s->conns);
-		free(s->ctl.threads);
-		free(s->ctl.seen);
-		free(s);
-	}
-	listener_session_ended(l);
+	log_debug(s->h.tag, "accepted");
 }

@@ -132,14 +132,14 @@ void ms_change_user_done(struct ms_conn *c, enum backend_result res, const struc
 		ms_conn_stats(c)->connect_failures++;
 		ms_conn_drop(c);
 		if (res == BACKEND_UNREACHABLE) {
-			health_suspect(s->env->health, s->cluster, (size_t)c->node);
+			health_suspect(s->h.env->health, s->h.cluster, (size_t)c->node);
 			ms_fail(s, CLOSE_REASON_node_lost, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
 				"sluice: cannot reach the node to change user");
 			return;
 		}
 	} else if (res == BACKEND_UNREACHABLE) {
 		ms_conn_drop(c);
-		log_info(s->tag, "node %s: %s", ms_node_name(s, c->node), why);
+		log_info(s->h.tag, "node %s: %s", ms_node_name(s, c->node), why);
 		ms_fail(s, CLOSE_REASON_node_lost, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
 			"sluice: lost the node while changing user");
 		return;
@@ -156,7 +156,7 @@ void ms_change_user_done(struct ms_conn *c, enum backend_result res, const struc
 			ms_deny(s, s->seq, s->cu->user, true);
 			return;
 		}
-		log_info(s->tag, "node %s refused the change of user: %u %s",
+		log_info(s->h.tag, "node %s refused the change of user: %u %s",
 			 ms_node_name(s, c->node), err->code, err->message);
 		ms_send_err(s, s->seq, err->code, err->sqlstate, "%s", err->message);
 		ms_cu_free(s);
@@ -189,7 +189,7 @@ void ms_change_user_done(struct ms_conn *c, enum backend_result res, const struc
 	router_status(&s->rs, ok.status);
 	s->registered = false; /* the registry learns the new user */
 	ms_registry_update(s);
-	log_debug(s->tag, "changed user to %s", s->user_name);
+	log_debug(s->h.tag, "changed user to %s", s->user_name);
 	ms_set_state(s, MS_READY);
 	ms_process_client(s);
 }
@@ -219,7 +219,7 @@ void ms_start_change_user(struct mysql_session *s, const uint8_t *p, uint32_t le
 		return;
 	}
 	evbuffer_drain(ms_cin(s), MYSQL_HEADER_LEN + len);
-	s->cu_user = ms_find_user_in(worker_config(s->w), s->cu->user);
+	s->cu_user = ms_find_user_in(worker_config(s->h.w), s->cu->user);
 	s->seq = (uint8_t)(seq + 1);
 	bool native = s->cu->plugin[0] == '\0' || strcmp(s->cu->plugin, NATIVE_PLUGIN) == 0;
 	if (!native || (s->cu->auth_len != MYSQL_SHA1_LEN && s->cu->auth_len != 0)) {

@@ -19,7 +19,7 @@
 
 static bool backend_output_full(struct mysql_session *s)
 {
-	return s->cur && backend_pending(s->cur->be) >= s->bound;
+	return s->cur && backend_pending(s->cur->be) >= s->h.bound;
 }
 
 /* Stream client packets to the current connection until the command (or
@@ -35,7 +35,7 @@ bool ms_stream_client_packets(struct mysql_session *s)
 
 	for (;;) {
 		if (out && backend_output_full(s)) {
-			pipe_set_reading(s->client, false);
+			pipe_set_reading(s->h.client, false);
 			return false;
 		}
 		if (s->c_left) {
@@ -99,7 +99,7 @@ void ms_drop_command(struct mysql_session *s, uint16_t code, const char *sqlstat
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_info(s->tag, "command 0x%02x failed: %s", s->cmd, msg);
+	log_info(s->h.tag, "command 0x%02x failed: %s", s->cmd, msg);
 	if (mysql_resp_start(&probe, s->cmd))
 		ms_send_err(s, (uint8_t)(s->cmd_seq + 1), code, sqlstate, "%s", msg);
 	s->target = NULL;
@@ -169,7 +169,7 @@ void ms_forward_command(struct mysql_session *s)
 	}
 	ms_conn_stats(c)->statements++;
 	if (log_enabled(LOG_LEVEL_DEBUG))
-		log_debug(s->tag, "command 0x%02x (%u bytes) -> node %s (%s%s%s)", s->cmd,
+		log_debug(s->h.tag, "command 0x%02x (%u bytes) -> node %s (%s%s%s)", s->cmd,
 			  s->cmd_len, ms_node_name(s, c->node), router_target_str(s->dec.target),
 			  s->dec.reason ? ", " : "",
 			  s->dec.reason ? router_reason_str(s->dec.reason) : "");
@@ -334,7 +334,7 @@ static void leave_maintenance(struct mysql_session *s)
 		struct ms_conn *c = &s->conns[i];
 		if (c->state == CONN_NONE || v->nodes[i].admin != NODE_ADMIN_MAINTENANCE)
 			continue;
-		log_info(s->tag, "node %s is in maintenance: closing the connection to it",
+		log_info(s->h.tag, "node %s is in maintenance: closing the connection to it",
 			 ms_node_name(s, c->node));
 		if (c == s->trx) {
 			s->trx_lost = c->node;
@@ -385,8 +385,8 @@ void ms_next_command(struct mysql_session *s)
 	have = len;
 	if (have > SMALL_PACKET_MAX)
 		have = SMALL_PACKET_MAX;
-	if (have > s->bound / 2)
-		have = s->bound / 2;
+	if (have > s->h.bound / 2)
+		have = s->h.bound / 2;
 	if (evbuffer_get_length(in) < MYSQL_HEADER_LEN + have)
 		return;
 	const uint8_t *p =

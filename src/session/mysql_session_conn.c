@@ -60,7 +60,7 @@ static const unsigned conn_next[] = {
 void ms_conn_set_state(struct ms_conn *c, enum conn_state next)
 {
 	BUG_ON(!(conn_next[c->state] & BIT(next)));
-	log_debug(c->s->tag, "node %s connection: %s -> %s", ms_node_name(c->s, c->node),
+	log_debug(c->s->h.tag, "node %s connection: %s -> %s", ms_node_name(c->s, c->node),
 		  conn_state_names[c->state], conn_state_names[next]);
 	c->state = next;
 }
@@ -69,13 +69,13 @@ void ms_conn_set_state(struct ms_conn *c, enum conn_state next)
  * pool's line. Leaves c's state to the caller. */
 void ms_conn_release(struct ms_conn *c)
 {
-	struct pool *p = worker_pool(c->s->w);
+	struct pool *p = worker_pool(c->s->h.w);
 
 	pool_cancel(p, &c->waiter);
 	if (c->be) {
 		if (c->state != CONN_NONE && c->state != CONN_LOGIN)
 			ms_conn_stats(c)->open_connections--;
-		pool_closed(p, c->s->cluster, (size_t)c->node);
+		pool_closed(p, c->s->h.cluster, (size_t)c->node);
 	}
 	backend_destroy(c->be);
 	c->be = NULL;
@@ -100,7 +100,7 @@ void ms_registry_update(struct mysql_session *s)
 			atomic_store_explicit(&s->ctl.seen[i], t, memory_order_relaxed);
 	}
 	if (!s->registered) {
-		struct registry_entry e = {.id = s->id, .cluster = (int)s->cluster, .ctl = &s->ctl};
+		struct registry_entry e = {.id = s->h.id, .cluster = (int)s->h.cluster, .ctl = &s->ctl};
 		snprintf(e.user, sizeof(e.user), "%s", s->user_name);
 		registry_put(&e);
 		s->registered = true;
@@ -175,15 +175,15 @@ static void conn_wait(struct ms_conn *c)
 	uint64_t now = failover_now_ms();
 
 	c->waiter.wake = conn_wake;
-	pool_wait(worker_pool(s->w), &c->waiter, s->cluster, (size_t)c->node);
+	pool_wait(worker_pool(s->h.w), &c->waiter, s->h.cluster, (size_t)c->node);
 	if (!s->pool_waiting) {
-		struct timeval tv = net_timeval_ms(s->cc->queue_timeout_ms);
+		struct timeval tv = net_timeval_ms(s->h.cc->queue_timeout_ms);
 		s->pool_waiting = true;
-		s->pool_deadline_ms = now + s->cc->queue_timeout_ms;
+		s->pool_deadline_ms = now + s->h.cc->queue_timeout_ms;
 		event_del(s->timer);
 		evtimer_add(s->timer, &tv);
-		log_debug(s->tag, "waiting for a connection to node %s (pool.max_per_node %u)",
-			  ms_node_name(s, c->node), s->cc->pool.max_per_node);
+		log_debug(s->h.tag, "waiting for a connection to node %s (pool.max_per_node %u)",
+			  ms_node_name(s, c->node), s->h.cc->pool.max_per_node);
 	}
 }
 
@@ -211,7 +211,7 @@ static void conn_attach(struct ms_conn *c, struct pool_conn *pc, uint64_t want_s
 	free(pc);
 	ms_conn_set_state(c, CONN_IDLE);
 	ms_registry_update(s);
-	log_debug(s->tag, "node %s: pooled connection (thread %u)%s", ms_node_name(s, c->node),
+	log_debug(s->h.tag, "node %s: pooled connection (thread %u)%s", ms_node_name(s, c->node),
 		  backend_thread_id(c->be), c->need_reset ? ", reset first" : "");
 }
 
@@ -221,7 +221,7 @@ enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *logi
 			     const struct pool_ident *ident, const char *db)
 {
 	struct mysql_session *s = c->s;
-	struct pool *p = worker_pool(s->w);
+	struct pool *p = worker_pool(s->h.w);
 	bool for_session = strcmp(ident->user, s->user_name) == 0 && db == s->db;
 	/* A login (or change of user) takes only a connection already in its
 	 * database: the node must be the one to say whether it exists. */
@@ -234,7 +234,7 @@ enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *logi
 	struct pool_conn *pc;
 
 	pool_cancel(p, &c->waiter);
-	switch (pool_acquire(p, s->cluster, (size_t)c->node, &want, &pc)) {
+	switch (pool_acquire(p, s->h.cluster, (size_t)c->node, &want, &pc)) {
 	case POOL_TAKEN:
 		wait_over(s);
 		conn_attach(c, pc, want.state);
@@ -246,13 +246,13 @@ enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *logi
 		break;
 	}
 	wait_over(s);
-	c->be = backend_create(worker_base(s->w), &s->cc->nodes[c->node], c->node,
-			       s->cc->connect_timeout_ms, s->bound, s->env->backend_tls[s->cluster],
-			       (int)s->cc->tls.verify, &ms_backend_ops, c);
+	c->be = backend_create(worker_base(s->h.w), &s->h.cc->nodes[c->node], c->node,
+			       s->h.cc->connect_timeout_ms, s->h.bound, s->h.env->backend_tls[s->h.cluster],
+			       (int)s->h.cc->tls.verify, &ms_backend_ops, c);
 	if (!c->be || !backend_connect(c->be, login)) {
 		backend_destroy(c->be);
 		c->be = NULL;
-		pool_closed(p, s->cluster, (size_t)c->node);
+		pool_closed(p, s->h.cluster, (size_t)c->node);
 		return MS_OPEN_FAILED;
 	}
 	/* It joins with the login's database and no other state. */
@@ -264,7 +264,7 @@ enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *logi
 	c->need_reset = false;
 	c->op = OP_NONE;
 	ms_conn_set_state(c, CONN_LOGIN);
-	log_debug(s->tag, "logging in to node %s as %s", ms_node_name(s, c->node), login->user);
+	log_debug(s->h.tag, "logging in to node %s as %s", ms_node_name(s, c->node), login->user);
 	return MS_OPEN_STARTED;
 }
 
@@ -292,12 +292,12 @@ void ms_pool_wait_expired(struct mysql_session *s)
 	s->pool_waiting = false;
 	if (!c)
 		return;
-	pool_cancel(worker_pool(s->w), &c->waiter);
+	pool_cancel(worker_pool(s->h.w), &c->waiter);
 	snprintf(msg, sizeof(msg),
 		 "sluice: no connection to node %s came free within %u ms: all %u of this "
 		 "worker's are in use (raise pool.max_per_node, or the node's max_connections)",
-		 ms_node_name(s, c->node), s->cc->queue_timeout_ms, s->cc->pool.max_per_node);
-	log_warn(s->tag, "%s", msg + 8);
+		 ms_node_name(s, c->node), s->h.cc->queue_timeout_ms, s->h.cc->pool.max_per_node);
+	log_warn(s->h.tag, "%s", msg + 8);
 	switch (s->state) {
 	case MS_CONNECTING:
 		ms_fail(s, CLOSE_REASON_no_node, s->seq, ER_CON_COUNT_ERROR, "08004", msg);
@@ -333,7 +333,7 @@ static void give_back(struct ms_conn *c)
 		return;
 	}
 	pc->be = c->be;
-	pc->cluster = s->cluster;
+	pc->cluster = s->h.cluster;
 	pc->node = (size_t)c->node;
 	ms_session_ident(s, &pc->ident);
 	memcpy(pc->db, c->db, sizeof(pc->db));
@@ -349,7 +349,7 @@ static void give_back(struct ms_conn *c)
 	if (s->last == c)
 		s->last = NULL;
 	atomic_store_explicit(&s->ctl.threads[c->node], 0, memory_order_relaxed);
-	pool_release(worker_pool(s->w), pc);
+	pool_release(worker_pool(s->h.w), pc);
 }
 
 /* The session waits for its client: in pool.mode transaction, every
@@ -358,7 +358,7 @@ static void give_back(struct ms_conn *c)
  * (temporary tables, locks, user variables, ...) ties them all. */
 void ms_give_back(struct mysql_session *s)
 {
-	if (s->state != MS_READY || s->c_streaming || !pool_multiplexed(worker_pool(s->w), s->cluster))
+	if (s->state != MS_READY || s->c_streaming || !pool_multiplexed(worker_pool(s->h.w), s->h.cluster))
 		return;
 	if (s->trx || s->rs.in_trx || (s->status & SERVER_STATUS_IN_TRANS) ||
 	    !(s->status & SERVER_STATUS_AUTOCOMMIT) || router_pinned(&s->rs) != ROUTER_REASON_none)
@@ -453,7 +453,7 @@ static void conn_internal(struct ms_conn *c, enum conn_op op, const uint8_t *pay
 	mysql_resp_start(c->iresp, payload[0]);
 	ms_conn_stats(c)->statements++;
 	ms_conn_set_state(c, CONN_INTERNAL);
-	log_debug(c->s->tag, "node %s: %s", ms_node_name(c->s, c->node), conn_op_names[op]);
+	log_debug(c->s->h.tag, "node %s: %s", ms_node_name(c->s, c->node), conn_op_names[op]);
 }
 
 /* A COM_QUERY internal command from text. */
@@ -511,8 +511,8 @@ static bool needs_sync_wait(struct mysql_session *s, struct ms_conn *c)
 {
 	const struct cluster_view *v;
 
-	if (c->sync_wait || s->dec.target != ROUTER_READER || s->cc->type != CLUSTER_TYPE_GALERA ||
-	    s->lc->causal_reads != CAUSAL_READS_GLOBAL)
+	if (c->sync_wait || s->dec.target != ROUTER_READER || s->h.cc->type != CLUSTER_TYPE_GALERA ||
+	    s->h.lc->causal_reads != CAUSAL_READS_GLOBAL)
 		return false;
 	/* The writer has applied every write it committed. */
 	v = ms_cluster_view(s);
@@ -625,7 +625,7 @@ static void internal_done(struct ms_conn *c)
 		}
 		/* The node will not take the session's state: a reader is left
 		 * out from now on; on the writer the command cannot run. */
-		log_warn(s->tag, "node %s refused the session's state (%s): %u %s",
+		log_warn(s->h.tag, "node %s refused the session's state (%s): %u %s",
 			 ms_node_name(s, c->node), conn_op_names[op], r.err.code,
 			 r.err.message);
 		struct mysql_err err = r.err;
@@ -679,14 +679,14 @@ static void internal_lost(struct ms_conn *c, const char *why)
 	if (op == OP_PING || op == OP_RESET) {
 		/* A pooled connection that went stale while idle: not the
 		 * node's fault. Another connection takes the command. */
-		log_info(s->tag, "node %s: a pooled connection was gone (%s); taking another",
+		log_info(s->h.tag, "node %s: a pooled connection was gone (%s); taking another",
 			 ms_node_name(s, c->node), why);
 		ms_conn_drop(c);
 		ms_route_continue(s);
 		return;
 	}
-	log_warn(s->tag, "node %s: %s during %s", ms_node_name(s, c->node), why, conn_op_names[op]);
-	health_suspect(s->env->health, s->cluster, (size_t)c->node);
+	log_warn(s->h.tag, "node %s: %s during %s", ms_node_name(s, c->node), why, conn_op_names[op]);
+	health_suspect(s->h.env->health, s->h.cluster, (size_t)c->node);
 	ms_conn_stats(c)->errors++;
 	ms_conn_drop(c);
 	if (op == OP_KILL) {
@@ -710,7 +710,7 @@ static void conn_unsolicited(struct ms_conn *c)
 
 	if (n > MYSQL_HEADER_LEN && buf[MYSQL_HEADER_LEN] == MYSQL_ERR_MARKER &&
 	    mysql_read_err(buf + MYSQL_HEADER_LEN, (size_t)n - MYSQL_HEADER_LEN, &err))
-		log_info(s->tag, "node %s closed its connection: %u %s", ms_node_name(s, c->node),
+		log_info(s->h.tag, "node %s closed its connection: %u %s", ms_node_name(s, c->node),
 			 err.code, err.message);
 	if (err.code == ER_CONNECTION_KILLED && s->state == MS_READY && !s->c_streaming) {
 		ms_send_err(s, 0, err.code, err.sqlstate, "%s", err.message);
@@ -749,7 +749,7 @@ static void ms_backend_writable(void *arg)
 
 	if (s->state == MS_CLOSING || s->state == MS_CLOSED || c != s->cur)
 		return;
-	pipe_set_reading(s->client, true);
+	pipe_set_reading(s->h.client, true);
 	ms_process_client(s);
 }
 
@@ -773,8 +773,8 @@ static void conn_lost(struct ms_conn *c, const char *why)
 		return;
 	}
 	ms_conn_stats(c)->errors++;
-	health_suspect(s->env->health, s->cluster, (size_t)node);
-	log_info(s->tag, "lost node %s: %s", ms_node_name(s, node), why);
+	health_suspect(s->h.env->health, s->h.cluster, (size_t)node);
+	log_info(s->h.tag, "lost node %s: %s", ms_node_name(s, node), why);
 	if (c->state == CONN_INTERNAL) {
 		internal_lost(c, why);
 		return;
@@ -790,12 +790,12 @@ static void conn_lost(struct ms_conn *c, const char *why)
 	}
 	if (in_flight && !had_trx && ms_read_retryable(s)) {
 		ms_conn_drop(c);
-		log_info(s->tag, "retrying the read on another node");
+		log_info(s->h.tag, "retrying the read on another node");
 		ms_resend_read(s);
 		return;
 	}
 	if (in_flight || had_trx)
-		health_lost(s->env->health, s->cluster, (size_t)node);
+		health_lost(s->h.env->health, s->h.cluster, (size_t)node);
 	ms_conn_drop(c);
 	if (pinned_here) {
 		ms_send_err(s, in_flight ? s->next_seq : 0, ER_NET_READ_ERROR, "08S01",

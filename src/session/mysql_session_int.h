@@ -37,6 +37,7 @@
 #include "session/close_reason.h"
 #include "session/pool.h"
 #include "session/registry.h"
+#include "session/session.h"
 #include "stats/stats.h"
 
 struct evbuffer;
@@ -150,26 +151,16 @@ enum ms_cmd_kind {
 };
 
 struct mysql_session {
-	struct worker_session ws; /* first: the worker's list links through it */
-	struct worker *w;
-	struct listener *l;
-	struct session_env *env;
-	const struct config_listener *lc;
-	const struct config_cluster *cc;
-	size_t cluster;
-	uint32_t id;
+	struct session h; /* first: what every session kind has (session.h) */
 	enum ms_state state;
 	char peer_host[64];
-	char tag[200];
 
-	struct pipe *client; /* plain or TLS: the pipe hides which */
-	bool tls;
+	bool tls; /* the client pipe runs TLS */
 	bool compress;
 	struct evbuffer *zin;  /* compressed mode: inflated client bytes */
 	struct evbuffer *zout; /* compressed mode: plain bytes to deflate */
 	uint8_t zseq;	       /* next compressed sequence id towards the client */
 	struct event *timer;   /* login timeout, then flush timeout */
-	size_t bound;
 
 	/* Login. */
 	uint8_t scramble[MYSQL_SCRAMBLE_LEN];
@@ -261,7 +252,6 @@ struct mysql_session {
 	uint64_t cmd_start_us;		/* the pending command was first sent (monotonic) */
 	enum stat_kind stat_kind;	/* ... and what it counts as */
 	uint64_t commands;		/* for logs */
-	enum close_reason close_reason; /* MS_CLOSING, MS_CLOSED: why it ends */
 };
 
 /* The next packet of a response waiting in `in`, as the tracker sees it. */

@@ -63,7 +63,7 @@ void ms_kill_continue(struct mysql_session *s)
 		if (c->state != CONN_IDLE)
 			return;
 		snprintf(sql, sizeof(sql), "KILL QUERY %u", s->kill->threads[node]);
-		log_debug(s->tag, "KILL %s%u -> node %s thread %u", s->kill->query ? "QUERY " : "",
+		log_debug(s->h.tag, "KILL %s%u -> node %s thread %u", s->kill->query ? "QUERY " : "",
 			  s->kill->id, ms_node_name(s, c->node), s->kill->threads[node]);
 		ms_conn_internal_query(c, OP_KILL, sql);
 		return;
@@ -137,13 +137,13 @@ bool ms_handle_kill(struct mysql_session *s, const uint8_t *p, uint32_t len, uin
 	/* A node thread id is looked up on the writer: that is where a
 	 * client's CONNECTION_ID() most likely came from. */
 	if (id > UINT32_MAX ||
-	    !registry_find((uint32_t)id, (int)s->cluster, v ? v->writer : -1, s->id, &e) ||
-	    e.cluster != (int)s->cluster) {
+	    !registry_find((uint32_t)id, (int)s->h.cluster, v ? v->writer : -1, s->h.id, &e) ||
+	    e.cluster != (int)s->h.cluster) {
 		ms_send_err(s, (uint8_t)(seq + 1), ER_NO_SUCH_THREAD, "HY000",
 			    "Unknown thread id: %" PRIu64, id);
 		return true;
 	}
-	if (e.id == s->id) {
+	if (e.id == s->h.id) {
 		/* As MariaDB does: KILL QUERY of itself interrupts the KILL;
 		 * KILL CONNECTION of itself just closes, without an answer. */
 		if (query_only)
@@ -209,7 +209,7 @@ void ms_kill_wake_cb(evutil_socket_t fd, short what, void *arg)
 	struct mysql_session *s = arg;
 
 	if (s->state != MS_CLOSING && s->state != MS_CLOSED)
-		log_info(s->tag, "killed by KILL CONNECTION");
+		log_info(s->h.tag, "killed by KILL CONNECTION");
 	ms_close(s, CLOSE_REASON_killed, "killed by KILL CONNECTION");
 }
 

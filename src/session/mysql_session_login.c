@@ -41,22 +41,22 @@ void ms_send_greeting(struct mysql_session *s)
 {
 	struct mysql_handshake hs;
 	struct mysql_writer w;
-	const struct snapshot *snap = worker_snapshot(s->w);
+	const struct snapshot *snap = worker_snapshot(s->h.w);
 	const char *version = FALLBACK_VERSION;
 
 	/* Look like the writer: clients adapt to the server version. */
 	if (snap) {
-		const struct cluster_view *v = &snap->clusters[s->cluster];
+		const struct cluster_view *v = &snap->clusters[s->h.cluster];
 		if (v->writer >= 0 && v->nodes[v->writer].server_version[0])
 			version = v->nodes[v->writer].server_version;
 	}
 	memset(&hs, 0, sizeof(hs));
 	hs.protocol = 10;
 	snprintf(hs.server_version, sizeof(hs.server_version), "%s", version);
-	hs.connection_id = s->id;
+	hs.connection_id = s->h.id;
 	memcpy(hs.scramble, s->scramble, MYSQL_SCRAMBLE_LEN);
 	hs.scramble_len = MYSQL_SCRAMBLE_LEN;
-	hs.caps = SERVER_CAPS | (listener_tls(s->l) ? CLIENT_SSL : 0);
+	hs.caps = SERVER_CAPS | (listener_tls(s->h.l) ? CLIENT_SSL : 0);
 	hs.charset = 45; /* utf8mb4_general_ci */
 	hs.status = SERVER_STATUS_AUTOCOMMIT;
 	snprintf(hs.plugin, sizeof(hs.plugin), NATIVE_PLUGIN);
@@ -75,13 +75,13 @@ void ms_deny(struct mysql_session *s, uint8_t seq, const char *user, bool with_p
 	if (s->state == MS_CU_SWITCH || s->state == MS_CHANGING_USER) {
 		/* As a server does: a failed COM_CHANGE_USER leaves the session
 		 * logged in as before. */
-		log_info(s->tag, "change user refused: %s", msg);
+		log_info(s->h.tag, "change user refused: %s", msg);
 		ms_send_err(s, seq, ER_ACCESS_DENIED_ERROR, "28000", "%s", msg);
 		ms_cu_free(s);
 		ms_set_state(s, MS_READY);
 		return;
 	}
-	listener_login_failed(s->l);
+	listener_login_failed(s->h.l);
 	ms_fail(s, CLOSE_REASON_login_denied, seq, ER_ACCESS_DENIED_ERROR, "28000", msg);
 }
 
@@ -129,18 +129,18 @@ void ms_connect_next(struct mysql_session *s)
 	 * missing the account) will not change their mind by waiting. */
 	char msg[256];
 	snprintf(msg, sizeof(msg), "sluice: no node of cluster '%s' can take this session (%s)",
-		 s->cc->name, "all refused the connection");
+		 s->h.cc->name, "all refused the connection");
 	ms_fail(s, CLOSE_REASON_no_node, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01", msg);
 }
 
 /* The client proved its password: log in to the writer. */
 void ms_client_authenticated(struct mysql_session *s)
 {
-	const struct snapshot *snap = worker_snapshot(s->w);
+	const struct snapshot *snap = worker_snapshot(s->h.w);
 
 	event_del(s->timer);
 	ms_set_state(s, MS_CONNECTING);
-	s->n_order = snap ? snapshot_writer_order(&snap->clusters[s->cluster], s->order) : 0;
+	s->n_order = snap ? snapshot_writer_order(&snap->clusters[s->h.cluster], s->order) : 0;
 	s->attempt = 0;
 	ms_connect_next(s);
 }
@@ -159,9 +159,9 @@ void ms_check_answer(struct mysql_session *s, const uint8_t *answer, size_t len,
 
 static bool start_tls(struct mysql_session *s)
 {
-	SSL *ssl = SSL_new(listener_tls(s->l));
+	SSL *ssl = SSL_new(listener_tls(s->h.l));
 
-	if (!ssl || !pipe_start_tls(s->client, ssl, true))
+	if (!ssl || !pipe_start_tls(s->h.client, ssl, true))
 		return false;
 	s->tls = true;
 	return true;
@@ -170,7 +170,7 @@ static bool start_tls(struct mysql_session *s)
 void ms_on_handshake_response(struct mysql_session *s, const uint8_t *p, uint32_t len, uint8_t seq)
 {
 	struct mysql_handshake_response rsp;
-	uint32_t offered = SERVER_CAPS | (listener_tls(s->l) ? CLIENT_SSL : 0);
+	uint32_t offered = SERVER_CAPS | (listener_tls(s->h.l) ? CLIENT_SSL : 0);
 
 	if (!mysql_read_handshake_response(p, len, offered, &rsp)) {
 		mysql_handshake_response_deinit(&rsp);
@@ -180,7 +180,7 @@ void ms_on_handshake_response(struct mysql_session *s, const uint8_t *p, uint32_
 	}
 	if (rsp.ssl_request) {
 		evbuffer_drain(ms_cin(s), MYSQL_HEADER_LEN + len);
-		if (s->tls || !listener_tls(s->l) || !start_tls(s)) {
+		if (s->tls || !listener_tls(s->h.l) || !start_tls(s)) {
 			ms_fail(s, CLOSE_REASON_protocol_error, (uint8_t)(seq + 1),
 				ER_HANDSHAKE_ERROR, "08S01",
 				"Bad handshake: TLS is not available here");
@@ -200,8 +200,8 @@ void ms_on_handshake_response(struct mysql_session *s, const uint8_t *p, uint32_
 	s->attrs = rsp.attrs; /* take ownership */
 	s->attrs_len = rsp.attrs_len;
 	rsp.attrs = NULL;
-	s->user = ms_find_user_in(worker_config(s->w), rsp.user);
-	snprintf(s->tag + strlen(s->tag), sizeof(s->tag) - strlen(s->tag), " %s", rsp.user);
+	s->user = ms_find_user_in(worker_config(s->h.w), rsp.user);
+	snprintf(s->h.tag + strlen(s->h.tag), sizeof(s->h.tag) - strlen(s->h.tag), " %s", rsp.user);
 
 	bool native = rsp.plugin[0] == '\0' || strcmp(rsp.plugin, NATIVE_PLUGIN) == 0;
 	if (!native || (rsp.auth_len != MYSQL_SHA1_LEN && rsp.auth_len != 0)) {
@@ -238,7 +238,7 @@ static void first_login_done(struct ms_conn *c)
 	mysql_writer_init(&w);
 	mysql_write_ok(&w, s->seq, &ok);
 	ms_send_writer(s, &w);
-	log_debug(s->tag, "logged in to node %s (thread %u)", ms_node_name(s, c->node),
+	log_debug(s->h.tag, "logged in to node %s (thread %u)", ms_node_name(s, c->node),
 		  backend_thread_id(c->be));
 	ms_registry_update(s);
 	/* The OK above is the last uncompressed packet. */
@@ -253,7 +253,7 @@ static void first_login_done(struct ms_conn *c)
 		 * A frame is inflated whole, so the socket buffer must be able
 		 * to hold the largest one (16 MiB): the compressed protocol's
 		 * price, paid only by clients that ask for it. */
-		pipe_set_read_bound(s->client, MYSQL_COMP_HEADER_LEN + MYSQL_MAX_PAYLOAD);
+		pipe_set_read_bound(s->h.client, MYSQL_COMP_HEADER_LEN + MYSQL_MAX_PAYLOAD);
 		s->compress = true;
 		s->zseq = 0;
 		if (!ms_client_inflate(s)) {
@@ -304,9 +304,9 @@ void ms_conn_login_failed(struct ms_conn *c, const struct mysql_err *err, const 
 	ms_conn_stats(c)->connect_failures++;
 	ms_conn_drop(c);
 	if (!err)
-		health_suspect(s->env->health, s->cluster, (size_t)node);
+		health_suspect(s->h.env->health, s->h.cluster, (size_t)node);
 	if (s->state != MS_CONNECTING) {
-		log_warn(s->tag, "node %s: %s", ms_node_name(s, node), err ? err->message : why);
+		log_warn(s->h.tag, "node %s: %s", ms_node_name(s, node), err ? err->message : why);
 		if (s->state == MS_KILLING) {
 			s->kill->next++;
 			ms_kill_continue(s);
@@ -316,7 +316,7 @@ void ms_conn_login_failed(struct ms_conn *c, const struct mysql_err *err, const 
 		return;
 	}
 	if (!err) {
-		log_warn(s->tag, "node %s: %s; trying the next node", ms_node_name(s, node), why);
+		log_warn(s->h.tag, "node %s: %s; trying the next node", ms_node_name(s, node), why);
 		s->attempt++;
 		ms_connect_next(s);
 		return;
@@ -327,7 +327,7 @@ void ms_conn_login_failed(struct ms_conn *c, const struct mysql_err *err, const 
 		ms_deny(s, s->seq, s->user_name, true);
 		return;
 	}
-	log_info(s->tag, "node %s refused the login: %u %s", ms_node_name(s, node), err->code,
+	log_info(s->h.tag, "node %s refused the login: %u %s", ms_node_name(s, node), err->code,
 		 err->message);
 	ms_send_err(s, s->seq, err->code, err->sqlstate, "%s", err->message);
 	ms_flush_and_close(s, CLOSE_REASON_node_refused, "backend refused the login");

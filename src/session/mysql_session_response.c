@@ -79,10 +79,10 @@ static void feed_statement(struct mysql_session *s, struct ms_conn *c, uint64_t 
 {
 	struct feed_item it = {
 		.mono_ms = failover_now_ms(),
-		.session = s->id,
+		.session = s->h.id,
 		.duration_us = took_us > UINT32_MAX ? UINT32_MAX : (uint32_t)took_us,
-		.listener = (uint16_t)listener_index(s->l),
-		.cluster = (uint16_t)s->cluster,
+		.listener = (uint16_t)listener_index(s->h.l),
+		.cluster = (uint16_t)s->h.cluster,
 		.node = (uint16_t)c->node,
 		.kind = (uint8_t)s->stat_kind,
 		.reason = (uint8_t)s->dec.reason,
@@ -92,7 +92,7 @@ static void feed_statement(struct mysql_session *s, struct ms_conn *c, uint64_t 
 	size_t n = strnlen(s->user_name, sizeof(it.user) - 1);
 	memcpy(it.user, s->user_name, n);
 	it.user[n] = '\0';
-	feed_push(s->env->feed, worker_id(s->w), &it);
+	feed_push(s->h.env->feed, worker_id(s->h.w), &it);
 }
 
 /* Record what a successful session command changed. */
@@ -165,14 +165,14 @@ static void command_done(struct mysql_session *s)
 		s->stat_kind = STAT_TRANSACTION; /* BEGIN, or a statement that opened one */
 	uint64_t took = ms_now_us() - s->cmd_start_us;
 	stats_observe(ms_conn_stats(c), s->stat_kind, took);
-	if (feed_wanted(s->env->feed))
+	if (feed_wanted(s->h.env->feed))
 		feed_statement(s, c, took);
 	if (!ok) {
 		ms_conn_stats(c)->errors++;
 		/* Galera's "WSREP has not yet prepared node for application use":
 		 * the node left the primary component; check it now. */
 		if (s->resp.err.code == ER_UNKNOWN_COM_ERROR)
-			health_suspect(s->env->health, s->cluster, (size_t)c->node);
+			health_suspect(s->h.env->health, s->h.cluster, (size_t)c->node);
 	}
 	switch (s->kind) {
 	case CMD_QUERY:
@@ -250,7 +250,7 @@ static void on_prepare_ok(struct mysql_session *s, uint8_t *p, size_t need)
 		      s->cur->node, node_id, params, columns, reader_ok);
 	if (!st) {
 		/* Without a table entry the client's id would name nothing. */
-		log_error(s->tag, "out of memory recording a prepared statement");
+		log_error(s->h.tag, "out of memory recording a prepared statement");
 		return;
 	}
 	mysql_store_u32(p + 1, st->id);
@@ -271,8 +271,8 @@ static bool not_ready_retry(struct mysql_session *s, uint32_t len)
 		return false;
 	evbuffer_drain(backend_input(c->be), MYSQL_HEADER_LEN + len);
 	ms_conn_stats(c)->errors++;
-	health_suspect(s->env->health, s->cluster, (size_t)c->node);
-	log_info(s->tag, "node %s is not ready (%u %s); retrying the read on another node",
+	health_suspect(s->h.env->health, s->h.cluster, (size_t)c->node);
+	log_info(s->h.tag, "node %s is not ready (%u %s); retrying the read on another node",
 		 ms_node_name(s, c->node), s->resp.err.code, s->resp.err.message);
 	ms_conn_set_state(c, CONN_IDLE);
 	ms_resend_read(s);
@@ -292,7 +292,7 @@ void ms_process_backend(struct mysql_session *s)
 	in = backend_input(s->cur->be);
 	while (s->state == MS_COMMAND || s->state == MS_INFILE) {
 		if (ms_client_pending(s) + (s->compress ? evbuffer_get_length(out) : 0) >=
-		    s->bound) {
+		    s->h.bound) {
 			backend_set_reading(s->cur->be, false);
 			break;
 		}
@@ -317,7 +317,7 @@ void ms_process_backend(struct mysql_session *s)
 		/* While the client is still sending (a node may refuse a
 		 * command before reading all of it), the count is its. */
 		if (st.seq != s->next_seq && !s->c_streaming) {
-			log_warn(s->tag,
+			log_warn(s->h.tag,
 				 "node %s sent sequence id %u, expected %u; closing the session",
 				 ms_node_name(s, s->cur->node), st.seq, s->next_seq);
 			ms_fail(s, CLOSE_REASON_node_error, s->next_seq,
@@ -337,7 +337,7 @@ void ms_process_backend(struct mysql_session *s)
 		if (st.ev == RESP_EV_DONE && not_ready_retry(s, st.len))
 			return;
 		if (st.ev == RESP_EV_BAD) {
-			log_warn(s->tag,
+			log_warn(s->h.tag,
 				 "node %s sent a response sluice cannot follow (state %s); "
 				 "closing the session",
 				 ms_node_name(s, s->cur->node),

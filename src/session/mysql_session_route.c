@@ -19,17 +19,17 @@
 
 const struct cluster_view *ms_cluster_view(struct mysql_session *s)
 {
-	const struct snapshot *snap = worker_snapshot(s->w);
+	const struct snapshot *snap = worker_snapshot(s->h.w);
 
-	return snap ? &snap->clusters[s->cluster] : NULL;
+	return snap ? &snap->clusters[s->h.cluster] : NULL;
 }
 
 void ms_count_reason(struct mysql_session *s, enum router_reason reason)
 {
 	if (reason == ROUTER_REASON_none)
 		return;
-	worker_count_reason(s->w, reason);
-	log_debug(s->tag, "router: %s", router_reason_str(reason));
+	worker_count_reason(s->h.w, reason);
+	log_debug(s->h.tag, "router: %s", router_reason_str(reason));
 }
 
 /* The writer's connection slot, or NULL (with an ERR for the command) when
@@ -49,13 +49,13 @@ static struct ms_conn *writer_conn(struct mysql_session *s)
 void ms_wait_for_writer(struct mysql_session *s, int failed_node, const char *why)
 {
 	uint64_t now = failover_now_ms();
-	const struct snapshot *snap = worker_snapshot(s->w);
+	const struct snapshot *snap = worker_snapshot(s->h.w);
 	struct timeval tv = net_timeval_ms(WRITER_POLL_MS);
 
 	if (!s->waiting) {
 		s->waiting = true;
-		s->wait_deadline_ms = now + s->cc->queue_timeout_ms;
-		log_debug(s->tag, "waiting up to %u ms for a writer: %s", s->cc->queue_timeout_ms,
+		s->wait_deadline_ms = now + s->h.cc->queue_timeout_ms;
+		log_debug(s->h.tag, "waiting up to %u ms for a writer: %s", s->h.cc->queue_timeout_ms,
 			  why);
 	}
 	s->wait_gen = snap ? snap->generation : 0;
@@ -69,14 +69,14 @@ void ms_wait_for_writer(struct mysql_session *s, int failed_node, const char *wh
 			char msg[300];
 			snprintf(msg, sizeof(msg),
 				 "sluice: no node of cluster '%s' can take this session (%s)",
-				 s->cc->name, s->wait_why);
+				 s->h.cc->name, s->wait_why);
 			ms_fail(s, CLOSE_REASON_no_node, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
 				msg);
 			return;
 		}
 		ms_drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000",
 				"sluice: cluster '%s' has had no usable writer for %u ms (%s)",
-				s->cc->name, s->cc->queue_timeout_ms, s->wait_why);
+				s->h.cc->name, s->h.cc->queue_timeout_ms, s->wait_why);
 		return;
 	}
 	event_del(s->timer);
@@ -88,7 +88,7 @@ void ms_wait_for_writer(struct mysql_session *s, int failed_node, const char *wh
  * changed since (the failed one may be back). */
 void ms_writer_poll(struct mysql_session *s)
 {
-	const struct snapshot *snap = worker_snapshot(s->w);
+	const struct snapshot *snap = worker_snapshot(s->h.w);
 	const struct cluster_view *v = ms_cluster_view(s);
 
 	if (!snap || !v || v->writer < 0 ||
@@ -114,7 +114,7 @@ static void reader_candidates(struct mysql_session *s)
 {
 	const struct cluster_view *v = ms_cluster_view(s);
 	atomic_uint_fast64_t *rr =
-		s->lc->primary_reads ? &s->env->rr[s->cluster] : &s->env->rr_replicas[s->cluster];
+		s->h.lc->primary_reads ? &s->h.env->rr[s->h.cluster] : &s->h.env->rr_replicas[s->h.cluster];
 	size_t n;
 
 	s->n_order = 0;
@@ -122,8 +122,8 @@ static void reader_candidates(struct mysql_session *s)
 	s->causal_miss = false;
 	if (!v)
 		return;
-	n = snapshot_reader_order(v, atomic_fetch_add(rr, 1), s->lc->primary_reads, s->order);
-	if (s->lc->causal_reads == CAUSAL_READS_SESSION && s->write_ms) {
+	n = snapshot_reader_order(v, atomic_fetch_add(rr, 1), s->h.lc->primary_reads, s->order);
+	if (s->h.lc->causal_reads == CAUSAL_READS_SESSION && s->write_ms) {
 		size_t kept = 0;
 		for (size_t i = 0; i < n; i++)
 			if (snapshot_caught_up(v, s->order[i], s->write_ms))
@@ -249,5 +249,5 @@ void ms_route_retry(struct mysql_session *s, struct ms_conn *failed, const struc
 		ms_drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "08S01",
 				"sluice: cannot reach node %s (%s of cluster '%s'): %s",
 				ms_node_name(s, failed->node), router_target_str(s->dec.target),
-				s->cc->name, why);
+				s->h.cc->name, why);
 }

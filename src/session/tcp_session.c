@@ -55,22 +55,13 @@ static const char *const tcp_state_names[] = {
 };
 
 struct tcp_session {
-	struct worker_session ws; /* first: the worker's list links through it */
-	struct worker *w;
-	struct listener *l;
-	struct session_env *env;
-	const struct config_listener *lc;
-	const struct config_cluster *cc;
-	unsigned long long id;
+	struct session h; /* first: what every session kind has (session.h) */
 	enum tcp_state state;
-	char tag[128]; /* "C-42 ro@127.0.0.1:51234" for logs */
 
-	struct pipe *client;
 	struct pipe *backend;
 	struct event *connect_timer; /* connecting, then flushing before a close */
 	struct event *next_step;     /* deferred: try the next candidate node */
 
-	size_t bound;			  /* bytes per direction, from buffer_size */
 	uint16_t order[CONFIG_MAX_NODES]; /* candidate nodes, best first */
 	size_t n_order;
 	size_t attempt; /* index into order of the node being tried */
@@ -79,7 +70,6 @@ struct tcp_session {
 	struct pipe *flush_to; /* FLUSHING: the side still being written */
 	unsigned long long up_bytes, down_bytes;
 	struct timespec started;
-	enum close_reason close_reason; /* FLUSHING, CLOSED: why it ends */
 };
 
 static void tcp_set_state(struct tcp_session *s, enum tcp_state next)
@@ -93,34 +83,30 @@ static void tcp_set_state(struct tcp_session *s, enum tcp_state next)
 		[TCP_CLOSED] = 0,
 	};
 	BUG_ON(!(allowed[s->state] & (1u << next)));
-	log_debug(s->tag, "%s -> %s", tcp_state_names[s->state], tcp_state_names[next]);
+	log_debug(s->h.tag, "%s -> %s", tcp_state_names[s->state], tcp_state_names[next]);
 	s->state = next;
 }
 
 static const char *node_name(const struct tcp_session *s)
 {
-	return s->node >= 0 ? s->cc->nodes[s->node].name : "-";
+	return s->node >= 0 ? s->h.cc->nodes[s->node].name : "-";
 }
 
 static void tcp_reconfigure(struct worker_session *ws, const struct config *cfg)
 {
-	struct tcp_session *s = (struct tcp_session *)ws;
-
-	s->lc = &cfg->listeners[listener_index(s->l)];
-	s->cc = &cfg->clusters[s->lc->cluster_index];
+	session_reconfigure(&((struct tcp_session *)ws)->h, cfg);
 }
 
 static void tcp_destroy(struct worker_session *ws)
 {
 	struct tcp_session *s = (struct tcp_session *)ws;
 
-	pipe_free(s->client);
 	pipe_free(s->backend);
 	if (s->connect_timer)
 		event_free(s->connect_timer);
 	if (s->next_step)
 		event_free(s->next_step);
-	listener_session_ended(s->l);
+	session_release(&s->h);
 	free(s);
 }
 
@@ -134,24 +120,24 @@ static void tcp_close(struct tcp_session *s, enum close_reason reason, const cha
 	if (s->state == TCP_CLOSED)
 		return;
 	if (s->state != TCP_FLUSHING)
-		s->close_reason = reason;
-	worker_count_close(s->w, s->close_reason);
+		s->h.close_reason = reason;
+	worker_count_close(s->h.w, s->h.close_reason);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	double secs = (double)(now.tv_sec - s->started.tv_sec) +
 		      (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
-	log_debug(s->tag, "closed (%s: %s): node %s, %llu bytes up, %llu down, %.3f s",
-		  close_reason_str(s->close_reason), why, node_name(s), s->up_bytes, s->down_bytes,
+	log_debug(s->h.tag, "closed (%s: %s): node %s, %llu bytes up, %llu down, %.3f s",
+		  close_reason_str(s->h.close_reason), why, node_name(s), s->up_bytes, s->down_bytes,
 		  secs);
 	tcp_set_state(s, TCP_CLOSED);
 	/* Both pipes go in the reaper: until then they read nothing and call
 	 * back nothing that matters (every callback checks the state). */
-	if (s->client)
-		pipe_set_reading(s->client, false);
+	if (s->h.client)
+		pipe_set_reading(s->h.client, false);
 	if (s->backend)
 		pipe_set_reading(s->backend, false);
 	event_del(s->connect_timer);
 	event_del(s->next_step);
-	worker_session_close(s->w, &s->ws);
+	worker_session_close(s->h.w, &s->h.ws);
 }
 
 /* Stop reading both sides and close once `to` has written what it holds. */
@@ -166,12 +152,12 @@ static void tcp_flush_and_close(struct tcp_session *s, struct pipe *to, enum clo
 		tcp_close(s, reason, why);
 		return;
 	}
-	log_debug(s->tag, "%s; flushing %zu bytes before closing", why, pipe_pending(to));
-	s->close_reason = reason;
+	log_debug(s->h.tag, "%s; flushing %zu bytes before closing", why, pipe_pending(to));
+	s->h.close_reason = reason;
 	tcp_set_state(s, TCP_FLUSHING);
 	s->flush_to = to;
-	if (s->client)
-		pipe_set_reading(s->client, false);
+	if (s->h.client)
+		pipe_set_reading(s->h.client, false);
 	if (s->backend)
 		pipe_set_reading(s->backend, false);
 	pipe_set_write_low(to, 0); /* write_cb when empty */
@@ -184,7 +170,7 @@ static void tcp_flush_and_close(struct tcp_session *s, struct pipe *to, enum clo
 static void tcp_read_cb(struct pipe *src, void *arg)
 {
 	struct tcp_session *s = arg;
-	struct pipe *dst = src == s->client ? s->backend : s->client;
+	struct pipe *dst = src == s->h.client ? s->backend : s->h.client;
 	struct evbuffer *in = pipe_input(src);
 	struct evbuffer *out;
 	size_t len = evbuffer_get_length(in);
@@ -193,11 +179,11 @@ static void tcp_read_cb(struct pipe *src, void *arg)
 		return;
 	out = pipe_output(dst);
 	evbuffer_add_buffer(out, in);
-	if (src == s->client)
+	if (src == s->h.client)
 		s->up_bytes += len;
 	else
 		s->down_bytes += len;
-	if (evbuffer_get_length(out) >= s->bound)
+	if (evbuffer_get_length(out) >= s->h.bound)
 		pipe_set_reading(src, false);
 }
 
@@ -206,7 +192,7 @@ static void tcp_read_cb(struct pipe *src, void *arg)
 static void tcp_write_cb(struct pipe *dst, void *arg)
 {
 	struct tcp_session *s = arg;
-	struct pipe *src = dst == s->client ? s->backend : s->client;
+	struct pipe *src = dst == s->h.client ? s->backend : s->h.client;
 
 	if (s->state == TCP_FLUSHING) {
 		if (dst == s->flush_to && pipe_pending(dst) == 0)
@@ -238,21 +224,21 @@ static void tcp_refuse(struct tcp_session *s, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warn(s->tag, "refused: %s", msg);
+	log_warn(s->h.tag, "refused: %s", msg);
 	mysql_writer_init(&w);
 	mysql_write_err41(&w, 0, MYSQL_ER_UNKNOWN_ERROR, "HY000", msg);
 	if (w.ok)
-		evbuffer_add(pipe_output(s->client), w.data, w.len);
+		evbuffer_add(pipe_output(s->h.client), w.data, w.len);
 	mysql_writer_deinit(&w);
-	tcp_flush_and_close(s, s->client, CLOSE_REASON_no_node, "refused");
+	tcp_flush_and_close(s, s->h.client, CLOSE_REASON_no_node, "refused");
 }
 
 static void tcp_backend_failed(struct tcp_session *s, const char *why)
 {
-	size_t cluster = s->lc->cluster_index;
+	size_t cluster = s->h.lc->cluster_index;
 
-	log_warn(s->tag, "node %s: %s; trying the next node", node_name(s), why);
-	health_suspect(s->env->health, cluster, (size_t)s->node);
+	log_warn(s->h.tag, "node %s: %s; trying the next node", node_name(s), why);
+	health_suspect(s->h.env->health, cluster, (size_t)s->node);
 	pipe_set_reading(s->backend, false);
 	event_del(s->connect_timer);
 	/* The failed pipe is freed in next_step, not inside its own callback. */
@@ -263,20 +249,20 @@ static void tcp_connected(struct tcp_session *s)
 {
 	event_del(s->connect_timer);
 	tcp_set_state(s, TCP_FORWARDING);
-	log_debug(s->tag, "connected to node %s (attempt %zu)", node_name(s), s->attempt + 1);
+	log_debug(s->h.tag, "connected to node %s (attempt %zu)", node_name(s), s->attempt + 1);
 	net_tune_stream(pipe_fd(s->backend));
 	tcp_setup_side(s, s->backend);
 	pipe_set_reading(s->backend, true);
-	pipe_set_reading(s->client, true);
+	pipe_set_reading(s->h.client, true);
 	/* What the client sent while we connected goes out now. */
-	if (evbuffer_get_length(pipe_input(s->client)))
-		tcp_read_cb(s->client, s);
+	if (evbuffer_get_length(pipe_input(s->h.client)))
+		tcp_read_cb(s->h.client, s);
 }
 
 static void tcp_event_cb(struct pipe *p, short what, void *arg)
 {
 	struct tcp_session *s = arg;
-	bool is_client = p == s->client;
+	bool is_client = p == s->h.client;
 	char why[160];
 
 	if (s->state == TCP_CONNECTING && !is_client) {
@@ -314,8 +300,8 @@ static void tcp_event_cb(struct pipe *p, short what, void *arg)
 				    (what & PIPE_EOF) ? "client closed" : "client read error");
 	} else {
 		/* A node closing on its own may be a node dying: look now. */
-		health_suspect(s->env->health, s->lc->cluster_index, (size_t)s->node);
-		tcp_flush_and_close(s, s->client,
+		health_suspect(s->h.env->health, s->h.lc->cluster_index, (size_t)s->node);
+		tcp_flush_and_close(s, s->h.client,
 				    (what & PIPE_EOF) ? CLOSE_REASON_node_closed
 						      : CLOSE_REASON_node_error,
 				    (what & PIPE_EOF) ? "node closed" : "node read error");
@@ -327,8 +313,8 @@ static void tcp_setup_side(struct tcp_session *s, struct pipe *p)
 	pipe_set_callbacks(p, tcp_read_cb, tcp_write_cb, tcp_event_cb, s);
 	/* Low write mark: resume the other side's reading at half the bound.
 	 * Read bound: never hold more than the bound unread. */
-	pipe_set_write_low(p, s->bound / 2);
-	pipe_set_read_bound(p, s->bound);
+	pipe_set_write_low(p, s->h.bound / 2);
+	pipe_set_read_bound(p, s->h.bound);
 }
 
 /* Connecting: the node did not answer in time; flushing: the peer did not
@@ -343,7 +329,7 @@ static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 
-	snprintf(why, sizeof(why), "connect timed out after %u ms", s->cc->connect_timeout_ms);
+	snprintf(why, sizeof(why), "connect timed out after %u ms", s->h.cc->connect_timeout_ms);
 	tcp_backend_failed(s, why);
 }
 
@@ -352,18 +338,18 @@ static void connect_timeout_cb(evutil_socket_t fd, short what, void *arg)
 static void tcp_connect_current(struct tcp_session *s)
 {
 	const struct config_node *n;
-	struct timeval tv = net_timeval_ms(s->cc->connect_timeout_ms);
+	struct timeval tv = net_timeval_ms(s->h.cc->connect_timeout_ms);
 
 	s->node = s->order[s->attempt];
-	n = &s->cc->nodes[s->node];
-	s->backend = pipe_new(worker_base(s->w), -1);
+	n = &s->h.cc->nodes[s->node];
+	s->backend = pipe_new(worker_base(s->h.w), -1);
 	if (!s->backend) {
 		tcp_close(s, CLOSE_REASON_out_of_memory, "out of memory");
 		return;
 	}
 	pipe_set_callbacks(s->backend, NULL, NULL, tcp_event_cb, s);
 	evtimer_add(s->connect_timer, &tv);
-	log_debug(s->tag, "connecting to node %s", n->name);
+	log_debug(s->h.tag, "connecting to node %s", n->name);
 	if (!pipe_connect(s->backend, (const struct sockaddr *)&n->address.ss, n->address.len)) {
 		char why[160];
 		snprintf(why, sizeof(why), "connect failed at once: %s", strerror(errno));
@@ -383,12 +369,12 @@ static void tcp_try_next(struct tcp_session *s)
 			tcp_refuse(s,
 				   "sluice: no healthy node in cluster '%s' for listener '%s' "
 				   "(route %s)",
-				   s->cc->name, s->lc->name, listener_route_str(s->lc->route));
+				   s->h.cc->name, s->h.lc->name, listener_route_str(s->h.lc->route));
 		else
 			tcp_refuse(s,
 				   "sluice: every node of cluster '%s' refused the connection "
 				   "(listener '%s', %zu tried)",
-				   s->cc->name, s->lc->name, s->n_order);
+				   s->h.cc->name, s->h.lc->name, s->n_order);
 		return;
 	}
 	tcp_connect_current(s);
@@ -402,66 +388,42 @@ static void next_step_cb(evutil_socket_t fd, short what, void *arg)
 void tcp_session_start(struct worker *w, struct listener *l, int fd, const struct sockaddr *peer,
 		       socklen_t peer_len)
 {
-	struct session_env *env = worker_env(w);
-	const struct config *cfg = worker_config(w);
-	const struct config_listener *lc = &cfg->listeners[listener_index(l)];
 	struct tcp_session *s = calloc(1, sizeof(*s));
-	char addr[64];
 
-	if (!s)
+	if (!s) {
+		close(fd);
 		goto fail;
-	s->w = w;
-	s->l = l;
-	s->env = env;
-	s->lc = lc;
-	s->cc = &cfg->clusters[lc->cluster_index];
-	s->ws.destroy = tcp_destroy;
-	s->ws.reconfigure = tcp_reconfigure;
-	s->id = (unsigned long long)atomic_fetch_add(&env->next_session_id, 1);
+	}
+	if (!session_open(&s->h, w, l, fd, peer, " tcp", tcp_destroy, tcp_reconfigure)) {
+		free(s);
+		goto fail;
+	}
 	s->node = -1;
-	s->bound = cfg->buffer_size;
 	s->state = TCP_CONNECTING;
 	clock_gettime(CLOCK_MONOTONIC, &s->started);
-	snprintf(s->tag, sizeof(s->tag), "C-%llu %s@%s tcp", s->id, lc->name,
-		 config_addr_str(peer, addr, sizeof(addr)));
-
-	s->client = pipe_new(worker_base(w), fd);
-	if (!s->client)
-		goto fail;
-	fd = -1; /* owned by the pipe now */
 	s->connect_timer = evtimer_new(worker_base(w), connect_timeout_cb, s);
 	s->next_step = event_new(worker_base(w), -1, 0, next_step_cb, s);
-	if (!s->connect_timer || !s->next_step)
-		goto fail;
-	net_tune_stream(pipe_fd(s->client));
-	tcp_setup_side(s, s->client);
+	if (!s->connect_timer || !s->next_step) {
+		tcp_destroy(&s->h.ws);
+		log_error("tcp", "cannot set up a session (out of memory); closing the client");
+		return;
+	}
+	tcp_setup_side(s, s->h.client);
 	/* The client is not read until a backend is connected: what it sends
 	 * first must reach the node we end up with, not one we gave up on. */
-	worker_session_add(w, &s->ws);
+	worker_session_add(w, &s->h.ws);
 
-	const struct cluster_view *v = &worker_snapshot(w)->clusters[lc->cluster_index];
-	if (lc->route == LISTENER_ROUTE_READERS) {
-		uint64_t ticket = atomic_fetch_add(&env->rr[lc->cluster_index], 1);
+	const struct cluster_view *v = &worker_snapshot(w)->clusters[s->h.cluster];
+	if (s->h.lc->route == LISTENER_ROUTE_READERS) {
+		uint64_t ticket = atomic_fetch_add(&s->h.env->rr[s->h.cluster], 1);
 		s->n_order = snapshot_reader_order(v, ticket, true, s->order);
 	} else {
 		s->n_order = snapshot_writer_order(v, s->order);
 	}
-	log_debug(s->tag, "accepted; %zu candidate node(s)", s->n_order);
+	log_debug(s->h.tag, "accepted; %zu candidate node(s)", s->n_order);
 	tcp_try_next(s);
 	return;
 fail:
-	log_error("tcp", "%s: cannot set up a session (out of memory); closing the client",
-		  lc->name);
-	if (fd >= 0)
-		close(fd);
-	if (s) {
-		s->ws.destroy = NULL;
-		pipe_free(s->client);
-		if (s->connect_timer)
-			event_free(s->connect_timer);
-		if (s->next_step)
-			event_free(s->next_step);
-		free(s);
-	}
+	log_error("tcp", "cannot set up a session (out of memory); closing the client");
 	listener_session_ended(l);
 }
