@@ -4,7 +4,7 @@
 set -eu
 
 # The one package list, shared with .ci/run.
-PACKAGES=$(cat "$(dirname "$0")/packages.txt")
+PACKAGES=$("$(dirname "$0")/package-list.sh")
 
 if [ "$(id -u)" -ne 0 ]; then
 	echo "install-deps: run as root (it uses apt-get)" >&2

@@ -11,8 +11,10 @@
 import json
 import os
 import random
+import re
 import shutil
 import subprocess
+import urllib.request
 
 import pytest
 
@@ -95,12 +97,21 @@ def program(request, tables, client) -> tuple[list[str], dict]:
 
 
 def start(galera, sluice, pool: dict):
-    port = free_port()
+    port, stats_port = free_port(), free_port()
     cfg = sluice_yaml([listener("app", port)], galera_nodes(galera),
-                      cluster_keys={"queue_timeout": "10s", "pool": pool}, workers=1)
+                      cluster_keys={"queue_timeout": "10s", "pool": pool}, workers=1,
+                      stats={"bind": f'"{HOST}:{stats_port}"'})
     s = sluice(cfg)
-    s.port = port
+    s.port, s.stats = port, f"http://{HOST}:{stats_port}"
     return s
+
+
+def per_reason(s) -> dict[str, int]:
+    """sluice_routing_decisions_total by reason, from /metrics."""
+    with urllib.request.urlopen(s.stats + "/metrics", timeout=10) as r:
+        body = r.read().decode()
+    return {m.group(1): int(float(m.group(2))) for m in re.finditer(
+        r'^sluice_routing_decisions_total\{reason="([^"]+)"\} (\S+)$', body, re.M)}
 
 
 def stmt_executes(galera) -> int:
@@ -194,25 +205,26 @@ CLIENTS = ["mysql2", "dbd-mariadb", "connector-j"]
 
 
 # DBD::MariaDB with mariadb_server_prepare=1 sends even do("SET time_zone = '+01:00'") as
-# COM_STMT_PREPARE + COM_STMT_EXECUTE: sluice does not take that SET as session state, so it
-# stays on the shared node connection (the other session reads it: both see '+05:30'), and is
-# gone after the connection is reset for a session in another state (then both read SYSTEM).
-SET_PREPARED = ("sluice bug: a SET run as a server-side prepared statement is not recorded as "
-                "session state in pool.mode transaction; it leaks to the session that takes the "
-                "connection next and is lost on reset")
-SHARED = [pytest.param(c, marks=pytest.mark.xfail(strict=True, raises=AssertionError,
-                                                 reason=SET_PREPARED))
-          if c == "dbd-mariadb" else c for c in CLIENTS]
+# COM_STMT_PREPARE + COM_STMT_EXECUTE. sluice cannot replay a SET it only has as a prepared
+# statement, so it pins the session to its connection (routing reason prepared_set): each
+# session keeps its own, so this client needs two per node, and the sessions never share one.
+PINS = {"dbd-mariadb"}
 
 
-@pytest.mark.parametrize("client", SHARED)
-def test_two_sessions_share_one_connection_per_node(galera, sluice, program):
+@pytest.mark.parametrize("client", CLIENTS)
+def test_two_sessions_share_one_connection_per_node(galera, sluice, program, client):
     """pool.mode transaction, max_per_node 1, one worker: the two sessions take turns on the
     same node connection (the writer's CONNECTION_ID() is seen by both) and every result is
-    still the session's own."""
-    s = start(galera, sluice, {"mode": "transaction", "max_per_node": 1})
+    still the session's own. A client whose SETs are prepared statements pins each session
+    to its own connection instead, and its results are still its own."""
+    pins = client in PINS
+    s = start(galera, sluice, {"mode": "transaction", "max_per_node": 2 if pins else 1})
     cids = check(run(galera, program, s.port, s))
-    assert cids["a"] & cids["b"], f"the sessions never shared a node connection: {cids}"
+    if pins:
+        assert not cids["a"] & cids["b"], f"pinned sessions shared a connection: {cids}"
+        assert per_reason(s).get("prepared_set", 0) >= 2
+    else:
+        assert cids["a"] & cids["b"], f"the sessions never shared a node connection: {cids}"
 
 
 @pytest.mark.parametrize("client", CLIENTS)

@@ -53,7 +53,8 @@ enum router_target {
 	X(xa, 1, "XA transaction: pinned until the session is reset")                              \
 	X(multi_statement, 1, "a multi-statement that changed state: pinned until reset")          \
 	X(history_full, 1, "session-state history full: pinned until the session is reset")        \
-	X(replay_failed, 1, "session state could not be restored on a reader: pinned until reset")
+	X(replay_failed, 1, "session state could not be restored on a reader: pinned until reset") \
+	X(prepared_set, 1, "SET run as a prepared statement: pinned until the session is reset")
 
 enum router_reason {
 #define ROUTER_REASON_ENUM(name, pins, help) ROUTER_REASON_##name,

@@ -195,6 +195,12 @@ static void command_done(struct mysql_session *s)
 		}
 		break;
 	case CMD_STMT:
+		if (s->cmd == COM_STMT_EXECUTE && s->stmt->session) {
+			/* Its state lives on this connection only: the history
+			 * has no text to replay it elsewhere. */
+			router_pin(&s->rs, ROUTER_REASON_prepared_set);
+			ms_count_reason(s, ROUTER_REASON_prepared_set);
+		}
 		if (s->cmd == COM_STMT_EXECUTE && s->resp.cursor)
 			s->stmt->cursor = c->node;
 		if (s->cmd == COM_STMT_RESET)
@@ -253,6 +259,7 @@ static void on_prepare_ok(struct mysql_session *s, uint8_t *p, size_t need)
 		log_error(s->h.tag, "out of memory recording a prepared statement");
 		return;
 	}
+	st->session = s->cls.kind == CLASSIFY_SESSION;
 	mysql_store_u32(p + 1, st->id);
 	if (st->sql)
 		ms_conn_stmt_prepared(s->cur, st->sql, st->sql_len, node_id);
