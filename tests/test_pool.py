@@ -228,6 +228,27 @@ def test_settings_and_databases_stay_with_their_session(galera, sluice, other_db
         c.close()
 
 
+def test_a_connection_left_in_another_state_is_reset_before_use(galera, sluice, other_db):
+    """One writer connection (max_per_node 1): a session leaves its time_zone on it and quits;
+    the next logs in on it and quits at once (it never ran a statement there); the third
+    must still not see the first one's setting."""
+    s = start(galera, sluice, {"max_per_node": 1})
+    q = "/* sluice:primary */ SELECT @@time_zone, CONNECTION_ID()"
+    a = connect(s)
+    one(a, "SET time_zone = '+07:00'")
+    tz, tid = one(a, q)
+    assert tz == "+07:00"
+    a.close()
+    connect(s).close()
+    c = connect(s)
+    try:
+        tz, tid_c = one(c, q)
+        assert tid_c == tid, "not the same node connection: the test proves nothing"
+        assert tz == "SYSTEM"
+    finally:
+        c.close()
+
+
 def test_users_are_never_mixed(galera, sluice, other_db):
     """Two users (PyMySQL and mysqlclient) take turns with one connection per node allowed:
     each statement runs as its session's user."""

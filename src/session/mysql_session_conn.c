@@ -337,8 +337,11 @@ static void give_back(struct ms_conn *c)
 	pc->node = (size_t)c->node;
 	ms_session_ident(s, &pc->ident);
 	memcpy(pc->db, c->db, sizeof(pc->db));
-	pc->state = c->version == s->hist.version && c->applied == s->hist.n ? fingerprint(s)
-									     : POOL_STATE_DIRTY;
+	/* Exactly the session's state, or not known: a reset it was taken for
+	 * and never got leaves another session's state on it. */
+	pc->state = !c->need_reset && c->version == s->hist.version && c->applied == s->hist.n
+			    ? fingerprint(s)
+			    : POOL_STATE_DIRTY;
 	pc->sync_wait = c->sync_wait;
 	pc->stmts = c->pstmts;
 	c->pstmts = NULL;
@@ -348,6 +351,10 @@ static void give_back(struct ms_conn *c)
 	stmt_forget_node(&s->stmts, c->node);
 	if (s->last == c)
 		s->last = NULL;
+	if (s->cur == c)
+		s->cur = NULL;
+	if (s->target == c)
+		s->target = NULL;
 	atomic_store_explicit(&s->ctl.threads[c->node], 0, memory_order_relaxed);
 	pool_release(worker_pool(s->h.w), pc);
 }

@@ -227,12 +227,12 @@ static void first_login_done(struct ms_conn *c)
 	struct mysql_ok ok = {0, 0, backend_status(c->be), 0};
 	struct mysql_writer w;
 
-	if (c->state == CONN_LOGIN) { /* else it came from the pool */
+	if (c->state == CONN_LOGIN) { /* else it came from the pool, caught up or not */
 		ms_conn_stats(c)->connects++;
 		ms_conn_stats(c)->open_connections++;
 		ms_conn_set_state(c, CONN_IDLE);
+		c->version = s->hist.version;
 	}
-	c->version = s->hist.version;
 	s->status = ok.status;
 	router_status(&s->rs, ok.status);
 	mysql_writer_init(&w);
