@@ -249,6 +249,29 @@ def test_a_connection_left_in_another_state_is_reset_before_use(galera, sluice, 
         c.close()
 
 
+@pytest.mark.parametrize("multi", [True, False], ids=["multi_statements", "one_by_one"])
+def test_session_state_is_restored_in_one_round_trip(galera, sluice, other_db, multi):
+    """Three SETs (two ending in a comment) reach a reader connection that never saw them:
+    as one multi-statement when the client's connection takes those (2 commands on that node:
+    the replay and the read), else one by one (4); the read sees all three."""
+    from pymysql.constants import CLIENT
+    s = start(galera, sluice, {})
+    a = connect(s, client_flag=CLIENT.MULTI_STATEMENTS if multi else 0)
+    try:
+        one(a, "SET time_zone = '+02:00' -- east")
+        one(a, "SET sql_mode = 'ANSI_QUOTES' # quotes")
+        one(a, "SET max_join_size = 1000000")
+        before = per_node(s, "statements_total")
+        tz, mode, mjs, where = one(a, "SELECT @@time_zone, @@sql_mode, @@max_join_size, "
+                                      "@@wsrep_node_name")
+        after = per_node(s, "statements_total")
+        assert (tz, mode, mjs) == ("+02:00", "ANSI_QUOTES", 1000000)
+        assert where in ("node2", "node3")
+        assert after[where] - before[where] == (2 if multi else 4), (before, after)
+    finally:
+        a.close()
+
+
 def test_users_are_never_mixed(galera, sluice, other_db):
     """Two users (PyMySQL and mysqlclient) take turns with one connection per node allowed:
     each statement runs as its session's user."""

@@ -708,6 +708,11 @@ void backend_set_reading(struct backend *b, bool on)
 	pipe_set_reading(b->pipe, on);
 }
 
+uint32_t backend_caps(const struct backend *b)
+{
+	return b->caps;
+}
+
 uint32_t backend_thread_id(const struct backend *b)
 {
 	return b->greeting.connection_id;

@@ -95,6 +95,7 @@ uint32_t backend_thread_id(const struct backend *b);
 int backend_node(const struct backend *b);
 const char *backend_server_version(const struct backend *b);
 uint16_t backend_status(const struct backend *b); /* status flags of the login OK */
+uint32_t backend_caps(const struct backend *b);	  /* the capabilities the login agreed */
 bool backend_ready(const struct backend *b);
 
 /* Close now. NULL is a no-op. Safe inside the backend's own callbacks: the

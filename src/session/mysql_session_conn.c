@@ -511,6 +511,49 @@ static void conn_internal_read(struct ms_conn *c)
 	}
 }
 
+/* Run the history entries c has not run: all of them as one multi-statement
+ * COM_QUERY when the connection takes those and they are all statements
+ * (one round trip), else the next one alone. */
+static void replay(struct mysql_session *s, struct ms_conn *c)
+{
+	const struct history_entry *e = &s->hist.items[c->applied];
+	size_t n = 0, bytes = 1;
+	bool batch = backend_caps(c->be) & CLIENT_MULTI_STATEMENTS;
+
+	for (size_t i = 0; batch && i < s->hist.n; i++) {
+		const struct history_entry *h = &s->hist.items[i];
+		/* COM_SET_OPTION may turn multi-statements off. */
+		batch = h->len > 1 && h->payload[0] == COM_QUERY;
+		if (i >= c->applied) {
+			n++;
+			bytes += h->len + 1;
+		}
+	}
+	c->i_batch = 1;
+	if (batch && n > 1) {
+		uint8_t *q = malloc(bytes);
+		if (q) {
+			size_t at = 0;
+			q[at++] = COM_QUERY;
+			for (size_t i = c->applied; i < s->hist.n; i++) {
+				const struct history_entry *h = &s->hist.items[i];
+				if (i > c->applied) {
+					/* The newline ends a -- or # comment. */
+					q[at++] = '\n';
+					q[at++] = ';';
+				}
+				memcpy(q + at, h->payload + 1, h->len - 1);
+				at += h->len - 1;
+			}
+			c->i_batch = n;
+			conn_internal(c, OP_REPLAY, q, at);
+			free(q);
+			return;
+		}
+	}
+	conn_internal(c, OP_REPLAY, e->payload, e->len);
+}
+
 /* Does c need wsrep_sync_wait before this command (causal_reads: global,
  * galera: every read on a reader waits for the commits the cluster ordered
  * before it)? */
@@ -560,8 +603,7 @@ bool ms_conn_catch_up(struct mysql_session *s, struct ms_conn *c)
 			c->version = s->hist.reorder_version;
 		}
 		if (c->applied < s->hist.n) {
-			const struct history_entry *e = &s->hist.items[c->applied];
-			conn_internal(c, OP_REPLAY, e->payload, e->len);
+			replay(s, c);
 			return false;
 		}
 		c->version = s->hist.version;
@@ -650,7 +692,7 @@ static void internal_done(struct ms_conn *c)
 		memcpy(c->db, s->db, sizeof(c->db));
 		break;
 	case OP_REPLAY:
-		c->applied++;
+		c->applied += c->i_batch;
 		break;
 	case OP_SYNC_WAIT:
 		c->sync_wait = true;

@@ -129,6 +129,7 @@ struct ms_conn {
 	bool i_cont;
 	bool i_done;   /* the response is complete once i_left is dropped */
 	uint8_t i_seq; /* the sequence id its next packet must carry */
+	size_t i_batch; /* OP_REPLAY: how many history entries it runs */
 	/* The session state this connection has. */
 	char db[MYSQL_DB_MAX];
 	size_t applied;	  /* history entries run here ... */
