@@ -196,6 +196,7 @@ static void ms_destroy(struct worker_session *ws)
 	for (size_t i = 0; s->conns && i < s->n_conns; i++)
 		ms_conn_release(&s->conns[i]);
 	free(s->conns);
+	free(s->order);
 	history_deinit(&s->hist);
 	stmt_table_deinit(&s->stmts);
 	free(s->saved);
@@ -250,8 +251,40 @@ void ms_close(struct mysql_session *s, enum close_reason reason, const char *why
 		pipe_set_callbacks(s->h.client, NULL, NULL, NULL, NULL);
 	}
 	close_conns(s);
-	event_del(s->timer);
+	ms_stop_timer(s);
 	worker_session_close(s->h.w, &s->h.ws);
+}
+
+static void timer_cb(evutil_socket_t fd, short what, void *arg);
+
+/* The session's one timer: the login timeout, a wait for a writer or for a
+ * pooled connection, the last flush. It exists only while armed or about
+ * to be (an idle session holds none). False when out of memory. */
+bool ms_arm_timer(struct mysql_session *s, uint32_t ms)
+{
+	struct timeval tv = net_timeval_ms(ms);
+
+	if (!s->timer)
+		s->timer = evtimer_new(worker_base(s->h.w), timer_cb, s);
+	if (!s->timer)
+		return false;
+	event_del(s->timer);
+	evtimer_add(s->timer, &tv);
+	return true;
+}
+
+void ms_stop_timer(struct mysql_session *s)
+{
+	if (s->timer)
+		event_del(s->timer);
+}
+
+/* The timer will not be needed for a while (the session is logged in). */
+void ms_drop_timer(struct mysql_session *s)
+{
+	if (s->timer)
+		event_free(s->timer);
+	s->timer = NULL;
 }
 
 /* Bytes queued towards the client and not yet taken by the kernel. */
@@ -263,8 +296,6 @@ size_t ms_client_pending(struct mysql_session *s)
 /* Send what is queued (an ERR, usually), then close for reason. */
 void ms_flush_and_close(struct mysql_session *s, enum close_reason reason, const char *why)
 {
-	struct timeval tv = {FLUSH_TIMEOUT_SEC, 0};
-
 	if (s->state == MS_CLOSING || s->state == MS_CLOSED)
 		return;
 	ms_client_flush(s);
@@ -278,8 +309,8 @@ void ms_flush_and_close(struct mysql_session *s, enum close_reason reason, const
 	ms_set_state(s, MS_CLOSING);
 	pipe_set_reading(s->h.client, false);
 	pipe_set_write_low(s->h.client, 0); /* client_write_cb once everything is out */
-	event_del(s->timer);
-	evtimer_add(s->timer, &tv);
+	if (!ms_arm_timer(s, FLUSH_TIMEOUT_SEC * 1000))
+		ms_close(s, reason, "out of memory");
 }
 
 /* A client error that ends the session: ERR to the client, log once. */
@@ -342,7 +373,7 @@ static void ms_reconfigure(struct worker_session *ws, const struct config *cfg)
 	struct mysql_session *s = (struct mysql_session *)ws;
 
 	session_reconfigure(&s->h, cfg);
-	for (size_t i = 0; i < s->n_conns; i++)
+	for (size_t i = 0; s->conns && i < s->n_conns; i++)
 		if (s->conns[i].be)
 			backend_set_node(s->conns[i].be, &s->h.cc->nodes[i]);
 	if (s->user)
@@ -527,7 +558,6 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 			 socklen_t peer_len)
 {
 	struct mysql_session *s = calloc(1, sizeof(*s));
-	struct timeval tv;
 
 	if (!s) {
 		close(fd);
@@ -548,35 +578,27 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 	router_init(&s->rs);
 	history_init(&s->hist);
 	stmt_table_init(&s->stmts, s->h.cc->n_nodes);
-	/* The host part of "user@host" in messages, as a server would say it. */
-	config_addr_str(peer, s->peer_host, sizeof(s->peer_host));
-	char *colon = strrchr(s->peer_host, ':');
-	if (colon)
-		*colon = '\0';
-	s->n_conns = s->h.cc->n_nodes;
-	s->conns = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->conns));
+	s->n_conns = s->h.cc->n_nodes; /* the slots themselves come with a command: ms_slots */
 	s->ctl.threads = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->ctl.threads));
 	s->ctl.seen = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->ctl.seen));
-	s->timer = evtimer_new(worker_base(w), timer_cb, s);
 	s->ctl.wake = event_new(worker_base(w), -1, 0, ms_kill_wake_cb, s);
-	if (!s->conns || !s->ctl.threads || !s->ctl.seen || !s->timer || !s->ctl.wake ||
+	if (!s->ctl.threads || !s->ctl.seen || !s->ctl.wake ||
 	    !mysql_random_scramble(s->scramble, sizeof(s->scramble))) {
 		log_error(s->h.tag, "cannot set up the session (out of memory); closing the client");
-		s->n_conns = 0; /* no slot was set up */
 		ms_destroy(&s->h.ws);
 		return;
 	}
 	s->ctl.n_nodes = (int)s->n_conns;
 	for (size_t i = 0; i < s->n_conns; i++) {
-		s->conns[i].s = s;
-		s->conns[i].node = (int)i;
 		atomic_init(&s->ctl.threads[i], 0);
 		atomic_init(&s->ctl.seen[i], 0);
 	}
 	worker_session_add(w, &s->h.ws);
 	ms_client_setup(s);
-	tv = net_timeval_ms(s->h.lc->login_timeout_ms);
-	evtimer_add(s->timer, &tv);
+	if (!ms_arm_timer(s, s->h.lc->login_timeout_ms)) {
+		ms_close(s, CLOSE_REASON_out_of_memory, "out of memory");
+		return;
+	}
 	ms_send_greeting(s);
 	log_debug(s->h.tag, "accepted");
 }

@@ -75,7 +75,7 @@ void ms_check_change_user(struct mysql_session *s, const uint8_t *answer, size_t
 			/* Out of line: a change of user is not worth a wait. */
 			ms_conn_release(c);
 			s->pool_waiting = false;
-			event_del(s->timer);
+			ms_stop_timer(s);
 			ms_send_err(s, s->seq, ER_CON_COUNT_ERROR, "08004",
 				    "sluice: every connection to node %s is in use "
 				    "(pool.max_per_node); change user again later",

@@ -330,7 +330,7 @@ static void leave_maintenance(struct mysql_session *s)
 {
 	const struct cluster_view *v = ms_cluster_view(s);
 
-	for (size_t i = 0; v && i < s->n_conns; i++) {
+	for (size_t i = 0; v && s->conns && i < s->n_conns; i++) {
 		struct ms_conn *c = &s->conns[i];
 		if (c->state == CONN_NONE || v->nodes[i].admin != NODE_ADMIN_MAINTENANCE)
 			continue;
@@ -379,7 +379,6 @@ void ms_next_command(struct mysql_session *s)
 		ms_close(s, CLOSE_REASON_killed, "killed by KILL CONNECTION");
 		return;
 	}
-	leave_maintenance(s);
 	/* Wait for the part sluice inspects: all of a small command, the
 	 * first SMALL_PACKET_MAX bytes of a long statement. */
 	have = len;
@@ -389,6 +388,11 @@ void ms_next_command(struct mysql_session *s)
 		have = s->h.bound / 2;
 	if (evbuffer_get_length(in) < MYSQL_HEADER_LEN + have)
 		return;
+	if (!ms_slots(s)) {
+		ms_close(s, CLOSE_REASON_out_of_memory, "out of memory");
+		return;
+	}
+	leave_maintenance(s);
 	const uint8_t *p =
 		evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + have)) + MYSQL_HEADER_LEN;
 
@@ -475,7 +479,7 @@ void ms_next_command(struct mysql_session *s)
 			 * long to remember: then it is closed on that node. */
 			evbuffer_drain(in, MYSQL_HEADER_LEN + len);
 			if (s->stmt) {
-				for (size_t i = 0; i < s->n_conns; i++) {
+				for (size_t i = 0; s->conns && i < s->n_conns; i++) {
 					struct ms_conn *c = &s->conns[i];
 					uint32_t nid = s->stmt->node_id[i];
 					if (!nid || c->state != CONN_IDLE)

@@ -90,7 +90,7 @@ void ms_conn_release(struct ms_conn *c)
  * through the control block. */
 void ms_registry_update(struct mysql_session *s)
 {
-	for (size_t i = 0; i < s->n_conns; i++) {
+	for (size_t i = 0; s->conns && i < s->n_conns; i++) {
 		const struct ms_conn *c = &s->conns[i];
 		uint32_t t = c->be && c->state != CONN_LOGIN && c->state != CONN_NONE
 				     ? backend_thread_id(c->be)
@@ -164,7 +164,7 @@ static void wait_over(struct mysql_session *s)
 	if (!s->pool_waiting)
 		return;
 	s->pool_waiting = false;
-	event_del(s->timer);
+	ms_stop_timer(s);
 }
 
 /* Put c in line for room on its node, bounded by the cluster's
@@ -177,11 +177,12 @@ static void conn_wait(struct ms_conn *c)
 	c->waiter.wake = conn_wake;
 	pool_wait(worker_pool(s->h.w), &c->waiter, s->h.cluster, (size_t)c->node);
 	if (!s->pool_waiting) {
-		struct timeval tv = net_timeval_ms(s->h.cc->queue_timeout_ms);
 		s->pool_waiting = true;
 		s->pool_deadline_ms = now + s->h.cc->queue_timeout_ms;
-		event_del(s->timer);
-		evtimer_add(s->timer, &tv);
+		if (!ms_arm_timer(s, s->h.cc->queue_timeout_ms)) {
+			ms_close(s, CLOSE_REASON_out_of_memory, "out of memory");
+			return;
+		}
 		log_debug(s->h.tag, "waiting for a connection to node %s (pool.max_per_node %u)",
 			  ms_node_name(s, c->node), s->h.cc->pool.max_per_node);
 	}
@@ -286,7 +287,7 @@ void ms_pool_wait_expired(struct mysql_session *s)
 	struct ms_conn *c = NULL;
 	char msg[300];
 
-	for (size_t i = 0; i < s->n_conns; i++)
+	for (size_t i = 0; s->conns && i < s->n_conns; i++)
 		if (s->conns[i].waiter.queued)
 			c = &s->conns[i];
 	s->pool_waiting = false;
@@ -370,9 +371,44 @@ void ms_give_back(struct mysql_session *s)
 	if (s->trx || s->rs.in_trx || (s->status & SERVER_STATUS_IN_TRANS) ||
 	    !(s->status & SERVER_STATUS_AUTOCOMMIT) || router_pinned(&s->rs) != ROUTER_REASON_none)
 		return;
-	for (size_t i = 0; i < s->n_conns; i++)
+	for (size_t i = 0; s->conns && i < s->n_conns; i++)
 		if (s->conns[i].be && !conn_tied(s, &s->conns[i]))
 			give_back(&s->conns[i]);
+	/* Holding nothing, the session keeps no slots either: an idle client
+	 * costs its session struct and its socket. */
+	for (size_t i = 0; s->conns && i < s->n_conns; i++)
+		if (s->conns[i].state != CONN_NONE || s->conns[i].waiter.queued)
+			return;
+	if (s->trx || s->last)
+		return;
+	s->cur = s->target = NULL; /* they matter only while a command runs */
+	free(s->conns);
+	s->conns = NULL;
+	free(s->order);
+	s->order = NULL;
+	s->n_order = 0;
+}
+
+/* Make sure the session has its slots, one per node. False when out of
+ * memory. */
+bool ms_slots(struct mysql_session *s)
+{
+	if (s->conns)
+		return true;
+	s->conns = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->conns));
+	s->order = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->order));
+	if (!s->conns || !s->order) {
+		free(s->conns);
+		free(s->order);
+		s->conns = NULL;
+		s->order = NULL;
+		return false;
+	}
+	for (size_t i = 0; i < s->n_conns; i++) {
+		s->conns[i].s = s;
+		s->conns[i].node = (int)i;
+	}
+	return true;
 }
 
 /* Forget the node's statement node_id on c (closed there): the session's

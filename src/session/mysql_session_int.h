@@ -154,7 +154,6 @@ enum ms_cmd_kind {
 struct mysql_session {
 	struct session h; /* first: what every session kind has (session.h) */
 	enum ms_state state;
-	char peer_host[64];
 
 	bool tls; /* the client pipe runs TLS */
 	bool compress;
@@ -176,7 +175,7 @@ struct mysql_session {
 	char db[MYSQL_DB_MAX];
 	uint8_t *attrs;
 	size_t attrs_len;
-	uint16_t order[CONFIG_MAX_NODES]; /* login or reader candidates, best first */
+	uint16_t *order; /* [n_conns], with the slots: login or reader candidates, best first */
 	size_t n_order, attempt;
 	bool causal_miss;	     /* readers were left out: none had the session's write */
 	struct mysql_change_user *cu; /* MS_CU_SWITCH / MS_CHANGING_USER, else NULL */
@@ -230,7 +229,7 @@ struct mysql_session {
 	uint64_t wait_deadline_ms;
 	uint64_t wait_gen; /* snapshot generation when the wait (re)started */
 	int wait_node;	   /* the writer that failed, or -1 */
-	char wait_why[160];
+	char wait_why[96];
 	bool resp_done; /* the response is complete once b_left is copied */
 
 	struct ms_kill *kill; /* MS_KILLING: the KILL this session carries out, else NULL */
@@ -267,6 +266,9 @@ struct resp_step {
 
 /* mysql_session.c */
 void ms_set_state(struct mysql_session *s, enum ms_state next);
+bool ms_arm_timer(struct mysql_session *s, uint32_t ms) __attribute__((warn_unused_result));
+void ms_stop_timer(struct mysql_session *s);
+void ms_drop_timer(struct mysql_session *s);
 uint64_t ms_now_us(void);
 struct node_stats *ms_conn_stats(struct ms_conn *c);
 struct node_stats *ms_node_stats(struct mysql_session *s);
@@ -316,6 +318,7 @@ enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *logi
 			     const struct pool_ident *ident, const char *db);
 void ms_session_ident(const struct mysql_session *s, struct pool_ident *ident);
 void ms_give_back(struct mysql_session *s);
+bool ms_slots(struct mysql_session *s) __attribute__((warn_unused_result));
 void ms_pool_wait_expired(struct mysql_session *s);
 void ms_conn_forget_stmt(struct ms_conn *c, uint32_t node_id);
 void ms_conn_close_stmt(struct ms_conn *c, uint32_t node_id);

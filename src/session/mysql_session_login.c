@@ -66,12 +66,26 @@ void ms_send_greeting(struct mysql_session *s)
 	s->expect_seq = 1;
 }
 
+/* The host part of "user@host" in messages, as a server would say it: the
+ * client's address from the session's tag ("C-1 LISTENER@HOST:PORT"). */
+static void peer_host(const struct mysql_session *s, char *out, size_t len)
+{
+	const char *at = strrchr(s->h.tag, '@');
+	const char *colon = strrchr(s->h.tag, ':');
+
+	at = at ? at + 1 : s->h.tag;
+	if (!colon || colon < at)
+		colon = at + strlen(at);
+	snprintf(out, len, "%.*s", (int)(colon - at), at);
+}
+
 void ms_deny(struct mysql_session *s, uint8_t seq, const char *user, bool with_password)
 {
-	char msg[400];
+	char msg[400], host[64];
 
+	peer_host(s, host, sizeof(host));
 	snprintf(msg, sizeof(msg), "Access denied for user '%s'@'%s' (using password: %s)", user,
-		 s->peer_host, with_password ? "YES" : "NO");
+		 host, with_password ? "YES" : "NO");
 	if (s->state == MS_CU_SWITCH || s->state == MS_CHANGING_USER) {
 		/* As a server does: a failed COM_CHANGE_USER leaves the session
 		 * logged in as before. */
@@ -138,7 +152,11 @@ void ms_client_authenticated(struct mysql_session *s)
 {
 	const struct snapshot *snap = worker_snapshot(s->h.w);
 
-	event_del(s->timer);
+	ms_stop_timer(s);
+	if (!ms_slots(s)) {
+		ms_close(s, CLOSE_REASON_out_of_memory, "out of memory");
+		return;
+	}
 	ms_set_state(s, MS_CONNECTING);
 	s->n_order = snap ? snapshot_writer_order(&snap->clusters[s->h.cluster], s->order) : 0;
 	s->attempt = 0;
@@ -227,6 +245,7 @@ static void first_login_done(struct ms_conn *c)
 	struct mysql_ok ok = {0, 0, backend_status(c->be), 0};
 	struct mysql_writer w;
 
+	ms_drop_timer(s); /* the login timeout is over; a wait makes a new one */
 	if (c->state == CONN_LOGIN) { /* else it came from the pool, caught up or not */
 		ms_conn_stats(c)->connects++;
 		ms_conn_stats(c)->open_connections++;

@@ -50,7 +50,6 @@ void ms_wait_for_writer(struct mysql_session *s, int failed_node, const char *wh
 {
 	uint64_t now = failover_now_ms();
 	const struct snapshot *snap = worker_snapshot(s->h.w);
-	struct timeval tv = net_timeval_ms(WRITER_POLL_MS);
 
 	if (!s->waiting) {
 		s->waiting = true;
@@ -79,8 +78,8 @@ void ms_wait_for_writer(struct mysql_session *s, int failed_node, const char *wh
 				s->h.cc->name, s->h.cc->queue_timeout_ms, s->wait_why);
 		return;
 	}
-	event_del(s->timer);
-	evtimer_add(s->timer, &tv);
+	if (!ms_arm_timer(s, WRITER_POLL_MS))
+		ms_close(s, CLOSE_REASON_out_of_memory, "out of memory");
 }
 
 /* WRITER_POLL_MS passed while waiting for a writer: try again when there

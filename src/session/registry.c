@@ -12,10 +12,35 @@
 
 #define REGISTRY_BUCKETS 4096
 
+/* What is kept of an entry: registry_find fills in the rest from ctl. */
+struct kept {
+	uint32_t id;
+	int cluster;
+	struct registry_ctl *ctl;
+	char user[sizeof(((struct registry_entry *)0)->user)];
+};
+
 struct item {
 	struct item *next;
-	struct registry_entry e;
+	struct kept e;
 };
+
+static void keep(struct kept *k, const struct registry_entry *e)
+{
+	k->id = e->id;
+	k->cluster = e->cluster;
+	k->ctl = e->ctl;
+	memcpy(k->user, e->user, sizeof(k->user));
+}
+
+static void fill(struct registry_entry *out, const struct kept *k)
+{
+	memset(out, 0, sizeof(*out));
+	out->id = k->id;
+	out->cluster = k->cluster;
+	out->ctl = k->ctl;
+	memcpy(out->user, k->user, sizeof(out->user));
+}
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static struct item *buckets[REGISTRY_BUCKETS];
@@ -27,14 +52,14 @@ void registry_put(const struct registry_entry *e)
 	pthread_mutex_lock(&lock);
 	for (struct item *it = *head; it; it = it->next) {
 		if (it->e.id == e->id) {
-			it->e = *e;
+			keep(&it->e, e);
 			pthread_mutex_unlock(&lock);
 			return;
 		}
 	}
 	struct item *it = malloc(sizeof(*it));
 	if (it) { /* out of memory: this session just cannot be KILLed by id */
-		it->e = *e;
+		keep(&it->e, e);
 		it->next = *head;
 		*head = it;
 	}
@@ -100,7 +125,7 @@ bool registry_find(uint32_t id, int cluster, int node, uint32_t self, struct reg
 	pthread_mutex_lock(&lock);
 	for (struct item *it = buckets[id % REGISTRY_BUCKETS]; it; it = it->next) {
 		if (it->e.id == id) {
-			*out = it->e;
+			fill(out, &it->e);
 			found = true;
 			break;
 		}
@@ -135,10 +160,10 @@ bool registry_find(uint32_t id, int cluster, int node, uint32_t self, struct reg
 		}
 	}
 	if (!found && hit && ties == 1) {
-		*out = hit->e;
+		fill(out, &hit->e);
 		found = true;
 	} else if (!found && !hit && mine) {
-		*out = mine->e;
+		fill(out, &mine->e);
 		found = true;
 	}
 	if (found) {

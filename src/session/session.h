@@ -61,7 +61,7 @@ struct session {
 	const struct config_cluster *cc;  /* the listener's cluster */
 	size_t cluster;			  /* its index */
 	uint32_t id;			  /* sluice's connection id */
-	char tag[200];			  /* "C-42 app@127.0.0.1:51234" for logs */
+	char tag[144];			  /* "C-42 app@127.0.0.1:51234" for logs */
 	struct pipe *client;		  /* the client's socket (plain or TLS) */
 	size_t bound;			  /* bytes held per direction: buffer_size */
 	enum close_reason close_reason;	  /* once it is closing: why */
