@@ -272,15 +272,17 @@ def test_sysbench_through_20_reloads(galera, sluice, tmp_path):
     stop = threading.Event()
 
     def reloader():
-        # Spread the 20 reloads over the run, leaving its first and last second alone.
+        # Spread the 20 reloads over the run, leaving its first and last second alone:
+        # reload i is due at 1 + i * gap seconds; one that is late (on a loaded machine a
+        # reload's log line can be slow to come) does not push the others later.
         gap = (run_seconds - 2) / 20
-        time.sleep(1)
+        start = time.monotonic()
         for i in range(20):
+            time.sleep(max(0.0, start + 1 + i * gap - time.monotonic()))
             if stop.is_set():
                 return
             rewrite(s, variants[i % 2])
             applied.append(reload(s, r"reload: .*(changes applied|no changes|nothing was)"))
-            time.sleep(gap)
 
     t = threading.Thread(target=reloader)
     try:

@@ -236,6 +236,9 @@ static int suitability(const struct pool_conn *pc, const struct pool_want *want)
 	return score + (strcmp(pc->db, want->db) == 0);
 }
 
+/* suitability() of a connection that needs nothing done. */
+#define PERFECT 5
+
 enum pool_grant pool_acquire(struct pool *p, size_t c, size_t n, const struct pool_want *want,
 			     struct pool_conn **out)
 {
@@ -253,6 +256,8 @@ enum pool_grant pool_acquire(struct pool *p, size_t c, size_t n, const struct po
 		if (score > best_score) {
 			best = pc;
 			best_score = score;
+			if (score == PERFECT)
+				break;
 		}
 		oldest = pc;
 	}
