@@ -414,14 +414,17 @@ def test_a_killed_node_loses_its_pooled_connections(galera, sluice, other_db):
 
 def test_session_mode_keeps_connections_with_their_session(galera, sluice, other_db):
     """pool.mode: session is the old behaviour: a session's node connection is its own (the
-    same CONNECTION_ID() on the writer every time) and nothing is idle in the pool."""
-    s = start(galera, sluice, {"mode": "session"})
-    a, b = connect(s), connect(s)
+    same CONNECTION_ID() on the writer every time), nothing is idle in the pool, and
+    max_per_node caps nothing (three sessions with max_per_node 1 all run at once)."""
+    s = start(galera, sluice, {"mode": "session", "max_per_node": 1})
+    sessions = [connect(s) for _ in range(3)]
     try:
-        ids_a = {one(a, "/* sluice:primary */ SELECT CONNECTION_ID()")[0] for _ in range(5)}
-        ids_b = {one(b, "/* sluice:primary */ SELECT CONNECTION_ID()")[0] for _ in range(5)}
-        assert len(ids_a) == 1 and len(ids_b) == 1 and ids_a != ids_b
+        ids = [{one(c, "/* sluice:primary */ SELECT CONNECTION_ID()")[0] for _ in range(5)}
+               for c in sessions]
+        assert all(len(i) == 1 for i in ids), ids
+        assert len(set.union(*ids)) == 3, ids
         assert sum(per_node(s, "idle_connections").values()) == 0
+        assert sum(per_node(s, "pool_waits_total").values()) == 0
     finally:
-        a.close()
-        b.close()
+        for c in sessions:
+            c.close()

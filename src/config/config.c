@@ -182,8 +182,8 @@ static const struct key_spec pool_keys[] = {
 	 "leaves nothing tied to it) or session (a client keeps its node connections)"},
 	{"max_per_node", KEY_UINT, KEY_RELOADABLE, OFF(config_pool, max_per_node), 1, 100000, "50",
 	 NULL, 0, 0, NULL,
-	 "node connections per worker and node, idle or in use; statements beyond wait "
-	 "(keep workers x max_per_node under the node's max_connections)"},
+	 "mode transaction: node connections per worker and node, idle or in use; statements "
+	 "beyond wait (keep workers x max_per_node under the node's max_connections)"},
 	{"min_idle", KEY_UINT, KEY_RELOADABLE, OFF(config_pool, min_idle), 0, 100000, "2", NULL, 0,
 	 0, NULL, "idle connections per worker and node kept past idle_timeout"},
 	{"idle_timeout", KEY_DURATION, KEY_RELOADABLE, OFF(config_pool, idle_timeout_ms), 1000,

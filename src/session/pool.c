@@ -269,7 +269,9 @@ enum pool_grant pool_acquire(struct pool *p, size_t c, size_t n, const struct po
 		*out = best;
 		return POOL_TAKEN;
 	}
-	if (pn->total >= limits(p, c)->max_per_node) {
+	/* pool.mode session keeps the old behaviour: a connection per session
+	 * and node, bounded only by the node's max_connections. */
+	if (pool_multiplexed(p, c) && pn->total >= limits(p, c)->max_per_node) {
 		/* Full: an idle connection nobody here can use makes room. */
 		if (!oldest)
 			return POOL_FULL;

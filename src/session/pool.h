@@ -14,8 +14,8 @@
  * only then one that must be reset first (COM_RESET_CONNECTION).
  *
  * Per (cluster, node) the pool counts every connection of this worker:
- * idle here, in use by a session, or logging in. pool.max_per_node caps
- * that count; a session that finds it reached with nothing idle for it
+ * idle here, in use by a session, or logging in. In pool.mode transaction,
+ * pool.max_per_node caps that count; a session that finds it reached with nothing idle for it
  * waits in line (pool_wait), and is woken, in order, when a connection
  * comes back or closes. Idle connections of a node that goes down or into
  * maintenance are closed at once, and ones idle longer than
