@@ -132,7 +132,8 @@ static uint64_t fingerprint(struct mysql_session *s)
 
 void ms_session_ident(const struct mysql_session *s, struct pool_ident *ident)
 {
-	snprintf(ident->user, sizeof(ident->user), "%s", s->user_name);
+	_Static_assert(sizeof(ident->user) == sizeof(s->user_name), "one user name size");
+	memcpy(ident->user, s->user_name, sizeof(ident->user)); /* per statement: no printf */
 	ident->caps = s->caps;
 	ident->charset = s->charset;
 }
