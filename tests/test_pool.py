@@ -272,6 +272,36 @@ def test_session_state_is_restored_in_one_round_trip(galera, sluice, other_db, m
         a.close()
 
 
+def test_an_insert_keeps_its_connection_for_last_insert_id_then_lets_go(galera, sluice,
+                                                                        other_db):
+    """mysqlclient: an INSERT that generates an id keeps its writer connection for the next
+    statements, so LAST_INSERT_ID() there is the insert's; a session that then goes idle gives
+    the connection back within about a second (HOLD_MS), instead of holding it while idle."""
+    s = start(galera, sluice, {"max_per_node": 2})
+    root = galera.connect(0, root=True)
+    with root.cursor() as c:
+        c.execute(f"CREATE TABLE IF NOT EXISTS {DB}.pool_ai "
+                  "(id INT AUTO_INCREMENT PRIMARY KEY, v INT) ENGINE=InnoDB")
+    root.close()
+    conn = MySQLdb.connect(host=HOST, port=s.port, user=USER, passwd=PASSWORD, db=DB,
+                           autocommit=True)
+    try:
+        cur = conn.cursor()
+        for _ in range(5):
+            cur.execute("INSERT INTO pool_ai (v) VALUES (1)")
+            got = conn.insert_id()
+            cur.execute("SELECT v FROM pool_t WHERE id = 1")  # a read in between
+            cur.execute("SELECT LAST_INSERT_ID()")
+            assert cur.fetchone() == (got,)
+        wait_until(lambda: sum(per_node(s, "in_use_connections").values()) == 0,
+                   "the idle session to give its connection back", timeout=10,
+                   detail=lambda: str(per_node(s, "in_use_connections")))
+        cur.execute("SELECT 1")
+        assert cur.fetchone() == (1,)
+    finally:
+        conn.close()
+
+
 def test_users_are_never_mixed(galera, sluice, other_db):
     """Two users (PyMySQL and mysqlclient) take turns with one connection per node allowed:
     each statement runs as its session's user."""

@@ -258,7 +258,7 @@ void ms_close(struct mysql_session *s, enum close_reason reason, const char *why
 static void timer_cb(evutil_socket_t fd, short what, void *arg);
 
 /* The session's one timer: the login timeout, a wait for a writer or for a
- * pooled connection, the last flush. It exists only while armed or about
+ * pooled connection, the end of a hold, the last flush. It exists only while armed or about
  * to be (an idle session holds none). False when out of memory. */
 bool ms_arm_timer(struct mysql_session *s, uint32_t ms)
 {
@@ -540,6 +540,16 @@ static void timer_cb(evutil_socket_t fd, short what, void *arg)
 	}
 	if (s->pool_waiting) {
 		ms_pool_wait_expired(s);
+		return;
+	}
+	if (s->state != MS_GREETING && s->state != MS_AUTH_SWITCH) {
+		/* A hold's time is up (mysql_session_response.c): what the
+		 * held connection kept for the next statements has waited long
+		 * enough; an idle session gives it back. */
+		s->hold = 0;
+		ms_give_back(s);
+		if (s->state == MS_READY)
+			ms_drop_timer(s);
 		return;
 	}
 	log_info(s->h.tag, "login timed out after %u ms", s->h.lc->login_timeout_ms);

@@ -21,6 +21,9 @@
 
 /* Commands for which an insert's connection is kept, for LAST_INSERT_ID(). */
 #define HOLD_AFTER_INSERT_ID 5
+/* ... and how long at most: a session that goes idle after an insert does
+ * not keep a node connection from the pool for long. */
+#define HOLD_MS 1000
 #include "stats/feed.h"
 
 /* Look at the next packet of the response r follows, without consuming it:
@@ -132,7 +135,8 @@ static void record_session_state(struct mysql_session *s, struct ms_conn *c)
  * many commands. LAST_INSERT_ID() after an insert that generated an id
  * (for a few statements, as ProxySQL's auto_increment_delay_multiplex
  * does); SHOW WARNINGS after a statement with warnings; FOUND_ROWS() after
- * SQL_CALC_FOUND_ROWS. */
+ * SQL_CALC_FOUND_ROWS; the transaction that SET TRANSACTION is for. A hold
+ * lasts HOLD_MS at most (the session timer ends it). */
 static void hold_connection(struct mysql_session *s)
 {
 	uint8_t hold = 0;
@@ -144,10 +148,15 @@ static void hold_connection(struct mysql_session *s)
 	if (s->resp.last_insert_id && !s->resp.error)
 		hold = HOLD_AFTER_INSERT_ID;
 	else if (s->resp.warnings || s->dec.reason == ROUTER_REASON_found_rows ||
-		 s->dec.reason == ROUTER_REASON_last_insert_id)
+		 s->dec.reason == ROUTER_REASON_last_insert_id ||
+		 (s->kind == CMD_QUERY && (s->cls.flags & CLASSIFY_SET_TRANSACTION)))
 		hold = 1;
-	if (hold > s->hold)
+	if (hold > s->hold) {
 		s->hold = hold;
+		if (!ms_arm_timer(s, HOLD_MS))
+			log_warn(s->h.tag, "out of memory: a hold lasts its commands, not %d ms",
+				 HOLD_MS);
+	}
 }
 
 static void command_done(struct mysql_session *s)
