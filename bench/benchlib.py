@@ -27,6 +27,25 @@ def loadavg() -> list[str]:
         return f.read().split()[:3]
 
 
+def open_session(host: str, port: int, user: str, password: str, db: str,
+                 connect_timeout: float, read_timeout: float):
+    """A PyMySQL session (autocommit) that has logged in and run SELECT 1, as an idle client
+    of the benchmarks is; closed again if the SELECT fails. Raises pymysql.MySQLError."""
+    import pymysql
+
+    conn = pymysql.connect(host=host, port=port, user=user, password=password, database=db,
+                           connect_timeout=connect_timeout, read_timeout=read_timeout,
+                           autocommit=True)
+    try:
+        with conn.cursor() as c:
+            c.execute("SELECT 1")
+            c.fetchall()
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
 def percentile(sorted_vals: list[float], p: float) -> float:
     """Nearest-rank percentile of an ascending list (p in 0..100)."""
     if not sorted_vals:

@@ -50,7 +50,7 @@ from proxy_compare import (CLK_TCK, NODE_COUNTERS, NODES, Nodes, backend_conns, 
                            machine_info, mean, prepare_tables, proc_cpu_ticks,
                            proc_status_kb, render, run_sysbench, tcp_established,
                            wait_node_conns, wait_spread)
-from benchlib import Stop, loadavg, log, percentile, raise_stop  # noqa: E402
+from benchlib import Stop, loadavg, log, open_session, percentile, raise_stop  # noqa: E402
 from galera import GaleraCluster  # noqa: E402
 from sluice_config import (DB, HOST, MONITOR_PASSWORD, MONITOR_USER, PASSWORD,  # noqa: E402
                            USER, galera_nodes, listener, sluice_yaml)
@@ -331,16 +331,7 @@ def open_idle_clients(port: int, n: int, threads: int, deadline_s: float, what: 
                     return
                 tried += 1
             try:
-                conn = pymysql.connect(host=HOST, port=port, user=USER, password=PASSWORD,
-                                       database=DB, connect_timeout=30, read_timeout=60,
-                                       autocommit=True)
-                try:
-                    with conn.cursor() as c:
-                        c.execute("SELECT 1")
-                        c.fetchall()
-                except BaseException:
-                    conn.close()
-                    raise
+                conn = open_session(HOST, port, USER, PASSWORD, DB, 30, 60)
                 with lock:
                     conns.append(conn)
             except pymysql.MySQLError as e:

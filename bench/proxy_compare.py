@@ -41,7 +41,7 @@ import pymysql  # noqa: E402
 from galera import GaleraCluster  # noqa: E402
 from sluice_proc import Sluice, free_port  # noqa: E402
 from sluice_config import DB, HOST, MONITOR_PASSWORD as MONITOR_PW, MONITOR_USER, PASSWORD, USER, USER_HASH  # noqa: E402
-from benchlib import loadavg, log, raise_stop, Stop  # noqa: E402
+from benchlib import loadavg, log, open_session, raise_stop, Stop  # noqa: E402
 
 HAPROXY = "/usr/sbin/haproxy"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -823,17 +823,7 @@ def idle_clients(px: Proxies, nodes: Nodes, target: str, n: int, deadline_s: flo
                 break
             tried += 1
             try:
-                conn = pymysql.connect(host=HOST, port=port, user=USER, password=PASSWORD,
-                                       database=DB, connect_timeout=10, read_timeout=30,
-                                       autocommit=True)
-                try:
-                    with conn.cursor() as c:
-                        c.execute("SELECT 1")
-                        c.fetchall()
-                except BaseException:
-                    conn.close()
-                    raise
-                conns.append(conn)
+                conns.append(open_session(HOST, port, USER, PASSWORD, DB, 10, 30))
             except pymysql.MySQLError as e:
                 code = str(e.args[0]) if e.args else type(e).__name__
                 errors[code] = errors.get(code, 0) + 1

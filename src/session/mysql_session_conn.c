@@ -324,6 +324,24 @@ static bool conn_tied(struct mysql_session *s, struct ms_conn *c)
 	       stmt_ties_node(&s->stmts, c->node);
 }
 
+/* c holds no connection any more (dropped, or given back to the pool): its
+ * node's statement ids are gone with it, and it is not the session's
+ * current, transaction or last connection. */
+static void slot_emptied(struct ms_conn *c)
+{
+	struct mysql_session *s = c->s;
+
+	c->op = OP_NONE;
+	ms_conn_set_state(c, CONN_NONE);
+	stmt_forget_node(&s->stmts, c->node);
+	if (s->cur == c)
+		s->cur = NULL;
+	if (s->trx == c)
+		s->trx = NULL;
+	if (s->last == c)
+		s->last = NULL;
+}
+
 /* Give c's connection back to the pool, with what is known of its state. */
 static void give_back(struct ms_conn *c)
 {
@@ -348,13 +366,7 @@ static void give_back(struct ms_conn *c)
 	pc->stmts = c->pstmts;
 	c->pstmts = NULL;
 	c->be = NULL;
-	c->op = OP_NONE;
-	ms_conn_set_state(c, CONN_NONE);
-	stmt_forget_node(&s->stmts, c->node);
-	if (s->last == c)
-		s->last = NULL;
-	if (s->cur == c)
-		s->cur = NULL;
+	slot_emptied(c);
 	if (s->target == c)
 		s->target = NULL;
 	atomic_store_explicit(&s->ctl.threads[c->node], 0, memory_order_relaxed);
@@ -458,15 +470,7 @@ void ms_conn_drop(struct ms_conn *c)
 	bool was_open = c->state != CONN_NONE && c->state != CONN_LOGIN;
 
 	ms_conn_release(c);
-	c->op = OP_NONE;
-	ms_conn_set_state(c, CONN_NONE);
-	stmt_forget_node(&s->stmts, c->node);
-	if (s->cur == c)
-		s->cur = NULL;
-	if (s->trx == c)
-		s->trx = NULL;
-	if (s->last == c)
-		s->last = NULL;
+	slot_emptied(c);
 	if (was_open)
 		ms_registry_update(s);
 }
