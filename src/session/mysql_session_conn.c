@@ -178,6 +178,8 @@ static void conn_wait(struct ms_conn *c)
 	c->waiter.wake = conn_wake;
 	pool_wait(worker_pool(s->h.w), &c->waiter, s->h.cluster, (size_t)c->node);
 	if (!s->pool_waiting) {
+		/* Counted once per wait, not per turn in the line. */
+		ms_conn_stats(c)->pool_waits++;
 		s->pool_waiting = true;
 		s->pool_deadline_ms = now + s->h.cc->queue_timeout_ms;
 		if (!ms_arm_timer(s, s->h.cc->queue_timeout_ms)) {

@@ -319,7 +319,6 @@ void pool_wait(struct pool *p, struct pool_waiter *w, size_t c, size_t n)
 	w->node = n;
 	w->queued = true;
 	list_append(&p->nodes[c][n].waiters, &w->link);
-	node_stats(p, c, n)->pool_waits++;
 }
 
 void pool_cancel(struct pool *p, struct pool_waiter *w)

@@ -146,8 +146,9 @@ void pool_release(struct pool *p, struct pool_conn *pc);
  * its login could not start. */
 void pool_closed(struct pool *p, size_t cluster, size_t node);
 
-/* Wait in line for room on (w->cluster, w->node); pool_cancel leaves it.
- * Both are no-ops for a waiter already out of line. */
+/* Wait in line for room on (cluster, node); pool_cancel leaves it. A
+ * waiter already in line stays where it is; pool_cancel of one out of line
+ * does nothing. The caller counts the wait (pool_waits). */
 void pool_wait(struct pool *p, struct pool_waiter *w, size_t cluster, size_t node);
 void pool_cancel(struct pool *p, struct pool_waiter *w);
 
