@@ -4,8 +4,11 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 
 
@@ -16,6 +19,49 @@ class Stop(Exception):
 def raise_stop(signum, frame):
     """Signal handler: turn the signal into Stop in the main thread."""
     raise Stop(signal.Signals(signum).name)
+
+
+def start_workdir(prefix: str) -> str:
+    """Turn SIGTERM and SIGHUP into Stop, and make the run's scratch directory (mode 0711:
+    mariadbd runs as mysql and must reach the cluster's directory inside it)."""
+    signal.signal(signal.SIGTERM, raise_stop)
+    signal.signal(signal.SIGHUP, raise_stop)
+    workdir = tempfile.mkdtemp(prefix=prefix)
+    os.chmod(workdir, 0o711)
+    return workdir
+
+
+def sluice_copy(workdir: str, sluice_bin: str) -> str:
+    """A copy of the sluice binary in workdir (a rebuild during the run changes nothing),
+    which tests/sluice_proc.py's Sluice runs (SLUICE_BIN)."""
+    binary = os.path.join(workdir, "sluice")
+    shutil.copy2(sluice_bin, binary)
+    os.environ["SLUICE_BIN"] = binary
+    return binary
+
+
+def write_monitor_pw(workdir: str, password: str) -> str:
+    """The monitor's password file (0600) in workdir; returns its path."""
+    path = os.path.join(workdir, "monitor.pw")
+    with open(path, "w") as f:
+        f.write(password + "\n")
+    os.chmod(path, 0o600)
+    return path
+
+
+def ignore_stop_signals() -> None:
+    """While cleaning up: a second Ctrl-C (or SIGTERM, SIGHUP) must not leave a process of
+    the run behind."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+
+
+def end_workdir(workdir: str, keep: bool) -> None:
+    """Remove the run's scratch directory, or say where it was kept."""
+    if keep:
+        log(f"kept {workdir}")
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 def log(msg: str) -> None:

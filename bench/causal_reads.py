@@ -23,12 +23,9 @@ import json
 import os
 import platform
 import random
-import shutil
-import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -40,7 +37,8 @@ import pymysql  # noqa: E402
 from galera import GaleraCluster  # noqa: E402
 from sluice_proc import Sluice, free_port, sluice_binary  # noqa: E402
 from sluice_config import DB, HOST, PASSWORD, USER, USER_HASH  # noqa: E402
-from benchlib import log, percentile, raise_stop, Stop  # noqa: E402
+from benchlib import (Stop, end_workdir, ignore_stop_signals, log, percentile,  # noqa: E402
+                      start_workdir)
 
 TABLE = "bench_causal_reads"
 MODES = ("off", "session", "global")
@@ -478,10 +476,7 @@ def main(argv=None) -> int:
               f"`ninja -C build` (or set SLUICE_BIN)", file=sys.stderr)
         return EXIT_FAIL
 
-    signal.signal(signal.SIGTERM, raise_stop)
-    signal.signal(signal.SIGHUP, raise_stop)
-    workdir = tempfile.mkdtemp(prefix="sluice-bench-causal-")
-    os.chmod(workdir, 0o711)  # mariadbd runs as mysql and must reach galera/ inside it
+    workdir = start_workdir("sluice-bench-causal-")
     cluster = GaleraCluster(os.path.join(workdir, "galera"), base_port=args.base_port)
     sl: Sluice | None = None
     status = EXIT_FAIL
@@ -568,9 +563,7 @@ def main(argv=None) -> int:
             print(f"--- sluice log (tail) ---\n{sl.log()[-3000:]}", file=sys.stderr)
     finally:
         # A second Ctrl-C must not leave a daemon or a node behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        ignore_stop_signals()
         if sl is not None:
             try:
                 rc = sl.stop()
@@ -581,10 +574,7 @@ def main(argv=None) -> int:
                 log(f"stopping sluice: {e}")
                 args.keep = True
         cluster.stop()
-        if args.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        end_workdir(workdir, args.keep)
     return status
 
 

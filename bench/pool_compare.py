@@ -31,7 +31,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import urllib.request
@@ -50,7 +49,9 @@ from proxy_compare import (CLK_TCK, NODE_COUNTERS, NODES, Nodes, backend_conns, 
                            machine_info, mean, prepare_tables, proc_cpu_ticks,
                            proc_status_kb, render, run_sysbench, tcp_established,
                            wait_node_conns, wait_spread)
-from benchlib import Stop, loadavg, log, open_session, percentile, raise_stop  # noqa: E402
+from benchlib import (Stop, end_workdir, ignore_stop_signals, loadavg, log,  # noqa: E402
+                      open_session, percentile, sluice_copy, start_workdir,
+                      write_monitor_pw)
 from galera import GaleraCluster  # noqa: E402
 from sluice_config import (DB, HOST, MONITOR_PASSWORD, MONITOR_USER, PASSWORD,  # noqa: E402
                            USER, galera_nodes, listener, sluice_yaml)
@@ -816,17 +817,9 @@ def main(argv=None) -> int:
         print(f"{me}: {e}", file=sys.stderr)
         return EXIT_FAIL
 
-    signal.signal(signal.SIGTERM, raise_stop)
-    signal.signal(signal.SIGHUP, raise_stop)
-    workdir = tempfile.mkdtemp(prefix="sluice-bench-pool-")
-    os.chmod(workdir, 0o711)  # mariadbd runs as mysql and must reach galera/ inside it
-    binary = os.path.join(workdir, "sluice")
-    shutil.copy2(args.sluice_bin, binary)
-    os.environ["SLUICE_BIN"] = binary  # what tests/sluice_proc.py's Sluice runs
-    monitor_pw = os.path.join(workdir, "monitor.pw")
-    with open(monitor_pw, "w") as f:
-        f.write(MONITOR_PASSWORD + "\n")
-    os.chmod(monitor_pw, 0o600)
+    workdir = start_workdir("sluice-bench-pool-")
+    binary = sluice_copy(workdir, args.sluice_bin)
+    monitor_pw = write_monitor_pw(workdir, MONITOR_PASSWORD)
 
     started_cluster = False
     cluster = GaleraCluster(args.cluster_dir or os.path.join(workdir, "galera"),
@@ -951,18 +944,14 @@ def main(argv=None) -> int:
         args.keep = True
     finally:
         # A second Ctrl-C must not leave a sluice or a node behind.
-        for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-            signal.signal(sig, signal.SIG_IGN)
+        ignore_stop_signals()
         for px in phases:
             problem = px.stop()
             if problem:
                 log(problem)
         if started_cluster:
             cluster.stop()
-        if args.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        end_workdir(workdir, args.keep)
     return status
 
 

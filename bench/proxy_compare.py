@@ -30,7 +30,6 @@ import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -41,7 +40,8 @@ import pymysql  # noqa: E402
 from galera import GaleraCluster  # noqa: E402
 from sluice_proc import Sluice, free_port  # noqa: E402
 from sluice_config import DB, HOST, MONITOR_PASSWORD as MONITOR_PW, MONITOR_USER, PASSWORD, USER, USER_HASH  # noqa: E402
-from benchlib import loadavg, log, open_session, raise_stop, Stop  # noqa: E402
+from benchlib import (Stop, end_workdir, ignore_stop_signals, loadavg, log,  # noqa: E402
+                      open_session, sluice_copy, start_workdir, write_monitor_pw)
 
 HAPROXY = "/usr/sbin/haproxy"
 CLK_TCK = os.sysconf("SC_CLK_TCK")
@@ -1217,17 +1217,9 @@ def main(argv=None) -> int:
         else:
             syscall_note += "; strace is not installed either"
 
-    signal.signal(signal.SIGTERM, raise_stop)
-    signal.signal(signal.SIGHUP, raise_stop)
-    workdir = tempfile.mkdtemp(prefix="sluice-bench-proxy-")
-    os.chmod(workdir, 0o711)  # mariadbd runs as mysql and must reach galera/ inside it
-    binary = os.path.join(workdir, "sluice")
-    shutil.copy2(args.sluice_bin, binary)
-    os.environ["SLUICE_BIN"] = binary  # what tests/sluice_proc.py's Sluice runs
-    monitor_pw = os.path.join(workdir, "monitor.pw")
-    with open(monitor_pw, "w") as f:
-        f.write(MONITOR_PW + "\n")
-    os.chmod(monitor_pw, 0o600)
+    workdir = start_workdir("sluice-bench-proxy-")
+    binary = sluice_copy(workdir, args.sluice_bin)
+    monitor_pw = write_monitor_pw(workdir, MONITOR_PW)
 
     cluster = None
     nodes = Nodes(args.cluster_port or args.base_port)
@@ -1388,18 +1380,13 @@ def main(argv=None) -> int:
         args.keep = True
     finally:
         # A second Ctrl-C must not leave a proxy or a node behind.
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        ignore_stop_signals()
         for px in phases:
             for p in px.stop():
                 log(p)
         if cluster is not None:
             cluster.stop()
-        if args.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        end_workdir(workdir, args.keep)
     return status
 
 

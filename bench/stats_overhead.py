@@ -31,12 +31,10 @@ import re
 import resource
 import selectors
 import shutil
-import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 
@@ -48,7 +46,8 @@ import pymysql  # noqa: E402
 from galera import GaleraCluster  # noqa: E402
 from sluice_proc import Sluice, free_port, sluice_binary  # noqa: E402
 from sluice_config import DB, HOST, MONITOR_PASSWORD as MONITOR_PW, MONITOR_USER, PASSWORD, USER, USER_HASH  # noqa: E402
-from benchlib import loadavg, log, percentile, raise_stop, Stop  # noqa: E402
+from benchlib import (Stop, end_workdir, ignore_stop_signals, loadavg, log,  # noqa: E402
+                      percentile, start_workdir, write_monitor_pw)
 
 TABLES, TABLE_SIZE = 2, 10000
 PS_MODES = ("disable", "auto")
@@ -86,14 +85,6 @@ EXIT_OK, EXIT_FAIL = 0, 2
 
 
 # ---- sluice ----------------------------------------------------------------------------------
-
-def write_monitor_pw(workdir: str) -> str:
-    path = os.path.join(workdir, "monitor.pw")
-    with open(path, "w") as f:
-        f.write(MONITOR_PW + "\n")
-    os.chmod(path, 0o600)
-    return path
-
 
 def data_config(cluster: GaleraCluster, port: int, stats_port: int, feed_rate: int,
                 workers: int, monitor_pw: str) -> str:
@@ -1069,10 +1060,7 @@ def main(argv=None) -> int:
               file=sys.stderr)
         return EXIT_FAIL
 
-    signal.signal(signal.SIGTERM, raise_stop)
-    signal.signal(signal.SIGHUP, raise_stop)
-    workdir = tempfile.mkdtemp(prefix="sluice-bench-stats-")
-    os.chmod(workdir, 0o711)  # mariadbd runs as mysql and must reach galera/ inside it
+    workdir = start_workdir("sluice-bench-stats-")
     cluster = GaleraCluster(os.path.join(workdir, "galera"), base_port=args.base_port)
     status = EXIT_FAIL
     rows: list[dict] = []
@@ -1087,7 +1075,7 @@ def main(argv=None) -> int:
         took = cluster.start()
         log(f"cluster up in {took:.1f} s; preparing sysbench tables on node1")
         prepare_tables(cluster)
-        monitor_pw = write_monitor_pw(workdir)
+        monitor_pw = write_monitor_pw(workdir, MONITOR_PW)
         started = time.strftime("%Y-%m-%dT%H:%M:%S%z")
         info_before = machine_info(cluster)
         runs = plan(args.rounds, args.slow_runs)
@@ -1173,14 +1161,9 @@ def main(argv=None) -> int:
     finally:
         # A second Ctrl-C must not leave a daemon or a node behind.  (Every sluice was already
         # stopped by one_run / big_render's own finally.)
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        ignore_stop_signals()
         cluster.stop()
-        if args.keep:
-            log(f"kept {workdir}")
-        else:
-            shutil.rmtree(workdir, ignore_errors=True)
+        end_workdir(workdir, args.keep)
     return status
 
 
