@@ -173,7 +173,6 @@ static void wait_over(struct mysql_session *s)
 static void conn_wait(struct ms_conn *c)
 {
 	struct mysql_session *s = c->s;
-	uint64_t now = failover_now_ms();
 
 	c->waiter.wake = conn_wake;
 	pool_wait(worker_pool(s->h.w), &c->waiter, s->h.cluster, (size_t)c->node);
@@ -181,7 +180,6 @@ static void conn_wait(struct ms_conn *c)
 		/* Counted once per wait, not per turn in the line. */
 		ms_conn_stats(c)->pool_waits++;
 		s->pool_waiting = true;
-		s->pool_deadline_ms = now + s->h.cc->queue_timeout_ms;
 		if (!ms_arm_timer(s, s->h.cc->queue_timeout_ms)) {
 			ms_close(s, CLOSE_REASON_out_of_memory, "out of memory");
 			return;

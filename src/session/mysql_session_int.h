@@ -193,7 +193,6 @@ struct mysql_session {
 	/* Pooling. */
 	uint8_t hold;		 /* commands for which `last` is kept from the pool */
 	bool pool_waiting;	 /* a slot waits in the pool's line (the timer bounds it) */
-	uint64_t pool_deadline_ms;
 	uint64_t fingerprint;	 /* of hist, at ... */
 	uint64_t fingerprint_of; /* ... this history version (+1; 0: not computed) */
 	bool registered;	 /* the registry has this session's current user */

@@ -315,8 +315,6 @@ void pool_wait(struct pool *p, struct pool_waiter *w, size_t c, size_t n)
 {
 	if (w->queued)
 		return;
-	w->cluster = c;
-	w->node = n;
 	w->queued = true;
 	list_append(&p->nodes[c][n].waiters, &w->link);
 }

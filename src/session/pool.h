@@ -115,7 +115,6 @@ enum pool_grant {
  * never from inside pool calls; the waiter is out of the line by then. */
 struct pool_waiter {
 	struct list link;
-	size_t cluster, node;
 	void (*wake)(struct pool_waiter *w);
 	bool queued;
 };
