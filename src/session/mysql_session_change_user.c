@@ -63,7 +63,7 @@ void ms_check_change_user(struct mysql_session *s, const uint8_t *answer, size_t
 		ident.caps = s->caps;
 		ident.charset = login.charset;
 		c = &s->conns[v && v->writer >= 0 ? v->writer : 0];
-		switch (ms_conn_open_as(c, &login, &ident, s->cu->db)) {
+		switch (ms_conn_open_as(c, &login, &ident, s->cu->db, POOL_STATE_CLEAN)) {
 		case MS_OPEN_READY:
 			ms_set_state(s, MS_CHANGING_USER);
 			ms_change_user_done(c, BACKEND_OK, NULL, NULL);

@@ -217,21 +217,21 @@ static void conn_attach(struct ms_conn *c, struct pool_conn *pc, uint64_t want_s
 		  backend_thread_id(c->be), c->need_reset ? ", reset first" : "");
 }
 
-/* Get c a connection as login/ident: from the pool when one fits, else a
- * new login when the node has room, else in line. */
+/* Get c a connection as login/ident in db: from the pool when one fits (one
+ * already in session state `state` first), else a new login when the node
+ * has room, else in line. */
 enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *login,
-			     const struct pool_ident *ident, const char *db)
+			     const struct pool_ident *ident, const char *db, uint64_t state)
 {
 	struct mysql_session *s = c->s;
 	struct pool *p = worker_pool(s->h.w);
-	bool for_session = strcmp(ident->user, s->user_name) == 0 && db == s->db;
 	/* A login (or change of user) takes only a connection already in its
 	 * database: the node must be the one to say whether it exists. */
 	struct pool_want want = {
 		.ident = ident,
 		.db = db,
 		.exact_db = s->state == MS_CONNECTING || s->state == MS_CU_SWITCH,
-		.state = for_session ? fingerprint(s) : POOL_STATE_CLEAN,
+		.state = state,
 	};
 	struct pool_conn *pc;
 
@@ -278,7 +278,7 @@ enum ms_open ms_conn_open(struct ms_conn *c)
 	struct pool_ident ident;
 
 	ms_session_ident(s, &ident);
-	return ms_conn_open_as(c, &login, &ident, s->db);
+	return ms_conn_open_as(c, &login, &ident, s->db, fingerprint(s));
 }
 
 /* The pool's line took too long (queue_timeout): the command, the login

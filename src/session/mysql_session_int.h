@@ -313,8 +313,10 @@ void ms_conn_set_state(struct ms_conn *c, enum conn_state next);
 void ms_conn_release(struct ms_conn *c);
 void ms_registry_update(struct mysql_session *s);
 enum ms_open ms_conn_open(struct ms_conn *c);
+/* Get c a connection logged in as login/ident in db, preferring one whose
+ * session state has fingerprint state (mysql_session_conn.c). */
 enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *login,
-			     const struct pool_ident *ident, const char *db);
+			     const struct pool_ident *ident, const char *db, uint64_t state);
 void ms_session_ident(const struct mysql_session *s, struct pool_ident *ident);
 void ms_give_back(struct mysql_session *s);
 bool ms_slots(struct mysql_session *s) __attribute__((warn_unused_result));
