@@ -2,7 +2,9 @@
 # cluster: many more clients than the nodes' max_connections, logins that log in to no node,
 # sessions sharing one node connection without seeing each other's settings, users or
 # prepared statements, transactions that keep their connection, KILL QUERY reaching the
-# statement that runs now, a killed node's pooled connections closed, and pool.mode: session.
+# statement that runs now, a killed node's pooled connections closed, pins that end with their
+# cause (the last temporary table dropped) or last (CALL), also from prepared statements, and
+# pool.mode: session.
 # Clients: PyMySQL, mysqlclient, PHP mysqli (server-side prepared statements), the mariadb CLI.
 import re
 import subprocess
@@ -23,10 +25,10 @@ USERS = ({"name": USER, "password_hash": f'"{USER_HASH}"'},
 OTHER_DB = "sluice_pool_other"
 
 
-def start(galera, sluice, pool: dict, workers: int = 1):
+def start(galera, sluice, pool: dict, workers: int = 1, queue_timeout: str = "20s"):
     port, stats_port = free_port(), free_port()
     cfg = sluice_yaml([listener("app", port)], galera_nodes(galera),
-                      cluster_keys={"queue_timeout": "20s", "pool": pool}, users=USERS,
+                      cluster_keys={"queue_timeout": queue_timeout, "pool": pool}, users=USERS,
                       workers=workers, stats={"bind": f'"{HOST}:{stats_port}"'})
     s = sluice(cfg)
     s.port, s.stats = port, f"http://{HOST}:{stats_port}"
@@ -458,3 +460,171 @@ def test_session_mode_keeps_connections_with_their_session(galera, sluice, other
     finally:
         for c in sessions:
             c.close()
+
+
+# With one writer connection per worker and a short queue_timeout, another session's writer
+# statement shows whether a session holds that connection: it gets it at once when the
+# session let go, and 1040 after QUEUE_TIMEOUT when the session is pinned to it.
+QUEUE_TIMEOUT = "2s"
+PROBE = "/* sluice:primary */ SELECT CONNECTION_ID()"
+
+
+def writer_is_held(probe_conn) -> bool:
+    """True when the probe session cannot get the writer connection (1040), False when it
+    can; anything else fails the test."""
+    cur = probe_conn.cursor()
+    try:
+        cur.execute(PROBE)
+        cur.fetchall()
+        return False
+    except (MySQLdb.OperationalError, pymysql.err.OperationalError) as e:
+        assert e.args[0] == 1040, e
+        return True
+
+
+@pytest.mark.parametrize("client", ["pymysql", "mysqlclient"])
+def test_temporary_tables_pin_until_the_last_is_dropped(galera, sluice, other_db, client):
+    """A session that creates temporary tables keeps its writer connection (no other session
+    gets it, so no one else sees or loses the tables) until it dropped every one of them:
+    DROP TEMPORARY TABLE, DROP TABLE, by any spelling of the same table; a DROP of a table it
+    does not have changes nothing. Then the connection is shared again."""
+    s = start(galera, sluice, {"max_per_node": 1}, queue_timeout=QUEUE_TIMEOUT)
+    # b is the same library as a: a pooled connection goes only to a session with the same
+    # capabilities and character set, so b can get a's connection itself.
+    if client == "pymysql":
+        a, b = connect(s), connect(s)
+    else:
+        a, b = (MySQLdb.connect(host=HOST, port=s.port, user=USER, passwd=PASSWORD, db=DB,
+                                autocommit=True) for _ in range(2))
+    try:
+        cur = a.cursor()
+        cur.execute("CREATE TEMPORARY TABLE pool_tmp1 (x INT)")
+        cur.execute("INSERT INTO pool_tmp1 VALUES (1)")
+        cur.execute(f"CREATE TEMPORARY TABLE `{DB}`.pool_tmp2 (x INT)")
+        cur.execute(PROBE)
+        tid = cur.fetchone()[0]
+        assert writer_is_held(b)
+        for sql in ("DROP TEMPORARY TABLE IF EXISTS pool_nosuch", "DROP TABLE pool_tmp1",
+                    f"SELECT COUNT(*) FROM {DB}.pool_tmp2"):
+            cur.execute(sql)
+            assert writer_is_held(b), f"let go after {sql}"
+        cur.execute(PROBE)
+        assert cur.fetchone() == (tid,)
+        cur.execute("DROP TEMPORARY TABLE pool_tmp2")  # the last one: the pin ends
+        assert not writer_is_held(b)
+        bc = b.cursor()
+        bc.execute(PROBE)
+        assert bc.fetchone() == (tid,), "b did not get the connection a let go"
+        with pytest.raises((MySQLdb.ProgrammingError, pymysql.err.ProgrammingError)) as e:
+            bc.execute("SELECT * FROM pool_tmp2")
+        assert e.value.args[0] == 1146
+    finally:
+        a.close()
+        b.close()
+
+
+def create_pool_proc(galera) -> None:
+    """pool_proc(): a procedure that creates a temporary table and sets a user variable."""
+    root = galera.connect(0, root=True)
+    try:
+        with root.cursor() as c:
+            c.execute(f"CREATE OR REPLACE PROCEDURE {DB}.pool_proc() BEGIN "
+                      "CREATE TEMPORARY TABLE pool_proc_t (x INT); "
+                      "INSERT INTO pool_proc_t VALUES (7); SET @pool_v = 7; END")
+    finally:
+        root.close()
+
+
+def test_a_procedure_call_pins_and_its_state_never_leaks(galera, sluice, other_db):
+    """CALL of a procedure that creates a temporary table and sets a user variable (which
+    sluice cannot see): the session keeps its connection and finds both there; when it ends,
+    the next session on that connection finds neither (PyMySQL, mysqlclient)."""
+    create_pool_proc(galera)
+    s = start(galera, sluice, {"max_per_node": 1}, queue_timeout=QUEUE_TIMEOUT)
+    a = connect(s)
+    b = MySQLdb.connect(host=HOST, port=s.port, user=USER, passwd=PASSWORD, db=DB,
+                        autocommit=True)
+    try:
+        tid = one(a, PROBE)[0]
+        one(a, "CALL pool_proc()")
+        assert writer_is_held(b)
+        assert one(a, "SELECT x FROM pool_proc_t") == (7,)
+        assert one(a, "SELECT @pool_v") == (7,)
+        assert one(a, PROBE) == (tid,)
+        a.close()
+        wait_until(lambda: not writer_is_held(b), "the ended session's connection")
+        bc = b.cursor()
+        bc.execute("SELECT @pool_v")
+        assert bc.fetchone() == (None,)
+        with pytest.raises(MySQLdb.ProgrammingError) as e:
+            bc.execute("SELECT * FROM pool_proc_t")
+        assert e.value.args[0] == 1146
+    finally:
+        if a.open:
+            a.close()
+        b.close()
+    assert per_reason_total(s, "procedure_call") >= 1
+
+
+def per_reason_total(s, reason: str) -> int:
+    """sluice_routing_decisions_total for one reason, from /metrics."""
+    with urllib.request.urlopen(s.stats + "/metrics", timeout=10) as r:
+        body = r.read().decode()
+    m = re.search(rf'^sluice_routing_decisions_total\{{reason="{reason}"\}} (\S+)$', body, re.M)
+    return int(float(m.group(1))) if m else 0
+
+
+PHP_PREPARED_STATE = r"""<?php
+mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT);
+[$_, $port, $user, $pw, $db] = $argv;
+$a = new mysqli('127.0.0.1', $user, $pw, $db, (int)$port);
+$b = new mysqli('127.0.0.1', $user, $pw, $db, (int)$port);
+$probe = '/* sluice:primary */ SELECT CONNECTION_ID()';
+function run($conn, $sql) {  /* a server-side prepared statement, as mysqli makes them */
+    $st = $conn->prepare($sql);
+    $st->execute();
+    $res = $st->get_result();
+    $row = $res ? $res->fetch_row() : null;
+    $st->close();
+    return $row;
+}
+function held($b, $probe) {
+    try { run($b, $probe); return false; }
+    catch (mysqli_sql_exception $e) {
+        if ($e->getCode() != 1040) { throw $e; }
+        return true;
+    }
+}
+function check($ok, $what) { if (!$ok) { fwrite(STDERR, "$what
+"); exit(1); } }
+$tid = run($a, $probe)[0];
+run($a, 'CREATE TEMPORARY TABLE pool_ptmp (x INT)');
+run($a, 'INSERT INTO pool_ptmp VALUES (5)');
+check(held($b, $probe), 'not pinned after a prepared CREATE TEMPORARY TABLE');
+check(run($a, 'SELECT x FROM pool_ptmp')[0] == 5, 'the temporary table is gone');
+run($a, 'DROP TEMPORARY TABLE pool_ptmp');
+check(!held($b, $probe), 'still pinned after the prepared DROP');
+check(run($b, $probe)[0] == $tid, 'b did not get the connection a let go');
+run($a, "SELECT GET_LOCK('pool_php_lock', 5)");
+check(held($b, $probe), 'not pinned after a prepared GET_LOCK');
+run($a, "SELECT RELEASE_LOCK('pool_php_lock')");
+check(!held($b, $probe), 'still pinned after the prepared RELEASE_LOCK');
+run($a, 'CALL pool_proc()');
+check(held($b, $probe), 'not pinned after a prepared CALL');
+check(run($a, 'SELECT @pool_v')[0] == 7, 'the variable the procedure set is gone');
+echo "ok
+";
+"""
+
+
+def test_prepared_statements_pin_as_their_text_does(galera, sluice, other_db, tmp_path):
+    """PHP mysqli, every statement a server-side prepared one: CREATE TEMPORARY TABLE pins
+    until its DROP, GET_LOCK until RELEASE_LOCK, CALL for good, as the same texts do in
+    COM_QUERY."""
+    create_pool_proc(galera)
+    s = start(galera, sluice, {"max_per_node": 1}, queue_timeout=QUEUE_TIMEOUT)
+    script = tmp_path / "prepared_state.php"
+    script.write_text(PHP_PREPARED_STATE)
+    out = subprocess.run(["php", str(script), str(s.port), USER, PASSWORD, DB],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr

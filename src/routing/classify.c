@@ -695,6 +695,13 @@ static bool is_kw(const struct token *t, enum kw kw)
 	return t->kind == TOK_WORD && t->kw == kw;
 }
 
+/* Whether t is the word w (upper case), in any case: for words the
+ * keyword table does not hold. */
+static bool is_word_tok(const struct token *t, const char *w)
+{
+	return t->kind == TOK_WORD && word_cmp(t->p, t->len, w) == 0;
+}
+
 /* A '(' follows prev: is prev a function, and which? */
 static void call(struct cls *c)
 {
@@ -1442,6 +1449,9 @@ static enum classify_kind verb(struct cls *c, const struct token *t)
 	case KW_DROP:
 		n = next(c);
 		if (is_kw(&n, KW_TEMPORARY))
+			n = next(c);
+		if (is_kw(&n, KW_TABLE) || is_kw(&n, KW_TABLES) || is_word_tok(&n, "SEQUENCE"))
+			/* A temporary table of the name goes first, TEMPORARY or not. */
 			c->flags |= CLASSIFY_TEMP_DROP;
 		else if (is_kw(&n, KW_PREPARE))
 			c->flags |= CLASSIFY_SQL_PREPARE;
@@ -1503,12 +1513,14 @@ static enum classify_kind verb(struct cls *c, const struct token *t)
 		if (is_kw(&n, KW_SLAVE) || is_kw(&n, KW_REPLICA) || is_kw(&n, KW_ALL))
 			return CLASSIFY_WRITE;
 		return CLASSIFY_UNKNOWN;
+	case KW_CALL:
+		c->flags |= CLASSIFY_CALL;
+		return CLASSIFY_WRITE;
 	case KW_INSERT:
 	case KW_UPDATE:
 	case KW_DELETE:
 	case KW_REPLACE:
 	case KW_LOAD:
-	case KW_CALL:
 	case KW_RENAME:
 	case KW_TRUNCATE:
 	case KW_GRANT:
@@ -1668,10 +1680,101 @@ void classify(const char *sql, size_t len, bool truncated, bool no_backslash_esc
 		out->flags |= CLASSIFY_TRUNCATED;
 }
 
-/* Whether t is the word w (upper case), in any case. */
-static bool is_word_tok(const struct token *t, const char *w)
+/* ---- temporary tables ---- */
+
+#define KEY_OFFSET 0xcbf29ce484222325ull /* FNV-1a, 64 bits */
+#define KEY_PRIME  0x100000001b3ull
+
+/* Hash the name token t into h: quoted names without their quotes, a
+ * doubled quote taken once. */
+static uint64_t key_add(uint64_t h, const struct token *t)
 {
-	return t->kind == TOK_WORD && word_cmp(t->p, t->len, w) == 0;
+	char q = t->kind == TOK_QIDENT ? '`' : t->kind == TOK_STRING ? t->p[-1] : 0;
+
+	for (size_t i = 0; i < t->len; i++) {
+		h = (h ^ (unsigned char)t->p[i]) * KEY_PRIME;
+		if (q && t->p[i] == q && i + 1 < t->len && t->p[i + 1] == q)
+			i++;
+	}
+	return h;
+}
+
+static bool is_name(const struct token *t)
+{
+	/* "name" is a string unless ANSI_QUOTES; either way the server
+	 * accepted it as a name if the statement succeeded. */
+	return t->kind == TOK_WORD || t->kind == TOK_QIDENT || t->kind == TOK_STRING;
+}
+
+size_t classify_table_keys(const char *sql, size_t len, bool no_backslash_escapes, const char *db,
+			   uint64_t *keys, size_t max)
+{
+	struct lexer lx = {
+		.p = sql ? sql : "", .no_backslash_escapes = no_backslash_escapes, .last = TOK_END};
+	struct token t;
+	bool create;
+	size_t n = 0;
+
+	lx.end = lx.p + (sql ? len : 0);
+	t = lex(&lx);
+	create = is_kw(&t, KW_CREATE);
+	if (!create && !is_kw(&t, KW_DROP))
+		return 0;
+	t = lex(&lx);
+	if (create && is_kw(&t, KW_OR)) {
+		t = lex(&lx);
+		if (!is_kw(&t, KW_REPLACE))
+			return 0;
+		t = lex(&lx);
+	}
+	if (is_kw(&t, KW_TEMPORARY))
+		t = lex(&lx);
+	else if (create)
+		return 0;
+	if (!is_kw(&t, KW_TABLE) && !(!create && is_kw(&t, KW_TABLES)) &&
+	    !is_word_tok(&t, "SEQUENCE"))
+		return 0;
+	t = lex(&lx);
+	if (is_kw(&t, KW_IF)) {
+		t = lex(&lx);
+		if (create && !is_kw(&t, KW_NOT))
+			return 0;
+		if (create)
+			t = lex(&lx);
+		if (!is_word_tok(&t, "EXISTS"))
+			return 0;
+		t = lex(&lx);
+	}
+	for (;;) {
+		struct token first = t;
+		uint64_t h = KEY_OFFSET;
+
+		if (!is_name(&first))
+			return 0;
+		t = lex(&lx);
+		if (t.kind == TOK_DOT) {
+			struct token name = lex(&lx);
+			if (!is_name(&name))
+				return 0;
+			h = key_add(h, &first);
+			h = (h ^ '.') * KEY_PRIME;
+			h = key_add(h, &name);
+			t = lex(&lx);
+		} else {
+			struct token d = {
+				.kind = TOK_WORD, .p = db ? db : "", .len = db ? strlen(db) : 0};
+			h = key_add(h, &d);
+			h = (h ^ '.') * KEY_PRIME;
+			h = key_add(h, &first);
+		}
+		if (n < max)
+			keys[n] = h;
+		n++;
+		if (create || t.kind != TOK_COMMA)
+			break;
+		t = lex(&lx);
+	}
+	return n;
 }
 
 bool classify_kill(const char *sql, size_t len, bool *query_only, uint64_t *id)
@@ -1733,15 +1836,20 @@ const char *classify_kind_str(enum classify_kind kind)
 const char *classify_flag_str(unsigned flag)
 {
 	static const char *const names[] = {
-		"locking_read",	   "into",	     "lock_func",
-		"sequence",	   "last_insert_id", "found_rows",
-		"calc_found_rows", "user_var_read",  "user_var_write",
-		"temp_create",	   "temp_drop",	     "lock_tables",
-		"unlock_tables",   "autocommit_off", "autocommit_on",
-		"set_transaction", "sql_prepare",    "xa",
-		"user_func",	   "multi",	     "hint_primary",
-		"hint_reader",	   "truncated",	     "global_set",
-		"diagnostics",	   "release_lock",   "release_all_locks",
+		"locking_read",	     "into",
+		"lock_func",	     "sequence",
+		"last_insert_id",    "found_rows",
+		"calc_found_rows",   "user_var_read",
+		"user_var_write",    "temp_create",
+		"temp_drop",	     "lock_tables",
+		"unlock_tables",     "autocommit_off",
+		"autocommit_on",     "set_transaction",
+		"sql_prepare",	     "xa",
+		"user_func",	     "multi",
+		"hint_primary",	     "hint_reader",
+		"truncated",	     "global_set",
+		"diagnostics",	     "release_lock",
+		"release_all_locks", "call",
 	};
 
 	for (unsigned i = 0; i < ARRAY_LEN(names); i++)

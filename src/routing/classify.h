@@ -46,7 +46,7 @@ enum classify_kind {
 #define CLASSIFY_USER_VAR_READ	   (1u << 7)  /* @x is read (@@system variables are not) */
 #define CLASSIFY_USER_VAR_WRITE	   (1u << 8)  /* SET @x =, @x :=, INTO @x */
 #define CLASSIFY_TEMP_CREATE	   (1u << 9)  /* CREATE [OR REPLACE] TEMPORARY TABLE */
-#define CLASSIFY_TEMP_DROP	   (1u << 10) /* DROP TEMPORARY TABLE */
+#define CLASSIFY_TEMP_DROP	   (1u << 10) /* DROP [TEMPORARY] TABLE|SEQUENCE (may drop one) */
 #define CLASSIFY_LOCK_TABLES	   (1u << 11) /* LOCK TABLES (and see above) */
 #define CLASSIFY_UNLOCK_TABLES	   (1u << 12) /* UNLOCK TABLES, BACKUP UNLOCK */
 #define CLASSIFY_AUTOCOMMIT_OFF	   (1u << 13) /* the session's autocommit becomes 0 */
@@ -63,6 +63,7 @@ enum classify_kind {
 #define CLASSIFY_DIAGNOSTICS	   (1u << 24) /* reads the diagnostics area (see above) */
 #define CLASSIFY_RELEASE_LOCK	   (1u << 25) /* RELEASE_LOCK( (with LOCK_FUNC) */
 #define CLASSIFY_RELEASE_ALL_LOCKS (1u << 26) /* RELEASE_ALL_LOCKS( (with LOCK_FUNC) */
+#define CLASSIFY_CALL		   (1u << 27) /* CALL: a procedure runs what sluice cannot see */
 
 #define CLASSIFY_DB_MAX 64 /* bytes of a database name */
 
@@ -116,6 +117,20 @@ void classify(const char *sql, size_t len, bool truncated, bool no_backslash_esc
  * anything else (KILL USER, KILL QUERY ID, an expression, other text), which
  * then goes to a node as it is. Same input rules as classify().
  */
+/*
+ * The tables a CREATE [OR REPLACE] TEMPORARY TABLE|SEQUENCE or a DROP
+ * [TEMPORARY] TABLE|TABLES|SEQUENCE statement names, as keys: a 64-bit hash
+ * of the table's database (db for a name without one; NULL or "" is no
+ * database) and its name, both unquoted and taken byte for byte. One table
+ * spelled two ways may get two keys; two tables get one key only by a hash
+ * collision. Writes the first max keys to keys[] and returns how many
+ * tables the statement names (more than max: some were not written); 0
+ * for any other statement, or one whose names cannot be read. Looks at the
+ * first statement only. Same input rules as classify().
+ */
+size_t classify_table_keys(const char *sql, size_t len, bool no_backslash_escapes, const char *db,
+			   uint64_t *keys, size_t max) __attribute__((warn_unused_result));
+
 bool classify_kill(const char *sql, size_t len, bool *query_only, uint64_t *id)
 	__attribute__((warn_unused_result));
 

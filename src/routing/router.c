@@ -100,7 +100,7 @@ void router_pin(struct router_state *st, enum router_reason reason)
 		st->pins |= 1u << reason;
 }
 
-static void unpin(struct router_state *st, enum router_reason reason)
+void router_unpin(struct router_state *st, enum router_reason reason)
 {
 	st->pins &= ~(1u << reason);
 }
@@ -123,7 +123,7 @@ enum router_reason router_after(struct router_state *st, const struct classify_r
 	/* START TRANSACTION releases table locks, as UNLOCK TABLES does. */
 	if ((c->flags & CLASSIFY_UNLOCK_TABLES) || c->kind == CLASSIFY_BEGIN ||
 	    c->kind == CLASSIFY_BEGIN_READ_ONLY)
-		unpin(st, ROUTER_REASON_lock_tables);
+		router_unpin(st, ROUTER_REASON_lock_tables);
 	if (c->flags & CLASSIFY_RELEASE_ALL_LOCKS) {
 		st->named_locks = 0;
 	} else if (c->flags & CLASSIFY_RELEASE_LOCK) {
@@ -136,13 +136,17 @@ enum router_reason router_after(struct router_state *st, const struct classify_r
 	if (st->named_locks)
 		router_pin(st, ROUTER_REASON_named_lock);
 	else
-		unpin(st, ROUTER_REASON_named_lock);
+		router_unpin(st, ROUTER_REASON_named_lock);
 	if (c->flags & CLASSIFY_USER_VAR_WRITE)
 		router_pin(st, ROUTER_REASON_user_variable);
 	if (c->flags & CLASSIFY_SQL_PREPARE)
 		router_pin(st, ROUTER_REASON_sql_prepare);
 	if (c->flags & CLASSIFY_XA)
 		router_pin(st, ROUTER_REASON_xa);
+	/* A procedure may set variables, create temporary tables, take locks:
+	 * nothing of it shows in the text or the response. */
+	if (c->flags & CLASSIFY_CALL)
+		router_pin(st, ROUTER_REASON_procedure_call);
 	/* A multi-statement that mixes kinds cannot be replayed as session
 	 * state (it may write), and may have changed some: stay put. */
 	if ((c->flags & CLASSIFY_MULTI) && c->kind != CLASSIFY_READ && c->kind != CLASSIFY_SESSION)

@@ -45,7 +45,7 @@ enum router_target {
 	X(too_long, 0, "statement longer than sluice inspects")                                    \
 	X(no_reader, 0, "no healthy reader: the writer serves the read")                           \
 	X(read_your_writes, 0, "no reader known to have this session's last write yet: the writer") \
-	X(temporary_table, 1, "CREATE TEMPORARY TABLE: pinned until the session is reset")         \
+	X(temporary_table, 1, "CREATE TEMPORARY TABLE: pinned until its tables are dropped")       \
 	X(lock_tables, 1, "LOCK TABLES: pinned until UNLOCK TABLES")                               \
 	X(named_lock, 1, "GET_LOCK: pinned until the locks are released")                          \
 	X(user_variable, 1, "a user variable was assigned: pinned until the session is reset")     \
@@ -54,7 +54,8 @@ enum router_target {
 	X(multi_statement, 1, "a multi-statement that changed state: pinned until reset")          \
 	X(history_full, 1, "session-state history full: pinned until the session is reset")        \
 	X(replay_failed, 1, "session state could not be restored on a reader: pinned until reset") \
-	X(prepared_set, 1, "SET run as a prepared statement: pinned until the session is reset")
+	X(prepared_set, 1, "SET run as a prepared statement: pinned until the session is reset")   \
+	X(procedure_call, 1, "CALL: the procedure's session state is unseen: pinned until reset")
 
 enum router_reason {
 #define ROUTER_REASON_ENUM(name, pins, help) ROUTER_REASON_##name,
@@ -93,6 +94,10 @@ enum router_reason router_pinned(const struct router_state *st);
 /* Add a pin that the session itself decided on (history full, replay
  * failed). */
 void router_pin(struct router_state *st, enum router_reason reason);
+
+/* The session itself saw the cause of a pin end (the last temporary table
+ * dropped). */
+void router_unpin(struct router_state *st, enum router_reason reason);
 
 /* COM_RESET_CONNECTION / COM_CHANGE_USER: the server forgot the session's
  * state, so every pin is released. */

@@ -199,6 +199,7 @@ static void ms_destroy(struct worker_session *ws)
 	free(s->order);
 	history_deinit(&s->hist);
 	stmt_table_deinit(&s->stmts);
+	free(s->temps);
 	free(s->saved);
 	free(s->retry);
 	if (s->zin)

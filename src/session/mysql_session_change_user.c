@@ -109,6 +109,8 @@ void ms_forget_session_state(struct mysql_session *s, struct ms_conn *keep)
 	history_clear(&s->hist);
 	stmt_table_clear(&s->stmts);
 	router_reset(&s->rs);
+	free(s->temps);
+	s->temps = NULL;
 	s->write_ms = 0;
 	s->trx = NULL;
 	s->trx_lost = -1;

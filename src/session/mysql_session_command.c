@@ -290,6 +290,8 @@ static bool route_stmt(struct mysql_session *s)
 	}
 	if (s->cmd == COM_STMT_RESET)
 		st->long_data_lost = -1;
+	if (s->cmd == COM_STMT_EXECUTE)
+		ms_temp_tables_note(s, st->sql, st->sql_len, false, st->flags);
 	if ((s->cmd == COM_STMT_SEND_LONG_DATA || s->cmd == COM_STMT_EXECUTE ||
 	     s->cmd == COM_STMT_RESET) &&
 	    st->long_data >= 0) {
@@ -440,6 +442,7 @@ void ms_next_command(struct mysql_session *s)
 			return;
 		classify_text(s, p, len, have);
 		s->kind = CMD_QUERY;
+		ms_temp_tables_note(s, p + 1, have - 1, have < len, s->cls.flags);
 		if (s->cls.kind == CLASSIFY_SESSION && !(s->cls.flags & CLASSIFY_MULTI) &&
 		    len <= SMALL_PACKET_MAX && !save_payload(s, p, len)) {
 			ms_drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000",

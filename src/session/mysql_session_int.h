@@ -33,6 +33,7 @@
 #include "routing/history.h"
 #include "routing/router.h"
 #include "routing/stmt.h"
+#include "routing/temp_tables.h"
 #include "session/backend.h"
 #include "session/close_reason.h"
 #include "session/pool.h"
@@ -199,6 +200,7 @@ struct mysql_session {
 
 	/* Routing. */
 	struct router_state rs;
+	struct temp_tables *temps; /* NULL until the session creates a temporary table */
 	struct history hist;
 	struct stmt_table stmts;
 	/* causal_reads session: when the session's last write was acknowledged
@@ -360,6 +362,11 @@ bool ms_being_killed(const struct mysql_session *s);
 /* mysql_session_change_user.c */
 void ms_check_change_user(struct mysql_session *s, const uint8_t *answer, size_t len, uint8_t seq);
 void ms_forget_session_state(struct mysql_session *s, struct ms_conn *keep);
+/* The command about to run may create or drop temporary tables (flags: its
+ * classification's, sql its text, truncated: only a prefix of it): note
+ * which, to be learned from its response. */
+void ms_temp_tables_note(struct mysql_session *s, const uint8_t *sql, size_t len, bool truncated,
+			 unsigned flags);
 void ms_change_user_done(struct ms_conn *c, enum backend_result res, const struct mysql_err *err,
 			 const char *why);
 void ms_cu_free(struct mysql_session *s);

@@ -159,6 +159,50 @@ static void hold_connection(struct mysql_session *s)
 	}
 }
 
+void ms_temp_tables_note(struct mysql_session *s, const uint8_t *sql, size_t len, bool truncated,
+			 unsigned flags)
+{
+	bool create = (flags & CLASSIFY_TEMP_CREATE) != 0;
+	uint64_t keys[TEMP_TABLES_MAX];
+	size_t n = 0;
+
+	if (!(flags & (CLASSIFY_TEMP_CREATE | CLASSIFY_TEMP_DROP)))
+		return;
+	if (!s->temps) {
+		if (!create)
+			return; /* nothing of ours to drop */
+		s->temps = calloc(1, sizeof(*s->temps));
+		if (!s->temps)
+			return; /* then the pin lasts until the session is reset */
+	}
+	/* A prefix may end inside a name, which would then be another's:
+	 * a truncated DROP takes nothing out, a truncated CREATE is lost. */
+	if (sql && !truncated && !(flags & CLASSIFY_MULTI))
+		n = classify_table_keys((const char *)sql, len,
+					(s->status & SERVER_STATUS_NO_BACKSLASH_ESCAPES) != 0,
+					s->db, keys, TEMP_TABLES_MAX);
+	temp_tables_pending(s->temps, keys, n, create);
+}
+
+/* The command noted by ms_temp_tables_note() is done (ok: it succeeded):
+ * when its DROP took the session's last temporary table, the pin ends. */
+static void temp_tables_learn(struct mysql_session *s, unsigned flags, bool ok)
+{
+	if (!s->temps || !(flags & (CLASSIFY_TEMP_CREATE | CLASSIFY_TEMP_DROP)))
+		return;
+	if (ok) {
+		if (!temp_tables_done(s->temps, (flags & CLASSIFY_TEMP_CREATE) != 0))
+			return;
+		router_unpin(&s->rs, ROUTER_REASON_temporary_table);
+	} else {
+		temp_tables_forget_pending(s->temps);
+		if (s->temps->n || s->temps->lost)
+			return;
+	}
+	free(s->temps);
+	s->temps = NULL;
+}
+
 static void command_done(struct mysql_session *s)
 {
 	struct ms_conn *c = s->cur;
@@ -192,6 +236,7 @@ static void command_done(struct mysql_session *s)
 			 * rather than replay a guess, stay on it. */
 			router_pin(&s->rs, ROUTER_REASON_multi_statement);
 		ms_count_reason(s, router_after(&s->rs, &s->cls, ok));
+		temp_tables_learn(s, s->cls.flags, ok);
 		break;
 	case CMD_SESSION:
 		if (ok)
@@ -209,6 +254,13 @@ static void command_done(struct mysql_session *s)
 			 * has no text to replay it elsewhere. */
 			router_pin(&s->rs, ROUTER_REASON_prepared_set);
 			ms_count_reason(s, ROUTER_REASON_prepared_set);
+		} else if (s->cmd == COM_STMT_EXECUTE) {
+			/* What its text does pins as it does in a COM_QUERY:
+			 * temporary tables, locks, variables, CALL. */
+			struct classify_result as = {.kind = CLASSIFY_WRITE,
+						     .flags = s->stmt->flags};
+			ms_count_reason(s, router_after(&s->rs, &as, ok));
+			temp_tables_learn(s, s->stmt->flags, ok);
 		}
 		if (s->cmd == COM_STMT_EXECUTE && s->resp.cursor)
 			s->stmt->cursor = c->node;
@@ -269,6 +321,7 @@ static void on_prepare_ok(struct mysql_session *s, uint8_t *p, size_t need)
 		return;
 	}
 	st->session = s->cls.kind == CLASSIFY_SESSION;
+	st->flags = s->cls.flags;
 	mysql_store_u32(p + 1, st->id);
 	if (st->sql)
 		ms_conn_stmt_prepared(s->cur, st->sql, st->sql_len, node_id);

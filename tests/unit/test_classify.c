@@ -314,8 +314,8 @@ static const struct row rows[] = {
 	C("DO SLEEP(1)", K(READ), 0),
 	C("DO 1, 2", K(READ), 0),
 	C("DO @a := 1", K(READ), F(USER_VAR_WRITE)),
-	C("CALL p(1)", K(WRITE), 0),
-	C("CALL p(@x)", K(WRITE), F(USER_VAR_READ)),
+	C("CALL p(1)", K(WRITE), F(CALL)),
+	C("CALL p(@x)", K(WRITE), F(CALL) | F(USER_VAR_READ)),
 	C("INSERT INTO t (a, b) VALUES (f(1), 2)", K(WRITE), 0),
 	C("CREATE TABLE t (a INT)", K(WRITE), 0),
 
@@ -361,8 +361,12 @@ static const struct row rows[] = {
 	C("CREATE TABLE t2 AS SELECT * FROM t", K(WRITE), 0),
 	C("CREATE DATABASE d", K(WRITE), 0),
 	C("ALTER TABLE t ADD c INT", K(WRITE), 0),
-	C("DROP TABLE t", K(WRITE), 0),
-	C("DROP TABLE IF EXISTS t", K(WRITE), 0),
+	C("DROP TABLE t", K(WRITE), F(TEMP_DROP)),
+	C("DROP TABLE IF EXISTS t", K(WRITE), F(TEMP_DROP)),
+	C("DROP TABLES t, u", K(WRITE), F(TEMP_DROP)),
+	C("drop temporary sequence s", K(WRITE), F(TEMP_DROP)),
+	C("DROP VIEW v", K(WRITE), 0),
+	C("DROP DATABASE d", K(WRITE), 0),
 	C("RENAME TABLE a TO b", K(WRITE), 0),
 	C("TRUNCATE TABLE t", K(WRITE), 0),
 	C("TRUNCATE t", K(WRITE), 0),
@@ -639,7 +643,7 @@ static const struct row rows[] = {
 	C("SELECT 1 /* abc", K(UNKNOWN), 0),
 	C("SELECT 1 /* a /* b */", K(UNKNOWN), 0),
 	C("SELECT \"a\\\"; DROP TABLE t; --\"", K(UNKNOWN), 0),
-	CO("SELECT \"a\\\"; DROP TABLE t; --\"", K(UNKNOWN), F(MULTI), NBE),
+	CO("SELECT \"a\\\"; DROP TABLE t; --\"", K(UNKNOWN), F(MULTI) | F(TEMP_DROP), NBE),
 	C("SELECT \"a\\\"b\"", K(UNKNOWN), 0),
 	CO("SELECT \"a\\\"b\"", K(UNKNOWN), 0, NBE),
 	C("SELECT 'a\\'", K(UNKNOWN), 0),
@@ -715,7 +719,7 @@ static bool sane(const struct classify_result *r, bool truncated)
 {
 	return r->kind <= CLASSIFY_UNKNOWN && memchr(r->db, '\0', sizeof(r->db)) &&
 	       (r->db[0] == '\0' || r->kind == CLASSIFY_SESSION) &&
-	       !!(r->flags & CLASSIFY_TRUNCATED) == truncated && (r->flags >> 27) == 0;
+	       !!(r->flags & CLASSIFY_TRUNCATED) == truncated && (r->flags >> 28) == 0;
 }
 
 /* Classify p[0..len) from an exact heap copy in all four modes. */
@@ -954,8 +958,9 @@ static void test_names(void)
 	CHECK_EQ_STR(classify_flag_str(CLASSIFY_DIAGNOSTICS), "diagnostics");
 	CHECK_EQ_STR(classify_flag_str(3u), "?");
 	CHECK_EQ_STR(classify_flag_str(CLASSIFY_RELEASE_ALL_LOCKS), "release_all_locks");
-	CHECK_EQ_STR(classify_flag_str(1u << 27), "?");
-	for (unsigned b = 0; b < 27; b++)
+	CHECK_EQ_STR(classify_flag_str(CLASSIFY_CALL), "call");
+	CHECK_EQ_STR(classify_flag_str(1u << 28), "?");
+	for (unsigned b = 0; b < 28; b++)
 		CHECK(strcmp(classify_flag_str(1u << b), "?") != 0);
 }
 
@@ -1016,6 +1021,60 @@ static void test_kill(void)
 	}
 }
 
+/* One key for the statement's single table (0 if it names none or more). */
+static uint64_t key1(const char *sql, const char *db)
+{
+	uint64_t k[4] = {0};
+	size_t n = classify_table_keys(sql, strlen(sql), false, db, k, 4);
+
+	return n == 1 ? k[0] : 0;
+}
+
+static void test_table_keys(void)
+{
+	uint64_t k[2];
+	uint64_t t = key1("CREATE TEMPORARY TABLE t (a INT)", "d");
+
+	check_case("temporary table keys");
+	CHECK(t != 0);
+	/* The same table however it is spelled with its database. */
+	CHECK(key1("DROP TEMPORARY TABLE t", "d") == t);
+	CHECK(key1("drop table `d`.`t`", "other") == t);
+	CHECK(key1("DROP TABLE d.t RESTRICT", NULL) == t);
+	CHECK(key1("DROP TABLE IF EXISTS /* c */ `t`", "d") == t);
+	CHECK(key1("create or replace temporary table if not exists t(a int)", "d") == t);
+	CHECK(key1("CREATE TEMPORARY TABLE t LIKE u", "d") == t);
+	CHECK(key1("CREATE TEMPORARY SEQUENCE t", "d") == t);
+	/* Other tables, or the same name elsewhere. */
+	CHECK(key1("DROP TEMPORARY TABLE t", "e") != t);
+	CHECK(key1("DROP TEMPORARY TABLE t", NULL) != t);
+	CHECK(key1("DROP TEMPORARY TABLE T", "d") != t); /* byte for byte */
+	CHECK(key1("DROP TEMPORARY TABLE tt", "d") != t);
+	CHECK(key1("DROP TEMPORARY TABLE `a``b`", "d") == key1("DROP TABLE `a``b`", "d"));
+	CHECK(key1("DROP TEMPORARY TABLE `a``b`", "d") != key1("DROP TABLE `a``b``b`", "d"));
+	/* Lists: the count, and the first max keys. */
+	CHECK_EQ_INT(classify_table_keys("DROP TABLE a, d.t, `c`", 22, false, "d", k, 2), 3);
+	CHECK(k[1] == t);
+	/* Not such statements, or names that cannot be read. */
+	static const char *const none[] = {
+		"CREATE TABLE t (a INT)",
+		"DROP VIEW t",
+		"DROP DATABASE t",
+		"SELECT 1",
+		"CREATE TEMPORARY t",
+		"DROP TABLE (t)",
+		"DROP TABLE t.",
+		"DROP TABLE",
+		"CREATE OR TEMPORARY TABLE t",
+		"CREATE TEMPORARY TABLE IF EXISTS t",
+	};
+	for (size_t i = 0; i < sizeof(none) / sizeof(none[0]); i++) {
+		check_case("no keys: %s", none[i]);
+		CHECK_EQ_INT(classify_table_keys(none[i], strlen(none[i]), false, "d", k, 2), 0);
+	}
+	CHECK_EQ_INT(classify_table_keys(NULL, 0, false, "d", k, 2), 0);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -1027,6 +1086,7 @@ int main(void)
 		{"names", test_names},
 		{"NULL text", test_null},
 		{"KILL", test_kill},
+		{"temporary table keys", test_table_keys},
 	};
 	return CHECK_RUN(tests);
 }

@@ -152,6 +152,14 @@ static void test_pins(void)
 		{"CREATE TEMPORARY TABLE tt (a int)", true, ROUTER_REASON_temporary_table,
 		 ROUTER_REASON_temporary_table},
 		{"SELECT 1", true, ROUTER_REASON_none, ROUTER_REASON_temporary_table},
+		/* The session ends this pin itself (temp_tables.h). */
+		{"DROP TEMPORARY TABLE tt", true, ROUTER_REASON_none,
+		 ROUTER_REASON_temporary_table},
+	};
+	static const struct pin_step call[] = {
+		{"CALL p()", false, ROUTER_REASON_none, ROUTER_REASON_none},
+		{"CALL p()", true, ROUTER_REASON_procedure_call, ROUTER_REASON_procedure_call},
+		{"SELECT 1", true, ROUTER_REASON_none, ROUTER_REASON_procedure_call},
 	};
 	static const struct pin_step locks[] = {
 		{"LOCK TABLES t WRITE", true, ROUTER_REASON_lock_tables, ROUTER_REASON_lock_tables},
@@ -189,6 +197,7 @@ static void test_pins(void)
 	run_steps("user variable", vars, sizeof(vars) / sizeof(vars[0]));
 	run_steps("PREPARE and XA", other, sizeof(other) / sizeof(other[0]));
 	run_steps("multi-statements", multi, sizeof(multi) / sizeof(multi[0]));
+	run_steps("CALL", call, sizeof(call) / sizeof(call[0]));
 
 	struct router_state st;
 	check_case("reset releases every pin");
@@ -199,6 +208,13 @@ static void test_pins(void)
 	router_reset(&st);
 	CHECK_EQ_INT(router_pinned(&st), ROUTER_REASON_none);
 	CHECK(st.autocommit);
+
+	check_case("router_unpin ends one pin only");
+	run_sql(&st, "CREATE TEMPORARY TABLE tt (a int)", true);
+	run_sql(&st, "SET @x = 1", true);
+	router_unpin(&st, ROUTER_REASON_temporary_table);
+	CHECK_EQ_INT(router_pinned(&st), ROUTER_REASON_user_variable);
+	router_reset(&st);
 
 	check_case("router_pin ignores reasons that do not pin");
 	router_pin(&st, ROUTER_REASON_locking_read);
