@@ -78,7 +78,7 @@ static struct worker *pick_worker(void *arg)
 }
 
 /* The session kind a listener of this mode runs. */
-static session_start_fn session_start(enum listener_mode mode)
+static listener_start_fn session_start(enum listener_mode mode)
 {
 	switch (mode) {
 	case LISTENER_MODE_TCP:

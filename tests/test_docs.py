@@ -258,3 +258,40 @@ def test_meson_installs_both_pages():
     assert m, "man/meson.build does not call install_man()"
     for page in ("'sluice.8'", "'sluice.yaml.5'"):
         assert page in m.group(1), f"man/meson.build does not install {page}"
+
+
+def test_modules_import_each_other_in_no_cycle():
+    """HACKING.md: imports run downward. No module of src/ reaches itself through the
+    #include "..." lines of its .c and .h (the mysql_session_*.c rooms are one module)."""
+    src = os.path.join(REPO, "src")
+    deps: dict[str, set[str]] = {}
+
+    def module(path: str) -> str:
+        m = os.path.splitext(path)[0]
+        return "session/mysql_session" if m.startswith("session/mysql_session") else m
+
+    for dirpath, _, files in os.walk(src):
+        for f in files:
+            if not f.endswith((".c", ".h")):
+                continue
+            rel = os.path.relpath(os.path.join(dirpath, f), src)
+            with open(os.path.join(dirpath, f), encoding="utf-8") as fh:
+                for inc in re.findall(r'^#include "([^"]+)"', fh.read(), re.M):
+                    if module(inc) != module(rel):
+                        deps.setdefault(module(rel), set()).add(module(inc))
+
+    def path_back(start: str) -> list[str] | None:
+        """A chain of imports from start back to start, if there is one."""
+        stack, seen = [(start, [start])], set()
+        while stack:
+            node, chain = stack.pop()
+            for nxt in sorted(deps.get(node, ())):
+                if nxt == start:
+                    return chain + [start]
+                if nxt not in seen:
+                    seen.add(nxt)
+                    stack.append((nxt, chain + [nxt]))
+        return None
+
+    cycles = [" > ".join(c) for c in (path_back(m) for m in sorted(deps)) if c]
+    assert not cycles, "modules that import themselves around a circle:\n" + "\n".join(cycles)

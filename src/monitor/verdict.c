@@ -15,7 +15,6 @@
 #include <strings.h>
 
 #include "log.h"
-#include "monitor/probe.h"
 
 /* Galera: the node's own view of itself (status), the last write it committed and the members
  * of its component as it sees them, and the two switches an operator uses to take a node out

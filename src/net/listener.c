@@ -24,7 +24,8 @@
 #define ACCEPT_BACKOFF_MS 100
 
 struct listener {
-	session_start_fn start; /* the session kind of its mode */
+	listener_start_fn start;   /* the session kind of its mode */
+	struct worker_taker taker; /* how a worker starts it, or drops a client */
 	listener_pick_fn pick;
 	void *pick_arg;
 	const struct config_listener *cfg; /* main thread only (a reload replaces it) */
@@ -54,7 +55,23 @@ static void accept_cb(struct evconnlistener *evl, evutil_socket_t fd, struct soc
 			 "wait in the backlog",
 			 l->cfg->name, active);
 	}
-	worker_handoff(l->pick(l->pick_arg), fd, l, peer, (socklen_t)peer_len);
+	worker_handoff(l->pick(l->pick_arg), fd, &l->taker, peer, (socklen_t)peer_len);
+}
+
+/* Worker thread: a handed-off client's session starts. */
+static void take_client(void *arg, struct worker *w, int fd, const struct sockaddr *peer,
+			socklen_t peer_len)
+{
+	struct listener *l = arg;
+
+	l->start(w, l, fd, peer, peer_len);
+}
+
+/* The worker stopped before it started the client's session (it closed the
+ * socket). */
+static void drop_client(void *arg)
+{
+	listener_session_ended(arg);
 }
 
 static void resume_cb(evutil_socket_t fd, short what, void *arg)
@@ -78,7 +95,7 @@ static void accept_error_cb(struct evconnlistener *evl, void *arg)
 }
 
 struct listener *listener_create(const struct config_listener *cfg, const char *config_path,
-				 size_t index, struct event_base *base, session_start_fn start,
+				 size_t index, struct event_base *base, listener_start_fn start,
 				 listener_pick_fn pick, void *pick_arg)
 {
 	struct listener *l = calloc(1, sizeof(*l));
@@ -87,6 +104,7 @@ struct listener *listener_create(const struct config_listener *cfg, const char *
 	if (!l)
 		return NULL;
 	l->start = start;
+	l->taker = (struct worker_taker){.start = take_client, .drop = drop_client, .arg = l};
 	l->pick = pick;
 	l->pick_arg = pick_arg;
 	l->cfg = cfg;
@@ -147,12 +165,6 @@ void listener_close(struct listener *l)
 	l->closed = true;
 	evconnlistener_disable(l->evl);
 	event_del(l->resume);
-}
-
-void listener_start_session(struct listener *l, struct worker *w, int fd,
-			    const struct sockaddr *peer, socklen_t peer_len)
-{
-	l->start(w, l, fd, peer, peer_len);
 }
 
 void listener_session_ended(struct listener *l)

@@ -12,8 +12,6 @@
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include "session/session.h"
-
 struct config_listener;
 struct event_base;
 struct listener;
@@ -23,13 +21,20 @@ struct worker;
 /* Which worker takes the next accepted client. Main thread. */
 typedef struct worker *(*listener_pick_fn)(void *arg);
 
+/* What runs on an accepted client: the session kind of the listener's mode
+ * (tcp_session_start, mysql_session_start). Called on worker w's thread;
+ * always consumes fd, and calls listener_session_ended(l) once when the
+ * session (or the attempt) ends. */
+typedef void (*listener_start_fn)(struct worker *w, struct listener *l, int fd,
+				  const struct sockaddr *peer, socklen_t peer_len);
+
 /* Bind and listen on cfg->bind, accepting on base once enabled; each client
- * goes to the worker pick(pick_arg) names, which runs start (session.h: the
- * session kind of cfg->mode, chosen by the daemon) on it. config_path is
+ * goes to the worker pick(pick_arg) names, which runs start (the session
+ * kind of cfg->mode, chosen by the daemon) on it. config_path is
  * for messages. On failure logs "FILE:LINE:COL: listener NAME: cannot bind
  * ADDR: reason" and returns NULL. */
 struct listener *listener_create(const struct config_listener *cfg, const char *config_path,
-				 size_t index, struct event_base *base, session_start_fn start,
+				 size_t index, struct event_base *base, listener_start_fn start,
 				 listener_pick_fn pick, void *pick_arg)
 	__attribute__((warn_unused_result));
 
@@ -38,10 +43,6 @@ void listener_enable(struct listener *l);
 
 /* Stop accepting for good (shutdown). Main thread. */
 void listener_close(struct listener *l);
-
-/* Worker thread: start this listener's session kind on fd. */
-void listener_start_session(struct listener *l, struct worker *w, int fd,
-			    const struct sockaddr *peer, socklen_t peer_len);
 
 /* A session of this listener ended (or never started). Any thread. */
 void listener_session_ended(struct listener *l);

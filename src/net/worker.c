@@ -13,7 +13,6 @@
 #include <event2/event.h>
 
 #include "config/config.h"
-#include "net/listener.h"
 #include "routing/router.h"
 #include "stats/stats.h"
 #include "log.h"
@@ -23,7 +22,7 @@
 struct handoff {
 	struct handoff *next;
 	int fd;
-	struct listener *listener;
+	const struct worker_taker *taker;
 	struct sockaddr_storage peer;
 	socklen_t peer_len;
 };
@@ -95,6 +94,7 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 		w->cfg = cfg;
 	}
 	if (snap) {
+		pool_set_snapshot(w->pool, snap);
 		snapshot_unref(w->snap);
 		w->snap = snap;
 	}
@@ -109,10 +109,10 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 		struct handoff *next = q->next;
 		if (stopping) {
 			close(q->fd);
-			listener_session_ended(q->listener);
+			q->taker->drop(q->taker->arg);
 		} else {
-			listener_start_session(q->listener, w, q->fd, (struct sockaddr *)&q->peer,
-					       q->peer_len);
+			q->taker->start(q->taker->arg, w, q->fd, (struct sockaddr *)&q->peer,
+					q->peer_len);
 		}
 		free(q);
 		q = next;
@@ -165,7 +165,7 @@ struct worker *worker_create(struct session_env *env, const struct config *cfg, 
 	w->reap = event_new(w->base, -1, 0, reap_cb, w);
 	if (!w->wake || !w->reap)
 		goto fail;
-	w->pool = pool_create(w, w->cfg);
+	w->pool = pool_create(w->base, w->cfg, w->stats);
 	if (!w->pool)
 		goto fail;
 	return w;
@@ -184,19 +184,19 @@ bool worker_start(struct worker *w)
 	return true;
 }
 
-void worker_handoff(struct worker *w, int fd, struct listener *l, const struct sockaddr *peer,
-		    socklen_t peer_len)
+void worker_handoff(struct worker *w, int fd, const struct worker_taker *taker,
+		    const struct sockaddr *peer, socklen_t peer_len)
 {
 	struct handoff *h = calloc(1, sizeof(*h));
 
 	if (!h) {
 		/* Out of memory: refuse this one client, keep serving the rest. */
 		close(fd);
-		listener_session_ended(l);
+		taker->drop(taker->arg);
 		return;
 	}
 	h->fd = fd;
-	h->listener = l;
+	h->taker = taker;
 	memcpy(&h->peer, peer, peer_len);
 	h->peer_len = peer_len;
 	pthread_mutex_lock(&w->lock);
@@ -319,7 +319,7 @@ void worker_destroy(struct worker *w)
 	while (w->head) {
 		struct handoff *next = w->head->next;
 		close(w->head->fd);
-		listener_session_ended(w->head->listener);
+		w->head->taker->drop(w->head->taker->arg);
 		free(w->head);
 		w->head = next;
 	}

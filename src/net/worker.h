@@ -22,7 +22,6 @@
 
 struct config;
 struct event_base;
-struct listener;
 struct node_stats;
 struct pool;
 struct session_env;
@@ -48,10 +47,20 @@ struct worker *worker_create(struct session_env *env, const struct config *cfg, 
 	__attribute__((warn_unused_result));
 bool worker_start(struct worker *w) __attribute__((warn_unused_result));
 
-/* Queue an accepted client socket for this worker, which starts the session
- * type of listener l. Ownership of fd passes to the worker. Any thread. */
-void worker_handoff(struct worker *w, int fd, struct listener *l, const struct sockaddr *peer,
-		    socklen_t peer_len);
+/* Who takes a client handed to a worker: start() runs its session on the
+ * worker thread and owns fd from then on; if the worker stops first, it
+ * closes fd and calls drop() instead. Exactly one of them runs. */
+struct worker_taker {
+	void (*start)(void *arg, struct worker *w, int fd, const struct sockaddr *peer,
+		      socklen_t peer_len);
+	void (*drop)(void *arg);
+	void *arg;
+};
+
+/* Queue an accepted client socket for this worker, for taker (which must
+ * outlive the worker). Ownership of fd passes to the worker. Any thread. */
+void worker_handoff(struct worker *w, int fd, const struct worker_taker *taker,
+		    const struct sockaddr *peer, socklen_t peer_len);
 
 /* Replace the worker's node-state snapshot. Consumes one reference. Any thread. */
 void worker_set_snapshot(struct worker *w, struct snapshot *snap);

@@ -15,7 +15,6 @@
 #include "monitor/opstate.h"
 #include "monitor/snapshot.h"
 #include "net/net.h"
-#include "net/worker.h"
 #include "session/backend.h"
 #include "stats/stats.h"
 
@@ -31,9 +30,10 @@ struct pool_node {
 };
 
 struct pool {
-	struct worker *w;
-	const struct config *cfg; /* the worker's (it holds the reference) */
-	struct pool_node **nodes; /* [cluster][node] */
+	struct node_stats **stats;   /* the worker's shard: [cluster][node] */
+	const struct snapshot *snap; /* the worker's (it holds the reference) */
+	const struct config *cfg;    /* the worker's (it holds the reference) */
+	struct pool_node **nodes;    /* [cluster][node] */
 	size_t n_clusters;
 	struct event *sweep;
 	struct event *wake; /* runs waiters from the loop */
@@ -113,7 +113,7 @@ void pool_stmts_free(struct pool_stmts *ps)
 
 static struct node_stats *node_stats(struct pool *p, size_t c, size_t n)
 {
-	return worker_node_stats(p->w, c, n);
+	return &p->stats[c][n];
 }
 
 static void publish(struct pool *p, size_t c, size_t n)
@@ -198,7 +198,7 @@ static const struct backend_ops idle_ops = {
 /* May connections to node n of cluster c be handed out now? */
 static bool node_usable(struct pool *p, size_t c, size_t n)
 {
-	const struct snapshot *snap = worker_snapshot(p->w);
+	const struct snapshot *snap = p->snap;
 	const struct node_view *nv;
 
 	if (!snap)
@@ -406,25 +406,31 @@ static bool alloc_nodes(struct pool *p, const struct config *cfg)
 	return true;
 }
 
-struct pool *pool_create(struct worker *w, const struct config *cfg)
+struct pool *pool_create(struct event_base *base, const struct config *cfg,
+			 struct node_stats **stats)
 {
 	struct pool *p = calloc(1, sizeof(*p));
 	struct timeval tv = net_timeval_ms(SWEEP_MS);
 
 	if (!p)
 		return NULL;
-	p->w = w;
+	p->stats = stats;
 	p->cfg = cfg;
 	if (!alloc_nodes(p, cfg))
 		goto fail;
-	p->sweep = event_new(worker_base(w), -1, EV_PERSIST, sweep_cb, p);
-	p->wake = event_new(worker_base(w), -1, 0, wake_cb, p);
+	p->sweep = event_new(base, -1, EV_PERSIST, sweep_cb, p);
+	p->wake = event_new(base, -1, 0, wake_cb, p);
 	if (!p->sweep || !p->wake || event_add(p->sweep, &tv) != 0)
 		goto fail;
 	return p;
 fail:
 	pool_destroy(p);
 	return NULL;
+}
+
+void pool_set_snapshot(struct pool *p, const struct snapshot *snap)
+{
+	p->snap = snap;
 }
 
 void pool_set_config(struct pool *p, const struct config *cfg)

@@ -35,8 +35,10 @@
 
 struct backend;
 struct config;
+struct event_base;
+struct node_stats;
 struct pool;
-struct worker;
+struct snapshot;
 
 /* State fingerprints: a connection as logged in (or reset) has run no
  * session statement; one whose state is not known exactly must be reset
@@ -119,8 +121,14 @@ struct pool_waiter {
 	bool queued;
 };
 
-struct pool *pool_create(struct worker *w, const struct config *cfg)
-	__attribute__((warn_unused_result));
+/* The pool of one worker: its loop runs on base, stats[cluster][node] (the
+ * worker's shard) get its connection counts. */
+struct pool *pool_create(struct event_base *base, const struct config *cfg,
+			 struct node_stats **stats) __attribute__((warn_unused_result));
+/* The worker's node states, borrowed until the next call: a node down, in
+ * maintenance or drained hands out nothing and loses its idle connections.
+ * NULL: none known yet. */
+void pool_set_snapshot(struct pool *p, const struct snapshot *snap);
 /* A reload: limits and users may have changed; idle connections close. */
 void pool_set_config(struct pool *p, const struct config *cfg);
 void pool_destroy(struct pool *p);

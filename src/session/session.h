@@ -1,9 +1,8 @@
 /*
  * What both session kinds (mysql_session.h, tcp_session.h) share: the
  * daemon-wide pieces a session may touch, handed down through its worker
- * (worker_env()), so that no session includes the daemon; the start
- * function every kind has, which a listener calls through a pointer; and
- * the head every session struct starts with, with its prelude
+ * (worker_env()), so that no session includes the daemon; and the head
+ * every session struct starts with, with its prelude
  * (session_open) and teardown (session_release).
  */
 #ifndef SLUICE_SESSION_H
@@ -44,12 +43,6 @@ struct session_env {
 	struct ssl_ctx_st **backend_tls;
 	atomic_uint_fast64_t next_session_id;
 };
-
-/* Take over the accepted client fd on worker w's thread and run a session
- * of one kind for listener l. Always consumes fd, and calls
- * listener_session_ended(l) once when the session (or the attempt) ends. */
-typedef void (*session_start_fn)(struct worker *w, struct listener *l, int fd,
-				 const struct sockaddr *peer, socklen_t peer_len);
 
 /* The first member of every session struct. */
 struct session {
