@@ -628,3 +628,58 @@ def test_prepared_statements_pin_as_their_text_does(galera, sluice, other_db, tm
     out = subprocess.run(["php", str(script), str(s.port), USER, PASSWORD, DB],
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
+
+
+def test_handler_pins_until_its_handlers_are_closed(galera, sluice, other_db):
+    """HANDLER ... OPEN (mysqlclient): the open handler lives on the connection, so the
+    session keeps it until it closed every handler it opened."""
+    s = start(galera, sluice, {"max_per_node": 1}, queue_timeout=QUEUE_TIMEOUT)
+    a, b = (MySQLdb.connect(host=HOST, port=s.port, user=USER, passwd=PASSWORD, db=DB,
+                            autocommit=True) for _ in range(2))
+    try:
+        cur = a.cursor()
+        cur.execute("HANDLER pool_t OPEN")
+        cur.execute("HANDLER pool_t OPEN AS pool_h2")
+        assert writer_is_held(b)
+        cur.execute("HANDLER pool_t READ `PRIMARY` FIRST")
+        assert cur.fetchone() is not None
+        cur.execute("HANDLER pool_t CLOSE")
+        assert writer_is_held(b)
+        cur.execute("HANDLER pool_h2 READ `PRIMARY` FIRST")
+        assert cur.fetchone() is not None
+        cur.execute("HANDLER pool_h2 CLOSE")
+        assert not writer_is_held(b)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_lastval_is_the_sessions_own(galera, sluice, other_db):
+    """NEXTVAL then LASTVAL (PyMySQL): the session keeps its connection for the next
+    statements (as after an insert id), so another session that wants the same connection
+    meanwhile waits and LASTVAL() is the session's own value."""
+    root = galera.connect(0, root=True)
+    try:
+        with root.cursor() as c:
+            c.execute(f"CREATE SEQUENCE IF NOT EXISTS {DB}.pool_seq NOCACHE")  # Galera: no cache
+    finally:
+        root.close()
+    s = start(galera, sluice, {"max_per_node": 1})
+    a, b = connect(s), connect(s)
+    other = {}
+
+    def take_one():
+        other["v"] = one(b, "/* sluice:primary */ SELECT NEXTVAL(pool_seq)")[0]
+
+    try:
+        for _ in range(3):
+            mine = one(a, "SELECT NEXTVAL(pool_seq)")[0]
+            t = threading.Thread(target=take_one)
+            t.start()
+            time.sleep(0.2)  # b asks for the writer connection first
+            assert one(a, "SELECT LASTVAL(pool_seq)") == (mine,)
+            t.join(20)
+            assert other["v"] != mine
+    finally:
+        a.close()
+        b.close()

@@ -1516,6 +1516,18 @@ static enum classify_kind verb(struct cls *c, const struct token *t)
 	case KW_CALL:
 		c->flags |= CLASSIFY_CALL;
 		return CLASSIFY_WRITE;
+	case KW_HANDLER: /* HANDLER tbl OPEN [AS alias] | READ ... | CLOSE */
+		n = next(c);
+		if (peek(c).kind == TOK_DOT) {
+			next(c);
+			n = next(c);
+		}
+		n = next(c);
+		if (is_word_tok(&n, "OPEN"))
+			c->flags |= CLASSIFY_HANDLER_OPEN;
+		else if (is_word_tok(&n, "CLOSE"))
+			c->flags |= CLASSIFY_HANDLER_CLOSE;
+		return CLASSIFY_WRITE;
 	case KW_INSERT:
 	case KW_UPDATE:
 	case KW_DELETE:
@@ -1532,7 +1544,6 @@ static enum classify_kind verb(struct cls *c, const struct token *t)
 	case KW_KILL:
 	case KW_INSTALL:
 	case KW_UNINSTALL:
-	case KW_HANDLER:
 	case KW_SAVEPOINT:
 	case KW_BINLOG:
 	case KW_PURGE:
@@ -1850,6 +1861,7 @@ const char *classify_flag_str(unsigned flag)
 		"truncated",	     "global_set",
 		"diagnostics",	     "release_lock",
 		"release_all_locks", "call",
+		"handler_open",	     "handler_close",
 	};
 
 	for (unsigned i = 0; i < ARRAY_LEN(names); i++)

@@ -64,6 +64,8 @@ enum classify_kind {
 #define CLASSIFY_RELEASE_LOCK	   (1u << 25) /* RELEASE_LOCK( (with LOCK_FUNC) */
 #define CLASSIFY_RELEASE_ALL_LOCKS (1u << 26) /* RELEASE_ALL_LOCKS( (with LOCK_FUNC) */
 #define CLASSIFY_CALL		   (1u << 27) /* CALL: a procedure runs what sluice cannot see */
+#define CLASSIFY_HANDLER_OPEN	   (1u << 28) /* HANDLER t OPEN */
+#define CLASSIFY_HANDLER_CLOSE	   (1u << 29) /* HANDLER t CLOSE */
 
 #define CLASSIFY_DB_MAX 64 /* bytes of a database name */
 

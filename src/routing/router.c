@@ -35,6 +35,8 @@ static const struct {
 	{CLASSIFY_USER_FUNC, ROUTER_REASON_user_function},
 };
 
+_Static_assert(ROUTER_REASON_COUNT <= 32, "router_state.pins has a bit per reason");
+
 void router_init(struct router_state *st)
 {
 	*st = (struct router_state){.autocommit = true};
@@ -137,6 +139,14 @@ enum router_reason router_after(struct router_state *st, const struct classify_r
 		router_pin(st, ROUTER_REASON_named_lock);
 	else
 		router_unpin(st, ROUTER_REASON_named_lock);
+	if (c->flags & CLASSIFY_HANDLER_OPEN)
+		st->handlers++;
+	else if ((c->flags & CLASSIFY_HANDLER_CLOSE) && st->handlers)
+		st->handlers--;
+	if (st->handlers)
+		router_pin(st, ROUTER_REASON_handler);
+	else
+		router_unpin(st, ROUTER_REASON_handler);
 	if (c->flags & CLASSIFY_USER_VAR_WRITE)
 		router_pin(st, ROUTER_REASON_user_variable);
 	if (c->flags & CLASSIFY_SQL_PREPARE)

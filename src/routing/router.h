@@ -55,7 +55,8 @@ enum router_target {
 	X(history_full, 1, "session-state history full: pinned until the session is reset")        \
 	X(replay_failed, 1, "session state could not be restored on a reader: pinned until reset") \
 	X(prepared_set, 1, "SET run as a prepared statement: pinned until the session is reset")   \
-	X(procedure_call, 1, "CALL: the procedure's session state is unseen: pinned until reset")
+	X(procedure_call, 1, "CALL: the procedure's session state is unseen: pinned until reset")  \
+	X(handler, 1, "HANDLER ... OPEN: pinned until its handlers are closed")
 
 enum router_reason {
 #define ROUTER_REASON_ENUM(name, pins, help) ROUTER_REASON_##name,
@@ -70,6 +71,7 @@ struct router_state {
 	bool autocommit;	 /* SERVER_STATUS_AUTOCOMMIT from the last response */
 	uint32_t pins;		 /* bit (1u << reason) per active pin */
 	uint32_t named_locks;	 /* GET_LOCK calls not yet released */
+	uint32_t handlers;	 /* HANDLER ... OPEN not yet closed */
 	bool next_trx_on_writer; /* SET TRANSACTION applies to the next one */
 };
 

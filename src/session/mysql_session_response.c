@@ -134,22 +134,26 @@ static void record_session_state(struct mysql_session *s, struct ms_conn *c)
  * ones may ask for: the connection is kept from the pool (hold) for that
  * many commands. LAST_INSERT_ID() after an insert that generated an id
  * (for a few statements, as ProxySQL's auto_increment_delay_multiplex
- * does); SHOW WARNINGS after a statement with warnings; FOUND_ROWS() after
- * SQL_CALC_FOUND_ROWS; the transaction that SET TRANSACTION is for. A hold
- * lasts HOLD_MS at most (the session timer ends it). */
+ * does), and LASTVAL() after a sequence was used; SHOW WARNINGS after a
+ * statement with warnings; FOUND_ROWS() after SQL_CALC_FOUND_ROWS; the
+ * transaction that SET TRANSACTION is for. A hold lasts HOLD_MS at most
+ * (the session timer ends it). */
 static void hold_connection(struct mysql_session *s)
 {
+	unsigned flags = s->kind == CMD_QUERY ? s->cls.flags
+			 : s->kind == CMD_STMT && s->cmd == COM_STMT_EXECUTE ? s->stmt->flags
+									     : 0;
 	uint8_t hold = 0;
 
 	if (s->dec.reason == ROUTER_REASON_diagnostics)
 		return; /* SHOW WARNINGS and the like leave the warnings as they were */
 	if (s->hold)
 		s->hold--;
-	if (s->resp.last_insert_id && !s->resp.error)
+	if ((s->resp.last_insert_id || (flags & CLASSIFY_SEQUENCE)) && !s->resp.error)
 		hold = HOLD_AFTER_INSERT_ID;
-	else if (s->resp.warnings || s->dec.reason == ROUTER_REASON_found_rows ||
-		 s->dec.reason == ROUTER_REASON_last_insert_id ||
-		 (s->kind == CMD_QUERY && (s->cls.flags & CLASSIFY_SET_TRANSACTION)))
+	else if (s->resp.warnings ||
+		 (flags & (CLASSIFY_FOUND_ROWS | CLASSIFY_CALC_FOUND_ROWS |
+			   CLASSIFY_LAST_INSERT_ID | CLASSIFY_SET_TRANSACTION)))
 		hold = 1;
 	if (hold > s->hold) {
 		s->hold = hold;

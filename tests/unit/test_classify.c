@@ -392,7 +392,9 @@ static const struct row rows[] = {
 	C("KILL QUERY 5", K(WRITE), 0),
 	C("INSTALL SONAME 'ha_x'", K(WRITE), 0),
 	C("UNINSTALL PLUGIN x", K(WRITE), 0),
-	C("HANDLER t OPEN", K(WRITE), 0),
+	C("HANDLER t OPEN", K(WRITE), F(HANDLER_OPEN)),
+	C("HANDLER d.t OPEN AS h", K(WRITE), F(HANDLER_OPEN)),
+	C("handler `t` close", K(WRITE), F(HANDLER_CLOSE)),
 	C("HANDLER t READ FIRST", K(WRITE), 0),
 	C("SAVEPOINT s", K(WRITE), 0),
 	C("RELEASE SAVEPOINT s", K(WRITE), 0),
@@ -719,7 +721,7 @@ static bool sane(const struct classify_result *r, bool truncated)
 {
 	return r->kind <= CLASSIFY_UNKNOWN && memchr(r->db, '\0', sizeof(r->db)) &&
 	       (r->db[0] == '\0' || r->kind == CLASSIFY_SESSION) &&
-	       !!(r->flags & CLASSIFY_TRUNCATED) == truncated && (r->flags >> 28) == 0;
+	       !!(r->flags & CLASSIFY_TRUNCATED) == truncated && (r->flags >> 30) == 0;
 }
 
 /* Classify p[0..len) from an exact heap copy in all four modes. */
@@ -959,8 +961,8 @@ static void test_names(void)
 	CHECK_EQ_STR(classify_flag_str(3u), "?");
 	CHECK_EQ_STR(classify_flag_str(CLASSIFY_RELEASE_ALL_LOCKS), "release_all_locks");
 	CHECK_EQ_STR(classify_flag_str(CLASSIFY_CALL), "call");
-	CHECK_EQ_STR(classify_flag_str(1u << 28), "?");
-	for (unsigned b = 0; b < 28; b++)
+	CHECK_EQ_STR(classify_flag_str(1u << 30), "?");
+	for (unsigned b = 0; b < 30; b++)
 		CHECK(strcmp(classify_flag_str(1u << b), "?") != 0);
 }
 

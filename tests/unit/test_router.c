@@ -156,6 +156,14 @@ static void test_pins(void)
 		{"DROP TEMPORARY TABLE tt", true, ROUTER_REASON_none,
 		 ROUTER_REASON_temporary_table},
 	};
+	static const struct pin_step handlers[] = {
+		{"HANDLER t OPEN", true, ROUTER_REASON_handler, ROUTER_REASON_handler},
+		{"HANDLER u OPEN", true, ROUTER_REASON_none, ROUTER_REASON_handler},
+		{"HANDLER t READ FIRST", true, ROUTER_REASON_none, ROUTER_REASON_handler},
+		{"HANDLER t CLOSE", true, ROUTER_REASON_none, ROUTER_REASON_handler},
+		{"HANDLER x CLOSE", false, ROUTER_REASON_none, ROUTER_REASON_handler},
+		{"HANDLER u CLOSE", true, ROUTER_REASON_none, ROUTER_REASON_none},
+	};
 	static const struct pin_step call[] = {
 		{"CALL p()", false, ROUTER_REASON_none, ROUTER_REASON_none},
 		{"CALL p()", true, ROUTER_REASON_procedure_call, ROUTER_REASON_procedure_call},
@@ -198,6 +206,7 @@ static void test_pins(void)
 	run_steps("PREPARE and XA", other, sizeof(other) / sizeof(other[0]));
 	run_steps("multi-statements", multi, sizeof(multi) / sizeof(multi[0]));
 	run_steps("CALL", call, sizeof(call) / sizeof(call[0]));
+	run_steps("HANDLER", handlers, sizeof(handlers) / sizeof(handlers[0]));
 
 	struct router_state st;
 	check_case("reset releases every pin");
