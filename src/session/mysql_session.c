@@ -195,8 +195,7 @@ static void ms_destroy(struct worker_session *ws)
 	free(s->ctl.seen);
 	for (size_t i = 0; s->conns && i < s->n_conns; i++)
 		ms_conn_release(&s->conns[i]);
-	free(s->conns);
-	free(s->order);
+	free(s->conns); /* and order, in the same block */
 	history_deinit(&s->hist);
 	stmt_table_deinit(&s->stmts);
 	free(s->temps);

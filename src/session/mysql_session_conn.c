@@ -395,9 +395,8 @@ void ms_give_back(struct mysql_session *s)
 	if (s->trx || s->last)
 		return;
 	s->cur = s->target = NULL; /* they matter only while a command runs */
-	free(s->conns);
+	free(s->conns); /* and order, in the same block */
 	s->conns = NULL;
-	free(s->order);
 	s->order = NULL;
 	s->n_order = 0;
 }
@@ -406,17 +405,16 @@ void ms_give_back(struct mysql_session *s)
  * memory. */
 bool ms_slots(struct mysql_session *s)
 {
+	size_t n = s->n_conns ? s->n_conns : 1;
+
 	if (s->conns)
 		return true;
-	s->conns = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->conns));
-	s->order = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->order));
-	if (!s->conns || !s->order) {
-		free(s->conns);
-		free(s->order);
-		s->conns = NULL;
-		s->order = NULL;
+	/* One block, one allocation per command that needs it: the slots, then
+	 * the order (uint16_t, so the slots' alignment suits it). */
+	s->conns = calloc(1, n * (sizeof(*s->conns) + sizeof(*s->order)));
+	if (!s->conns)
 		return false;
-	}
+	s->order = (uint16_t *)(void *)(s->conns + n);
 	for (size_t i = 0; i < s->n_conns; i++) {
 		s->conns[i].s = s;
 		s->conns[i].node = (int)i;

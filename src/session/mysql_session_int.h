@@ -176,7 +176,7 @@ struct mysql_session {
 	char db[MYSQL_DB_MAX];
 	uint8_t *attrs;
 	size_t attrs_len;
-	uint16_t *order; /* [n_conns], with the slots: login or reader candidates, best first */
+	uint16_t *order; /* [n_conns], in the slots' block: login or reader candidates, best first */
 	size_t n_order, attempt;
 	bool causal_miss;	     /* readers were left out: none had the session's write */
 	struct mysql_change_user *cu; /* MS_CU_SWITCH / MS_CHANGING_USER, else NULL */
