@@ -45,7 +45,7 @@ static const char *const ms_state_names[] = {
 static void client_write_cb(struct pipe *p, void *arg);
 
 #define BIT(s) (1u << (s))
-#define ENDS (BIT(MS_CLOSING) | BIT(MS_CLOSED))
+#define ENDS   (BIT(MS_CLOSING) | BIT(MS_CLOSED))
 
 /* Allowed transitions, by the state left (the diagram in mysql_session.h).
  * Any live state may end (CLOSING flushes a last ERR first). READY ->
@@ -195,7 +195,8 @@ static void ms_destroy(struct worker_session *ws)
 	free(s->ctl.seen);
 	for (size_t i = 0; s->conns && i < s->n_conns; i++)
 		ms_conn_release(&s->conns[i]);
-	free(s->conns); /* and order, in the same block */
+	/* The order goes with the slots: one block. */
+	free(s->conns);
 	history_deinit(&s->hist);
 	stmt_table_deinit(&s->stmts);
 	free(s->temps);
@@ -594,7 +595,8 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 	s->ctl.wake = event_new(worker_base(w), -1, 0, ms_kill_wake_cb, s);
 	if (!s->ctl.threads || !s->ctl.seen || !s->ctl.wake ||
 	    !mysql_random_scramble(s->scramble, sizeof(s->scramble))) {
-		log_error(s->h.tag, "cannot set up the session (out of memory); closing the client");
+		log_error(s->h.tag,
+			  "cannot set up the session (out of memory); closing the client");
 		ms_destroy(&s->h.ws);
 		return;
 	}

@@ -34,9 +34,9 @@ static const char *const conn_state_names[] = {
 };
 
 static const char *const conn_op_names[] = {
-	[OP_NONE] = "none",	      [OP_PING] = "ping",	[OP_RESET] = "reset",
-	[OP_INIT_DB] = "USE",	      [OP_REPLAY] = "replay",
-	[OP_SYNC_WAIT] = "sync wait", [OP_PREPARE] = "prepare", [OP_KILL] = "KILL",
+	[OP_NONE] = "none",	  [OP_PING] = "ping",	  [OP_RESET] = "reset",
+	[OP_INIT_DB] = "USE",	  [OP_REPLAY] = "replay", [OP_SYNC_WAIT] = "sync wait",
+	[OP_PREPARE] = "prepare", [OP_KILL] = "KILL",
 };
 
 static void internal_done(struct ms_conn *c);
@@ -100,7 +100,8 @@ void ms_registry_update(struct mysql_session *s)
 			atomic_store_explicit(&s->ctl.seen[i], t, memory_order_relaxed);
 	}
 	if (!s->registered) {
-		struct registry_entry e = {.id = s->h.id, .cluster = (int)s->h.cluster, .ctl = &s->ctl};
+		struct registry_entry e = {
+			.id = s->h.id, .cluster = (int)s->h.cluster, .ctl = &s->ctl};
 		snprintf(e.user, sizeof(e.user), "%s", s->user_name);
 		registry_put(&e);
 		s->registered = true;
@@ -249,8 +250,9 @@ enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *logi
 	}
 	wait_over(s);
 	c->be = backend_create(worker_base(s->h.w), &s->h.cc->nodes[c->node], c->node,
-			       s->h.cc->connect_timeout_ms, s->h.bound, s->h.env->backend_tls[s->h.cluster],
-			       (int)s->h.cc->tls.verify, &ms_backend_ops, c);
+			       s->h.cc->connect_timeout_ms, s->h.bound,
+			       s->h.env->backend_tls[s->h.cluster], (int)s->h.cc->tls.verify,
+			       &ms_backend_ops, c);
 	if (!c->be || !backend_connect(c->be, login)) {
 		backend_destroy(c->be);
 		c->be = NULL;
@@ -379,7 +381,8 @@ static void give_back(struct ms_conn *c)
  * (temporary tables, locks, user variables, ...) ties them all. */
 void ms_give_back(struct mysql_session *s)
 {
-	if (s->state != MS_READY || s->c_streaming || !pool_multiplexed(worker_pool(s->h.w), s->h.cluster))
+	if (s->state != MS_READY || s->c_streaming ||
+	    !pool_multiplexed(worker_pool(s->h.w), s->h.cluster))
 		return;
 	if (s->trx || s->rs.in_trx || (s->status & SERVER_STATUS_IN_TRANS) ||
 	    !(s->status & SERVER_STATUS_AUTOCOMMIT) || router_pinned(&s->rs) != ROUTER_REASON_none)
@@ -395,7 +398,8 @@ void ms_give_back(struct mysql_session *s)
 	if (s->trx || s->last)
 		return;
 	s->cur = s->target = NULL; /* they matter only while a command runs */
-	free(s->conns); /* and order, in the same block */
+	/* The order goes with the slots: one block. */
+	free(s->conns);
 	s->conns = NULL;
 	s->order = NULL;
 	s->n_order = 0;
@@ -600,8 +604,8 @@ static bool needs_sync_wait(struct mysql_session *s, struct ms_conn *c)
 {
 	const struct cluster_view *v;
 
-	if (c->sync_wait || s->dec.target != ROUTER_READER || s->h.cc->type != CLUSTER_TYPE_GALERA ||
-	    s->h.lc->causal_reads != CAUSAL_READS_GLOBAL)
+	if (c->sync_wait || s->dec.target != ROUTER_READER ||
+	    s->h.cc->type != CLUSTER_TYPE_GALERA || s->h.lc->causal_reads != CAUSAL_READS_GLOBAL)
 		return false;
 	/* The writer has applied every write it committed. */
 	v = ms_cluster_view(s);
@@ -707,15 +711,13 @@ static void internal_done(struct ms_conn *c)
 	if (!ok) {
 		ms_conn_stats(c)->errors++;
 		if (op == OP_PREPARE) {
-			ms_drop_command(s, r.err.code, r.err.sqlstate, "%s",
-					r.err.message);
+			ms_drop_command(s, r.err.code, r.err.sqlstate, "%s", r.err.message);
 			return;
 		}
 		/* The node will not take the session's state: a reader is left
 		 * out from now on; on the writer the command cannot run. */
 		log_warn(s->h.tag, "node %s refused the session's state (%s): %u %s",
-			 ms_node_name(s, c->node), conn_op_names[op], r.err.code,
-			 r.err.message);
+			 ms_node_name(s, c->node), conn_op_names[op], r.err.code, r.err.message);
 		struct mysql_err err = r.err;
 		ms_conn_drop(c);
 		if (s->dec.target == ROUTER_READER) {
@@ -741,8 +743,7 @@ static void internal_done(struct ms_conn *c)
 			s->stmt->node_id[c->node] = r.stmt_id;
 			s->stmt->node_types[c->node] = false;
 			if (s->stmt->sql)
-				ms_conn_stmt_prepared(c, s->stmt->sql, s->stmt->sql_len,
-						      r.stmt_id);
+				ms_conn_stmt_prepared(c, s->stmt->sql, s->stmt->sql_len, r.stmt_id);
 		}
 		break;
 	case OP_RESET:
@@ -773,7 +774,8 @@ static void internal_lost(struct ms_conn *c, const char *why)
 		ms_route_continue(s);
 		return;
 	}
-	log_warn(s->h.tag, "node %s: %s during %s", ms_node_name(s, c->node), why, conn_op_names[op]);
+	log_warn(s->h.tag, "node %s: %s during %s", ms_node_name(s, c->node), why,
+		 conn_op_names[op]);
 	health_suspect(s->h.env->health, s->h.cluster, (size_t)c->node);
 	ms_conn_stats(c)->errors++;
 	ms_conn_drop(c);
