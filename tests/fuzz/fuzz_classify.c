@@ -178,6 +178,22 @@ static void check_hint_prefix(const uint8_t *text, size_t len, bool truncated, b
 	free(both);
 }
 
+/* classify_table_keys() writes no more than it is given room for, answers
+ * the same twice, with room for fewer keys or for none, and finds tables
+ * only in a CREATE or a DROP. */
+static void check_table_keys(const uint8_t *text, size_t len, bool nbe)
+{
+	uint64_t a[5] = {0}, b[5] = {0};
+	size_t n = classify_table_keys((const char *)text, len, nbe, "db", a, 4);
+
+	FUZZ_CHECK(a[4] == 0);
+	FUZZ_CHECK(classify_table_keys((const char *)text, len, nbe, "db", b, 2) == n);
+	FUZZ_CHECK(memcmp(a, b, 2 * sizeof(*a)) == 0 && b[2] == 0);
+	FUZZ_CHECK(classify_table_keys((const char *)text, len, nbe, NULL, NULL, 0) == n);
+	if (n)
+		FUZZ_CHECK(has_ci(text, len, "create") || has_ci(text, len, "drop"));
+}
+
 static void check(const uint8_t *p, size_t len, bool truncated, bool nbe)
 {
 	uint8_t *text = fuzz_dup(p, len);
@@ -190,7 +206,7 @@ static void check(const uint8_t *p, size_t len, bool truncated, bool nbe)
 	FUZZ_CHECK(memchr(a.db, '\0', sizeof(a.db)) != NULL);
 	FUZZ_CHECK(a.db[0] == '\0' || a.kind == CLASSIFY_SESSION);
 	FUZZ_CHECK(!!(a.flags & CLASSIFY_TRUNCATED) == truncated);
-	FUZZ_CHECK((a.flags >> 27) == 0);
+	FUZZ_CHECK((a.flags >> 30) == 0);
 	if (!has_byte(text, len, ';'))
 		FUZZ_CHECK(!(a.flags & CLASSIFY_MULTI));
 	if (a.flags & (CLASSIFY_HINT_PRIMARY | CLASSIFY_HINT_READER))
@@ -203,10 +219,15 @@ static void check(const uint8_t *p, size_t len, bool truncated, bool nbe)
 		FUZZ_CHECK(has_ci(text, len, "reader"));
 	if (!has_byte(text, len, '@'))
 		FUZZ_CHECK(!(a.flags & (CLASSIFY_USER_VAR_READ | CLASSIFY_USER_VAR_WRITE)));
+	if (a.flags & CLASSIFY_CALL)
+		FUZZ_CHECK(has_ci(text, len, "call"));
+	if (a.flags & (CLASSIFY_HANDLER_OPEN | CLASSIFY_HANDLER_CLOSE))
+		FUZZ_CHECK(has_ci(text, len, "handler"));
 	if (a.kind == CLASSIFY_SESSION && a.db[0] != '\0')
 		FUZZ_CHECK(strlen(a.db) <= CLASSIFY_DB_MAX);
 	check_kill(text, len);
 	check_hint_prefix(text, len, truncated, nbe);
+	check_table_keys(text, len, nbe);
 	free(text);
 }
 
