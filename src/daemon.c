@@ -19,6 +19,7 @@
 #include "monitor/health.h"
 #include "notify.h"
 #include "session/mysql_session.h"
+#include "session/pool.h"
 #include "session/tcp_session.h"
 #include "net/listener.h"
 #include "log.h"
@@ -66,6 +67,13 @@ static void publish_cb(struct snapshot *snap, void *arg)
 		stats_server_set_snapshot(s->stats, snapshot_ref(snap));
 	snapshot_unref(snap);
 }
+
+/* What a worker calls on its pool (worker.h). */
+static const struct worker_pool_ops pool_ops = {
+	.set_config = pool_set_config,
+	.set_snapshot = pool_set_snapshot,
+	.destroy = pool_destroy,
+};
 
 /* Give an accepted client to the next worker (listener.h). Main thread. */
 static struct worker *pick_worker(void *arg)
@@ -142,10 +150,18 @@ struct daemon *daemon_create(struct config *cfg)
 	if (stats_failed)
 		goto fail;
 	for (unsigned i = 0; i < cfg->workers; i++) {
-		s->workers[i] = worker_create(&s->env, cfg, i);
-		if (!s->workers[i] || !worker_start(s->workers[i]))
+		struct worker *w = worker_create(&s->env, cfg, i);
+		struct pool *p;
+
+		if (!w)
 			goto fail;
-		s->n_workers++;
+		s->workers[s->n_workers++] = w;
+		p = pool_create(worker_base(w), cfg, worker_stats(w));
+		if (!p)
+			goto fail;
+		worker_set_pool(w, p, &pool_ops);
+		if (!worker_start(w))
+			goto fail;
 	}
 	s->env.health = health_create(cfg, publish_cb, s);
 	if (!s->env.health || !health_start(s->env.health))

@@ -17,7 +17,6 @@
 #include "stats/stats.h"
 #include "log.h"
 #include "monitor/snapshot.h"
-#include "session/pool.h"
 
 struct handoff {
 	struct handoff *next;
@@ -52,6 +51,7 @@ struct worker {
 	uint64_t closes[CLOSE_REASON_COUNT];	     /* this worker's shard */
 	size_t n_clusters;
 	struct pool *pool; /* idle backend connections of mode: mysql sessions */
+	const struct worker_pool_ops *pool_ops;
 };
 
 static void destroy_list(struct list *head)
@@ -89,12 +89,12 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 	if (cfg) {
 		reconfigure_list(&w->sessions, cfg);
 		reconfigure_list(&w->closing, cfg);
-		pool_set_config(w->pool, cfg);
+		w->pool_ops->set_config(w->pool, cfg);
 		config_unref(w->cfg);
 		w->cfg = cfg;
 	}
 	if (snap) {
-		pool_set_snapshot(w->pool, snap);
+		w->pool_ops->set_snapshot(w->pool, snap);
 		snapshot_unref(w->snap);
 		w->snap = snap;
 	}
@@ -165,9 +165,6 @@ struct worker *worker_create(struct session_env *env, const struct config *cfg, 
 	w->reap = event_new(w->base, -1, 0, reap_cb, w);
 	if (!w->wake || !w->reap)
 		goto fail;
-	w->pool = pool_create(w->base, w->cfg, w->stats);
-	if (!w->pool)
-		goto fail;
 	return w;
 fail:
 	worker_destroy(w);
@@ -228,6 +225,18 @@ void worker_set_config(struct worker *w, const struct config *cfg)
 const struct config *worker_config(const struct worker *w)
 {
 	return w->cfg;
+}
+
+void worker_set_pool(struct worker *w, struct pool *p, const struct worker_pool_ops *ops)
+{
+	BUG_ON(w->running || w->pool);
+	w->pool = p;
+	w->pool_ops = ops;
+}
+
+struct node_stats **worker_stats(struct worker *w)
+{
+	return w->stats;
 }
 
 struct pool *worker_pool(struct worker *w)
@@ -323,7 +332,8 @@ void worker_destroy(struct worker *w)
 		free(w->head);
 		w->head = next;
 	}
-	pool_destroy(w->pool);
+	if (w->pool)
+		w->pool_ops->destroy(w->pool);
 	w->pool = NULL;
 	/* One more pass so objects that defer their own release (backend
 	 * connections) are freed before the base goes away. */

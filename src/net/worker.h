@@ -72,8 +72,22 @@ void worker_set_config(struct worker *w, const struct config *cfg);
 /* Worker thread only. */
 const struct config *worker_config(const struct worker *w);
 struct snapshot *worker_snapshot(struct worker *w);
-/* The worker's pool of idle node connections (session/pool.h). */
+/* The calls a worker makes on its pool of idle node connections
+ * (session/pool.h, a layer above it): a reload and new node states on the
+ * worker thread, the end once the worker stopped. */
+struct worker_pool_ops {
+	void (*set_config)(struct pool *p, const struct config *cfg);
+	void (*set_snapshot)(struct pool *p, const struct snapshot *snap);
+	void (*destroy)(struct pool *p);
+};
+
+/* Give the worker its pool, made on worker_base() and worker_stats(),
+ * before worker_start(); the worker owns it from then on. */
+void worker_set_pool(struct worker *w, struct pool *p, const struct worker_pool_ops *ops);
 struct pool *worker_pool(struct worker *w);
+
+/* This worker's shard of the node counters: [cluster][node]. */
+struct node_stats **worker_stats(struct worker *w);
 struct event_base *worker_base(struct worker *w);
 struct session_env *worker_env(struct worker *w);
 unsigned worker_id(const struct worker *w);
