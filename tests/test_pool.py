@@ -537,8 +537,8 @@ def create_pool_proc(galera) -> None:
 
 def test_a_procedure_call_pins_and_its_state_never_leaks(galera, sluice, other_db):
     """CALL of a procedure that creates a temporary table and sets a user variable (which
-    sluice cannot see): the session keeps its connection and finds both there; when it ends,
-    the next session on that connection finds neither (PyMySQL, mysqlclient)."""
+    sluice cannot see): the session (PyMySQL) keeps its connection and finds both there; when
+    it ends, another session (mysqlclient) finds neither."""
     create_pool_proc(galera)
     s = start(galera, sluice, {"max_per_node": 1}, queue_timeout=QUEUE_TIMEOUT)
     a = connect(s)
@@ -595,8 +595,7 @@ function held($b, $probe) {
         return true;
     }
 }
-function check($ok, $what) { if (!$ok) { fwrite(STDERR, "$what
-"); exit(1); } }
+function check($ok, $what) { if (!$ok) { fwrite(STDERR, "$what\n"); exit(1); } }
 $tid = run($a, $probe)[0];
 run($a, 'CREATE TEMPORARY TABLE pool_ptmp (x INT)');
 run($a, 'INSERT INTO pool_ptmp VALUES (5)');
