@@ -9,6 +9,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "fnv.h"
+
 #define ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 
 /* The oldest server sluice expects (MariaDB 10.11). An executable comment
@@ -1517,10 +1519,10 @@ static enum classify_kind verb(struct cls *c, const struct token *t)
 		c->flags |= CLASSIFY_CALL;
 		return CLASSIFY_WRITE;
 	case KW_HANDLER: /* HANDLER tbl OPEN [AS alias] | READ ... | CLOSE */
-		n = next(c);
+		next(c); /* the table, or its database */
 		if (peek(c).kind == TOK_DOT) {
 			next(c);
-			n = next(c);
+			next(c);
 		}
 		n = next(c);
 		if (is_word_tok(&n, "OPEN"))
@@ -1693,9 +1695,6 @@ void classify(const char *sql, size_t len, bool truncated, bool no_backslash_esc
 
 /* ---- temporary tables ---- */
 
-#define KEY_OFFSET 0xcbf29ce484222325ull /* FNV-1a, 64 bits */
-#define KEY_PRIME  0x100000001b3ull
-
 /* Hash the name token t into h: quoted names without their quotes, a
  * doubled quote taken once. */
 static uint64_t key_add(uint64_t h, const struct token *t)
@@ -1703,7 +1702,7 @@ static uint64_t key_add(uint64_t h, const struct token *t)
 	char q = t->kind == TOK_QIDENT ? '`' : t->kind == TOK_STRING ? t->p[-1] : 0;
 
 	for (size_t i = 0; i < t->len; i++) {
-		h = (h ^ (unsigned char)t->p[i]) * KEY_PRIME;
+		h = fnv1a(h, (uint8_t)t->p[i]);
 		if (q && t->p[i] == q && i + 1 < t->len && t->p[i + 1] == q)
 			i++;
 	}
@@ -1758,7 +1757,7 @@ size_t classify_table_keys(const char *sql, size_t len, bool no_backslash_escape
 	}
 	for (;;) {
 		struct token first = t;
-		uint64_t h = KEY_OFFSET;
+		uint64_t h = FNV1A_START;
 
 		if (!is_name(&first))
 			return 0;
@@ -1768,14 +1767,14 @@ size_t classify_table_keys(const char *sql, size_t len, bool no_backslash_escape
 			if (!is_name(&name))
 				return 0;
 			h = key_add(h, &first);
-			h = (h ^ '.') * KEY_PRIME;
+			h = fnv1a(h, '.');
 			h = key_add(h, &name);
 			t = lex(&lx);
 		} else {
 			struct token d = {
 				.kind = TOK_WORD, .p = db ? db : "", .len = db ? strlen(db) : 0};
 			h = key_add(h, &d);
-			h = (h ^ '.') * KEY_PRIME;
+			h = fnv1a(h, '.');
 			h = key_add(h, &first);
 		}
 		if (n < max)

@@ -12,6 +12,7 @@
 #include <event2/event.h>
 
 #include "session/session.h"
+#include "fnv.h"
 #include "monitor/failover.h"
 #include "monitor/health.h"
 #include "monitor/snapshot.h"
@@ -112,7 +113,7 @@ void ms_registry_update(struct mysql_session *s)
  * is empty), to find a pooled connection already in that state. */
 static uint64_t fingerprint(struct mysql_session *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull; /* FNV-1a */
+	uint64_t h = FNV1A_START;
 
 	if (s->hist.n == 0)
 		return POOL_STATE_CLEAN;
@@ -121,8 +122,8 @@ static uint64_t fingerprint(struct mysql_session *s)
 	for (size_t i = 0; i < s->hist.n; i++) {
 		const struct history_entry *e = &s->hist.items[i];
 		for (size_t j = 0; j < e->len; j++)
-			h = (h ^ e->payload[j]) * 0x100000001b3ull;
-		h = (h ^ 0xff) * 0x100000001b3ull; /* entry boundary */
+			h = fnv1a(h, e->payload[j]);
+		h = fnv1a(h, 0xff); /* entry boundary */
 	}
 	if (h <= POOL_STATE_DIRTY)
 		h += 2;
