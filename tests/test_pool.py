@@ -322,6 +322,15 @@ def test_users_are_never_mixed(galera, sluice, other_db):
         b.close()
 
 
+def run_php(s, path, script: str) -> None:
+    """Write script to path and run it with PHP against sluice s (its arguments: port, user,
+    password, database); it must exit 0 having printed "ok"."""
+    path.write_text(script)
+    out = subprocess.run(["php", str(path), str(s.port), USER, PASSWORD, DB],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
+
+
 PHP_PREPARED = r"""<?php
 mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT);
 [$_, $port, $user, $pw, $db] = $argv;
@@ -353,11 +362,7 @@ def test_prepared_statements_interleave_across_sessions(galera, sluice, other_db
     """PHP mysqli (server-side prepared statements): two sessions with three statements, two of
     them the same text, execute in turns over one pooled connection per node."""
     s = start(galera, sluice, {"max_per_node": 1})
-    script = tmp_path / "prepared.php"
-    script.write_text(PHP_PREPARED)
-    out = subprocess.run(["php", str(script), str(s.port), USER, PASSWORD, DB],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
+    run_php(s, tmp_path / "prepared.php", PHP_PREPARED)
 
 
 def test_a_transaction_keeps_its_connection(galera, sluice, other_db):
@@ -622,11 +627,7 @@ def test_prepared_statements_pin_as_their_text_does(galera, sluice, other_db, tm
     COM_QUERY."""
     create_pool_proc(galera)
     s = start(galera, sluice, {"max_per_node": 1}, queue_timeout=QUEUE_TIMEOUT)
-    script = tmp_path / "prepared_state.php"
-    script.write_text(PHP_PREPARED_STATE)
-    out = subprocess.run(["php", str(script), str(s.port), USER, PASSWORD, DB],
-                         capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
+    run_php(s, tmp_path / "prepared_state.php", PHP_PREPARED_STATE)
 
 
 def test_handler_pins_until_its_handlers_are_closed(galera, sluice, other_db):

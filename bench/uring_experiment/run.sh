@@ -22,19 +22,8 @@ P_EPOLL=18901; P_URING=18902; P_HAPROXY=18903; P_URING0=18904; P_URINGWS=18905
 declare -A PORT=( [direct]=18000 [epoll]=$P_EPOLL [uring]=$P_URING [haproxy]=$P_HAPROXY [uring-noflags]=$P_URING0 [uring-waitsends]=$P_URINGWS )
 declare -A PID=()
 
-cat > haproxy.cfg <<EOF
-global
-    nbthread 1
-    maxconn 2000
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 1h
-    timeout server 1h
-listen fwd
-    bind 127.0.0.1:$P_HAPROXY
-    server db1 127.0.0.1:18000
-EOF
+. "$SRC/lib.sh"
+write_haproxy_cfg haproxy.cfg $P_HAPROXY
 
 start_all() {
     ./fwd epoll $P_EPOLL 2>$LOGDIR/fwd-epoll.log & PID[epoll]=$!

@@ -1,18 +1,8 @@
 #!/bin/bash
 # Per-query syscall breakdown at T=1: strace -c -f -p PID over a 5 s sysbench run.
+. "$(dirname "$0")/lib.sh"
 WORK=${WORK:-/tmp/uring-exp}; cd "$WORK" || exit 2; mkdir -p logs  # after run.sh built fwd there
-cat > haproxy-st.cfg <<CFG
-global
-    nbthread 1
-defaults
-    mode tcp
-    timeout connect 5s
-    timeout client 1h
-    timeout server 1h
-listen fwd
-    bind 127.0.0.1:18906
-    server db1 127.0.0.1:18000
-CFG
+write_haproxy_cfg haproxy-st.cfg 18906
 for tgt in epoll uring uring-noflags uring-waitsends haproxy; do
     case $tgt in
         epoll) ./fwd epoll 18906 2>/dev/null & P=$!;;
@@ -31,5 +21,5 @@ for tgt in epoll uring uring-noflags uring-waitsends haproxy; do
     kill -TERM $P; wait $P
     q=$(awk '/queries:/{print $2; exit}' logs/strace-sb-$tgt.txt)
     echo "== $tgt: queries=$q"
-    awk -v q=$q '/^ *[0-9]/ && $NF!="total" { n=(NF==6)?$4:$4; name=$NF; printf "  %-20s %10d calls  %.3f /query\n", name, $4, $4/q } /total/{printf "  %-20s %10d calls  %.3f /query\n", "TOTAL", $3, $3/q}' logs/strace-$tgt.txt
+    awk -v q=$q '/^ *[0-9]/ && $NF!="total" { name=$NF; printf "  %-20s %10d calls  %.3f /query\n", name, $4, $4/q } /total/{printf "  %-20s %10d calls  %.3f /query\n", "TOTAL", $3, $3/q}' logs/strace-$tgt.txt
 done
