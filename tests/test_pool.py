@@ -54,6 +54,12 @@ def connect(s, user=USER, password=PASSWORD, db=DB, **kw):
                            autocommit=True, connect_timeout=20, read_timeout=60, **kw)
 
 
+def connect_mysqlclient(s):
+    """A mysqlclient (MySQLdb) session through sluice s, autocommit on."""
+    return MySQLdb.connect(host=HOST, port=s.port, user=USER, passwd=PASSWORD, db=DB,
+                           autocommit=True)
+
+
 def one(conn, sql, args=None):
     with conn.cursor() as c:
         c.execute(sql, args)
@@ -181,8 +187,7 @@ def test_a_login_that_finds_a_pooled_connection_logs_in_nowhere(galera, sluice, 
     s = start(galera, sluice, {"max_per_node": 5})
     for k in range(100):
         # autocommit on: mysqlclient's default (off) ties a session to its connection.
-        conn = MySQLdb.connect(host=HOST, port=s.port, user=USER, passwd=PASSWORD, db=DB,
-                               autocommit=True)
+        conn = connect_mysqlclient(s)
         conn.query("SELECT 1")
         conn.store_result()
         conn.close()
@@ -285,8 +290,7 @@ def test_an_insert_keeps_its_connection_for_last_insert_id_then_lets_go(galera, 
         c.execute(f"CREATE TABLE IF NOT EXISTS {DB}.pool_ai "
                   "(id INT AUTO_INCREMENT PRIMARY KEY, v INT) ENGINE=InnoDB")
     root.close()
-    conn = MySQLdb.connect(host=HOST, port=s.port, user=USER, passwd=PASSWORD, db=DB,
-                           autocommit=True)
+    conn = connect_mysqlclient(s)
     try:
         cur = conn.cursor()
         for _ in range(5):
@@ -499,8 +503,7 @@ def test_temporary_tables_pin_until_the_last_is_dropped(galera, sluice, other_db
     if client == "pymysql":
         a, b = connect(s), connect(s)
     else:
-        a, b = (MySQLdb.connect(host=HOST, port=s.port, user=USER, passwd=PASSWORD, db=DB,
-                                autocommit=True) for _ in range(2))
+        a, b = connect_mysqlclient(s), connect_mysqlclient(s)
     try:
         cur = a.cursor()
         cur.execute("CREATE TEMPORARY TABLE pool_tmp1 (x INT)")
@@ -547,8 +550,7 @@ def test_a_procedure_call_pins_and_its_state_never_leaks(galera, sluice, other_d
     create_pool_proc(galera)
     s = start(galera, sluice, {"max_per_node": 1}, queue_timeout=QUEUE_TIMEOUT)
     a = connect(s)
-    b = MySQLdb.connect(host=HOST, port=s.port, user=USER, passwd=PASSWORD, db=DB,
-                        autocommit=True)
+    b = connect_mysqlclient(s)
     try:
         tid = one(a, PROBE)[0]
         one(a, "CALL pool_proc()")
@@ -634,8 +636,7 @@ def test_handler_pins_until_its_handlers_are_closed(galera, sluice, other_db):
     """HANDLER ... OPEN (mysqlclient): the open handler lives on the connection, so the
     session keeps it until it closed every handler it opened."""
     s = start(galera, sluice, {"max_per_node": 1}, queue_timeout=QUEUE_TIMEOUT)
-    a, b = (MySQLdb.connect(host=HOST, port=s.port, user=USER, passwd=PASSWORD, db=DB,
-                            autocommit=True) for _ in range(2))
+    a, b = connect_mysqlclient(s), connect_mysqlclient(s)
     try:
         cur = a.cursor()
         cur.execute("HANDLER pool_t OPEN")
