@@ -52,7 +52,10 @@ PROXY_THREADS = 2  # sluice workers and HAProxy nbthread: the same on both sides
 # HAProxy wants 2 * maxconn + ~20 descriptors at start and the hard limit here is 20000.
 HAPROXY_MAXCONN = 9000
 
-TARGETS = ("direct", "haproxy", "sluice-tcp", "sluice-mysql")
+# sluice-* run on io_uring (io_engine: auto); sluice-*-epoll are a second sluice with
+# io_engine: epoll, the path kept for kernels where io_uring is disabled.
+TARGETS = ("direct", "haproxy", "sluice-tcp", "sluice-mysql", "sluice-tcp-epoll",
+           "sluice-mysql-epoll")
 WORKLOADS = ("oltp_point_select", "oltp_read_only")
 # Queries sysbench counts per transaction (its "queries" line, BEGIN and COMMIT included), to
 # turn --rate (queries/s) into sysbench's --rate (transactions/s).
@@ -520,7 +523,8 @@ class HAProxy:
 
 # ---- sluice ------------------------------------------------------------------------------------
 
-def sluice_config(nodes: Nodes, tcp_port: int, mysql_port: int, monitor_pw: str) -> str:
+def sluice_config(nodes: Nodes, tcp_port: int, mysql_port: int, monitor_pw: str,
+                  io_engine: str = "auto") -> str:
     """Two listeners on one sluice: layer 4 (route: readers, round-robin over every healthy
     node, as HAProxy) and the MySQL protocol (read/write split; primary_reads so that reads
     use all three nodes, as HAProxy; causal_reads left at its default, session)."""
@@ -530,6 +534,7 @@ def sluice_config(nodes: Nodes, tcp_port: int, mysql_port: int, monitor_pw: str)
     return f"""\
 # Written by bench/proxy_compare.py.
 workers: {PROXY_THREADS}
+io_engine: {io_engine}
 listeners:
   - {{ name: l4, bind: "{HOST}:{tcp_port}", mode: tcp, cluster: galera, route: readers }}
   - {{ name: app, bind: "{HOST}:{mysql_port}", mode: mysql, cluster: galera,
@@ -593,45 +598,54 @@ class Proxies:
 
     def __init__(self, workdir: str, nodes: Nodes, monitor_pw: str, binary: str, tag: str):
         ports: set[int] = set()
-        while len(ports) < 3:
+        while len(ports) < 5:
             ports.add(free_port())
-        self.ports = dict(zip(("haproxy", "sluice-tcp", "sluice-mysql"), sorted(ports)))
+        self.ports = dict(zip(("haproxy", "sluice-tcp", "sluice-mysql", "sluice-tcp-epoll",
+                               "sluice-mysql-epoll"), sorted(ports)))
         self.ports["direct"] = nodes.ports[0]
         self.haproxy = HAProxy(workdir, haproxy_config(nodes, self.ports["haproxy"]),
                                f"haproxy-{tag}")
         self.sluice_yaml = sluice_config(nodes, self.ports["sluice-tcp"],
                                          self.ports["sluice-mysql"], monitor_pw)
         self.sluice = Sluice(workdir, self.sluice_yaml, f"sluice-{tag}")
+        self.sluice_epoll_yaml = sluice_config(nodes, self.ports["sluice-tcp-epoll"],
+                                               self.ports["sluice-mysql-epoll"], monitor_pw,
+                                               io_engine="epoll")
+        self.sluice_epoll = Sluice(workdir, self.sluice_epoll_yaml, f"sluice-epoll-{tag}")
         self.binary = binary
         self.spread: dict[str, dict[str, int]] = {}
         self.stopped = False
 
-    def start(self, which: tuple[str, ...] = ("haproxy", "sluice")) -> None:
+    def start(self, which: tuple[str, ...] = ("haproxy", "sluice", "sluice-epoll")) -> None:
         if "haproxy" in which:
             self.haproxy.start()
             self.spread["haproxy"] = wait_spread(self.ports["haproxy"], "haproxy",
                                                 self.check_alive)
-        if "sluice" in which:
-            check_sluice_config(self.binary, self.sluice.config_path)
-            self.sluice.start()
-            self.sluice.wait_log(r"writer is node1\b", 30)
-            for t in ("sluice-tcp", "sluice-mysql"):
+        for name, sl, suffix in (("sluice", self.sluice, ""),
+                                 ("sluice-epoll", self.sluice_epoll, "-epoll")):
+            if name not in which:
+                continue
+            check_sluice_config(self.binary, sl.config_path)
+            sl.start()
+            sl.wait_log(r"writer is node1\b", 30)
+            for t in ("sluice-tcp" + suffix, "sluice-mysql" + suffix):
                 self.spread[t] = wait_spread(self.ports[t], t, self.check_alive)
 
     def pid(self, target: str) -> int | None:
         if target == "haproxy":
             return self.haproxy.pid
         if target.startswith("sluice"):
-            return self.sluice.pid
+            return (self.sluice_epoll if target.endswith("-epoll") else self.sluice).pid
         return None
 
     def check_alive(self) -> None:
         if self.haproxy.proc is not None and not self.haproxy.alive():
             raise RuntimeError(f"haproxy exited with {self.haproxy.proc.returncode}:\n"
                                f"{self.haproxy.log()[-2000:]}")
-        if self.sluice.proc is not None and self.sluice.proc.poll() is not None:
-            raise RuntimeError(f"sluice exited with {self.sluice.proc.returncode}:\n"
-                               f"{self.sluice.log()[-2000:]}")
+        for sl in (self.sluice, self.sluice_epoll):
+            if sl.proc is not None and sl.proc.poll() is not None:
+                raise RuntimeError(f"sluice exited with {sl.proc.returncode}:\n"
+                                   f"{sl.log()[-2000:]}")
 
     def stop(self) -> list[str]:
         """Stop both (whatever happens to one, the other is stopped too); returns problems.
@@ -646,12 +660,13 @@ class Proxies:
                 problems.append(f"haproxy exited with {rc}")
         except Exception as e:
             problems.append(f"stopping haproxy: {e}")
-        try:
-            rc = self.sluice.stop()
-            if rc != 0:
-                problems.append(f"sluice exited with {rc}; log {self.sluice.log_path}")
-        except Exception as e:
-            problems.append(f"stopping sluice: {e}")
+        for sl in (self.sluice, self.sluice_epoll):
+            try:
+                rc = sl.stop()
+                if rc not in (None, 0):
+                    problems.append(f"sluice exited with {rc}; log {sl.log_path}")
+            except Exception as e:
+                problems.append(f"stopping sluice: {e}")
         return problems
 
 
@@ -1252,10 +1267,12 @@ def main(argv=None) -> int:
             phases.append(px)
             px.start()
             with open(px.haproxy.config_path) as f:
-                configs = {"haproxy": f.read(), "sluice": px.sluice_yaml}
+                configs = {"haproxy": f.read(), "sluice": px.sluice_yaml,
+                           "sluice-epoll": px.sluice_epoll_yaml}
             log(f"haproxy pid {px.haproxy.pid} on :{px.ports['haproxy']}, sluice pid "
                 f"{px.sluice.pid} (tcp :{px.ports['sluice-tcp']}, mysql "
-                f":{px.ports['sluice-mysql']}); readiness reads per node: {px.spread}")
+                f":{px.ports['sluice-mysql']}), sluice epoll pid {px.sluice_epoll.pid}; "
+                f"readiness reads per node: {px.spread}")
             todo = plan(args)
             per_run = args.time + 2 + (args.strace_time + 2 if syscall_method == "strace" else 0)
             log(f"{len(todo)} sysbench runs of {args.time} s, {args.threads} threads "

@@ -78,6 +78,7 @@ static const char *const level_names[] = {"debug", "info", "notice", "warning", 
 static const char *const verify_names[] = {"none", "ca", "full", NULL};
 static const char *const causal_names[] = {"off", "session", "global", NULL};
 static const char *const pool_mode_names[] = {"transaction", "session", NULL};
+static const char *const io_engine_names[] = {"auto", "epoll", NULL};
 
 #define OFF(type, field) offsetof(struct type, field)
 
@@ -276,6 +277,9 @@ static const struct key_spec root_keys[] = {
 	 "what is logged to stderr"},
 	{"workers", KEY_UINT, 0, OFF(config, workers), 0, 256, "0", NULL, 0, 0, NULL,
 	 "worker threads; 0 means one per CPU"},
+	{"io_engine", KEY_ENUM, 0, OFF(config, io_engine), 0, 0, "auto", NULL, 0, 0,
+	 io_engine_names,
+	 "how workers wait for sockets: auto (io_uring where the kernel allows it) or epoll"},
 	{"buffer_size", KEY_SIZE, 0, OFF(config, buffer_size), 4096, 64u << 20, "256k", NULL, 0, 0,
 	 NULL, "bytes buffered per direction of a connection before sluice stops reading"},
 	{"state_file", KEY_STRING, 0, OFF(config, state_file), 1, PATH_MAX, NULL, NULL, 0, 0, NULL,
@@ -1448,6 +1452,11 @@ struct config_mark config_listener_mark(const struct config_listener *l, const c
 const char *listener_mode_str(enum listener_mode mode)
 {
 	return (unsigned)mode < 2 ? mode_names[mode] : "?";
+}
+
+const char *io_engine_str(enum io_engine engine)
+{
+	return (unsigned)engine < 2 ? io_engine_names[engine] : "?";
 }
 
 const char *listener_route_str(enum listener_route route)

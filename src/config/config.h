@@ -54,6 +54,13 @@ enum listener_mode {
 	LISTENER_MODE_TCP,
 };
 
+/* How workers wait for their sockets: io_uring where the kernel allows it
+ * (net/ring.h), or epoll through libevent. */
+enum io_engine {
+	IO_ENGINE_AUTO,
+	IO_ENGINE_EPOLL,
+};
+
 enum listener_route {
 	LISTENER_ROUTE_PRIMARY,
 	LISTENER_ROUTE_READERS,
@@ -198,6 +205,7 @@ struct config {
 	_Atomic unsigned refs;
 	char *path;
 	uint32_t workers; /* 0 in the file means one per CPU; resolved on load */
+	enum io_engine io_engine;
 	uint32_t buffer_size;
 	char *state_file; /* operator states (opstate.h), as written; NULL: none */
 	struct config_listener *listeners;
@@ -260,6 +268,7 @@ size_t config_diff(const struct config *cur, const struct config *next,
 void config_print_keys(FILE *out);
 
 const char *listener_mode_str(enum listener_mode mode);
+const char *io_engine_str(enum io_engine engine);
 const char *listener_route_str(enum listener_route route);
 const char *cluster_type_str(enum cluster_type type);
 const char *tls_verify_str(enum tls_verify verify);

@@ -20,6 +20,7 @@
 #include <openssl/ssl.h>
 
 #include "log.h"
+#include "net/ring.h"
 
 /* One read takes what the kernel has, up to a size that grows while reads
  * fill it (a large result) and falls back when they do not (requests and
@@ -29,7 +30,8 @@
 
 struct pipe {
 	struct event_base *base;
-	int fd; /* -1 before pipe_connect; owned by tls in TLS mode */
+	struct ring *ring; /* NULL: epoll through libevent events */
+	int fd;		   /* -1 before pipe_connect; owned by tls in TLS mode */
 
 	pipe_data_cb read_cb, write_cb;
 	pipe_event_cb event_cb;
@@ -46,6 +48,17 @@ struct pipe {
 	bool broken; /* an error was reported: no more I/O either way */
 	size_t read_size;
 
+	/* Plain mode on a ring: the receive and the write-readiness poll in flight,
+	 * and the deferred write (flush) and receive (arm). rev_on and wev_on say
+	 * what is wanted; a request no longer wanted is left to complete. What a
+	 * receive brings while the owner does not read is kept, and told once
+	 * reading is on again (notify). */
+	struct ring_req recv, poll;
+	struct ring_defer flush_d, arm_d, notify_d;
+	bool unseen; /* input the owner was not told of */
+	int late;    /* PIPE_EOF or PIPE_ERROR seen while not reading; 0: none */
+	bool zombie; /* freed by the owner; waits for its requests to end */
+
 	/* TLS mode: a filter bufferevent over a socket bufferevent. */
 	struct bufferevent *tls;
 
@@ -59,11 +72,23 @@ struct pipe {
 
 /* Put the read event in or out of the loop: in while the owner reads, the peer may still
  * send and the input is below the bound. */
+static bool want_read(const struct pipe *p)
+{
+	return p->reading && !p->connecting && !p->eof && !p->broken && !p->tls && p->fd >= 0 &&
+	       (p->ring || p->rev) && (p->bound == 0 || evbuffer_get_length(p->in) < p->bound);
+}
+
 static void update_read(struct pipe *p)
 {
-	bool want = p->reading && !p->connecting && !p->eof && !p->broken && p->rev &&
-		    (p->bound == 0 || evbuffer_get_length(p->in) < p->bound);
+	bool want = want_read(p);
 
+	if (p->ring) {
+		/* Armed before the next wait, if still wanted then. */
+		if (want && !p->recv.busy)
+			ring_defer(p->ring, &p->arm_d);
+		p->rev_on = want;
+		return;
+	}
 	if (want == p->rev_on)
 		return;
 	if (want)
@@ -75,6 +100,12 @@ static void update_read(struct pipe *p)
 
 static void set_write_wait(struct pipe *p, bool on)
 {
+	if (p->ring) {
+		if (on && !p->poll.busy)
+			ring_poll_out(p->ring, &p->poll, p->fd);
+		p->wev_on = on;
+		return;
+	}
 	if (on == p->wev_on)
 		return;
 	if (on)
@@ -127,16 +158,29 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 		write_out(p);
 }
 
+static void flush_run(struct ring_defer *d)
+{
+	flush_cb(-1, 0, (char *)d - offsetof(struct pipe, flush_d));
+}
+
+/* Write what is queued once the running callback has returned. */
+static void schedule_flush(struct pipe *p)
+{
+	p->flush_on = true;
+	if (p->ring)
+		ring_defer(p->ring, &p->flush_d);
+	else
+		event_active(p->flush, EV_TIMEOUT, 0);
+}
+
 /* The owner added output: write it once its callback has returned, so that everything it
  * queued in that callback goes out in one writev. */
 static void out_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct pipe *p = arg;
 
-	if (info->n_added && !p->flush_on && !p->wev_on && !p->connecting) {
-		p->flush_on = true;
-		event_active(p->flush, EV_TIMEOUT, 0);
-	}
+	if (info->n_added && !p->flush_on && !p->wev_on && !p->connecting)
+		schedule_flush(p);
 }
 
 /* The owner drained input: reading may go on. */
@@ -225,10 +269,8 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		/* Output queued while connecting goes out now (scheduled before the owner hears
 		 * of the connection: it may free the pipe in its callback). */
-		if (evbuffer_get_length(p->out) > 0 && !p->flush_on) {
-			p->flush_on = true;
-			event_active(p->flush, EV_TIMEOUT, 0);
-		}
+		if (evbuffer_get_length(p->out) > 0 && !p->flush_on)
+			schedule_flush(p);
 		if (p->event_cb)
 			p->event_cb(p, PIPE_CONNECTED, p->arg);
 		return; /* the owner enables reading and queues output as it likes */
@@ -236,27 +278,151 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 	write_out(p);
 }
 
-/* Create the socket events once the fd is known. */
+/* ---- plain mode on a ring ---------------------------------------------------------- */
+
+#define PIPE_OF(ptr, member) ((struct pipe *)((char *)(ptr)-offsetof(struct pipe, member)))
+
+/* A freed pipe goes once the kernel is done with its requests. */
+static void reap_zombie(struct pipe *p)
+{
+	if (!p->recv.busy && !p->poll.busy)
+		free(p);
+}
+
+static void arm_run(struct ring_defer *d)
+{
+	struct pipe *p = PIPE_OF(d, arm_d);
+
+	if (!want_read(p) || p->recv.busy)
+		return;
+	size_t max = SIZE_MAX;
+	if (p->bound)
+		max = p->bound - evbuffer_get_length(p->in);
+	ring_recv(p->ring, &p->recv, p->fd, max);
+}
+
+/* What came while the owner was not reading, told now that it reads. */
+static void notify_run(struct ring_defer *d)
+{
+	struct pipe *p = PIPE_OF(d, notify_d);
+
+	if (!p->reading)
+		return;
+	if (p->unseen) {
+		p->unseen = false;
+		if (p->late)
+			ring_defer(p->ring, &p->notify_d); /* cancelled if read_cb frees p */
+		if (p->read_cb)
+			p->read_cb(p, p->arg);
+		return;
+	}
+	short what = (short)p->late;
+	p->late = 0;
+	if (what & PIPE_ERROR) {
+		p->broken = true;
+		set_write_wait(p, false);
+	}
+	if (what && p->event_cb)
+		p->event_cb(p, what, p->arg);
+}
+
+/* A receive ended: keep what it brought, then tell the owner, or keep that
+ * for when it reads again. */
+static void recv_done(struct ring_req *req, int res, uint32_t flags)
+{
+	struct pipe *p = PIPE_OF(req, recv);
+	const void *data = ring_buffer(p->ring, flags);
+
+	if (p->zombie) {
+		ring_buffer_return(p->ring, flags);
+		reap_zombie(p);
+		return;
+	}
+	if (res > 0 && data) {
+		int rc = evbuffer_add(p->in, data, (size_t)res);
+		ring_buffer_return(p->ring, flags);
+		if (rc != 0) {
+			broken(p, PIPE_ERROR | PIPE_READING, ENOMEM);
+			return;
+		}
+		update_read(p);
+		if (!p->reading)
+			p->unseen = true;
+		else if (p->read_cb)
+			p->read_cb(p, p->arg);
+		return;
+	}
+	ring_buffer_return(p->ring, flags);
+	if (res == -ENOBUFS || res == -EAGAIN || res == -EINTR || res == -ECANCELED) {
+		update_read(p); /* again, once the buffers in hand are back */
+		return;
+	}
+	short what = PIPE_READING;
+	if (res == 0) {
+		p->eof = true;
+		what |= PIPE_EOF;
+	} else {
+		snprintf(p->error, sizeof(p->error), "%s", strerror(-res));
+		what |= PIPE_ERROR;
+	}
+	update_read(p);
+	if (!p->reading) {
+		p->late = what;
+		return;
+	}
+	if (what & PIPE_ERROR) {
+		p->broken = true;
+		set_write_wait(p, false);
+	}
+	if (p->event_cb)
+		p->event_cb(p, what, p->arg);
+}
+
+/* The socket is writable (or connected, or failed: the write says which). */
+static void poll_done(struct ring_req *req, int res, uint32_t flags)
+{
+	struct pipe *p = PIPE_OF(req, poll);
+
+	if (p->zombie) {
+		reap_zombie(p);
+		return;
+	}
+	if (p->wev_on && res != -ECANCELED)
+		write_cb(p->fd, EV_WRITE, p);
+}
+
+/* ---- making a pipe ------------------------------------------------------------------- */
+
+/* Create the socket events once the fd is known (epoll mode). */
 static bool make_events(struct pipe *p)
 {
+	if (p->ring)
+		return true;
 	p->rev = event_new(p->base, p->fd, EV_READ | EV_PERSIST, read_cb, p);
 	p->wev = event_new(p->base, p->fd, EV_WRITE | EV_PERSIST, write_cb, p);
 	return p->rev && p->wev;
 }
 
-struct pipe *pipe_new(struct event_base *base, int fd)
+struct pipe *pipe_new(struct event_base *base, struct ring *ring, int fd)
 {
 	struct pipe *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
 	p->base = base;
+	p->ring = ring;
 	p->fd = fd;
 	p->read_size = READ_MIN;
+	p->recv.done = recv_done;
+	p->poll.done = poll_done;
+	p->flush_d.run = flush_run;
+	p->arm_d.run = arm_run;
+	p->notify_d.run = notify_run;
 	p->in = evbuffer_new();
 	p->out = evbuffer_new();
-	p->flush = event_new(base, -1, 0, flush_cb, p);
-	if (!p->in || !p->out || !p->flush || !evbuffer_add_cb(p->in, in_changed, p) ||
+	if (!ring)
+		p->flush = event_new(base, -1, 0, flush_cb, p);
+	if (!p->in || !p->out || (!ring && !p->flush) || !evbuffer_add_cb(p->in, in_changed, p) ||
 	    !evbuffer_add_cb(p->out, out_changed, p) || (fd >= 0 && !make_events(p))) {
 		p->fd = -1; /* the caller still owns fd on failure */
 		pipe_free(p);
@@ -346,6 +512,14 @@ bool pipe_start_tls(struct pipe *p, SSL *ssl, bool accept)
 	struct bufferevent *under, *filter;
 
 	BUG_ON(p->tls || p->fd < 0);
+	if (p->recv.busy || p->poll.busy) {
+		/* The protocols start TLS right after reading the request for it (the
+		 * receive is not armed again yet) and before writing more; a request
+		 * in flight here would race the TLS layer for the socket's bytes. */
+		log_error("pipe", "TLS asked for with a socket request still in flight");
+		SSL_free(ssl);
+		return false;
+	}
 	under = bufferevent_socket_new(p->base, p->fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!under) {
 		SSL_free(ssl);
@@ -375,13 +549,21 @@ bool pipe_start_tls(struct pipe *p, SSL *ssl, bool accept)
 		SSL_free(ssl);
 		return false;
 	}
-	if (p->rev_on)
+	if (p->rev_on && p->rev)
 		event_del(p->rev);
-	if (p->wev_on)
+	if (p->wev_on && p->wev)
 		event_del(p->wev);
 	p->rev_on = p->wev_on = false;
-	event_del(p->flush);
+	if (p->flush)
+		event_del(p->flush);
 	p->flush_on = false;
+	ring_defer_cancel(&p->flush_d);
+	ring_defer_cancel(&p->arm_d);
+	ring_defer_cancel(&p->notify_d);
+	/* Input not yet told went to the TLS layer above; an end of file or error
+	 * seen meanwhile, the TLS layer finds again on its first read. */
+	p->unseen = false;
+	p->late = 0;
 	p->tls = filter; /* owns under, which owns the socket */
 	if (!evbuffer_add_cb(bufferevent_get_output(under), tls_under_drained, p)) {
 		/* Out of memory: the pipe is TLS now either way; only the late write
@@ -434,6 +616,8 @@ void pipe_set_reading(struct pipe *p, bool on)
 			bufferevent_disable(p->tls, EV_READ);
 		return;
 	}
+	if (on && p->ring && (p->unseen || p->late))
+		ring_defer(p->ring, &p->notify_d);
 	update_read(p);
 }
 
@@ -472,6 +656,14 @@ void pipe_free(struct pipe *p)
 {
 	if (!p)
 		return;
+	ring_defer_cancel(&p->flush_d);
+	ring_defer_cancel(&p->arm_d);
+	ring_defer_cancel(&p->notify_d);
+	if (p->recv.busy)
+		ring_cancel(p->ring, &p->recv);
+	if (p->poll.busy)
+		ring_cancel(p->ring, &p->poll);
+	/* The kernel holds the socket open until those requests end. */
 	if (p->tls)
 		bufferevent_free(p->tls); /* closes the socket */
 	else if (p->fd >= 0)
@@ -486,5 +678,7 @@ void pipe_free(struct pipe *p)
 		evbuffer_free(p->in);
 	if (p->out)
 		evbuffer_free(p->out);
-	free(p);
+	p->in = p->out = NULL;
+	p->zombie = true;
+	reap_zombie(p);
 }

@@ -13,6 +13,13 @@
  * So a request/response round trip costs one read and one write per side
  * and no epoll_ctl at all.
  *
+ * On a worker with an io_uring (net/ring.h), a plain pipe receives through
+ * the ring instead: a receive request stays armed while the owner reads, so
+ * no wait is spent on the socket, and the request is submitted with the
+ * loop's next wait. Writes stay direct writev() calls. The owner sees the
+ * same calls and callbacks either way; only a read bound may be passed by
+ * up to one receive buffer (16 KiB).
+ *
  * TLS is a layer under the pipe: pipe_start_tls() hands the socket to
  * libevent's OpenSSL bufferevent and the pipe forwards to it; the code above
  * keeps using the same calls and sees plain bytes either way.
@@ -34,6 +41,7 @@
 struct event_base;
 struct evbuffer;
 struct pipe;
+struct ring;
 struct ssl_st;
 
 #define PIPE_READING   0x01 /* with PIPE_EOF or PIPE_ERROR: while reading */
@@ -46,9 +54,11 @@ typedef void (*pipe_data_cb)(struct pipe *p, void *arg);
 typedef void (*pipe_event_cb)(struct pipe *p, short what, void *arg);
 
 /* A pipe over fd (connected, non-blocking; the pipe owns and closes it),
- * or with fd -1 one that pipe_connect() connects. Reading is off until
+ * or with fd -1 one that pipe_connect() connects, on base and, when ring is
+ * not NULL, that ring of the same thread. Reading is off until
  * pipe_set_reading(). NULL when out of memory. */
-struct pipe *pipe_new(struct event_base *base, int fd) __attribute__((warn_unused_result));
+struct pipe *pipe_new(struct event_base *base, struct ring *ring, int fd)
+	__attribute__((warn_unused_result));
 
 void pipe_set_callbacks(struct pipe *p, pipe_data_cb read, pipe_data_cb write, pipe_event_cb event,
 			void *arg);

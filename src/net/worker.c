@@ -8,6 +8,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <event2/event.h>
@@ -17,6 +18,7 @@
 #include "stats/stats.h"
 #include "log.h"
 #include "monitor/snapshot.h"
+#include "net/ring.h"
 
 struct handoff {
 	struct handoff *next;
@@ -34,6 +36,9 @@ struct worker {
 	struct event_base *base;
 	struct event *wake; /* hand-offs, new snapshot or stop */
 	struct event *reap; /* destroys closing sessions after callbacks return */
+	struct ring *ring;  /* NULL: the base waits in epoll; worker thread only */
+	int kick_fd;	    /* wakes the ring after an event_active() from another thread */
+	atomic_bool kicks;  /* the ring is up: kick it */
 
 	pthread_mutex_t lock; /* guards the hand-off queue only */
 	struct handoff *head, *tail;
@@ -121,15 +126,44 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 	if (stopping) {
 		destroy_list(&w->closing);
 		destroy_list(&w->sessions);
-		event_base_loopbreak(w->base);
+		if (w->ring)
+			ring_stop(w->ring);
+		else
+			event_base_loopbreak(w->base);
 	}
+}
+
+/* After an event_active() on this worker's base from another thread. */
+static void kick(struct worker *w)
+{
+	if (atomic_load(&w->kicks))
+		eventfd_write(w->kick_fd, 1);
 }
 
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
 
-	event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	/* The ring is made on the thread that uses it (it admits one submitter). */
+	if (w->cfg->io_engine == IO_ENGINE_AUTO)
+		w->ring = ring_create(w->base, w->kick_fd);
+	log_info("worker", "worker %u waits in %s", w->id, w->ring ? "io_uring" : "epoll");
+	if (!w->ring) {
+		event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+		return NULL;
+	}
+	/* An activation before this is seen by the loop's first look at the base. */
+	atomic_store(&w->kicks, true);
+	ring_loop(w->ring);
+	atomic_store(&w->kicks, false);
+	/* The sessions are gone (wake_cb). The pool's connections have requests on
+	 * this thread's ring: close them here, then let the ring drain. */
+	if (w->pool)
+		w->pool_ops->destroy(w->pool);
+	w->pool = NULL;
+	event_base_loop(w->base, EVLOOP_NONBLOCK);
+	ring_destroy(w->ring);
+	w->ring = NULL;
 	return NULL;
 }
 
@@ -141,6 +175,7 @@ struct worker *worker_create(struct session_env *env, const struct config *cfg, 
 		return NULL;
 	w->env = env;
 	w->id = id;
+	w->kick_fd = -1;
 	pthread_mutex_init(&w->lock, NULL);
 	atomic_init(&w->pending, NULL);
 	atomic_init(&w->next_cfg, NULL);
@@ -158,6 +193,9 @@ struct worker *worker_create(struct session_env *env, const struct config *cfg, 
 		if (!w->stats[c])
 			goto fail;
 	}
+	w->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (w->kick_fd < 0)
+		goto fail;
 	w->base = event_base_new();
 	if (!w->base)
 		goto fail;
@@ -204,6 +242,7 @@ void worker_handoff(struct worker *w, int fd, const struct worker_taker *taker,
 	w->tail = h;
 	pthread_mutex_unlock(&w->lock);
 	event_active(w->wake, EV_TIMEOUT, 0);
+	kick(w);
 }
 
 void worker_set_snapshot(struct worker *w, struct snapshot *snap)
@@ -213,6 +252,7 @@ void worker_set_snapshot(struct worker *w, struct snapshot *snap)
 	/* A snapshot the worker never picked up is simply superseded. */
 	snapshot_unref(old);
 	event_active(w->wake, EV_TIMEOUT, 0);
+	kick(w);
 }
 
 void worker_set_config(struct worker *w, const struct config *cfg)
@@ -220,6 +260,17 @@ void worker_set_config(struct worker *w, const struct config *cfg)
 	/* One the worker never picked up is simply superseded. */
 	config_unref(atomic_exchange(&w->next_cfg, cfg));
 	event_active(w->wake, EV_TIMEOUT, 0);
+	kick(w);
+}
+
+struct ring *worker_ring(struct worker *w)
+{
+	return w->ring;
+}
+
+void worker_kick(struct worker *w)
+{
+	kick(w);
 }
 
 const struct config *worker_config(const struct worker *w)
@@ -313,6 +364,7 @@ void worker_stop(struct worker *w)
 		return;
 	atomic_store(&w->stop, true);
 	event_active(w->wake, EV_TIMEOUT, 0);
+	kick(w);
 	pthread_join(w->thread, NULL);
 	w->running = false;
 }
@@ -349,6 +401,8 @@ void worker_destroy(struct worker *w)
 		event_free(w->reap);
 	if (w->base)
 		event_base_free(w->base);
+	if (w->kick_fd >= 0)
+		close(w->kick_fd);
 	for (size_t c = 0; w->stats && c < w->n_clusters; c++)
 		free(w->stats[c]);
 	free(w->stats);

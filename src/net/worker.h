@@ -24,6 +24,7 @@ struct config;
 struct event_base;
 struct node_stats;
 struct pool;
+struct ring;
 struct session_env;
 struct snapshot;
 struct worker;
@@ -89,6 +90,11 @@ struct pool *worker_pool(struct worker *w);
 /* This worker's shard of the node counters: [cluster][node]. */
 struct node_stats **worker_stats(struct worker *w);
 struct event_base *worker_base(struct worker *w);
+/* The worker's io_uring, or NULL where it waits in epoll (net/ring.h). */
+struct ring *worker_ring(struct worker *w);
+/* Wake the worker after an event_active() on its base from another thread:
+ * libevent does that itself only while the base sits in epoll. Any thread. */
+void worker_kick(struct worker *w);
 struct session_env *worker_env(struct worker *w);
 unsigned worker_id(const struct worker *w);
 

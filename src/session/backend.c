@@ -561,9 +561,10 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 	     b->connect_timeout_ms);
 }
 
-struct backend *backend_create(struct event_base *base, const struct config_node *node,
-			       int node_index, uint32_t connect_timeout_ms, size_t bound,
-			       SSL_CTX *tls, int verify, const struct backend_ops *ops, void *arg)
+struct backend *backend_create(struct event_base *base, struct ring *ring,
+			       const struct config_node *node, int node_index,
+			       uint32_t connect_timeout_ms, size_t bound, SSL_CTX *tls, int verify,
+			       const struct backend_ops *ops, void *arg)
 {
 	struct backend *b = calloc(1, sizeof(*b));
 
@@ -579,7 +580,7 @@ struct backend *backend_create(struct event_base *base, const struct config_node
 	b->ops = ops;
 	b->arg = arg;
 	b->timer = evtimer_new(base, timeout_cb, b);
-	b->pipe = pipe_new(base, -1);
+	b->pipe = pipe_new(base, ring, -1);
 	if (!b->timer || !b->pipe)
 		goto fail;
 	pipe_set_callbacks(b->pipe, read_cb, write_cb, event_cb, b);

@@ -25,6 +25,7 @@
 struct backend;
 struct config_node;
 struct event_base;
+struct ring;
 struct evbuffer;
 struct mysql_err;
 struct ssl_ctx_st;
@@ -61,13 +62,14 @@ struct backend_ops {
 	void (*closed)(void *arg, const char *why);
 };
 
-/* A connection to node (node_index in its cluster). tls: the cluster's
- * client context, or NULL for a plain connection; verify is its
- * enum tls_verify. */
-struct backend *backend_create(struct event_base *base, const struct config_node *node,
-			       int node_index, uint32_t connect_timeout_ms, size_t bound,
-			       struct ssl_ctx_st *tls, int verify, const struct backend_ops *ops,
-			       void *arg) __attribute__((warn_unused_result));
+/* A connection to node (node_index in its cluster), on base and ring (the
+ * worker's, or NULL: net/pipe.h). tls: the cluster's client context, or
+ * NULL for a plain connection; verify is its enum tls_verify. */
+struct backend *backend_create(struct event_base *base, struct ring *ring,
+			       const struct config_node *node, int node_index,
+			       uint32_t connect_timeout_ms, size_t bound, struct ssl_ctx_st *tls,
+			       int verify, const struct backend_ops *ops, void *arg)
+	__attribute__((warn_unused_result));
 
 /* A reload: the same node in the new configuration (node is borrowed until
  * the next call or backend_destroy). */

@@ -593,6 +593,7 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 	s->ctl.threads = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->ctl.threads));
 	s->ctl.seen = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->ctl.seen));
 	s->ctl.wake = event_new(worker_base(w), -1, 0, ms_kill_wake_cb, s);
+	s->ctl.worker = w;
 	if (!s->ctl.threads || !s->ctl.seen || !s->ctl.wake ||
 	    !mysql_random_scramble(s->scramble, sizeof(s->scramble))) {
 		log_error(s->h.tag,

@@ -250,8 +250,8 @@ enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *logi
 		break;
 	}
 	wait_over(s);
-	c->be = backend_create(worker_base(s->h.w), &s->h.cc->nodes[c->node], c->node,
-			       s->h.cc->connect_timeout_ms, s->h.bound,
+	c->be = backend_create(worker_base(s->h.w), worker_ring(s->h.w), &s->h.cc->nodes[c->node],
+			       c->node, s->h.cc->connect_timeout_ms, s->h.bound,
 			       s->h.env->backend_tls[s->h.cluster], (int)s->h.cc->tls.verify,
 			       &ms_backend_ops, c);
 	if (!c->be || !backend_connect(c->be, login)) {

@@ -10,6 +10,8 @@
 
 #include <event2/event.h>
 
+#include "net/worker.h"
+
 #define REGISTRY_BUCKETS 4096
 
 /* What is kept of an entry: registry_find fills in the rest from ctl. */
@@ -76,8 +78,10 @@ void registry_kill(uint32_t id, enum registry_kill state)
 		/* libevent's locks (evthread_use_pthreads) make this safe from
 		 * another thread; the session frees the event only after it
 		 * left the registry. */
-		if (state == REGISTRY_KILL_CONFIRMED && it->e.ctl->wake)
+		if (state == REGISTRY_KILL_CONFIRMED && it->e.ctl->wake) {
 			event_active(it->e.ctl->wake, EV_READ, 0);
+			worker_kick(it->e.ctl->worker);
+		}
 		break;
 	}
 	pthread_mutex_unlock(&lock);

@@ -17,6 +17,7 @@
 #define REGISTRY_MAX_NODES 64 /* = CONFIG_MAX_NODES */
 
 struct event;
+struct worker;
 
 /* Where a KILL CONNECTION of a session stands. */
 enum registry_kill {
@@ -44,8 +45,9 @@ struct registry_ctl {
 	/* ... and the last one it held there, kept after it went back to the
 	 * pool: the id CONNECTION_ID() gave the client. */
 	atomic_uint *seen;
-	int n_nodes; /* of both arrays, <= REGISTRY_MAX_NODES */
-	struct event *wake;   /* on the session's worker; activated on CONFIRMED */
+	int n_nodes;	       /* of both arrays, <= REGISTRY_MAX_NODES */
+	struct event *wake;    /* on the session's worker; activated on CONFIRMED */
+	struct worker *worker; /* kicked after that (worker_kick) */
 };
 
 struct registry_entry {

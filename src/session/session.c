@@ -29,7 +29,7 @@ bool session_open(struct session *h, struct worker *w, struct listener *l, int f
 	snprintf(h->tag, sizeof(h->tag), "C-%u %s@%s%s", h->id, h->lc->name,
 		 config_addr_str(peer, addr, sizeof(addr)), suffix);
 	net_tune_stream(fd);
-	h->client = pipe_new(worker_base(w), fd);
+	h->client = pipe_new(worker_base(w), worker_ring(w), fd);
 	if (!h->client) {
 		close(fd);
 		return false;

@@ -342,7 +342,7 @@ static void tcp_connect_current(struct tcp_session *s)
 
 	s->node = s->order[s->attempt];
 	n = &s->h.cc->nodes[s->node];
-	s->backend = pipe_new(worker_base(s->h.w), -1);
+	s->backend = pipe_new(worker_base(s->h.w), worker_ring(s->h.w), -1);
 	if (!s->backend) {
 		tcp_close(s, CLOSE_REASON_out_of_memory, "out of memory");
 		return;

@@ -277,7 +277,8 @@ static bool same_user(const struct config_user *a, const struct config_user *b, 
 static bool same_config(const struct config *a, const struct config *b, bool src)
 {
 	if (!same_src(&a->src, &b->src, src) || !same_str(a->path, b->path) ||
-	    a->workers != b->workers || a->buffer_size != b->buffer_size ||
+	    a->workers != b->workers || a->io_engine != b->io_engine ||
+	    a->buffer_size != b->buffer_size ||
 	    !same_str(a->state_file, b->state_file) || a->n_listeners != b->n_listeners ||
 	    a->n_clusters != b->n_clusters || a->n_users != b->n_users ||
 	    a->stats_given != b->stats_given || !same_src(&a->stats.src, &b->stats.src, src) ||
@@ -366,7 +367,8 @@ static bool put_config(FILE *f, const struct config *c)
 {
 	bool ok = true;
 
-	fprintf(f, "workers: %u\nbuffer_size: %u\n", c->workers, c->buffer_size);
+	fprintf(f, "workers: %u\nio_engine: %s\nbuffer_size: %u\n", c->workers,
+		io_engine_str(c->io_engine), c->buffer_size);
 	ok &= put_str(f, "", "state_file", c->state_file);
 	fprintf(f, "logging:\n  level: %s\n  timestamps: %s\n", log_level_str(c->logging.level),
 		yes_no(c->logging.timestamps));
@@ -470,7 +472,7 @@ static const char *const keys_written[] = {
 	"users", "users[].name", "users[].password_hash", "users[].password_file",
 	"users[].password_env", "stats", "stats.bind", "stats.admin_user",
 	"stats.admin_password_file", "stats.feed_rate", "logging", "logging.level",
-	"logging.timestamps", "workers", "buffer_size", "state_file",
+	"logging.timestamps", "workers", "io_engine", "buffer_size", "state_file",
 };
 
 static void check_keys_known(void)

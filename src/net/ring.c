@@ -1,0 +1,404 @@
+/*
+ * The worker's io_uring: requests, provided receive buffers, deferred work,
+ * and the loop that waits in io_uring_enter() and runs libevent beside it.
+ * See ring.h.
+ */
+#include "net/ring.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <liburing.h>
+
+#include "log.h"
+
+/* Submission queue size; the completion queue is twice that. A full
+ * submission queue is flushed with one extra io_uring_enter(). */
+#define RING_ENTRIES 1024
+/* Receive buffers shared by every connection of the worker: 2 MiB. A receive
+ * that finds them all taken ends with -ENOBUFS and is armed again once the
+ * completions in hand have been copied out (each gives its buffer back at
+ * once), so the count bounds memory, not connections. */
+#define RING_BUFS     128 /* a power of two */
+#define RING_BUF_SIZE (16 * 1024)
+#define RING_BGID     0
+/* How long ring_destroy() waits for the last requests to end. */
+#define RING_DRAIN_MS 1000
+
+struct ring {
+	struct io_uring uring;
+	struct event_base *base;
+	int epoll_fd;	       /* the base's own; polled on the ring */
+	struct ring_req epoll; /* that poll */
+	int kick_fd;	       /* the caller's eventfd; read on the ring */
+	struct ring_req kick;  /* that read */
+	uint64_t kick_count;   /* its buffer */
+	bool run_base;	       /* either completed: run the base */
+	struct io_uring_buf_ring *bufs;
+	char *buf_mem;
+	unsigned inflight; /* requests with an owner not yet completed */
+	struct list defers;
+	bool stopping;
+	bool uring_up, bufs_up;
+};
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void noop_cb(evutil_socket_t fd, short what, void *arg)
+{
+}
+
+/* libevent does not say which epoll descriptor a base waits on. Find it: let
+ * the base watch a fresh eventfd, then look in /proc/self/fdinfo for the
+ * eventpoll descriptor whose interest list holds that eventfd (matched by
+ * inode, so a descriptor number reused meanwhile cannot fool it). -1 when
+ * the base uses another method or none is found. */
+static int base_epoll_fd(struct event_base *base)
+{
+	int found = -1;
+	struct stat st;
+
+	if (strcmp(event_base_get_method(base), "epoll") != 0)
+		return -1;
+	int efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (efd < 0)
+		return -1;
+	struct event *ev = event_new(base, efd, EV_READ, noop_cb, NULL);
+	DIR *dir = opendir("/proc/self/fdinfo");
+	if (fstat(efd, &st) < 0 || !ev || event_add(ev, NULL) < 0 || !dir)
+		goto out;
+	struct dirent *de;
+	while (found < 0 && (de = readdir(dir))) {
+		char path[64], line[256];
+		int fd = atoi(de->d_name);
+		if (de->d_name[0] < '0' || de->d_name[0] > '9' || fd == efd)
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+		FILE *f = fopen(path, "re");
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			int tfd;
+			unsigned long ino;
+			if (sscanf(line, "tfd: %d events: %*x data: %*x pos:%*d ino:%lx", &tfd,
+				   &ino) == 2 &&
+			    tfd == efd && ino == (unsigned long)st.st_ino) {
+				found = fd;
+				break;
+			}
+		}
+		fclose(f);
+	}
+out:
+	if (dir)
+		closedir(dir);
+	if (ev)
+		event_free(ev);
+	close(efd);
+	return found;
+}
+
+/* A submission entry; when the queue is full, what it holds is submitted first. */
+static struct io_uring_sqe *get_sqe(struct ring *r)
+{
+	struct io_uring_sqe *sqe = io_uring_get_sqe(&r->uring);
+
+	while (!sqe) {
+		io_uring_submit(&r->uring);
+		sqe = io_uring_get_sqe(&r->uring);
+	}
+	return sqe;
+}
+
+static void track(struct ring *r, struct io_uring_sqe *sqe, struct ring_req *req)
+{
+	BUG_ON(req->busy);
+	io_uring_sqe_set_data(sqe, req);
+	req->busy = true;
+	r->inflight++;
+}
+
+static void give_buffer(struct ring *r, unsigned bid)
+{
+	io_uring_buf_ring_add(r->bufs, r->buf_mem + (size_t)bid * RING_BUF_SIZE, RING_BUF_SIZE,
+			      (unsigned short)bid, io_uring_buf_ring_mask(RING_BUFS), 0);
+	io_uring_buf_ring_advance(r->bufs, 1);
+}
+
+/* The epoll poll is armed again after the base ran, the kick read at once. */
+static void epoll_done(struct ring_req *req, int res, uint32_t flags)
+{
+	struct ring *r = (struct ring *)((char *)req - offsetof(struct ring, epoll));
+
+	r->run_base = true;
+}
+
+static void arm_epoll(struct ring *r)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	io_uring_prep_poll_add(sqe, r->epoll_fd, POLLIN);
+	track(r, sqe, &r->epoll);
+}
+
+static void arm_kick(struct ring *r)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	io_uring_prep_read(sqe, r->kick_fd, &r->kick_count, sizeof(r->kick_count), 0);
+	track(r, sqe, &r->kick);
+}
+
+static void kick_done(struct ring_req *req, int res, uint32_t flags)
+{
+	struct ring *r = (struct ring *)((char *)req - offsetof(struct ring, kick));
+
+	r->run_base = true;
+	if (!r->stopping && res != -ECANCELED)
+		arm_kick(r);
+}
+
+static bool setup_buffers(struct ring *r)
+{
+	struct io_uring_buf_reg reg = {0};
+	size_t ring_size = RING_BUFS * sizeof(struct io_uring_buf);
+
+	r->bufs = mmap(NULL, ring_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+	if (r->bufs == MAP_FAILED) {
+		r->bufs = NULL;
+		return false;
+	}
+	r->buf_mem = malloc((size_t)RING_BUFS * RING_BUF_SIZE);
+	if (!r->buf_mem)
+		return false;
+	reg.ring_addr = (uint64_t)(uintptr_t)r->bufs;
+	reg.ring_entries = RING_BUFS;
+	reg.bgid = RING_BGID;
+	if (io_uring_register_buf_ring(&r->uring, &reg, 0) != 0)
+		return false;
+	r->bufs_up = true;
+	io_uring_buf_ring_init(r->bufs);
+	for (unsigned i = 0; i < RING_BUFS; i++)
+		give_buffer(r, i);
+	return true;
+}
+
+struct ring *ring_create(struct event_base *base, int kick_fd)
+{
+	struct io_uring_params p;
+	struct ring *r = calloc(1, sizeof(*r));
+	int ret;
+
+	if (!r)
+		return NULL;
+	r->base = base;
+	r->kick_fd = kick_fd;
+	list_init(&r->defers);
+	r->epoll.done = epoll_done;
+	r->kick.done = kick_done;
+	/* Task work of this ring runs only in our own io_uring_enter(), the one
+	 * that waits: completions never interrupt the thread elsewhere. Older
+	 * kernels lack that; the ring still works without it. */
+	memset(&p, 0, sizeof(p));
+	p.flags = IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN;
+	ret = io_uring_queue_init_params(RING_ENTRIES, &r->uring, &p);
+	if (ret == -EINVAL) {
+		memset(&p, 0, sizeof(p));
+		ret = io_uring_queue_init_params(RING_ENTRIES, &r->uring, &p);
+	}
+	if (ret < 0) {
+		log_info("ring", "io_uring is not available (%s): using epoll", strerror(-ret));
+		goto fail;
+	}
+	r->uring_up = true;
+	/* Waiting with a timeout in the same call needs EXT_ARG (5.11). */
+	if (!(p.features & IORING_FEAT_EXT_ARG)) {
+		log_info("ring", "io_uring cannot wait with a timeout here: using epoll");
+		goto fail;
+	}
+	if (!setup_buffers(r)) {
+		log_info("ring", "io_uring has no provided buffer rings here: using epoll");
+		goto fail;
+	}
+	r->epoll_fd = base_epoll_fd(base);
+	if (r->epoll_fd < 0) {
+		log_info("ring", "cannot find the event base's epoll descriptor: using epoll");
+		goto fail;
+	}
+	arm_epoll(r);
+	arm_kick(r);
+	return r;
+fail:
+	ring_destroy(r);
+	return NULL;
+}
+
+/* Run what was deferred, and what that defers in turn, in order. */
+static void run_defers(struct ring *r)
+{
+	while (!list_empty(&r->defers)) {
+		struct ring_defer *d = list_entry(r->defers.next, struct ring_defer, link);
+		ring_defer_cancel(d);
+		d->run(d);
+	}
+}
+
+/* Hand each completion to its request's owner. The entry is consumed first:
+ * an owner may submit, and free itself, from done. */
+static void handle_completions(struct ring *r)
+{
+	struct io_uring_cqe *cqe;
+
+	while (io_uring_peek_cqe(&r->uring, &cqe) == 0) {
+		struct ring_req *req = io_uring_cqe_get_data(cqe);
+		int res = cqe->res;
+		uint32_t flags = cqe->flags;
+
+		io_uring_cqe_seen(&r->uring, cqe);
+		if (!req)
+			continue; /* a cancel's own completion */
+		req->busy = false;
+		r->inflight--;
+		req->done(req, res, flags);
+	}
+}
+
+void ring_loop(struct ring *r)
+{
+	uint64_t ran = now_ms();
+
+	r->stopping = false;
+	while (!r->stopping) {
+		run_defers(r);
+		uint64_t now = now_ms();
+		bool active = event_base_get_num_events(r->base, EVENT_BASE_COUNT_ACTIVE) > 0;
+		if (r->run_base || active || now - ran >= RING_TICK_MS) {
+			r->run_base = false;
+			event_base_loop(r->base, EVLOOP_NONBLOCK);
+			ran = now;
+			if (!r->epoll.busy)
+				arm_epoll(r);
+			run_defers(r);
+			if (r->stopping)
+				break;
+			active = event_base_get_num_events(r->base, EVENT_BASE_COUNT_ACTIVE) > 0;
+		}
+		/* Submit what this iteration queued and wait for completions: one
+		 * system call. Not at all while libevent has callbacks ready. */
+		uint64_t left = active ? 0
+				       : RING_TICK_MS - (now - ran < RING_TICK_MS ? now - ran
+										  : RING_TICK_MS);
+		struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = (long long)left * 1000000};
+		struct io_uring_cqe *cqe;
+		io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1, &ts, NULL);
+		handle_completions(r);
+	}
+}
+
+void ring_stop(struct ring *r)
+{
+	r->stopping = true;
+}
+
+void ring_recv(struct ring *r, struct ring_req *req, int fd, size_t max)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	io_uring_prep_recv(sqe, fd, NULL, max < RING_BUF_SIZE ? max : RING_BUF_SIZE, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = RING_BGID;
+	track(r, sqe, req);
+}
+
+const void *ring_buffer(struct ring *r, uint32_t flags)
+{
+	if (!(flags & IORING_CQE_F_BUFFER))
+		return NULL;
+	return r->buf_mem + (size_t)(flags >> IORING_CQE_BUFFER_SHIFT) * RING_BUF_SIZE;
+}
+
+void ring_buffer_return(struct ring *r, uint32_t flags)
+{
+	if (flags & IORING_CQE_F_BUFFER)
+		give_buffer(r, flags >> IORING_CQE_BUFFER_SHIFT);
+}
+
+void ring_poll_out(struct ring *r, struct ring_req *req, int fd)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	io_uring_prep_poll_add(sqe, fd, POLLOUT);
+	track(r, sqe, req);
+}
+
+void ring_cancel(struct ring *r, struct ring_req *req)
+{
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	io_uring_prep_cancel(sqe, req, 0);
+	io_uring_sqe_set_data(sqe, NULL);
+}
+
+void ring_defer(struct ring *r, struct ring_defer *d)
+{
+	if (d->queued)
+		return;
+	d->queued = true;
+	list_append(&r->defers, &d->link);
+}
+
+void ring_defer_cancel(struct ring_defer *d)
+{
+	if (!d->queued)
+		return;
+	d->queued = false;
+	list_remove(&d->link);
+}
+
+void ring_destroy(struct ring *r)
+{
+	if (!r)
+		return;
+	if (r->uring_up) {
+		/* The owners of requests still in flight (pipes freed meanwhile)
+		 * wait for their completions to free themselves: give them that. */
+		if (r->epoll.busy)
+			ring_cancel(r, &r->epoll);
+		if (r->kick.busy)
+			ring_cancel(r, &r->kick);
+		uint64_t until = now_ms() + RING_DRAIN_MS;
+		while (r->inflight > 0 && now_ms() < until) {
+			struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
+			struct io_uring_cqe *cqe;
+			run_defers(r);
+			io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1, &ts, NULL);
+			handle_completions(r);
+		}
+		if (r->inflight > 0)
+			log_warn("ring", "%u requests did not end before the ring closed",
+				 r->inflight);
+		if (r->bufs_up)
+			io_uring_unregister_buf_ring(&r->uring, RING_BGID);
+		io_uring_queue_exit(&r->uring);
+	}
+	if (r->bufs)
+		munmap(r->bufs, RING_BUFS * sizeof(struct io_uring_buf));
+	free(r->buf_mem);
+	free(r);
+}

@@ -1,0 +1,93 @@
+/*
+ * A worker's io_uring, and the loop that waits in it instead of in epoll.
+ *
+ * Why: with epoll a proxied round trip costs a wait per side plus a read and
+ * a write per side, six system calls at one query in flight. On the ring a
+ * receive is a request the kernel completes when data arrives; the requests
+ * a loop iteration queued go in with the same io_uring_enter() that waits
+ * for the next completions. So a round trip costs the two writes and two
+ * waits, and fewer under load, when one wait brings many completions.
+ *
+ * What is on the ring: receives into a shared set of provided buffers (an
+ * idle connection holds no buffer), write-readiness polls, a poll of the
+ * libevent base's own epoll descriptor, and a read of the kick eventfd.
+ * Everything else stays libevent's: timers, TLS, other descriptors. The loop
+ * runs the base without blocking when its epoll descriptor has something,
+ * when it has active events, when another thread kicked it, and at least
+ * every RING_TICK_MS for its timers.
+ *
+ * A kick is needed because libevent wakes a base for an event_active() from
+ * another thread only while that base sits in event_base_loop(), and this
+ * one mostly sits in io_uring_enter(): whoever activates an event of this
+ * base from another thread writes to the kick eventfd after it.
+ *
+ * Deferred work (ring_defer) runs after the completions of an iteration have
+ * been handled and before the next wait: a pipe writes out there what its
+ * owner queued, and arms its next receive.
+ *
+ * One thread: the one that called ring_create() and runs ring_loop().
+ *
+ *   ring_create ── ring_loop ── (ring_stop) ── ring_destroy
+ */
+#ifndef SLUICE_RING_H
+#define SLUICE_RING_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "list.h"
+
+struct event_base;
+struct ring;
+
+/* How often at most libevent's timers are looked at while the ring is busy
+ * or idle: the precision of a worker's timeouts in io_uring mode. */
+#define RING_TICK_MS 10
+
+/* One request on the ring, embedded in its owner. done runs on the loop with
+ * the completion's result (a byte count, a poll mask or -errno) and flags. */
+struct ring_req {
+	void (*done)(struct ring_req *req, int res, uint32_t flags);
+	bool busy; /* submitted and not yet completed */
+};
+
+/* Work to run once the current completions have been handled. */
+struct ring_defer {
+	struct list link;
+	void (*run)(struct ring_defer *d);
+	bool queued;
+};
+
+/* A ring for the calling thread, driving base and woken by writes to
+ * kick_fd (an eventfd the caller keeps). NULL when io_uring is not available
+ * here (the reason is logged at info; the caller uses epoll). */
+struct ring *ring_create(struct event_base *base, int kick_fd) __attribute__((warn_unused_result));
+void ring_destroy(struct ring *r);
+
+/* Run until ring_stop(). */
+void ring_loop(struct ring *r);
+/* End ring_loop() after the current iteration. Loop thread. */
+void ring_stop(struct ring *r);
+
+/* Receive at most max bytes from fd into one provided buffer (ring_buffer_*
+ * on completion; res is the byte count, 0 at end of file, -ENOBUFS when all
+ * buffers were taken: arm again after the completions are handled). */
+void ring_recv(struct ring *r, struct ring_req *req, int fd, size_t max);
+/* The data of a receive's completion, and giving its buffer back (at once,
+ * before the next receive is armed). NULL when the completion holds none. */
+const void *ring_buffer(struct ring *r, uint32_t flags);
+void ring_buffer_return(struct ring *r, uint32_t flags);
+
+/* One poll for write readiness (res: the poll mask, or -errno). */
+void ring_poll_out(struct ring *r, struct ring_req *req, int fd);
+
+/* Ask the kernel to end req early; its done still runs (res -ECANCELED if
+ * the cancel won). */
+void ring_cancel(struct ring *r, struct ring_req *req);
+
+/* Queue d to run before the next wait; a queued d is not queued twice. */
+void ring_defer(struct ring *r, struct ring_defer *d);
+void ring_defer_cancel(struct ring_defer *d);
+
+#endif
