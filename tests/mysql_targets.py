@@ -2,7 +2,8 @@
 # test_mysql_protocol.py and test_sysbench.py: the same tests run against a Galera node directly
 # (SLUICE_PROTOCOL_TARGET=direct, the reference behaviour) or against sluice's `mode: mysql`
 # listener in front of the cluster (SLUICE_PROTOCOL_TARGET=sluice, the default; "direct,sluice"
-# runs both).
+# runs both). sluice-epoll is sluice with io_engine: epoll, the path for kernels without io_uring;
+# a module that wants both engines makes its fixture with target_fixture("sluice,sluice-epoll").
 # Test modules import it with `from mysql_targets import *  # noqa` so pytest sees the fixtures.
 """Targets, client helpers and cleanup fixtures for the MySQL-protocol integration tests."""
 
@@ -28,14 +29,14 @@ from sluice_config import HOST, PASSWORD, USER, USER_HASH
 __all__ = [
     "HOST", "DB", "USER", "PASSWORD", "OTHER_USER", "OTHER_PASSWORD", "CAUSAL_READS",
     "DATA_DIR", "Target", "target", "cleanup", "c_client", "unique_name", "cli", "cli_query",
-    "admin", "pymysql_connect", "mysqldb_connect", "wait_on_all_nodes",
+    "admin", "pymysql_connect", "mysqldb_connect", "wait_on_all_nodes", "target_fixture",
 ]
 
 DB = "sluice_test"
 OTHER_USER, OTHER_PASSWORD = "sluice_other", "other_pw"
 DATA_DIR = os.path.join(_TESTS_DIR, "data")
 TARGET_ENV = "SLUICE_PROTOCOL_TARGET"
-KINDS = ("direct", "sluice")
+KINDS = ("direct", "sluice", "sluice-epoll")
 
 # Every helper connection runs this first.  Through sluice, reads outside a transaction go
 # round-robin to the Galera readers, which apply a write slightly after the writer committed
@@ -50,8 +51,8 @@ CAUSAL_READS = "SET SESSION wsrep_sync_wait = 1"
 os.environ.setdefault("SLUICE_TEST_MONITOR_PW", "monitor_pw")
 
 
-def _kinds() -> list[str]:
-    raw = os.environ.get(TARGET_ENV, "sluice")
+def _kinds(default: str = "sluice") -> list[str]:
+    raw = os.environ.get(TARGET_ENV, default)
     kinds = [k.strip() for k in raw.split(",") if k.strip()]
     bad = [k for k in kinds if k not in KINDS]
     if bad or not kinds:
@@ -63,12 +64,12 @@ def _kinds() -> list[str]:
 @dataclasses.dataclass
 class Target:
     """Where the clients under test connect."""
-    kind: str                  # 'direct' or 'sluice'
+    kind: str                  # 'direct', 'sluice' or 'sluice-epoll'
     host: str
     port: int
     tls_ca: str | None         # CA file that verifies the server's certificate; None: no TLS
     galera: object             # the GaleraCluster behind it (for setup, checks and cleanup)
-    proc: Sluice | None = None  # the sluice daemon (kind 'sluice' only)
+    proc: Sluice | None = None  # the sluice daemon (the sluice kinds only)
 
     def __str__(self) -> str:
         return f"{self.kind}({self.host}:{self.port})"
@@ -86,10 +87,12 @@ def _make_certificate(d: str) -> tuple[str, str]:
     return cert, key
 
 
-def sluice_mysql_config(galera, port: int, cert: str, key: str, other_pw_file: str) -> str:
+def sluice_mysql_config(galera, port: int, cert: str, key: str, other_pw_file: str,
+                        io_engine: str = "auto") -> str:
     nodes = galera.nodes_yaml()
     return f"""\
 workers: 2
+io_engine: {io_engine}
 listeners:
   - name: app
     bind: "{HOST}:{port}"
@@ -134,10 +137,8 @@ def _wait_accepting(t: Target, timeout: float = 30.0) -> None:
         time.sleep(0.1)
 
 
-@pytest.fixture(scope="module", params=_kinds())
-def target(request, galera, tmp_path_factory):
+def _serve(kind: str, galera, tmp_path_factory):
     """The server the clients under test talk to; one sluice daemon per test module."""
-    kind = request.param
     if kind == "direct":
         # node1 directly.  It has no server certificate, so TLS tests skip here.
         yield Target("direct", HOST, galera.sql_port(0), galera.tls_ca, galera)
@@ -149,15 +150,34 @@ def target(request, galera, tmp_path_factory):
         f.write(OTHER_PASSWORD + "\n")
     os.chmod(other_pw, 0o600)
     port = free_port()
-    proc = Sluice(d, sluice_mysql_config(galera, port, cert, key, other_pw), "sluice-mysql")
+    engine = "epoll" if kind == "sluice-epoll" else "auto"
+    proc = Sluice(d, sluice_mysql_config(galera, port, cert, key, other_pw, engine),
+                  "sluice-mysql")
     try:
         proc.start()
-        t = Target("sluice", HOST, port, cert, galera, proc)
+        proc.wait_log(r"worker 0 waits in " + ("epoll" if engine == "epoll" else "io_uring"), 5)
+        t = Target(kind, HOST, port, cert, galera, proc)
         _wait_accepting(t)
         yield t
     finally:
         rc = proc.stop()
     assert rc == 0, f"sluice exited with {rc} after SIGTERM:\n{proc.log()[-3000:]}"
+
+
+@pytest.fixture(scope="module", params=_kinds())
+def target(request, galera, tmp_path_factory):
+    """The server the clients under test talk to (SLUICE_PROTOCOL_TARGET, default sluice)."""
+    yield from _serve(request.param, galera, tmp_path_factory)
+
+
+def target_fixture(default: str):
+    """A `target` fixture whose targets default to `default` (comma-separated kinds) instead
+    of sluice alone; SLUICE_PROTOCOL_TARGET still overrides it. Assign it to `target` in the
+    test module."""
+    @pytest.fixture(scope="module", params=_kinds(default))
+    def target(request, galera, tmp_path_factory):
+        yield from _serve(request.param, galera, tmp_path_factory)
+    return target
 
 
 def unique_name(prefix: str) -> str:

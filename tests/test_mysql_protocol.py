@@ -29,7 +29,12 @@ from pymysql.constants import COMMAND as PYMYSQL_COMMAND
 
 from mysql_targets import *  # noqa: F401,F403  (fixtures: target, cleanup, c_client)
 from mysql_targets import (CAUSAL_READS, DB, OTHER_PASSWORD, OTHER_USER, PASSWORD, USER, admin,
-                           cli, cli_query, mysqldb_connect, pymysql_connect, wait_on_all_nodes)
+                           cli, cli_query, mysqldb_connect, pymysql_connect, target_fixture,
+                           wait_on_all_nodes)
+
+# Every test here runs on both of the workers' engines: io_uring (io_engine: auto, on kernels
+# that have it) and epoll, the path kept for kernels without it.
+target = target_fixture("sluice,sluice-epoll")
 
 MiB = 1024 * 1024
 CACHING_SHA2_PLUGIN = "/usr/lib/x86_64-linux-gnu/libmariadb3/plugin/caching_sha2_password.so"

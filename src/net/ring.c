@@ -25,13 +25,7 @@
 /* Submission queue size; the completion queue is twice that. A full
  * submission queue is flushed with one extra io_uring_enter(). */
 #define RING_ENTRIES 1024
-/* Receive buffers shared by every connection of the worker: 2 MiB. A receive
- * that finds them all taken ends with -ENOBUFS and is armed again once the
- * completions in hand have been copied out (each gives its buffer back at
- * once), so the count bounds memory, not connections. */
-#define RING_BUFS     128 /* a power of two */
-#define RING_BUF_SIZE (16 * 1024)
-#define RING_BGID     0
+#define RING_BGID 0
 /* How long ring_destroy() waits for the last requests to end. */
 #define RING_DRAIN_MS 1000
 
@@ -45,6 +39,7 @@ struct ring {
 	uint64_t kick_count;   /* its buffer */
 	bool run_base;	       /* either completed: run the base */
 	struct io_uring_buf_ring *bufs;
+	unsigned n_bufs;
 	char *buf_mem;
 	unsigned inflight; /* requests with an owner not yet completed */
 	struct list defers;
@@ -137,7 +132,7 @@ static void track(struct ring *r, struct io_uring_sqe *sqe, struct ring_req *req
 static void give_buffer(struct ring *r, unsigned bid)
 {
 	io_uring_buf_ring_add(r->bufs, r->buf_mem + (size_t)bid * RING_BUF_SIZE, RING_BUF_SIZE,
-			      (unsigned short)bid, io_uring_buf_ring_mask(RING_BUFS), 0);
+			      (unsigned short)bid, io_uring_buf_ring_mask(r->n_bufs), 0);
 	io_uring_buf_ring_advance(r->bufs, 1);
 }
 
@@ -177,29 +172,29 @@ static void kick_done(struct ring_req *req, int res, uint32_t flags)
 static bool setup_buffers(struct ring *r)
 {
 	struct io_uring_buf_reg reg = {0};
-	size_t ring_size = RING_BUFS * sizeof(struct io_uring_buf);
+	size_t ring_size = r->n_bufs * sizeof(struct io_uring_buf);
 
 	r->bufs = mmap(NULL, ring_size, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
 	if (r->bufs == MAP_FAILED) {
 		r->bufs = NULL;
 		return false;
 	}
-	r->buf_mem = malloc((size_t)RING_BUFS * RING_BUF_SIZE);
+	r->buf_mem = malloc((size_t)r->n_bufs * RING_BUF_SIZE);
 	if (!r->buf_mem)
 		return false;
 	reg.ring_addr = (uint64_t)(uintptr_t)r->bufs;
-	reg.ring_entries = RING_BUFS;
+	reg.ring_entries = r->n_bufs;
 	reg.bgid = RING_BGID;
 	if (io_uring_register_buf_ring(&r->uring, &reg, 0) != 0)
 		return false;
 	r->bufs_up = true;
 	io_uring_buf_ring_init(r->bufs);
-	for (unsigned i = 0; i < RING_BUFS; i++)
+	for (unsigned i = 0; i < r->n_bufs; i++)
 		give_buffer(r, i);
 	return true;
 }
 
-struct ring *ring_create(struct event_base *base, int kick_fd)
+struct ring *ring_create(struct event_base *base, int kick_fd, unsigned bufs)
 {
 	struct io_uring_params p;
 	struct ring *r = calloc(1, sizeof(*r));
@@ -207,8 +202,10 @@ struct ring *ring_create(struct event_base *base, int kick_fd)
 
 	if (!r)
 		return NULL;
+	BUG_ON(bufs == 0 || bufs > 32768 || (bufs & (bufs - 1)));
 	r->base = base;
 	r->kick_fd = kick_fd;
+	r->n_bufs = bufs;
 	list_init(&r->defers);
 	r->epoll.done = epoll_done;
 	r->kick.done = kick_done;
@@ -286,6 +283,8 @@ void ring_loop(struct ring *r)
 	r->stopping = false;
 	while (!r->stopping) {
 		run_defers(r);
+		if (r->stopping)
+			break;
 		uint64_t now = now_ms();
 		bool active = event_base_get_num_events(r->base, EVENT_BASE_COUNT_ACTIVE) > 0;
 		if (r->run_base || active || now - ran >= RING_TICK_MS) {
@@ -398,7 +397,7 @@ void ring_destroy(struct ring *r)
 		io_uring_queue_exit(&r->uring);
 	}
 	if (r->bufs)
-		munmap(r->bufs, RING_BUFS * sizeof(struct io_uring_buf));
+		munmap(r->bufs, r->n_bufs * sizeof(struct io_uring_buf));
 	free(r->buf_mem);
 	free(r);
 }

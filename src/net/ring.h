@@ -59,10 +59,19 @@ struct ring_defer {
 	bool queued;
 };
 
-/* A ring for the calling thread, driving base and woken by writes to
- * kick_fd (an eventfd the caller keeps). NULL when io_uring is not available
- * here (the reason is logged at info; the caller uses epoll). */
-struct ring *ring_create(struct event_base *base, int kick_fd) __attribute__((warn_unused_result));
+/* Receive buffers a worker's ring shares among its connections: 2 MiB. A
+ * receive that finds them all taken ends with -ENOBUFS and is armed again
+ * once the completions in hand have been copied out (each gives its buffer
+ * back at once), so the count bounds memory, not connections. */
+#define RING_BUFS 128
+#define RING_BUF_SIZE (16 * 1024)
+
+/* A ring for the calling thread, driving base, woken by writes to kick_fd
+ * (an eventfd the caller keeps), with bufs receive buffers (a power of two,
+ * at most 32768; RING_BUFS for a worker). NULL when io_uring is not
+ * available here (the reason is logged at info; the caller uses epoll). */
+struct ring *ring_create(struct event_base *base, int kick_fd, unsigned bufs)
+	__attribute__((warn_unused_result));
 void ring_destroy(struct ring *r);
 
 /* Run until ring_stop(). */

@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -146,7 +147,7 @@ static void *worker_main(void *arg)
 
 	/* The ring is made on the thread that uses it (it admits one submitter). */
 	if (w->cfg->io_engine == IO_ENGINE_AUTO)
-		w->ring = ring_create(w->base, w->kick_fd);
+		w->ring = ring_create(w->base, w->kick_fd, RING_BUFS);
 	log_info("worker", "worker %u waits in %s", w->id, w->ring ? "io_uring" : "epoll");
 	if (!w->ring) {
 		event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
@@ -211,10 +212,15 @@ fail:
 
 bool worker_start(struct worker *w)
 {
+	char name[16];
+
 	if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 		log_error("worker", "cannot start worker thread %u", w->id);
 		return false;
 	}
+	/* "top -H" and /proc/PID/task/TID/comm tell the workers apart. */
+	snprintf(name, sizeof(name), "sluice-w%u", w->id);
+	pthread_setname_np(w->thread, name);
 	w->running = true;
 	return true;
 }

@@ -1,0 +1,280 @@
+/* The worker's io_uring loop (net/ring.c) over socket pairs: receives that
+ * find every buffer taken come back with -ENOBUFS and succeed when armed
+ * again, cancelled requests end, deferred work runs in order, and libevent's
+ * timers, and its events activated from another thread, run beside the ring. */
+#include "check.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+#include <event2/thread.h>
+
+#include "net/ring.h"
+
+#define PAIRS 6
+
+struct harness {
+	struct event_base *base;
+	int kick_fd;
+	struct ring *ring;
+};
+
+/* A ring with bufs buffers, or false when this kernel has no io_uring (the
+ * test then checks nothing: sluice uses epoll there, which the integration
+ * tests cover). */
+static bool harness_init(struct harness *h, unsigned bufs)
+{
+	h->base = event_base_new();
+	h->kick_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	CHECK(h->base != NULL && h->kick_fd >= 0);
+	h->ring = ring_create(h->base, h->kick_fd, bufs);
+	if (!h->ring)
+		fprintf(stderr, "no io_uring here: ring tests skipped\n");
+	return h->ring != NULL;
+}
+
+static void harness_deinit(struct harness *h)
+{
+	ring_destroy(h->ring);
+	event_base_free(h->base);
+	close(h->kick_fd);
+}
+
+/* One socket pair and the receive armed on its first end. */
+struct reader {
+	struct ring_req req;
+	struct ring_defer rearm;
+	struct harness *h;
+	int fd[2];
+	char got[64];
+	size_t len;
+	int enobufs;
+	bool eof, cancelled;
+	int *left; /* readers still waiting; the last one stops the loop */
+};
+
+static void arm(struct reader *rd)
+{
+	ring_recv(rd->h->ring, &rd->req, rd->fd[0], sizeof(rd->got) - rd->len);
+}
+
+static void finish(struct reader *rd)
+{
+	if (--*rd->left == 0)
+		ring_stop(rd->h->ring);
+}
+
+static void rearm_run(struct ring_defer *d)
+{
+	arm((struct reader *)((char *)d - offsetof(struct reader, rearm)));
+}
+
+static void reader_done(struct ring_req *req, int res, uint32_t flags)
+{
+	struct reader *rd = (struct reader *)req;
+	const void *data = ring_buffer(rd->h->ring, flags);
+
+	if (res > 0) {
+		CHECK(data != NULL);
+		memcpy(rd->got + rd->len, data, (size_t)res);
+		rd->len += (size_t)res;
+	}
+	ring_buffer_return(rd->h->ring, flags);
+	if (res == -ENOBUFS) {
+		/* As a pipe does: armed again once the completions in hand gave their
+		 * buffers back. */
+		rd->enobufs++;
+		ring_defer(rd->h->ring, &rd->rearm);
+		return;
+	}
+	if (res == -ECANCELED) {
+		rd->cancelled = true;
+		finish(rd);
+		return;
+	}
+	CHECK(res >= 0);
+	if (res == 0)
+		rd->eof = true;
+	finish(rd);
+}
+
+static void reader_init(struct reader *rd, struct harness *h, int *left)
+{
+	memset(rd, 0, sizeof(*rd));
+	rd->h = h;
+	rd->left = left;
+	rd->req.done = reader_done;
+	rd->rearm.run = rearm_run;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, rd->fd) == 0);
+}
+
+static void reader_deinit(struct reader *rd)
+{
+	close(rd->fd[0]);
+	close(rd->fd[1]);
+}
+
+/* Six receives, two buffers: the data is there before the loop submits
+ * them, so four find no buffer at first. Every one gets its bytes. */
+static void test_more_receives_than_buffers(void)
+{
+	struct harness h;
+	struct reader rd[PAIRS];
+	int left = PAIRS, enobufs = 0;
+
+	if (!harness_init(&h, 2))
+		return;
+	for (int i = 0; i < PAIRS; i++) {
+		char msg[16];
+		reader_init(&rd[i], &h, &left);
+		snprintf(msg, sizeof(msg), "hello %d", i);
+		CHECK(write(rd[i].fd[1], msg, strlen(msg)) == (ssize_t)strlen(msg));
+		arm(&rd[i]);
+	}
+	ring_loop(h.ring);
+	for (int i = 0; i < PAIRS; i++) {
+		char msg[16];
+		snprintf(msg, sizeof(msg), "hello %d", i);
+		check_case("reader %d", i);
+		CHECK_EQ_INT(rd[i].len, strlen(msg));
+		CHECK_EQ_MEM(rd[i].got, msg, strlen(msg));
+		enobufs += rd[i].enobufs;
+		reader_deinit(&rd[i]);
+	}
+	CHECK(enobufs > 0); /* the path was taken */
+	harness_deinit(&h);
+}
+
+/* End of file, and a receive cancelled while nothing arrives. */
+static void test_eof_and_cancel(void)
+{
+	struct harness h;
+	struct reader a, b;
+	int left = 2;
+
+	if (!harness_init(&h, 4))
+		return;
+	reader_init(&a, &h, &left);
+	reader_init(&b, &h, &left);
+	arm(&a);
+	arm(&b);
+	shutdown(a.fd[1], SHUT_WR);
+	ring_cancel(h.ring, &b.req);
+	ring_loop(h.ring);
+	CHECK(a.eof && a.len == 0);
+	CHECK(b.cancelled);
+	reader_deinit(&a);
+	reader_deinit(&b);
+	harness_deinit(&h);
+}
+
+/* Deferred work runs in the order queued, once however often queued, and
+ * what it defers runs in the same pass. */
+struct step {
+	struct ring_defer d;
+	struct harness *h;
+	char *log;
+	char name;
+	struct step *then;
+};
+
+static void step_run(struct ring_defer *d)
+{
+	struct step *s = (struct step *)d;
+	size_t n = strlen(s->log);
+
+	s->log[n] = s->name;
+	s->log[n + 1] = '\0';
+	if (s->then)
+		ring_defer(s->h->ring, &s->then->d);
+	else
+		ring_stop(s->h->ring);
+}
+
+static void test_defer_order(void)
+{
+	struct harness h;
+	char log[16] = "";
+
+	if (!harness_init(&h, 2))
+		return;
+	struct step c = {.d.run = step_run, .h = &h, .log = log, .name = 'c'};
+	struct step b = {.d.run = step_run, .h = &h, .log = log, .name = 'b'};
+	struct step a = {.d.run = step_run, .h = &h, .log = log, .name = 'a', .then = &c};
+	struct step x = {.d.run = step_run, .h = &h, .log = log, .name = 'x'};
+	ring_defer(h.ring, &a.d);
+	ring_defer(h.ring, &x.d);
+	ring_defer(h.ring, &b.d);
+	ring_defer(h.ring, &a.d); /* already queued: once */
+	ring_defer_cancel(&x.d);
+	ring_loop(h.ring);
+	CHECK_EQ_STR(log, "abc");
+	harness_deinit(&h);
+}
+
+/* libevent beside the ring: a timer fires, and an event activated from
+ * another thread runs (the thread kicks the ring as worker_kick does; the
+ * loop's tick would find the event too, only later). */
+static int fired;
+
+static void stop_cb(evutil_socket_t fd, short what, void *arg)
+{
+	fired++;
+	ring_stop(arg);
+}
+
+struct kicker {
+	struct event *ev;
+	int kick_fd;
+};
+
+static void *kick_main(void *arg)
+{
+	struct kicker *k = arg;
+
+	usleep(20 * 1000);
+	event_active(k->ev, EV_READ, 0);
+	eventfd_write(k->kick_fd, 1);
+	return NULL;
+}
+
+static void test_libevent_beside_the_ring(void)
+{
+	struct harness h;
+	struct timeval tv = {0, 20 * 1000};
+	pthread_t t;
+
+	CHECK(evthread_use_pthreads() == 0);
+	if (!harness_init(&h, 2))
+		return;
+	struct event *timer = evtimer_new(h.base, stop_cb, h.ring);
+	fired = 0;
+	evtimer_add(timer, &tv);
+	ring_loop(h.ring);
+	CHECK_EQ_INT(fired, 1);
+	event_free(timer);
+
+	struct kicker k = {.ev = event_new(h.base, -1, 0, stop_cb, h.ring), .kick_fd = h.kick_fd};
+	CHECK(pthread_create(&t, NULL, kick_main, &k) == 0);
+	ring_loop(h.ring);
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(fired, 2);
+	event_free(k.ev);
+	harness_deinit(&h);
+}
+
+int main(void)
+{
+	static const struct check_test tests[] = {
+		{"more receives than buffers", test_more_receives_than_buffers},
+		{"end of file and cancel", test_eof_and_cancel},
+		{"deferred work", test_defer_order},
+		{"libevent beside the ring", test_libevent_beside_the_ring},
+	};
+	return CHECK_RUN(tests);
+}
