@@ -25,7 +25,7 @@
 /* Submission queue size; the completion queue is twice that. A full
  * submission queue is flushed with one extra io_uring_enter(). */
 #define RING_ENTRIES 1024
-#define RING_BGID 0
+#define RING_BGID    0
 /* How long ring_destroy() waits for the last requests to end. */
 #define RING_DRAIN_MS 1000
 

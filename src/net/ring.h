@@ -63,7 +63,7 @@ struct ring_defer {
  * receive that finds them all taken ends with -ENOBUFS and is armed again
  * once the completions in hand have been copied out (each gives its buffer
  * back at once), so the count bounds memory, not connections. */
-#define RING_BUFS 128
+#define RING_BUFS     128
 #define RING_BUF_SIZE (16 * 1024)
 
 /* A ring for the calling thread, driving base, woken by writes to kick_fd
