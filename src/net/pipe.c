@@ -49,12 +49,13 @@ struct pipe {
 	size_t read_size;
 
 	/* Plain mode on a ring: the receive and the write-readiness poll in flight,
-	 * and the deferred write (flush) and receive (arm). rev_on and wev_on say
-	 * what is wanted; a request no longer wanted is left to complete. What a
-	 * receive brings while the owner does not read is kept, and told once
-	 * reading is on again (notify). */
+	 * and the work deferred to the end of the loop iteration (todo: DO_*).
+	 * rev_on and wev_on say what is wanted; a request no longer wanted is left
+	 * to complete. What a receive brings while the owner does not read is
+	 * kept, and told once reading is on again. */
 	struct ring_req recv, poll;
-	struct ring_defer flush_d, arm_d, notify_d;
+	struct ring_defer defer;
+	uint8_t todo;
 	bool unseen; /* input the owner was not told of */
 	int late;    /* PIPE_EOF or PIPE_ERROR seen while not reading; 0: none */
 	bool zombie; /* freed by the owner; waits for its requests to end */
@@ -72,6 +73,17 @@ struct pipe {
 
 /* Put the read event in or out of the loop: in while the owner reads, the peer may still
  * send and the input is below the bound. */
+/* Work for the end of the loop iteration (ring mode). */
+#define DO_ARM    0x1 /* arm the receive */
+#define DO_FLUSH  0x2 /* write out what the owner queued */
+#define DO_NOTIFY 0x4 /* tell input or an end that came while the owner did not read */
+
+static void defer_do(struct pipe *p, uint8_t what)
+{
+	p->todo |= what;
+	ring_defer(p->ring, &p->defer);
+}
+
 static bool want_read(const struct pipe *p)
 {
 	return p->reading && !p->connecting && !p->eof && !p->broken && !p->tls && p->fd >= 0 &&
@@ -85,7 +97,7 @@ static void update_read(struct pipe *p)
 	if (p->ring) {
 		/* Armed before the next wait, if still wanted then. */
 		if (want && !p->recv.busy)
-			ring_defer(p->ring, &p->arm_d);
+			defer_do(p, DO_ARM);
 		p->rev_on = want;
 		return;
 	}
@@ -158,17 +170,12 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 		write_out(p);
 }
 
-static void flush_run(struct ring_defer *d)
-{
-	flush_cb(-1, 0, (char *)d - offsetof(struct pipe, flush_d));
-}
-
 /* Write what is queued once the running callback has returned. */
 static void schedule_flush(struct pipe *p)
 {
 	p->flush_on = true;
 	if (p->ring)
-		ring_defer(p->ring, &p->flush_d);
+		defer_do(p, DO_FLUSH);
 	else
 		event_active(p->flush, EV_TIMEOUT, 0);
 }
@@ -289,10 +296,9 @@ static void reap_zombie(struct pipe *p)
 		free(p);
 }
 
-static void arm_run(struct ring_defer *d)
+/* Arm the receive, if still wanted. */
+static void arm(struct pipe *p)
 {
-	struct pipe *p = PIPE_OF(d, arm_d);
-
 	if (!want_read(p) || p->recv.busy)
 		return;
 	size_t max = SIZE_MAX;
@@ -302,16 +308,14 @@ static void arm_run(struct ring_defer *d)
 }
 
 /* What came while the owner was not reading, told now that it reads. */
-static void notify_run(struct ring_defer *d)
+static void notify(struct pipe *p)
 {
-	struct pipe *p = PIPE_OF(d, notify_d);
-
 	if (!p->reading)
 		return;
 	if (p->unseen) {
 		p->unseen = false;
 		if (p->late)
-			ring_defer(p->ring, &p->notify_d); /* cancelled if read_cb frees p */
+			defer_do(p, DO_NOTIFY); /* cancelled if read_cb frees p */
 		if (p->read_cb)
 			p->read_cb(p, p->arg);
 		return;
@@ -324,6 +328,27 @@ static void notify_run(struct ring_defer *d)
 	}
 	if (what && p->event_cb)
 		p->event_cb(p, what, p->arg);
+}
+
+/* The end of the loop iteration: arm the receive, write out, tell what came
+ * while the owner did not read. A callback may free p: what is still to do
+ * after one is queued again first (pipe_free cancels it). */
+static void defer_run(struct ring_defer *d)
+{
+	struct pipe *p = PIPE_OF(d, defer);
+	uint8_t todo = p->todo;
+
+	p->todo = 0;
+	if (todo & DO_ARM)
+		arm(p);
+	if (todo & DO_FLUSH) {
+		if (todo & DO_NOTIFY)
+			defer_do(p, DO_NOTIFY);
+		flush_cb(-1, 0, p);
+		return;
+	}
+	if (todo & DO_NOTIFY)
+		notify(p);
 }
 
 /* A receive ended: keep what it brought, then tell the owner, or keep that
@@ -415,9 +440,7 @@ struct pipe *pipe_new(struct event_base *base, struct ring *ring, int fd)
 	p->read_size = READ_MIN;
 	p->recv.done = recv_done;
 	p->poll.done = poll_done;
-	p->flush_d.run = flush_run;
-	p->arm_d.run = arm_run;
-	p->notify_d.run = notify_run;
+	p->defer.run = defer_run;
 	p->in = evbuffer_new();
 	p->out = evbuffer_new();
 	if (!ring)
@@ -557,9 +580,8 @@ bool pipe_start_tls(struct pipe *p, SSL *ssl, bool accept)
 	if (p->flush)
 		event_del(p->flush);
 	p->flush_on = false;
-	ring_defer_cancel(&p->flush_d);
-	ring_defer_cancel(&p->arm_d);
-	ring_defer_cancel(&p->notify_d);
+	ring_defer_cancel(&p->defer);
+	p->todo = 0;
 	/* Input not yet told went to the TLS layer above; an end of file or error
 	 * seen meanwhile, the TLS layer finds again on its first read. */
 	p->unseen = false;
@@ -617,7 +639,7 @@ void pipe_set_reading(struct pipe *p, bool on)
 		return;
 	}
 	if (on && p->ring && (p->unseen || p->late))
-		ring_defer(p->ring, &p->notify_d);
+		defer_do(p, DO_NOTIFY);
 	update_read(p);
 }
 
@@ -656,9 +678,8 @@ void pipe_free(struct pipe *p)
 {
 	if (!p)
 		return;
-	ring_defer_cancel(&p->flush_d);
-	ring_defer_cancel(&p->arm_d);
-	ring_defer_cancel(&p->notify_d);
+	ring_defer_cancel(&p->defer);
+	p->todo = 0;
 	if (p->recv.busy)
 		ring_cancel(p->ring, &p->recv);
 	if (p->poll.busy)
