@@ -37,7 +37,8 @@ struct ring {
 	int kick_fd;	       /* the caller's eventfd; read on the ring */
 	struct ring_req kick;  /* that read */
 	uint64_t kick_count;   /* its buffer */
-	bool run_base;	       /* either completed: run the base */
+	bool base_due;	       /* either completed: run the base */
+	struct event *brk;     /* ends a run of the base (run_base()) */
 	struct io_uring_buf_ring *bufs;
 	unsigned n_bufs;
 	char *buf_mem;
@@ -57,6 +58,22 @@ static uint64_t now_ms(void)
 
 static void noop_cb(evutil_socket_t fd, short what, void *arg)
 {
+}
+
+static void break_cb(evutil_socket_t fd, short what, void *arg)
+{
+	event_base_loopbreak(arg);
+}
+
+/* Run the callbacks the base has ready, once. EVLOOP_NONBLOCK alone would
+ * return only when none is left, never while callbacks keep activating each
+ * other (a TLS bufferevent re-triggers its reader while the session cannot
+ * take its input yet): the ring's completions would wait for ever. The break
+ * event, queued behind what is ready now, ends the run there. */
+static void run_base(struct ring *r)
+{
+	event_active(r->brk, EV_TIMEOUT, 0);
+	event_base_loop(r->base, EVLOOP_NONBLOCK);
 }
 
 /* libevent does not say which epoll descriptor a base waits on. Find it: let
@@ -141,7 +158,7 @@ static void epoll_done(struct ring_req *req, int res, uint32_t flags)
 {
 	struct ring *r = (struct ring *)((char *)req - offsetof(struct ring, epoll));
 
-	r->run_base = true;
+	r->base_due = true;
 }
 
 static void arm_epoll(struct ring *r)
@@ -164,7 +181,7 @@ static void kick_done(struct ring_req *req, int res, uint32_t flags)
 {
 	struct ring *r = (struct ring *)((char *)req - offsetof(struct ring, kick));
 
-	r->run_base = true;
+	r->base_due = true;
 	if (!r->stopping && res != -ECANCELED)
 		arm_kick(r);
 }
@@ -224,6 +241,11 @@ struct ring *ring_create(struct event_base *base, int kick_fd, unsigned bufs)
 		goto fail;
 	}
 	r->uring_up = true;
+	r->brk = event_new(base, -1, 0, break_cb, base);
+	if (!r->brk) {
+		log_info("ring", "out of memory: using epoll");
+		goto fail;
+	}
 	/* Waiting with a timeout in the same call needs EXT_ARG (5.11). */
 	if (!(p.features & IORING_FEAT_EXT_ARG)) {
 		log_info("ring", "io_uring cannot wait with a timeout here: using epoll");
@@ -287,9 +309,9 @@ void ring_loop(struct ring *r)
 			break;
 		uint64_t now = now_ms();
 		bool active = event_base_get_num_events(r->base, EVENT_BASE_COUNT_ACTIVE) > 0;
-		if (r->run_base || active || now - ran >= RING_TICK_MS) {
-			r->run_base = false;
-			event_base_loop(r->base, EVLOOP_NONBLOCK);
+		if (r->base_due || active || now - ran >= RING_TICK_MS) {
+			r->base_due = false;
+			run_base(r);
 			ran = now;
 			if (!r->epoll.busy)
 				arm_epoll(r);
@@ -396,6 +418,8 @@ void ring_destroy(struct ring *r)
 			io_uring_unregister_buf_ring(&r->uring, RING_BGID);
 		io_uring_queue_exit(&r->uring);
 	}
+	if (r->brk)
+		event_free(r->brk);
 	if (r->bufs)
 		munmap(r->bufs, r->n_bufs * sizeof(struct io_uring_buf));
 	free(r->buf_mem);

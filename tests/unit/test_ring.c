@@ -268,6 +268,39 @@ static void test_libevent_beside_the_ring(void)
 	harness_deinit(&h);
 }
 
+/* Callbacks that keep activating each other (as a TLS bufferevent's reader
+ * does while its session cannot take the input) must not keep the ring's
+ * completions from being handled. */
+static long spins;
+
+static void spin_cb(evutil_socket_t fd, short what, void *arg)
+{
+	spins++;
+	event_active(*(struct event **)arg, EV_TIMEOUT, 0);
+}
+
+static void test_busy_base_does_not_starve_the_ring(void)
+{
+	struct harness h;
+	struct reader rd;
+	int left = 1;
+	struct event *spin;
+
+	if (!harness_init(&h, 2))
+		return;
+	spin = event_new(h.base, -1, 0, spin_cb, &spin);
+	event_active(spin, EV_TIMEOUT, 0);
+	reader_init(&rd, &h, &left);
+	arm(&rd);
+	CHECK(write(rd.fd[1], "x", 1) == 1);
+	ring_loop(h.ring); /* ends when the reader got its byte */
+	CHECK_EQ_INT(rd.len, 1);
+	CHECK(spins > 0);
+	event_free(spin);
+	reader_deinit(&rd);
+	harness_deinit(&h);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -275,6 +308,7 @@ int main(void)
 		{"end of file and cancel", test_eof_and_cancel},
 		{"deferred work", test_defer_order},
 		{"libevent beside the ring", test_libevent_beside_the_ring},
+		{"a busy base does not starve the ring", test_busy_base_does_not_starve_the_ring},
 	};
 	return CHECK_RUN(tests);
 }
