@@ -685,8 +685,14 @@ void pipe_free(struct pipe *p)
 	if (p->poll.busy)
 		ring_cancel(p->ring, &p->poll);
 	/* The kernel holds the socket open until those requests end. */
-	if (p->tls)
+	if (p->tls) {
+		/* libevent may still write the socket's last records (an alert)
+		 * after this, from its loop: that must not call back into p. */
+		struct bufferevent *under = bufferevent_get_underlying(p->tls);
+		if (under)
+			evbuffer_remove_cb(bufferevent_get_output(under), tls_under_drained, p);
 		bufferevent_free(p->tls); /* closes the socket */
+	}
 	else if (p->fd >= 0)
 		close(p->fd);
 	if (p->rev)

@@ -39,6 +39,7 @@ struct ring {
 	uint64_t kick_count;   /* its buffer */
 	bool base_due;	       /* either completed: run the base */
 	struct event *brk;     /* ends a run of the base (run_base()) */
+	int brk_passes;
 	struct io_uring_buf_ring *bufs;
 	unsigned n_bufs;
 	char *buf_mem;
@@ -60,18 +61,27 @@ static void noop_cb(evutil_socket_t fd, short what, void *arg)
 {
 }
 
+/* First run: queue again, behind what the run's own epoll_wait() found ready;
+ * second: end the run. */
 static void break_cb(evutil_socket_t fd, short what, void *arg)
 {
-	event_base_loopbreak(arg);
+	struct ring *r = arg;
+
+	if (r->brk_passes++ == 0)
+		event_active(r->brk, EV_TIMEOUT, 0);
+	else
+		event_base_loopbreak(r->base);
 }
 
-/* Run the callbacks the base has ready, once. EVLOOP_NONBLOCK alone would
- * return only when none is left, never while callbacks keep activating each
- * other (a TLS bufferevent re-triggers its reader while the session cannot
- * take its input yet): the ring's completions would wait for ever. The break
- * event, queued behind what is ready now, ends the run there. */
+/* Run the callbacks the base has ready, and those its epoll descriptor has,
+ * once. EVLOOP_NONBLOCK alone returns only when no callback is left ready,
+ * never while callbacks keep activating each other (a TLS bufferevent
+ * re-triggers its reader while the session cannot take its input yet): the
+ * ring's completions would wait for ever. The break event ends the run
+ * behind what was ready. */
 static void run_base(struct ring *r)
 {
+	r->brk_passes = 0;
 	event_active(r->brk, EV_TIMEOUT, 0);
 	event_base_loop(r->base, EVLOOP_NONBLOCK);
 }
@@ -241,7 +251,7 @@ struct ring *ring_create(struct event_base *base, int kick_fd, unsigned bufs)
 		goto fail;
 	}
 	r->uring_up = true;
-	r->brk = event_new(base, -1, 0, break_cb, base);
+	r->brk = event_new(base, -1, 0, break_cb, r);
 	if (!r->brk) {
 		log_info("ring", "out of memory: using epoll");
 		goto fail;
