@@ -330,11 +330,11 @@ void ring_loop(struct ring *r)
 				break;
 			active = event_base_get_num_events(r->base, EVENT_BASE_COUNT_ACTIVE) > 0;
 		}
-		/* Submit what this iteration queued and wait for completions: one
-		 * system call. Not at all while libevent has callbacks ready. */
-		uint64_t left = active ? 0
-				       : RING_TICK_MS - (now - ran < RING_TICK_MS ? now - ran
-										  : RING_TICK_MS);
+		/* Submit what this iteration queued and wait for completions, in
+		 * one system call: until the next tick at most, and not at all
+		 * while libevent has callbacks ready. */
+		uint64_t since = now - ran;
+		uint64_t left = active || since >= RING_TICK_MS ? 0 : RING_TICK_MS - since;
 		struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = (long long)left * 1000000};
 		struct io_uring_cqe *cqe;
 		io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1, &ts, NULL);
