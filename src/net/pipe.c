@@ -71,8 +71,6 @@ struct pipe {
 
 /* ---- plain mode ---------------------------------------------------------------------- */
 
-/* Put the read event in or out of the loop: in while the owner reads, the peer may still
- * send and the input is below the bound. */
 /* Work for the end of the loop iteration (ring mode). */
 #define DO_ARM    0x1 /* arm the receive */
 #define DO_FLUSH  0x2 /* write out what the owner queued */
@@ -84,12 +82,15 @@ static void defer_do(struct pipe *p, uint8_t what)
 	ring_defer(p->ring, &p->defer);
 }
 
+/* Reading is wanted while the owner reads, the peer may still send and the input is below
+ * the bound. */
 static bool want_read(const struct pipe *p)
 {
 	return p->reading && !p->connecting && !p->eof && !p->broken && !p->tls && p->fd >= 0 &&
 	       (p->ring || p->rev) && (p->bound == 0 || evbuffer_get_length(p->in) < p->bound);
 }
 
+/* Put the read event in or out of the loop (epoll), or arm the receive (ring). */
 static void update_read(struct pipe *p)
 {
 	bool want = want_read(p);
