@@ -39,6 +39,10 @@ static inline void list_remove(struct list *item)
 	list_init(item);
 }
 
-#define list_entry(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+/* The object of the given type that embeds member at ptr: any embedded part
+ * (a ring request, a deferred job), not only a list link. */
+#define container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
+
+#define list_entry(ptr, type, member) container_of(ptr, type, member)
 
 #endif

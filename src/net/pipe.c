@@ -128,15 +128,24 @@ static void set_write_wait(struct pipe *p, bool on)
 	p->wev_on = on;
 }
 
+/* Tell the owner of an end: an end of file (what has PIPE_EOF) only that; an error
+ * (PIPE_ERROR, its reason in p->error) also stops all I/O. */
+static void tell_end(struct pipe *p, short what)
+{
+	if (what & PIPE_ERROR) {
+		p->broken = true;
+		update_read(p);
+		set_write_wait(p, false);
+	}
+	if (p->event_cb)
+		p->event_cb(p, what, p->arg);
+}
+
 /* Stop all I/O and tell the owner. what: PIPE_ERROR | PIPE_READING or PIPE_WRITING. */
 static void broken(struct pipe *p, short what, int err)
 {
 	snprintf(p->error, sizeof(p->error), "%s", strerror(err));
-	p->broken = true;
-	update_read(p);
-	set_write_wait(p, false);
-	if (p->event_cb)
-		p->event_cb(p, what, p->arg);
+	tell_end(p, what);
 }
 
 /* Write what is queued: one writev. Loop callbacks only (it may call the owner). */
@@ -288,8 +297,6 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- plain mode on a ring ---------------------------------------------------------- */
 
-#define PIPE_OF(ptr, member) ((struct pipe *)((char *)(ptr)-offsetof(struct pipe, member)))
-
 /* A freed pipe goes once the kernel is done with its requests. */
 static void reap_zombie(struct pipe *p)
 {
@@ -323,12 +330,8 @@ static void notify(struct pipe *p)
 	}
 	short what = (short)p->late;
 	p->late = 0;
-	if (what & PIPE_ERROR) {
-		p->broken = true;
-		set_write_wait(p, false);
-	}
-	if (what && p->event_cb)
-		p->event_cb(p, what, p->arg);
+	if (what)
+		tell_end(p, what);
 }
 
 /* The end of the loop iteration: arm the receive, write out, tell what came
@@ -336,7 +339,7 @@ static void notify(struct pipe *p)
  * after one is queued again first (pipe_free cancels it). */
 static void defer_run(struct ring_defer *d)
 {
-	struct pipe *p = PIPE_OF(d, defer);
+	struct pipe *p = container_of(d, struct pipe, defer);
 	uint8_t todo = p->todo;
 
 	p->todo = 0;
@@ -356,7 +359,7 @@ static void defer_run(struct ring_defer *d)
  * for when it reads again. */
 static void recv_done(struct ring_req *req, int res, uint32_t flags)
 {
-	struct pipe *p = PIPE_OF(req, recv);
+	struct pipe *p = container_of(req, struct pipe, recv);
 	const void *data = ring_buffer(p->ring, flags);
 
 	if (p->zombie) {
@@ -392,22 +395,16 @@ static void recv_done(struct ring_req *req, int res, uint32_t flags)
 		what |= PIPE_ERROR;
 	}
 	update_read(p);
-	if (!p->reading) {
-		p->late = what;
-		return;
-	}
-	if (what & PIPE_ERROR) {
-		p->broken = true;
-		set_write_wait(p, false);
-	}
-	if (p->event_cb)
-		p->event_cb(p, what, p->arg);
+	if (!p->reading)
+		p->late = what; /* told once it reads again */
+	else
+		tell_end(p, what);
 }
 
 /* The socket is writable (or connected, or failed: the write says which). */
 static void poll_done(struct ring_req *req, int res, uint32_t flags)
 {
-	struct pipe *p = PIPE_OF(req, poll);
+	struct pipe *p = container_of(req, struct pipe, poll);
 
 	if (p->zombie) {
 		reap_zombie(p);
@@ -693,9 +690,9 @@ void pipe_free(struct pipe *p)
 		if (under)
 			evbuffer_remove_cb(bufferevent_get_output(under), tls_under_drained, p);
 		bufferevent_free(p->tls); /* closes the socket */
-	}
-	else if (p->fd >= 0)
+	} else if (p->fd >= 0) {
 		close(p->fd);
+	}
 	if (p->rev)
 		event_free(p->rev);
 	if (p->wev)

@@ -166,7 +166,7 @@ static void give_buffer(struct ring *r, unsigned bid)
 /* The epoll poll is armed again after the base ran, the kick read at once. */
 static void epoll_done(struct ring_req *req, int res, uint32_t flags)
 {
-	struct ring *r = (struct ring *)((char *)req - offsetof(struct ring, epoll));
+	struct ring *r = container_of(req, struct ring, epoll);
 
 	r->base_due = true;
 }
@@ -189,7 +189,7 @@ static void arm_kick(struct ring *r)
 
 static void kick_done(struct ring_req *req, int res, uint32_t flags)
 {
-	struct ring *r = (struct ring *)((char *)req - offsetof(struct ring, kick));
+	struct ring *r = container_of(req, struct ring, kick);
 
 	r->base_due = true;
 	if (!r->stopping && res != -ECANCELED)

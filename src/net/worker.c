@@ -134,13 +134,6 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
-/* After an event_active() on this worker's base from another thread. */
-static void kick(struct worker *w)
-{
-	if (atomic_load(&w->kicks))
-		eventfd_write(w->kick_fd, 1);
-}
-
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -248,7 +241,7 @@ void worker_handoff(struct worker *w, int fd, const struct worker_taker *taker,
 	w->tail = h;
 	pthread_mutex_unlock(&w->lock);
 	event_active(w->wake, EV_TIMEOUT, 0);
-	kick(w);
+	worker_kick(w);
 }
 
 void worker_set_snapshot(struct worker *w, struct snapshot *snap)
@@ -258,7 +251,7 @@ void worker_set_snapshot(struct worker *w, struct snapshot *snap)
 	/* A snapshot the worker never picked up is simply superseded. */
 	snapshot_unref(old);
 	event_active(w->wake, EV_TIMEOUT, 0);
-	kick(w);
+	worker_kick(w);
 }
 
 void worker_set_config(struct worker *w, const struct config *cfg)
@@ -266,7 +259,7 @@ void worker_set_config(struct worker *w, const struct config *cfg)
 	/* One the worker never picked up is simply superseded. */
 	config_unref(atomic_exchange(&w->next_cfg, cfg));
 	event_active(w->wake, EV_TIMEOUT, 0);
-	kick(w);
+	worker_kick(w);
 }
 
 struct ring *worker_ring(struct worker *w)
@@ -276,7 +269,8 @@ struct ring *worker_ring(struct worker *w)
 
 void worker_kick(struct worker *w)
 {
-	kick(w);
+	if (atomic_load(&w->kicks))
+		eventfd_write(w->kick_fd, 1);
 }
 
 const struct config *worker_config(const struct worker *w)
@@ -370,7 +364,7 @@ void worker_stop(struct worker *w)
 		return;
 	atomic_store(&w->stop, true);
 	event_active(w->wake, EV_TIMEOUT, 0);
-	kick(w);
+	worker_kick(w);
 	pthread_join(w->thread, NULL);
 	w->running = false;
 }

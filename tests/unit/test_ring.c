@@ -71,12 +71,12 @@ static void finish(struct reader *rd)
 
 static void rearm_run(struct ring_defer *d)
 {
-	arm((struct reader *)((char *)d - offsetof(struct reader, rearm)));
+	arm(container_of(d, struct reader, rearm));
 }
 
 static void reader_done(struct ring_req *req, int res, uint32_t flags)
 {
-	struct reader *rd = (struct reader *)req;
+	struct reader *rd = container_of(req, struct reader, req);
 	const void *data = ring_buffer(rd->h->ring, flags);
 
 	if (res > 0) {
@@ -185,7 +185,7 @@ struct step {
 
 static void step_run(struct ring_defer *d)
 {
-	struct step *s = (struct step *)d;
+	struct step *s = container_of(d, struct step, d);
 	size_t n = strlen(s->log);
 
 	s->log[n] = s->name;
