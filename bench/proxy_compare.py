@@ -662,8 +662,8 @@ class Proxies:
             problems.append(f"stopping haproxy: {e}")
         for sl in (self.sluice, self.sluice_epoll):
             try:
-                rc = sl.stop()
-                if rc not in (None, 0):
+                rc = sl.stop()  # 0 also for one never started (an idle-clients phase)
+                if rc != 0:
                     problems.append(f"sluice exited with {rc}; log {sl.log_path}")
             except Exception as e:
                 problems.append(f"stopping sluice: {e}")
