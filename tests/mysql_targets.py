@@ -164,20 +164,17 @@ def _serve(kind: str, galera, tmp_path_factory):
     assert rc == 0, f"sluice exited with {rc} after SIGTERM:\n{proc.log()[-3000:]}"
 
 
-@pytest.fixture(scope="module", params=_kinds())
-def target(request, galera, tmp_path_factory):
-    """The server the clients under test talk to (SLUICE_PROTOCOL_TARGET, default sluice)."""
-    yield from _serve(request.param, galera, tmp_path_factory)
-
-
 def target_fixture(default: str):
-    """A `target` fixture whose targets default to `default` (comma-separated kinds) instead
-    of sluice alone; SLUICE_PROTOCOL_TARGET still overrides it. Assign it to `target` in the
-    test module."""
+    """A `target` fixture: the servers the clients under test talk to, one module-scoped
+    instance per kind in SLUICE_PROTOCOL_TARGET, else in `default` (comma-separated kinds).
+    Assign it to `target` in a test module that wants other kinds than sluice alone."""
     @pytest.fixture(scope="module", params=_kinds(default))
     def target(request, galera, tmp_path_factory):
         yield from _serve(request.param, galera, tmp_path_factory)
     return target
+
+
+target = target_fixture("sluice")
 
 
 def unique_name(prefix: str) -> str:
