@@ -207,23 +207,33 @@ bool stmt_capture_types(struct stmt *st, const uint8_t *payload, size_t len)
 	return true;
 }
 
-bool stmt_write_execute(const struct stmt *st, const uint8_t *payload, size_t len, uint32_t node_id,
-			bool with_types, struct mysql_writer *w, uint8_t seq)
+enum stmt_exec_form stmt_execute_form(const struct stmt *st, const uint8_t *payload, size_t len,
+				      bool with_types)
 {
 	size_t at = bound_flag_at(st, len);
 	bool bound = binds_types(payload, at);
 
 	if (len < EXEC_FIXED || (st->params && !at))
-		return false;
+		return STMT_EXEC_BAD;
 	if (bound && len < at + 1 + 2 * (size_t)st->params)
-		return false; /* types announced but cut short */
-	if (with_types && st->params && !bound && !st->types)
+		return STMT_EXEC_BAD; /* types announced but cut short */
+	if (!with_types || st->params == 0 || bound)
+		return STMT_EXEC_ID_ONLY;
+	return st->types ? STMT_EXEC_ADD_TYPES : STMT_EXEC_BAD;
+}
+
+bool stmt_write_execute(const struct stmt *st, const uint8_t *payload, size_t len, uint32_t node_id,
+			bool with_types, struct mysql_writer *w, uint8_t seq)
+{
+	enum stmt_exec_form form = stmt_execute_form(st, payload, len, with_types);
+	size_t at = bound_flag_at(st, len);
+
+	if (form == STMT_EXEC_BAD)
 		return false;
 	mysql_packet_begin(w, seq);
 	mysql_put_u8(w, payload[0]);
 	mysql_put_u32(w, node_id);
-	if (!with_types || st->params == 0 || bound) {
-		/* Only the id changes. */
+	if (form == STMT_EXEC_ID_ONLY) {
 		mysql_put_bytes(w, payload + 5, len - 5);
 	} else {
 		mysql_put_bytes(w, payload + 5, at - 5);

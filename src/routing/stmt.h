@@ -84,6 +84,15 @@ uint8_t stmt_execute_flags(const uint8_t *payload, size_t len);
 bool stmt_capture_types(struct stmt *st, const uint8_t *payload, size_t len)
 	__attribute__((warn_unused_result));
 
+/* What a COM_STMT_EXECUTE payload needs to become one for a node (with_types:
+ * the node has not seen the parameter types): only its statement id
+ * changed, or also the kept types put in (the payload binds none itself).
+ * BAD if it is cut short of its NULL bitmap, flag or announced types, or
+ * types are needed and not known. */
+enum stmt_exec_form { STMT_EXEC_BAD, STMT_EXEC_ID_ONLY, STMT_EXEC_ADD_TYPES };
+enum stmt_exec_form stmt_execute_form(const struct stmt *st, const uint8_t *payload, size_t len,
+				      bool with_types);
+
 /* Write COM_STMT_EXECUTE payload as one packet (seq) for a node whose id for
  * the statement is node_id; with_types: the node has not seen the types,
  * so set new-params-bound and insert the kept ones (unless the payload

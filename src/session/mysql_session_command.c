@@ -123,26 +123,45 @@ void ms_drop_command(struct mysql_session *s, uint16_t code, const char *sqlstat
 
 /* Send the COM_STMT_EXECUTE payload p (cmd_len bytes, naming sluice's
  * statement id) to c, written for c's node: its statement id, and the
- * parameter types when that node has not had them. False for a malformed
- * packet (or no memory); nothing is sent then. */
-static bool send_execute(struct mysql_session *s, struct ms_conn *c, const uint8_t *p)
+ * parameter types when that node has not had them. from: the buffer whose
+ * head is that packet (p points into it), which is then consumed; NULL when
+ * p is a copy. A packet that needs only its id changed (the usual case) is
+ * patched where it lies and moved on whole. False for a malformed packet
+ * (or no memory); nothing is sent or consumed then. */
+static bool send_execute(struct mysql_session *s, struct ms_conn *c, uint8_t *p,
+			 struct evbuffer *from)
 {
+	bool with_types = !s->stmt->node_types[c->node];
+	uint32_t node_id = s->stmt->node_id[c->node];
+	struct evbuffer *out = backend_output(c->be);
+	enum stmt_exec_form form = stmt_execute_form(s->stmt, p, s->cmd_len, with_types);
 	struct mysql_writer w;
 	bool ok;
 
-	mysql_writer_init(&w);
-	ok = stmt_capture_types(s->stmt, p, s->cmd_len) &&
-	     stmt_write_execute(s->stmt, p, s->cmd_len, s->stmt->node_id[c->node],
-				!s->stmt->node_types[c->node], &w, s->cmd_seq) &&
-	     w.ok;
-	if (ok) {
-		evbuffer_add(backend_output(c->be), w.data, w.len);
-		ms_conn_stats(c)->bytes_out += w.len;
-		if (s->stmt->types)
-			s->stmt->node_types[c->node] = true;
+	if (form == STMT_EXEC_BAD || !stmt_capture_types(s->stmt, p, s->cmd_len))
+		return false;
+	if (form == STMT_EXEC_ID_ONLY && from) {
+		mysql_store_u32(p + 1, node_id);
+		evbuffer_remove_buffer(from, out, MYSQL_HEADER_LEN + s->cmd_len);
+		ms_conn_stats(c)->bytes_out += MYSQL_HEADER_LEN + s->cmd_len;
+	} else {
+		mysql_writer_init(&w);
+		ok = stmt_write_execute(s->stmt, p, s->cmd_len, node_id, with_types, &w,
+					s->cmd_seq) &&
+		     w.ok;
+		if (ok) {
+			evbuffer_add(out, w.data, w.len);
+			ms_conn_stats(c)->bytes_out += w.len;
+		}
+		mysql_writer_deinit(&w);
+		if (!ok)
+			return false;
+		if (from)
+			evbuffer_drain(from, MYSQL_HEADER_LEN + s->cmd_len);
 	}
-	mysql_writer_deinit(&w);
-	return ok;
+	if (s->stmt->types)
+		s->stmt->node_types[c->node] = true;
+	return true;
 }
 
 /* Send the pending command to s->target, which is caught up. Small
@@ -180,7 +199,7 @@ void ms_forward_command(struct mysql_session *s)
 		if (s->kind != CMD_STMT) {
 			evbuffer_add(backend_output(c->be), s->retry, s->retry_len);
 			ms_node_stats(s)->bytes_out += s->retry_len;
-		} else if (!send_execute(s, c, s->retry + MYSQL_HEADER_LEN)) {
+		} else if (!send_execute(s, c, s->retry + MYSQL_HEADER_LEN, NULL)) {
 			s->cur = NULL; /* ms_drop_command sees resend: nothing to discard */
 			ms_drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000",
 					"sluice: out of memory");
@@ -190,16 +209,15 @@ void ms_forward_command(struct mysql_session *s)
 	} else if (s->kind == CMD_STMT) {
 		uint32_t node_id = s->stmt->node_id[c->node];
 		if (s->cmd == COM_STMT_EXECUTE && s->cmd_len <= SMALL_PACKET_MAX) {
-			const uint8_t *p =
+			uint8_t *p =
 				evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + s->cmd_len)) +
 				MYSQL_HEADER_LEN;
-			if (!send_execute(s, c, p)) {
+			if (!send_execute(s, c, p, in)) {
 				s->cur = NULL;
 				ms_drop_command(s, ER_MALFORMED_PACKET, "HY000",
 						"Malformed COM_STMT_EXECUTE packet");
 				return;
 			}
-			evbuffer_drain(in, MYSQL_HEADER_LEN + s->cmd_len);
 			rewritten = true;
 		} else {
 			/* Same length: patch the id where it lies. */

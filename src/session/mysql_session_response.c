@@ -54,6 +54,25 @@ bool ms_resp_next(struct mysql_resp *r, bool *cont, struct evbuffer *in, struct 
 	return true;
 }
 
+/* The same step for a packet that lies whole in the contiguous bytes
+ * [at, at + avail) of the node's input: the tracker is fed in place, with
+ * no copy. False, with nothing changed, when the packet is not whole there,
+ * or is part of a 16 MiB packet: ms_resp_next() takes it then. */
+static bool resp_next_whole(struct mysql_resp *r, bool cont, uint8_t *at, size_t avail,
+			    struct resp_step *st)
+{
+	if (cont || avail < MYSQL_HEADER_LEN)
+		return false;
+	st->len = mysql_header_len(at);
+	if (st->len == MYSQL_MAX_PAYLOAD || avail - MYSQL_HEADER_LEN < st->len)
+		return false;
+	st->seq = at[3];
+	st->p = at + MYSQL_HEADER_LEN;
+	st->need = mysql_resp_need(r, st->len);
+	st->ev = mysql_resp_packet(r, st->p, st->need, st->len);
+	return true;
+}
+
 /* Whether the command that just ended could have changed data: a statement
  * that is not a read or a session statement, or the execution of one. */
 static bool may_have_written(const struct mysql_session *s)
@@ -352,19 +371,39 @@ static bool not_ready_retry(struct mysql_session *s, uint32_t len)
 	return true;
 }
 
+/* Move the run of whole packets checked in place (*run bytes at the head
+ * of in) to the client, in one evbuffer move. */
+static void move_run(struct evbuffer *in, struct evbuffer *out, size_t *run)
+{
+	if (*run)
+		evbuffer_remove_buffer(in, out, *run);
+	*run = 0;
+}
+
 /* Stream the backend's response to the client, following it packet by
- * packet until the tracker says it is complete. */
+ * packet until the tracker says it is complete.
+ *
+ * A packet that lies whole in the first chunk of the node's input (the
+ * common case: a chunk is what one receive brought) is checked where it is
+ * and joins a run, which moves to the client in one piece: a result of 100
+ * rows is one move, not 200. A packet split across chunks, and the tail of
+ * a large one, go the long way: header, then payload as it arrives. Before
+ * anything that is not a plain move (an error to the client, a drained
+ * retry, a state change, the end of the command), the run is moved, so the
+ * client sees the packets in order and nothing of the next step. */
 void ms_process_backend(struct mysql_session *s)
 {
 	struct evbuffer *in, *out = ms_cout(s);
 	struct node_stats *ns;
+	struct evbuffer_iovec head = {0}; /* in's first chunk, while run > 0 */
+	size_t run = 0;
 
 	if (!s->cur || !s->cur->be || !backend_ready(s->cur->be))
 		return;
 	ns = ms_node_stats(s);
 	in = backend_input(s->cur->be);
 	while (s->state == MS_COMMAND || s->state == MS_INFILE) {
-		if (ms_client_pending(s) + (s->compress ? evbuffer_get_length(out) : 0) >=
+		if (run + ms_client_pending(s) + (s->compress ? evbuffer_get_length(out) : 0) >=
 		    s->h.bound) {
 			backend_set_reading(s->cur->be, false);
 			break;
@@ -378,6 +417,7 @@ void ms_process_backend(struct mysql_session *s)
 		}
 		if (s->resp_done && !s->b_cont) {
 			/* The last packet is through: the command is done. */
+			move_run(in, out, &run);
 			s->resp_done = false;
 			command_done(s);
 			ms_client_flush(s);
@@ -385,14 +425,22 @@ void ms_process_backend(struct mysql_session *s)
 			return;
 		}
 		struct resp_step st;
-		if (!ms_resp_next(&s->resp, &s->b_cont, in, &st))
-			break;
+		if (run == 0 && evbuffer_peek(in, -1, NULL, &head, 1) < 1)
+			head.iov_len = 0;
+		bool whole = resp_next_whole(&s->resp, s->b_cont, (uint8_t *)head.iov_base + run,
+					     head.iov_len - run, &st);
+		if (!whole) {
+			move_run(in, out, &run);
+			if (!ms_resp_next(&s->resp, &s->b_cont, in, &st))
+				break;
+		}
 		/* While the client is still sending (a node may refuse a
 		 * command before reading all of it), the count is its. */
 		if (st.seq != s->next_seq && !s->c_streaming) {
 			log_warn(s->h.tag,
 				 "node %s sent sequence id %u, expected %u; closing the session",
 				 ms_node_name(s, s->cur->node), st.seq, s->next_seq);
+			move_run(in, out, &run);
 			ms_fail(s, CLOSE_REASON_node_error, s->next_seq,
 				ER_NET_PACKETS_OUT_OF_ORDER, "08S01",
 				"sluice: the node sent packets out of order");
@@ -407,25 +455,35 @@ void ms_process_backend(struct mysql_session *s)
 			ms_close(s, CLOSE_REASON_killed, "killed by KILL CONNECTION");
 			return;
 		}
-		if (st.ev == RESP_EV_DONE && not_ready_retry(s, st.len))
-			return;
+		if (st.ev == RESP_EV_DONE && s->resp.error) {
+			move_run(in, out, &run); /* the error is at in's head now */
+			if (not_ready_retry(s, st.len))
+				return;
+		}
 		if (st.ev == RESP_EV_BAD) {
 			log_warn(s->h.tag,
 				 "node %s sent a response sluice cannot follow (state %s); "
 				 "closing the session",
 				 ms_node_name(s, s->cur->node),
 				 mysql_resp_state_str(s->resp.state));
+			move_run(in, out, &run);
 			ms_fail(s, CLOSE_REASON_node_error, st.seq, ER_NET_READ_ERROR, "08S01",
 				"sluice: malformed response from the node");
 			return;
 		}
-		evbuffer_remove_buffer(in, out, MYSQL_HEADER_LEN);
 		s->answered = true;
 		s->next_seq = (uint8_t)(st.seq + 1);
-		s->b_left = st.len;
-		ms_copy_rest(in, out, &s->b_left);
-		ns->bytes_in += MYSQL_HEADER_LEN + (st.len - s->b_left);
+		if (whole) {
+			run += MYSQL_HEADER_LEN + st.len;
+			ns->bytes_in += MYSQL_HEADER_LEN + st.len;
+		} else {
+			evbuffer_remove_buffer(in, out, MYSQL_HEADER_LEN);
+			s->b_left = st.len;
+			ms_copy_rest(in, out, &s->b_left);
+			ns->bytes_in += MYSQL_HEADER_LEN + (st.len - s->b_left);
+		}
 		if (st.ev == RESP_EV_INFILE) {
+			move_run(in, out, &run);
 			ms_set_state(s, MS_INFILE);
 			s->c_left = 0;
 			s->c_pkt = false;
@@ -437,5 +495,6 @@ void ms_process_backend(struct mysql_session *s)
 		if (st.ev == RESP_EV_DONE)
 			s->resp_done = true; /* complete once this packet is through */
 	}
+	move_run(in, out, &run);
 	ms_client_flush(s);
 }

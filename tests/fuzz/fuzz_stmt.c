@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <string.h>
 
+#include "mysql/packet.h"
 #include "mysql/wire.h"
 #include "routing/stmt.h"
 #include "fuzz.h"
@@ -130,6 +131,13 @@ static void one_execute(struct stmt *st, struct model *m, const uint8_t *data, s
 		if (written)
 			check_written(m, p, len, &in, node_id, with_types, seq, &w);
 	}
+	/* The form agrees with the rewrite: refused exactly when it is BAD,
+	 * and ID_ONLY exactly when the packet keeps its length (the id is
+	 * patched in place then). */
+	enum stmt_exec_form form = stmt_execute_form(st, p, len, with_types);
+	FUZZ_CHECK((form != STMT_EXEC_BAD) == written);
+	if (written)
+		FUZZ_CHECK((form == STMT_EXEC_ID_ONLY) == (w.len == MYSQL_HEADER_LEN + len));
 	mysql_writer_deinit(&w);
 	free(p);
 }

@@ -92,6 +92,7 @@ static void test_execute_rewrite(void)
 	CHECK_EQ_INT(stmt_execute_flags(later, sizeof(later)), 0);
 
 	check_case("a later execute on a new node before types are known fails");
+	CHECK_EQ_INT(stmt_execute_form(st, later, sizeof(later), true), STMT_EXEC_BAD);
 	mysql_writer_init(&w);
 	CHECK(!stmt_write_execute(st, later, sizeof(later), 9, true, &w, 0));
 	mysql_writer_deinit(&w);
@@ -118,6 +119,13 @@ static void test_execute_rewrite(void)
 		CHECK_EQ_MEM(w.data + 9, later + 5, sizeof(later) - 5);
 	}
 	mysql_writer_deinit(&w);
+
+	check_case("what an execute needs, by what the node has seen");
+	CHECK_EQ_INT(stmt_execute_form(st, first, sizeof(first), true), STMT_EXEC_ID_ONLY);
+	CHECK_EQ_INT(stmt_execute_form(st, later, sizeof(later), false), STMT_EXEC_ID_ONLY);
+	CHECK_EQ_INT(stmt_execute_form(st, later, sizeof(later), true), STMT_EXEC_ADD_TYPES);
+	CHECK_EQ_INT(stmt_execute_form(st, later, 10, false), STMT_EXEC_BAD);
+	CHECK_EQ_INT(stmt_execute_form(st, first, 14, false), STMT_EXEC_BAD);
 
 	check_case("a later execute for a new node gets the bound flag and the types");
 	mysql_writer_init(&w);
