@@ -369,6 +369,51 @@ def test_prepared_statements_interleave_across_sessions(galera, sluice, other_db
     run_php(s, tmp_path / "prepared.php", PHP_PREPARED)
 
 
+# Types bound once per statement (bind_param before the loop), so every later execute binds none
+# and the node uses the types it last had. One statement on the pooled connection is shared by
+# three with the same text and other types: two sessions' (a, b), and a second of a's (c), also
+# inside a transaction, where a keeps the connection. sluice must send a statement's own types
+# whenever the node last had another's, and may leave them out only when they are the same.
+PHP_BOUND_TYPES = r"""<?php
+mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT);
+[$_, $port, $user, $pw, $db] = $argv;
+$a = new mysqli('127.0.0.1', $user, $pw, $db, (int)$port);
+$b = new mysqli('127.0.0.1', $user, $pw, $db, (int)$port);
+$sql = 'SELECT ?, v FROM pool_t WHERE id = ?';
+$st = ['a' => $a->prepare($sql), 'b' => $b->prepare($sql), 'c' => $a->prepare($sql)];
+$st['a']->bind_param('si', $val['a'], $id['a']);   /* VARCHAR, LONGLONG */
+$st['b']->bind_param('di', $val['b'], $id['b']);   /* DOUBLE, LONGLONG */
+$st['c']->bind_param('ii', $val['c'], $id['c']);   /* LONGLONG, LONGLONG */
+$turns = ['a', 'a', 'b', 'c', 'a', 'c', 'b', 'b', 'c', 'c'];
+for ($i = 1; $i <= 80; $i++) {
+    if ($i == 40) $a->begin_transaction();
+    if ($i == 60) $a->commit();
+    $who = $turns[$i % count($turns)];
+    $id[$who] = ($i * 13) % 1000 + 1;
+    $val[$who] = $who == 'a' ? "t$i" : ($who == 'b' ? $i + 0.5 : $i * 1000003);
+    $st[$who]->execute();
+    $st[$who]->bind_result($got, $v);
+    $st[$who]->fetch();
+    $st[$who]->free_result();
+    if ($got != $val[$who] || $v != $id[$who] * 10) {
+        fwrite(STDERR, "turn $i ($who): got " . var_export($got, true) . "/$v, want " .
+               var_export($val[$who], true) . "/" . ($id[$who] * 10) . "\n");
+        exit(1);
+    }
+}
+echo "ok\n";
+"""
+
+
+def test_prepared_statements_keep_their_own_types_on_a_shared_connection(galera, sluice,
+                                                                        other_db, tmp_path):
+    """PHP mysqli binds each statement's types once: three statements with the same text and
+    other types, in two sessions, take turns on one pooled connection per node (also inside a
+    transaction), and each reads back its own values."""
+    s = start(galera, sluice, {"max_per_node": 1})
+    run_php(s, tmp_path / "bound_types.php", PHP_BOUND_TYPES)
+
+
 def test_a_transaction_keeps_its_connection(galera, sluice, other_db):
     """Inside BEGIN ... COMMIT every statement runs on one node connection, and no other
     session gets it meanwhile."""

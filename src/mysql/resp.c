@@ -5,6 +5,7 @@
  */
 #include "resp.h"
 
+#include <stddef.h>
 #include <string.h>
 
 #include "packet.h"
@@ -116,16 +117,25 @@ const char *mysql_resp_state_str(enum mysql_resp_state s)
 	return (unsigned)s < sizeof(state_names) / sizeof(state_names[0]) ? state_names[s] : "?";
 }
 
+bool mysql_resp_expected(uint8_t command)
+{
+	return command != COM_QUIT && command != COM_STMT_SEND_LONG_DATA &&
+	       command != COM_STMT_CLOSE;
+}
+
 bool mysql_resp_start(struct mysql_resp *r, uint8_t command)
 {
-	memset(r, 0, sizeof(*r));
+	/* Everything but the error's text, which is read only once set. */
+	memset(r, 0, offsetof(struct mysql_resp, err));
+	r->err.code = 0;
+	r->err.sqlstate[0] = '\0';
+	r->err.message[0] = '\0';
 	r->command = command;
-	switch (command) {
-	case COM_QUIT:
-	case COM_STMT_SEND_LONG_DATA:
-	case COM_STMT_CLOSE:
+	if (!mysql_resp_expected(command)) {
 		r->state = RESP_DONE;
 		return false;
+	}
+	switch (command) {
 	case COM_QUERY:
 	case COM_STMT_EXECUTE:
 	case COM_PROCESS_INFO: /* a result set, like SHOW PROCESSLIST */

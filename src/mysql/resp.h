@@ -98,16 +98,19 @@ struct mysql_resp {
 	uint16_t status;	 /* latest server status flags seen */
 	bool status_valid;	 /* a packet in this response carried status */
 	bool error;		 /* the response (or its last result) was an ERR */
-	struct mysql_err err;	 /* filled when error */
 	uint64_t affected_rows;	 /* of the last OK */
 	uint64_t last_insert_id; /* of the last OK */
 	uint16_t warnings;	 /* of the last OK or EOF */
 	bool cursor;		 /* COM_STMT_EXECUTE opened a cursor */
+	struct mysql_err err;	 /* filled when error; last, as the largest */
 };
 
-/* Expect the response to command (the first byte of the client packet).
- * Returns false for commands that have no response (COM_QUIT,
- * COM_STMT_SEND_LONG_DATA, COM_STMT_CLOSE): nothing is to be read. */
+/* Whether command (the first byte of the client packet) has a response:
+ * false for COM_QUIT, COM_STMT_SEND_LONG_DATA and COM_STMT_CLOSE. */
+bool mysql_resp_expected(uint8_t command);
+
+/* Expect the response to command. Returns mysql_resp_expected(command):
+ * when false, nothing is to be read. */
 bool mysql_resp_start(struct mysql_resp *r, uint8_t command);
 
 /* How many bytes of a len-byte payload the tracker must see to classify the

@@ -44,6 +44,8 @@ void router_init(struct router_state *st)
 
 enum router_reason router_pinned(const struct router_state *st)
 {
+	if (st->pins == 0)
+		return ROUTER_REASON_none; /* the usual case, asked for every statement */
 	for (int r = 0; r < ROUTER_REASON_COUNT; r++)
 		if (st->pins & (1u << r))
 			return (enum router_reason)r;

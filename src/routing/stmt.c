@@ -207,6 +207,11 @@ bool stmt_capture_types(struct stmt *st, const uint8_t *payload, size_t len)
 	return true;
 }
 
+bool stmt_execute_binds(const struct stmt *st, const uint8_t *payload, size_t len)
+{
+	return binds_types(payload, bound_flag_at(st, len));
+}
+
 enum stmt_exec_form stmt_execute_form(const struct stmt *st, const uint8_t *payload, size_t len,
 				      bool with_types)
 {

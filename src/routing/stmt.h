@@ -93,6 +93,9 @@ enum stmt_exec_form { STMT_EXEC_BAD, STMT_EXEC_ID_ONLY, STMT_EXEC_ADD_TYPES };
 enum stmt_exec_form stmt_execute_form(const struct stmt *st, const uint8_t *payload, size_t len,
 				      bool with_types);
 
+/* Whether a COM_STMT_EXECUTE payload binds parameter types of its own. */
+bool stmt_execute_binds(const struct stmt *st, const uint8_t *payload, size_t len);
+
 /* Write COM_STMT_EXECUTE payload as one packet (seq) for a node whose id for
  * the statement is node_id; with_types: the node has not seen the types,
  * so set new-params-bound and insert the kept ones (unless the payload

@@ -94,13 +94,12 @@ void ms_drop_command(struct mysql_session *s, uint16_t code, const char *sqlstat
 {
 	char msg[512];
 	va_list ap;
-	struct mysql_resp probe;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	log_info(s->h.tag, "command 0x%02x failed: %s", s->cmd, msg);
-	if (mysql_resp_start(&probe, s->cmd))
+	if (mysql_resp_expected(s->cmd))
 		ms_send_err(s, (uint8_t)(s->cmd_seq + 1), code, sqlstate, "%s", msg);
 	s->target = NULL;
 	if (s->resend) {
@@ -121,6 +120,17 @@ void ms_drop_command(struct mysql_session *s, uint16_t code, const char *sqlstat
 	ms_client_flush(s);
 }
 
+/* Whether c's node has the parameter types of the session's statement
+ * bound. A statement prepared on the connection may be shared, by other
+ * sessions or by two statements of one with the same text: the connection
+ * knows which types were sent for it last. */
+static bool node_has_types(struct mysql_session *s, struct ms_conn *c, struct pool_stmt *e)
+{
+	if (!e)
+		return s->stmt->node_types[c->node];
+	return s->stmt->types && pool_stmt_has_types(e, s->stmt->types, 2 * (size_t)s->stmt->params);
+}
+
 /* Send the COM_STMT_EXECUTE payload p (cmd_len bytes, naming sluice's
  * statement id) to c, written for c's node: its statement id, and the
  * parameter types when that node has not had them. from: the buffer whose
@@ -131,10 +141,12 @@ void ms_drop_command(struct mysql_session *s, uint16_t code, const char *sqlstat
 static bool send_execute(struct mysql_session *s, struct ms_conn *c, uint8_t *p,
 			 struct evbuffer *from)
 {
-	bool with_types = !s->stmt->node_types[c->node];
 	uint32_t node_id = s->stmt->node_id[c->node];
+	struct pool_stmt *e = pool_stmts_get(c->pstmts, node_id);
+	bool with_types = !node_has_types(s, c, e);
 	struct evbuffer *out = backend_output(c->be);
 	enum stmt_exec_form form = stmt_execute_form(s->stmt, p, s->cmd_len, with_types);
+	bool carries = form == STMT_EXEC_ADD_TYPES || stmt_execute_binds(s->stmt, p, s->cmd_len);
 	struct mysql_writer w;
 	bool ok;
 
@@ -161,6 +173,8 @@ static bool send_execute(struct mysql_session *s, struct ms_conn *c, uint8_t *p,
 	}
 	if (s->stmt->types)
 		s->stmt->node_types[c->node] = true;
+	if (e && carries)
+		pool_stmt_set_types(e, s->stmt->types, 2 * (size_t)s->stmt->params);
 	return true;
 }
 
@@ -171,8 +185,7 @@ void ms_forward_command(struct mysql_session *s)
 {
 	struct ms_conn *c = s->target;
 	struct evbuffer *in = ms_cin(s);
-	struct mysql_resp probe;
-	bool expects = mysql_resp_start(&probe, s->cmd);
+	bool expects = mysql_resp_expected(s->cmd);
 	bool rewritten = false;
 
 	s->cur = c;
@@ -220,9 +233,13 @@ void ms_forward_command(struct mysql_session *s)
 			}
 			rewritten = true;
 		} else {
-			/* Same length: patch the id where it lies. */
+			/* Same length: patch the id where it lies. An execute
+			 * this large may bind types sluice does not look at. */
 			uint8_t *p = evbuffer_pullup(in, MYSQL_HEADER_LEN + 5) + MYSQL_HEADER_LEN;
+			struct pool_stmt *e = pool_stmts_get(c->pstmts, node_id);
 			mysql_store_u32(p + 1, node_id);
+			if (s->cmd == COM_STMT_EXECUTE && e)
+				pool_stmt_set_types(e, NULL, 0);
 		}
 		if (s->cmd == COM_STMT_SEND_LONG_DATA)
 			s->stmt->long_data = c->node;

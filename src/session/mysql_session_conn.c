@@ -657,10 +657,12 @@ bool ms_conn_catch_up(struct mysql_session *s, struct ms_conn *c)
 		return false;
 	}
 	if (s->kind == CMD_STMT && s->stmt && !s->stmt->node_id[c->node] && s->stmt->sql) {
-		/* Prepared on this connection already (by any session)? */
-		uint32_t id = pool_stmts_find(c->pstmts, s->stmt->sql, s->stmt->sql_len);
-		if (id) {
-			s->stmt->node_id[c->node] = id;
+		/* Prepared on this connection already (by any session)? Which
+		 * types it has bound, send_execute() asks the connection. */
+		const struct pool_stmt *e =
+			pool_stmts_find(c->pstmts, s->stmt->sql, s->stmt->sql_len);
+		if (e) {
+			s->stmt->node_id[c->node] = e->id;
 			s->stmt->node_types[c->node] = false;
 			return true;
 		}

@@ -43,21 +43,51 @@ static const char TAG[] = "pool";
 
 /* ---- statements prepared on one connection ---- */
 
-uint32_t pool_stmts_find(struct pool_stmts *ps, const uint8_t *sql, size_t len)
+const struct pool_stmt *pool_stmts_find(struct pool_stmts *ps, const uint8_t *sql, size_t len)
 {
 	for (size_t i = 0; ps && i < ps->n; i++) {
 		struct pool_stmt *e = &ps->items[i];
 		if (e->len == len && memcmp(e->sql, sql, len) == 0) {
 			e->used = ++ps->tick;
-			return e->id;
+			return e;
 		}
 	}
-	return 0;
+	return NULL;
+}
+
+struct pool_stmt *pool_stmts_get(struct pool_stmts *ps, uint32_t id)
+{
+	for (size_t i = 0; ps && i < ps->n; i++)
+		if (ps->items[i].id == id)
+			return &ps->items[i];
+	return NULL;
+}
+
+void pool_stmt_set_types(struct pool_stmt *e, const uint8_t *types, size_t len)
+{
+	if (!types || e->types_len != len) {
+		free(e->types);
+		e->types = NULL;
+		e->types_len = 0;
+		if (!types)
+			return;
+		e->types = malloc(len ? len : 1);
+		if (!e->types)
+			return;
+		e->types_len = (uint32_t)len;
+	}
+	memcpy(e->types, types, len);
+}
+
+bool pool_stmt_has_types(const struct pool_stmt *e, const uint8_t *types, size_t len)
+{
+	return e->types && e->types_len == len && memcmp(e->types, types, len) == 0;
 }
 
 static void stmts_drop(struct pool_stmts *ps, size_t i)
 {
 	free(ps->items[i].sql);
+	free(ps->items[i].types);
 	ps->items[i] = ps->items[--ps->n];
 }
 
@@ -84,7 +114,7 @@ uint32_t pool_stmts_add(struct pool_stmts **psp, const uint8_t *sql, size_t len,
 	if (!copy)
 		return evicted;
 	memcpy(copy, sql, len);
-	ps->items[ps->n++] = (struct pool_stmt){copy, (uint32_t)len, id, ++ps->tick};
+	ps->items[ps->n++] = (struct pool_stmt){copy, (uint32_t)len, id, ++ps->tick, NULL, 0};
 	return evicted;
 }
 

@@ -56,6 +56,11 @@ struct pool_stmt {
 	uint32_t len;
 	uint32_t id;   /* the node's statement id on this connection */
 	uint64_t used; /* for evicting the least recently used */
+	/* The parameter types the node last had bound for it (2 bytes a
+	 * parameter; it keeps them for executes that bind none), NULL when
+	 * not known. */
+	uint8_t *types;
+	uint32_t types_len;
 };
 
 struct pool_stmts {
@@ -64,8 +69,15 @@ struct pool_stmts {
 	uint64_t tick;
 };
 
-/* The node's id for sql on this connection, 0 if it is not prepared here. */
-uint32_t pool_stmts_find(struct pool_stmts *ps, const uint8_t *sql, size_t len);
+/* sql's entry on this connection, NULL if it is not prepared here. */
+const struct pool_stmt *pool_stmts_find(struct pool_stmts *ps, const uint8_t *sql, size_t len);
+/* The entry of the node's statement id on this connection, NULL if none. */
+struct pool_stmt *pool_stmts_get(struct pool_stmts *ps, uint32_t id);
+/* An execute of e carrying these parameter types was sent: the node has
+ * them now. NULL types (or no memory for a copy): not known. */
+void pool_stmt_set_types(struct pool_stmt *e, const uint8_t *types, size_t len);
+/* Whether the node has exactly these types bound for e. */
+bool pool_stmt_has_types(const struct pool_stmt *e, const uint8_t *types, size_t len);
 /* Remember that sql is prepared as id (*ps is allocated when NULL). When
  * full, the least recently used entry makes room: its id is returned, for
  * the caller to close on the node (COM_STMT_CLOSE); 0 when none was.

@@ -17,36 +17,82 @@ static const uint8_t *text(const char *s)
 	return (const uint8_t *)s;
 }
 
+/* The node's id for sql, 0 when not prepared there. */
+static uint32_t id_of(struct pool_stmts *ps, const uint8_t *sql, size_t len)
+{
+	const struct pool_stmt *e = pool_stmts_find(ps, sql, len);
+
+	return e ? e->id : 0;
+}
+
 static void test_find_and_add(void)
 {
 	struct pool_stmts *ps = NULL;
 
 	check_case("an empty cache (not even allocated) finds nothing");
-	CHECK_EQ_INT(pool_stmts_find(ps, text("SELECT 1"), 8), 0);
+	CHECK_EQ_INT(id_of(ps, text("SELECT 1"), 8), 0);
 
 	check_case("a statement is found by its exact text, not a prefix or another length");
 	CHECK_EQ_INT(pool_stmts_add(&ps, text("SELECT ?"), 8, 11), 0);
 	if (!CHECK(ps != NULL))
 		return;
 	CHECK_EQ_INT(pool_stmts_add(&ps, text("SELECT ?, ?"), 11, 12), 0);
-	CHECK_EQ_INT(pool_stmts_find(ps, text("SELECT ?"), 8), 11);
-	CHECK_EQ_INT(pool_stmts_find(ps, text("SELECT ?, ?"), 11), 12);
-	CHECK_EQ_INT(pool_stmts_find(ps, text("SELECT ?, ?"), 8), 11); /* the first 8 bytes */
-	CHECK_EQ_INT(pool_stmts_find(ps, text("select ?"), 8), 0);
+	CHECK_EQ_INT(id_of(ps, text("SELECT ?"), 8), 11);
+	CHECK_EQ_INT(id_of(ps, text("SELECT ?, ?"), 11), 12);
+	CHECK_EQ_INT(id_of(ps, text("SELECT ?, ?"), 8), 11); /* the first 8 bytes */
+	CHECK_EQ_INT(id_of(ps, text("select ?"), 8), 0);
 
 	check_case("a removed id is gone; the others stay");
 	pool_stmts_remove(ps, 11);
-	CHECK_EQ_INT(pool_stmts_find(ps, text("SELECT ?"), 8), 0);
-	CHECK_EQ_INT(pool_stmts_find(ps, text("SELECT ?, ?"), 11), 12);
+	CHECK_EQ_INT(id_of(ps, text("SELECT ?"), 8), 0);
+	CHECK_EQ_INT(id_of(ps, text("SELECT ?, ?"), 11), 12);
 	pool_stmts_remove(ps, 999); /* unknown: nothing happens */
 	CHECK_EQ_INT(ps->n, 1);
 
 	check_case("clear forgets everything (the node closed them all)");
 	pool_stmts_clear(ps);
 	CHECK_EQ_INT(ps->n, 0);
-	CHECK_EQ_INT(pool_stmts_find(ps, text("SELECT ?, ?"), 11), 0);
+	CHECK_EQ_INT(id_of(ps, text("SELECT ?, ?"), 11), 0);
 	pool_stmts_free(ps);
 	pool_stmts_free(NULL);
+}
+
+static void test_bound_types(void)
+{
+	struct pool_stmts *ps = NULL;
+	static const uint8_t longlong[] = {0x08, 0x00}, varchar[] = {0xfd, 0x00};
+
+	check_case("a statement's bound types are not known until an execute sent them");
+	CHECK_EQ_INT(pool_stmts_add(&ps, text("SELECT ?"), 8, 7), 0);
+	if (!CHECK(ps != NULL))
+		return;
+	struct pool_stmt *e = pool_stmts_get(ps, 7);
+	if (!CHECK(e != NULL && e == pool_stmts_find(ps, text("SELECT ?"), 8)))
+		return;
+	CHECK(pool_stmts_get(ps, 8) == NULL);
+	CHECK(!pool_stmt_has_types(e, longlong, 2));
+
+	check_case("the types last sent are the node's; others, or another count, are not");
+	pool_stmt_set_types(e, longlong, 2);
+	CHECK(pool_stmt_has_types(e, longlong, 2));
+	CHECK(!pool_stmt_has_types(e, varchar, 2));
+	CHECK(!pool_stmt_has_types(e, longlong, 1));
+	pool_stmt_set_types(e, varchar, 2); /* another session bound its own */
+	CHECK(pool_stmt_has_types(e, varchar, 2));
+	CHECK(!pool_stmt_has_types(e, longlong, 2));
+
+	check_case("types sent that sluice did not read make them not known");
+	pool_stmt_set_types(e, NULL, 0);
+	CHECK(!pool_stmt_has_types(e, varchar, 2));
+	CHECK(!pool_stmt_has_types(e, NULL, 0));
+
+	check_case("a statement prepared again under the same id starts not known");
+	pool_stmt_set_types(e, varchar, 2);
+	pool_stmts_remove(ps, 7);
+	CHECK_EQ_INT(pool_stmts_add(&ps, text("SELECT ?"), 8, 7), 0);
+	e = pool_stmts_get(ps, 7);
+	CHECK(e && !pool_stmt_has_types(e, varchar, 2));
+	pool_stmts_free(ps);
 }
 
 static void test_eviction(void)
@@ -62,12 +108,12 @@ static void test_eviction(void)
 	if (!CHECK(ps != NULL))
 		return;
 	/* Use 1 again: 2 is now the least recently used. */
-	CHECK_EQ_INT(pool_stmts_find(ps, text("SELECT 1"), 8), 101);
+	CHECK_EQ_INT(id_of(ps, text("SELECT 1"), 8), 101);
 	CHECK_EQ_INT(pool_stmts_add(&ps, text("SELECT new"), 10, 500), 102);
 	CHECK_EQ_INT(ps->n, POOL_STMTS_MAX);
-	CHECK_EQ_INT(pool_stmts_find(ps, text("SELECT 2"), 8), 0);
-	CHECK_EQ_INT(pool_stmts_find(ps, text("SELECT 1"), 8), 101);
-	CHECK_EQ_INT(pool_stmts_find(ps, text("SELECT new"), 10), 500);
+	CHECK_EQ_INT(id_of(ps, text("SELECT 2"), 8), 0);
+	CHECK_EQ_INT(id_of(ps, text("SELECT 1"), 8), 101);
+	CHECK_EQ_INT(id_of(ps, text("SELECT new"), 10), 500);
 	pool_stmts_free(ps);
 }
 
@@ -108,6 +154,7 @@ int main(void)
 {
 	static const struct check_test tests[] = {
 		{"find and add", test_find_and_add},
+		{"bound types", test_bound_types},
 		{"eviction", test_eviction},
 		{"what ties a connection", test_ties},
 	};
