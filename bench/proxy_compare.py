@@ -54,8 +54,11 @@ HAPROXY_MAXCONN = 9000
 
 # sluice-* run on io_uring (io_engine: auto); sluice-*-epoll are a second sluice with
 # io_engine: epoll, the path kept for kernels where io_uring is disabled.
-TARGETS = ("direct", "haproxy", "sluice-tcp", "sluice-mysql", "sluice-tcp-epoll",
-           "sluice-mysql-epoll")
+# sluice-mysql-1node is a third listener of the io_uring sluice, on a second cluster entry for the
+# same three nodes whose reads all go to node1: the mysql listener without the per-statement
+# round-robin, to tell the proxy's own cost from what rotating every read costs.
+TARGETS = ("direct", "haproxy", "sluice-tcp", "sluice-mysql", "sluice-mysql-1node",
+           "sluice-tcp-epoll", "sluice-mysql-epoll")
 WORKLOADS = ("oltp_point_select", "oltp_read_only")
 # Queries sysbench counts per transaction (its "queries" line, BEGIN and COMMIT included), to
 # turn --rate (queries/s) into sysbench's --rate (transactions/s).
@@ -524,13 +527,24 @@ class HAProxy:
 # ---- sluice ------------------------------------------------------------------------------------
 
 def sluice_config(nodes: Nodes, tcp_port: int, mysql_port: int, monitor_pw: str,
-                  io_engine: str = "auto") -> str:
+                  io_engine: str = "auto", one_node_port: int = 0) -> str:
     """Two listeners on one sluice: layer 4 (route: readers, round-robin over every healthy
     node, as HAProxy) and the MySQL protocol (read/write split; primary_reads so that reads
-    use all three nodes, as HAProxy; causal_reads left at its default, session)."""
-    node_lines = "\n".join(
-        f'      - {{ name: {nodes.name(i)}, address: "{HOST}:{nodes.ports[i]}", '
-        f'priority: {i + 1} }}' for i in range(NODES))
+    use all three nodes, as HAProxy; causal_reads left at its default, session).  With
+    one_node_port, a third: the MySQL protocol on a second entry for the same cluster whose
+    nodes 2 and 3 have weight 0, so that node1 (the writer) serves every read."""
+    def node_lines(weights: tuple[int, ...]) -> str:
+        return "\n".join(
+            f'      - {{ name: {nodes.name(i)}, address: "{HOST}:{nodes.ports[i]}", '
+            f'priority: {i + 1}, weight: {weights[i]} }}' for i in range(NODES))
+    monitor = (f"{{ user: {MONITOR_USER}, password_file: {monitor_pw}, interval: 250ms,\n"
+               f"               timeout: 500ms }}")
+    one_listener = one_cluster = ""
+    if one_node_port:
+        one_listener = (f'  - {{ name: app1, bind: "{HOST}:{one_node_port}", mode: mysql, '
+                        f'cluster: galera1,\n      primary_reads: true }}\n')
+        one_cluster = (f"  - name: galera1\n    type: galera\n    monitor: {monitor}\n"
+                       f"    nodes:\n{node_lines((1,) + (0,) * (NODES - 1))}\n")
     return f"""\
 # Written by bench/proxy_compare.py.
 workers: {PROXY_THREADS}
@@ -539,14 +553,13 @@ listeners:
   - {{ name: l4, bind: "{HOST}:{tcp_port}", mode: tcp, cluster: galera, route: readers }}
   - {{ name: app, bind: "{HOST}:{mysql_port}", mode: mysql, cluster: galera,
       primary_reads: true }}
-clusters:
+{one_listener}clusters:
   - name: galera
     type: galera
-    monitor: {{ user: {MONITOR_USER}, password_file: {monitor_pw}, interval: 250ms,
-               timeout: 500ms }}
+    monitor: {monitor}
     nodes:
-{node_lines}
-users:
+{node_lines((1,) * NODES)}
+{one_cluster}users:
   - {{ name: {USER}, password_hash: "{USER_HASH}" }}
 logging: {{ level: info }}
 """
@@ -561,15 +574,21 @@ def check_sluice_config(binary: str, path: str) -> None:
 
 # ---- readiness ---------------------------------------------------------------------------------
 
-def wait_spread(port: int, what: str, check_alive, timeout: float = 30.0) -> dict[str, int]:
+def spread_nodes(target: str) -> int:
+    """How many nodes a target's reads reach when it is ready."""
+    return 1 if target == "sluice-mysql-1node" else NODES
+
+
+def wait_spread(port: int, what: str, check_alive, timeout: float = 30.0,
+                nodes: int = NODES) -> dict[str, int]:
     """Connect to a target again and again (a few reads per connection) until reads have come
-    from all three nodes; returns how many reads each node served.  This is the readiness
+    from `nodes` nodes (all three by default); returns how many reads each node served.  This is the readiness
     check of a proxy: its listener accepts, logs in, and reaches every node.  check_alive()
     raises if the proxy process has exited."""
     seen: dict[str, int] = {}
     deadline = time.monotonic() + timeout
     last = None
-    while len(seen) < NODES:
+    while len(seen) < nodes:
         check_alive()
         if time.monotonic() > deadline:
             raise RuntimeError(f"{what}: reads reached only {sorted(seen)} within {timeout:.0f} "
@@ -598,15 +617,16 @@ class Proxies:
 
     def __init__(self, workdir: str, nodes: Nodes, monitor_pw: str, binary: str, tag: str):
         ports: set[int] = set()
-        while len(ports) < 5:
+        while len(ports) < 6:
             ports.add(free_port())
-        self.ports = dict(zip(("haproxy", "sluice-tcp", "sluice-mysql", "sluice-tcp-epoll",
-                               "sluice-mysql-epoll"), sorted(ports)))
+        self.ports = dict(zip(("haproxy", "sluice-tcp", "sluice-mysql", "sluice-mysql-1node",
+                               "sluice-tcp-epoll", "sluice-mysql-epoll"), sorted(ports)))
         self.ports["direct"] = nodes.ports[0]
         self.haproxy = HAProxy(workdir, haproxy_config(nodes, self.ports["haproxy"]),
                                f"haproxy-{tag}")
         self.sluice_yaml = sluice_config(nodes, self.ports["sluice-tcp"],
-                                         self.ports["sluice-mysql"], monitor_pw)
+                                         self.ports["sluice-mysql"], monitor_pw,
+                                         one_node_port=self.ports["sluice-mysql-1node"])
         self.sluice = Sluice(workdir, self.sluice_yaml, f"sluice-{tag}")
         self.sluice_epoll_yaml = sluice_config(nodes, self.ports["sluice-tcp-epoll"],
                                                self.ports["sluice-mysql-epoll"], monitor_pw,
@@ -630,6 +650,10 @@ class Proxies:
             sl.wait_log(r"writer is node1\b", 30)
             for t in ("sluice-tcp" + suffix, "sluice-mysql" + suffix):
                 self.spread[t] = wait_spread(self.ports[t], t, self.check_alive)
+            if not suffix:
+                t = "sluice-mysql-1node"
+                self.spread[t] = wait_spread(self.ports[t], t, self.check_alive,
+                                             nodes=spread_nodes(t))
 
     def pid(self, target: str) -> int | None:
         if target == "haproxy":
@@ -694,7 +718,7 @@ def one_run(px: Proxies, nodes: Nodes, target: str, workload: str, load: str, rn
         # nodes, then sluice's monitor (rise: 2 checks), take a moment to come back.
         out["ready_wait_s"] = round(nodes.wait_ready(), 2)
         if target != "direct":
-            wait_spread(px.ports[target], target, px.check_alive)
+            wait_spread(px.ports[target], target, px.check_alive, nodes=spread_nodes(target))
         marks = nodes.stall_marks()
         node0 = nodes.status(NODE_COUNTERS)
         m0 = cpu_times()
