@@ -6,6 +6,7 @@
  */
 #include "routing/classify.h"
 
+#include <pthread.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -284,15 +285,54 @@ static long lookup(const char *const *table, size_t count, const char *w, size_t
 	return -1;
 }
 
+/* Keywords are looked up for every word of every statement: by a hash of
+ * the upper-case word in an open-addressing table (at most a quarter full,
+ * so a probe ends soon; the keys are fixed, a client's words only look),
+ * built once. */
+#define KW_MAX_LEN 19
+#define KW_SLOTS 1024
+static uint16_t kw_slot[KW_SLOTS]; /* index into kw_names + 1; 0: empty */
+static uint8_t kw_len[ARRAY_LEN(kw_names)];
+static pthread_once_t kw_once = PTHREAD_ONCE_INIT;
+
+static size_t kw_hash(const unsigned char *up, size_t n)
+{
+	uint64_t h = FNV1A_START;
+
+	for (size_t i = 0; i < n; i++)
+		h = fnv1a(h, up[i]);
+	return (size_t)(h ^ (h >> 32)) & (KW_SLOTS - 1);
+}
+
+static void kw_build(void)
+{
+	_Static_assert(ARRAY_LEN(kw_names) * 4 <= KW_SLOTS, "keyword table too full");
+	for (size_t i = 0; i < ARRAY_LEN(kw_names); i++) {
+		size_t n = strlen(kw_names[i]), h = kw_hash((const unsigned char *)kw_names[i], n);
+
+		kw_len[i] = (uint8_t)n;
+		while (kw_slot[h])
+			h = (h + 1) & (KW_SLOTS - 1);
+		kw_slot[h] = (uint16_t)(i + 1);
+	}
+}
+
 static enum kw keyword(const char *w, size_t n)
 {
-	long i;
+	unsigned char up[KW_MAX_LEN];
 
 	/* Numbers and long names are never keywords: skip the search. */
-	if (n < 2 || n > 19 || is_digit((unsigned char)w[0]))
+	if (n < 2 || n > KW_MAX_LEN || is_digit((unsigned char)w[0]))
 		return KW_NONE;
-	i = lookup(kw_names, ARRAY_LEN(kw_names), w, n);
-	return i < 0 ? KW_NONE : (enum kw)(i + 1);
+	pthread_once(&kw_once, kw_build);
+	for (size_t i = 0; i < n; i++)
+		up[i] = upper((unsigned char)w[i]);
+	for (size_t h = kw_hash(up, n); kw_slot[h]; h = (h + 1) & (KW_SLOTS - 1)) {
+		size_t i = kw_slot[h] - 1u;
+		if (kw_len[i] == n && memcmp(kw_names[i], up, n) == 0)
+			return (enum kw)(i + 1);
+	}
+	return KW_NONE;
 }
 
 bool classify_is_builtin(const char *name, size_t len)
@@ -306,6 +346,24 @@ static bool sorted(const char *const *table, size_t count)
 		if (strcmp(table[i - 1], table[i]) >= 0)
 			return false;
 	return true;
+}
+
+bool classify_keywords_found(void)
+{
+	for (size_t i = 0; i < ARRAY_LEN(kw_names); i++) {
+		char lower[KW_MAX_LEN + 1];
+		size_t n = strlen(kw_names[i]);
+
+		if (n > KW_MAX_LEN || keyword(kw_names[i], n) != (enum kw)(i + 1))
+			return false;
+		for (size_t j = 0; j < n; j++)
+			lower[j] = (char)(kw_names[i][j] >= 'A' && kw_names[i][j] <= 'Z'
+						  ? kw_names[i][j] - 'A' + 'a'
+						  : kw_names[i][j]);
+		if (keyword(lower, n) != (enum kw)(i + 1))
+			return false;
+	}
+	return keyword("SELECTX", 7) == KW_NONE && keyword("SELEC", 5) == KW_NONE;
 }
 
 bool classify_tables_sorted(void)
@@ -1790,8 +1848,15 @@ size_t classify_table_keys(const char *sql, size_t len, bool no_backslash_escape
 bool classify_kill(const char *sql, size_t len, bool *query_only, uint64_t *id)
 {
 	struct lexer lx = {.p = sql, .end = sql + len, .last = TOK_END};
-	struct token t = lex(&lx);
+	const char *first = skip_spaces(sql, sql + len);
 	uint64_t v = 0;
+
+	/* Nearly every statement is told apart by its first character: not a
+	 * K, and no comment in front. */
+	if (first < lx.end && upper((unsigned char)*first) != 'K' && *first != '/' &&
+	    *first != '#' && *first != '-')
+		return false;
+	struct token t = lex(&lx);
 
 	if (!is_word_tok(&t, "KILL"))
 		return false;

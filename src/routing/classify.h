@@ -148,5 +148,8 @@ bool classify_is_builtin(const char *name, size_t len);
 /* For the unit test: whether every lookup table is strictly sorted, which
  * their binary searches rely on. */
 bool classify_tables_sorted(void);
+/* For the unit test: whether the keyword table finds every keyword, in
+ * upper and lower case, and no word that only starts or ends like one. */
+bool classify_keywords_found(void);
 
 #endif

@@ -938,6 +938,7 @@ static void test_builtins(void)
 
 	check_case("builtin names");
 	CHECK(classify_tables_sorted());
+	CHECK(classify_keywords_found());
 	for (size_t i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
 		if (!CHECK(classify_is_builtin(yes[i], strlen(yes[i]))))
 			fprintf(stderr, "  not a builtin: %s\n", yes[i]);
