@@ -290,7 +290,7 @@ static long lookup(const char *const *table, size_t count, const char *w, size_t
  * so a probe ends soon; the keys are fixed, a client's words only look),
  * built once. */
 #define KW_MAX_LEN 19
-#define KW_SLOTS 1024
+#define KW_SLOTS   1024
 static uint16_t kw_slot[KW_SLOTS]; /* index into kw_names + 1; 0: empty */
 static uint8_t kw_len[ARRAY_LEN(kw_names)];
 static pthread_once_t kw_once = PTHREAD_ONCE_INIT;

@@ -128,7 +128,8 @@ static bool node_has_types(struct mysql_session *s, struct ms_conn *c, struct po
 {
 	if (!e)
 		return s->stmt->node_types[c->node];
-	return s->stmt->types && pool_stmt_has_types(e, s->stmt->types, 2 * (size_t)s->stmt->params);
+	return s->stmt->types &&
+	       pool_stmt_has_types(e, s->stmt->types, 2 * (size_t)s->stmt->params);
 }
 
 /* Send the COM_STMT_EXECUTE payload p (cmd_len bytes, naming sluice's
@@ -236,9 +237,11 @@ void ms_forward_command(struct mysql_session *s)
 			/* Same length: patch the id where it lies. An execute
 			 * this large may bind types sluice does not look at. */
 			uint8_t *p = evbuffer_pullup(in, MYSQL_HEADER_LEN + 5) + MYSQL_HEADER_LEN;
-			struct pool_stmt *e = pool_stmts_get(c->pstmts, node_id);
+			struct pool_stmt *e = s->cmd == COM_STMT_EXECUTE
+						      ? pool_stmts_get(c->pstmts, node_id)
+						      : NULL;
 			mysql_store_u32(p + 1, node_id);
-			if (s->cmd == COM_STMT_EXECUTE && e)
+			if (e)
 				pool_stmt_set_types(e, NULL, 0);
 		}
 		if (s->cmd == COM_STMT_SEND_LONG_DATA)

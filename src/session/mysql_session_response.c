@@ -427,7 +427,8 @@ void ms_process_backend(struct mysql_session *s)
 		struct resp_step st;
 		if (run == 0 && evbuffer_peek(in, -1, NULL, &head, 1) < 1)
 			head.iov_len = 0;
-		bool whole = resp_next_whole(&s->resp, s->b_cont, (uint8_t *)head.iov_base + run,
+		bool whole = head.iov_len > run &&
+			     resp_next_whole(&s->resp, s->b_cont, (uint8_t *)head.iov_base + run,
 					     head.iov_len - run, &st);
 		if (!whole) {
 			move_run(in, out, &run);
