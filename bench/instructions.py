@@ -30,7 +30,7 @@ sys.path.insert(0, os.path.join(REPO, "tests"))
 sys.path.insert(0, os.path.join(REPO, "bench"))
 
 import proxy_compare as pc  # noqa: E402
-from benchlib import end_workdir, log, start_workdir, write_monitor_pw  # noqa: E402
+from benchlib import end_workdir, log, sluice_copy, start_workdir, write_monitor_pw  # noqa: E402
 from sluice_proc import free_port  # noqa: E402
 
 # The worker's data path, as callgrind names the functions to count inside.
@@ -125,7 +125,11 @@ def main() -> int:
 
     workdir = start_workdir("sluice-instructions-")
     rows = []
+    built = args.sluice_bin
     try:
+        # A copy: a rebuild during the run changes nothing.
+        built = os.path.abspath(args.sluice_bin)
+        args.sluice_bin = sluice_copy(workdir, built)
         nodes = pc.Nodes(args.cluster_port)
         log(f"sysbench tables: {pc.prepare_tables(nodes, args)}")
         monitor_pw = write_monitor_pw(workdir, pc.MONITOR_PW)
@@ -142,7 +146,7 @@ def main() -> int:
     path = os.path.join(args.results_dir, f"instructions-{stamp}.json")
     with open(path, "w") as f:
         json.dump({"benchmark": "instructions", "command": " ".join(sys.argv),
-                   "collect": COLLECT, "runs": rows}, f, indent=2)
+                   "sluice_bin": built, "collect": COLLECT, "runs": rows}, f, indent=2)
     print(f"\n{'workload':18} {'target':13} {'instructions/query':>18}")
     for r in rows:
         print(f"{r['workload']:18} {r['target']:13} {r['per_query']:18.0f}")
