@@ -80,10 +80,10 @@ def one(args, workdir: str, nodes, monitor_pw: str, target: str, workload: str) 
                 if "sluice started" in f.read():
                     break
             if proc.poll() is not None:
-                raise RuntimeError(f"sluice under valgrind exited; see {logf.name}")
+                raise RuntimeError(f"sluice under valgrind exited; see {logf.name} (--keep keeps it)")
             time.sleep(0.5)
         else:
-            raise RuntimeError(f"sluice under valgrind did not start; see {logf.name}")
+            raise RuntimeError(f"sluice under valgrind did not start; see {logf.name} (--keep keeps it)")
         pc.wait_spread(port, target, lambda: None, timeout=120)
         sysbench(workload, port, args, WARMUP_EVENTS)
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True,
