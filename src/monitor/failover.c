@@ -6,8 +6,8 @@
 
 #include <inttypes.h>
 #include <string.h>
-#include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 static struct failover_event ring[FAILOVER_KEEP];
@@ -116,10 +116,7 @@ uint64_t failover_count(const char *cluster)
 
 uint64_t failover_now_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return mono_ms();
 }
 
 struct failover_event *failover_begin(const char *cluster, const char *old_writer,

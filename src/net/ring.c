@@ -14,12 +14,12 @@
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <liburing.h>
 
+#include "clock.h"
 #include "log.h"
 
 /* Submission queue size; the completion queue is twice that. A full
@@ -48,14 +48,6 @@ struct ring {
 	bool stopping;
 	bool uring_up, bufs_up;
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void noop_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -308,16 +300,27 @@ static void handle_completions(struct ring *r)
 	}
 }
 
+/* Submit what is queued and wait up to ms for a completion, in one system
+ * call; then hand out what completed. */
+static void wait_once(struct ring *r, uint64_t ms)
+{
+	struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = (long long)ms * 1000000};
+	struct io_uring_cqe *cqe;
+
+	io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1, &ts, NULL);
+	handle_completions(r);
+}
+
 void ring_loop(struct ring *r)
 {
-	uint64_t ran = now_ms();
+	uint64_t ran = mono_ms();
 
 	r->stopping = false;
 	while (!r->stopping) {
 		run_defers(r);
 		if (r->stopping)
 			break;
-		uint64_t now = now_ms();
+		uint64_t now = mono_ms();
 		bool active = event_base_get_num_events(r->base, EVENT_BASE_COUNT_ACTIVE) > 0;
 		if (r->base_due || active || now - ran >= RING_TICK_MS) {
 			r->base_due = false;
@@ -330,15 +333,10 @@ void ring_loop(struct ring *r)
 				break;
 			active = event_base_get_num_events(r->base, EVENT_BASE_COUNT_ACTIVE) > 0;
 		}
-		/* Submit what this iteration queued and wait for completions, in
-		 * one system call: until the next tick at most, and not at all
-		 * while libevent has callbacks ready. */
+		/* Until the next tick at most, and not at all while libevent
+		 * has callbacks ready. */
 		uint64_t since = now - ran;
-		uint64_t left = active || since >= RING_TICK_MS ? 0 : RING_TICK_MS - since;
-		struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = (long long)left * 1000000};
-		struct io_uring_cqe *cqe;
-		io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1, &ts, NULL);
-		handle_completions(r);
+		wait_once(r, active || since >= RING_TICK_MS ? 0 : RING_TICK_MS - since);
 	}
 }
 
@@ -413,13 +411,10 @@ void ring_destroy(struct ring *r)
 			ring_cancel(r, &r->epoll);
 		if (r->kick.busy)
 			ring_cancel(r, &r->kick);
-		uint64_t until = now_ms() + RING_DRAIN_MS;
-		while (r->inflight > 0 && now_ms() < until) {
-			struct __kernel_timespec ts = {.tv_sec = 0, .tv_nsec = 10 * 1000000};
-			struct io_uring_cqe *cqe;
+		uint64_t until = mono_ms() + RING_DRAIN_MS;
+		while (r->inflight > 0 && mono_ms() < until) {
 			run_defers(r);
-			io_uring_submit_and_wait_timeout(&r->uring, &cqe, 1, &ts, NULL);
-			handle_completions(r);
+			wait_once(r, RING_TICK_MS);
 		}
 		if (r->inflight > 0)
 			log_warn("ring", "%u requests did not end before the ring closed",
