@@ -134,6 +134,13 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 	}
 }
 
+/* Have the worker run wake_cb, from any thread. */
+static void wake(struct worker *w)
+{
+	event_active(w->wake, EV_TIMEOUT, 0);
+	worker_kick(w);
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *w = arg;
@@ -240,8 +247,7 @@ void worker_handoff(struct worker *w, int fd, const struct worker_taker *taker,
 		w->head = h;
 	w->tail = h;
 	pthread_mutex_unlock(&w->lock);
-	event_active(w->wake, EV_TIMEOUT, 0);
-	worker_kick(w);
+	wake(w);
 }
 
 void worker_set_snapshot(struct worker *w, struct snapshot *snap)
@@ -250,16 +256,14 @@ void worker_set_snapshot(struct worker *w, struct snapshot *snap)
 
 	/* A snapshot the worker never picked up is simply superseded. */
 	snapshot_unref(old);
-	event_active(w->wake, EV_TIMEOUT, 0);
-	worker_kick(w);
+	wake(w);
 }
 
 void worker_set_config(struct worker *w, const struct config *cfg)
 {
 	/* One the worker never picked up is simply superseded. */
 	config_unref(atomic_exchange(&w->next_cfg, cfg));
-	event_active(w->wake, EV_TIMEOUT, 0);
-	worker_kick(w);
+	wake(w);
 }
 
 struct ring *worker_ring(struct worker *w)
@@ -363,8 +367,7 @@ void worker_stop(struct worker *w)
 	if (!w || !w->running)
 		return;
 	atomic_store(&w->stop, true);
-	event_active(w->wake, EV_TIMEOUT, 0);
-	worker_kick(w);
+	wake(w);
 	pthread_join(w->thread, NULL);
 	w->running = false;
 }
