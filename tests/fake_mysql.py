@@ -156,6 +156,11 @@ NOT_FIXED_DEC = 31
 # --- packet helpers -------------------------------------------------------------------------
 
 
+def packet(seq: int, payload: bytes) -> bytes:
+    """One packet (payload under 16 MiB) with its header: 3-byte length, sequence id."""
+    return len(payload).to_bytes(3, "little") + bytes([seq]) + payload
+
+
 def lenenc_int(n: int) -> bytes:
     """A length-encoded integer."""
     if n < 0xFB:

@@ -16,6 +16,7 @@ import MySQLdb
 import pymysql
 import pytest
 
+from fake_mysql import packet
 from sluice_config import DB, HOST, PASSWORD, USER, galera_nodes, listener, sluice_yaml
 from sluice_proc import free_port
 
@@ -119,8 +120,7 @@ def raw_login(port: int) -> socket.socket:
 
 
 def send_query(sock: socket.socket, sql: str) -> None:
-    body = b"\x03" + sql.encode()
-    sock.sendall(struct.pack("<I", len(body))[:3] + b"\x00" + body)
+    sock.sendall(packet(0, b"\x03" + sql.encode()))
 
 
 def abort(sock: socket.socket) -> None:

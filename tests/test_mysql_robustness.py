@@ -9,6 +9,7 @@ import struct
 import pymysql
 import pytest
 
+from fake_mysql import packet
 from sluice_proc import free_port
 from sluice_config import USER_HASH as HASH
 
@@ -49,10 +50,6 @@ def read_packet(sock):
             return None
         body += chunk
     return head[3], body
-
-
-def packet(seq, payload):
-    return struct.pack("<I", len(payload))[:3] + bytes([seq]) + payload
 
 
 def still_serves(port):
@@ -265,7 +262,7 @@ users:
                 tls.do_handshake()
             hello = outgoing.read()
             # One send: the request for TLS and the ClientHello together.
-            sock.sendall(struct.pack("<I", len(ssl_request))[:3] + b"\x01" + ssl_request + hello)
+            sock.sendall(packet(1, ssl_request) + hello)
             while True:
                 try:
                     tls.do_handshake()

@@ -335,11 +335,16 @@ def run_php(s, path, script: str) -> None:
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stdout + out.stderr
 
 
-PHP_PREPARED = r"""<?php
+# How each PHP script below starts: errors as exceptions, and two sessions, $a and $b, through
+# sluice (run_php's arguments).
+PHP_TWO_SESSIONS = r"""<?php
 mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT);
 [$_, $port, $user, $pw, $db] = $argv;
 $a = new mysqli('127.0.0.1', $user, $pw, $db, (int)$port);
 $b = new mysqli('127.0.0.1', $user, $pw, $db, (int)$port);
+"""
+
+PHP_PREPARED = PHP_TWO_SESSIONS + r"""
 $sa = $a->prepare('SELECT v, ? FROM pool_t WHERE id = ?');
 $sb = $b->prepare('SELECT v + 1, ? FROM pool_t WHERE id = ?');
 $sc = $b->prepare('SELECT v, ? FROM pool_t WHERE id = ?');  /* a's text, b's statement */
@@ -374,11 +379,7 @@ def test_prepared_statements_interleave_across_sessions(galera, sluice, other_db
 # three with the same text and other types: two sessions' (a, b), and a second of a's (c), also
 # inside a transaction, where a keeps the connection. sluice must send a statement's own types
 # whenever the node last had another's, and may leave them out only when they are the same.
-PHP_BOUND_TYPES = r"""<?php
-mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT);
-[$_, $port, $user, $pw, $db] = $argv;
-$a = new mysqli('127.0.0.1', $user, $pw, $db, (int)$port);
-$b = new mysqli('127.0.0.1', $user, $pw, $db, (int)$port);
+PHP_BOUND_TYPES = PHP_TWO_SESSIONS + r"""
 $sql = 'SELECT ?, v FROM pool_t WHERE id = ?';
 $st = ['a' => $a->prepare($sql), 'b' => $b->prepare($sql), 'c' => $a->prepare($sql)];
 $st['a']->bind_param('si', $val['a'], $id['a']);   /* VARCHAR, LONGLONG */
@@ -626,11 +627,7 @@ def per_reason_total(s, reason: str) -> int:
     return int(float(m.group(1))) if m else 0
 
 
-PHP_PREPARED_STATE = r"""<?php
-mysqli_report(MYSQLI_REPORT_ERROR | MYSQLI_REPORT_STRICT);
-[$_, $port, $user, $pw, $db] = $argv;
-$a = new mysqli('127.0.0.1', $user, $pw, $db, (int)$port);
-$b = new mysqli('127.0.0.1', $user, $pw, $db, (int)$port);
+PHP_PREPARED_STATE = PHP_TWO_SESSIONS + r"""
 $probe = '/* sluice:primary */ SELECT CONNECTION_ID()';
 function run($conn, $sql) {  /* a server-side prepared statement, as mysqli makes them */
     $st = $conn->prepare($sql);
