@@ -17,8 +17,8 @@
  * the ring instead: a receive request stays armed while the owner reads, so
  * no wait is spent on the socket, and the request is submitted with the
  * loop's next wait. Writes stay direct writev() calls. The owner sees the
- * same calls and callbacks either way; only a read bound may be passed by
- * up to one receive buffer (16 KiB).
+ * same calls and callbacks either way, and the read bound holds as on
+ * epoll: a receive asks for at most the room left below it.
  *
  * TLS is a layer under the pipe: pipe_start_tls() hands the socket to
  * libevent's OpenSSL bufferevent and the pipe forwards to it; the code above
