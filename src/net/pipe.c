@@ -28,6 +28,16 @@
 #define READ_MIN 4096
 #define READ_MAX (256 * 1024)
 
+/* On a ring, a settled pipe keeps one receive armed across reads (multishot)
+ * while its owner keeps up: less than one receive buffer of input unread,
+ * and a read bound, if any, of at least MULTI_MIN_BOUND. At the end of a
+ * loop iteration in which the owner fell behind or stopped reading, it is
+ * cancelled (before the next wait), and receives go one at a time again,
+ * each asking for at most the room left below the bound. So the bound is
+ * passed, if at all, by what arrived in the one wait before that. */
+#define MULTI_MAX_UNREAD RING_BUF_SIZE
+#define MULTI_MIN_BOUND	 (4 * RING_BUF_SIZE)
+
 struct pipe {
 	struct event_base *base;
 	struct ring *ring; /* NULL: epoll through libevent events */
@@ -59,6 +69,8 @@ struct pipe {
 	bool unseen; /* input the owner was not told of */
 	int late;    /* PIPE_EOF or PIPE_ERROR seen while not reading; 0: none */
 	bool zombie; /* freed by the owner; waits for its requests to end */
+	bool settled;	     /* no TLS will start: a receive may stay armed */
+	bool recv_cancelled; /* a receive that stays armed is being cancelled */
 
 	/* TLS mode: a filter bufferevent over a socket bufferevent. */
 	struct bufferevent *tls;
@@ -72,7 +84,7 @@ struct pipe {
 /* ---- plain mode ---------------------------------------------------------------------- */
 
 /* Work for the end of the loop iteration (ring mode). */
-#define DO_ARM    0x1 /* arm the receive */
+#define DO_ARM    0x1 /* arm the receive, or cancel one that stays armed */
 #define DO_FLUSH  0x2 /* write out what the owner queued */
 #define DO_NOTIFY 0x4 /* tell input or an end that came while the owner did not read */
 
@@ -96,8 +108,9 @@ static void update_read(struct pipe *p)
 	bool want = want_read(p);
 
 	if (p->ring) {
-		/* Armed before the next wait, if still wanted then. */
-		if (want && !p->recv.busy)
+		/* Armed before the next wait, if still wanted then; one that stays
+		 * armed is cancelled then if no longer wanted. */
+		if (want ? !p->recv.busy : p->recv.busy && p->recv.multi)
 			defer_do(p, DO_ARM);
 		p->rev_on = want;
 		return;
@@ -304,11 +317,31 @@ static void reap_zombie(struct pipe *p)
 		free(p);
 }
 
-/* Arm the receive, if still wanted. */
+/* Whether a receive may stay armed (see MULTI_MAX_UNREAD). */
+static bool multi_fits(const struct pipe *p)
+{
+	return p->settled && (p->bound == 0 || p->bound >= MULTI_MIN_BOUND) &&
+	       evbuffer_get_length(p->in) < MULTI_MAX_UNREAD;
+}
+
+/* Arm the receive, if still wanted: one that stays armed if it fits, else
+ * one for at most the room left. Cancel one that stays armed if reading is
+ * no longer wanted or the owner fell behind. */
 static void arm(struct pipe *p)
 {
-	if (!want_read(p) || p->recv.busy)
+	if (p->recv.busy) {
+		if (p->recv.multi && !p->recv_cancelled && !(want_read(p) && multi_fits(p))) {
+			ring_cancel(p->ring, &p->recv);
+			p->recv_cancelled = true;
+		}
 		return;
+	}
+	if (!want_read(p))
+		return;
+	if (multi_fits(p) && ring_recv_multi(p->ring, &p->recv, p->fd)) {
+		p->recv_cancelled = false;
+		return;
+	}
 	size_t max = SIZE_MAX;
 	if (p->bound)
 		max = p->bound - evbuffer_get_length(p->in);
@@ -367,6 +400,10 @@ static void recv_done(struct ring_req *req, int res, uint32_t flags)
 		reap_zombie(p);
 		return;
 	}
+	/* A receive that stays armed: once the owner has had this input, see at the
+	 * end of the iteration whether it keeps up. */
+	if (p->recv.busy)
+		defer_do(p, DO_ARM);
 	if (res > 0 && data) {
 		int rc = evbuffer_add(p->in, data, (size_t)res);
 		ring_buffer_return(p->ring, flags);
@@ -624,6 +661,13 @@ size_t pipe_pending(struct pipe *p)
 	/* Plain bytes not yet encrypted, and records not yet written. */
 	return evbuffer_get_length(bufferevent_get_output(p->tls)) +
 	       evbuffer_get_length(bufferevent_get_output(bufferevent_get_underlying(p->tls)));
+}
+
+void pipe_settle(struct pipe *p)
+{
+	p->settled = true;
+	if (p->ring && !p->tls)
+		update_read(p);
 }
 
 void pipe_set_reading(struct pipe *p, bool on)

@@ -17,8 +17,14 @@
  * the ring instead: a receive request stays armed while the owner reads, so
  * no wait is spent on the socket, and the request is submitted with the
  * loop's next wait. Writes stay direct writev() calls. The owner sees the
- * same calls and callbacks either way, and the read bound holds as on
- * epoll: a receive asks for at most the room left below it.
+ * same calls and callbacks either way. The read bound holds as on epoll (a
+ * receive asks for at most the room left below it), with one exception:
+ * once the owner settles the pipe (pipe_settle: no TLS will start), one
+ * request keeps receiving across reads (multishot) while the owner keeps
+ * up, which saves arming a receive per read. When the owner falls behind,
+ * the next completion cancels it; what arrived in that one wait is kept,
+ * so the bound can be passed by at most that (the worker's receive buffers
+ * bound it), and receives go back to one at a time.
  *
  * TLS is a layer under the pipe: pipe_start_tls() hands the socket to
  * libevent's OpenSSL bufferevent and the pipe forwards to it; the code above
@@ -84,6 +90,11 @@ struct evbuffer *pipe_output(struct pipe *p);
 
 /* Bytes queued towards the peer and not yet taken by the kernel. */
 size_t pipe_pending(struct pipe *p);
+
+/* The owner will not call pipe_start_tls() on p from now on (a plain
+ * protocol, or one past its login): on a ring, a receive may then stay
+ * armed across reads. */
+void pipe_settle(struct pipe *p);
 
 /* Read or not. While the input holds bound bytes or more, the pipe stops
  * reading by itself and goes on once the owner drained it below. */

@@ -45,6 +45,7 @@ struct ring {
 	char *buf_mem;
 	unsigned inflight; /* requests with an owner not yet completed */
 	struct list defers;
+	bool no_multi; /* the kernel refused a multishot receive */
 	bool stopping;
 	bool uring_up, bufs_up;
 };
@@ -145,6 +146,7 @@ static void track(struct ring *r, struct io_uring_sqe *sqe, struct ring_req *req
 	BUG_ON(req->busy);
 	io_uring_sqe_set_data(sqe, req);
 	req->busy = true;
+	req->multi = false;
 	r->inflight++;
 }
 
@@ -281,7 +283,10 @@ static void run_defers(struct ring *r)
 }
 
 /* Hand each completion to its request's owner. The entry is consumed first:
- * an owner may submit, and free itself, from done. */
+ * an owner may submit, and free itself, from done. A request is done with at
+ * a completion without IORING_CQE_F_MORE. A kernel without multishot
+ * receives refuses one with -EINVAL: its owner is told -EAGAIN, to arm
+ * again, and ring_recv_multi() says no from then on. */
 static void handle_completions(struct ring *r)
 {
 	struct io_uring_cqe *cqe;
@@ -294,8 +299,14 @@ static void handle_completions(struct ring *r)
 		io_uring_cqe_seen(&r->uring, cqe);
 		if (!req)
 			continue; /* a cancel's own completion */
-		req->busy = false;
-		r->inflight--;
+		if (!(flags & IORING_CQE_F_MORE)) {
+			if (req->multi && res == -EINVAL) {
+				r->no_multi = true;
+				res = -EAGAIN;
+			}
+			req->busy = false;
+			r->inflight--;
+		}
 		req->done(req, res, flags);
 	}
 }
@@ -353,6 +364,20 @@ void ring_recv(struct ring *r, struct ring_req *req, int fd, size_t max)
 	sqe->flags |= IOSQE_BUFFER_SELECT;
 	sqe->buf_group = RING_BGID;
 	track(r, sqe, req);
+}
+
+bool ring_recv_multi(struct ring *r, struct ring_req *req, int fd)
+{
+	if (r->no_multi)
+		return false;
+	struct io_uring_sqe *sqe = get_sqe(r);
+
+	io_uring_prep_recv_multishot(sqe, fd, NULL, 0, 0);
+	sqe->flags |= IOSQE_BUFFER_SELECT;
+	sqe->buf_group = RING_BGID;
+	track(r, sqe, req);
+	req->multi = true;
+	return true;
 }
 
 const void *ring_buffer(struct ring *r, uint32_t flags)

@@ -49,7 +49,8 @@ struct ring;
  * the completion's result (a byte count, a poll mask or -errno) and flags. */
 struct ring_req {
 	void (*done)(struct ring_req *req, int res, uint32_t flags);
-	bool busy; /* submitted and not yet completed */
+	bool busy;  /* submitted and not yet completed (multi: its last completion) */
+	bool multi; /* a receive that stays armed (ring_recv_multi) */
 };
 
 /* Work to run once the current completions have been handled. */
@@ -83,6 +84,15 @@ void ring_stop(struct ring *r);
  * on completion; res is the byte count, 0 at end of file, -ENOBUFS when all
  * buffers were taken: arm again after the completions are handled). */
 void ring_recv(struct ring *r, struct ring_req *req, int fd, size_t max);
+/* Receive from fd again and again, each time into one provided buffer, with
+ * one request: each completion is as ring_recv()'s, and req stays busy until
+ * the last one, which comes after ring_cancel(), at end of file, on an error,
+ * or with -ENOBUFS when no buffer was free (arm again as after ring_recv()).
+ * Nothing bounds how much it receives before a cancel takes effect but the
+ * buffers: at most all of them in one wait. False when this kernel has no
+ * such receive (before Linux 6.0): use ring_recv(). */
+bool ring_recv_multi(struct ring *r, struct ring_req *req, int fd);
+
 /* The data of a receive's completion, and giving its buffer back (at once,
  * before the next receive is armed). NULL when the completion holds none. */
 const void *ring_buffer(struct ring *r, uint32_t flags);

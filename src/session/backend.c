@@ -129,6 +129,7 @@ static void login_finished(struct backend *b, enum backend_result res, const str
 		/* A refused COM_CHANGE_USER leaves the node's session as it was. */
 		backend_set_state(b, BACKEND_READY);
 		pipe_set_write_low(b->pipe, b->bound / 2);
+		pipe_settle(b->pipe); /* logged in: no TLS will start */
 		b->change_user = false;
 	} else {
 		backend_set_state(b, BACKEND_FAILED);

@@ -280,6 +280,7 @@ static void first_login_done(struct ms_conn *c)
 			return;
 		}
 	}
+	pipe_settle(s->h.client); /* past the login: no TLS will start */
 	ms_set_state(s, MS_READY);
 	ms_process_client(s);
 }

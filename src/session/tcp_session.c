@@ -315,6 +315,7 @@ static void tcp_setup_side(struct tcp_session *s, struct pipe *p)
 	 * Read bound: never hold more than the bound unread. */
 	pipe_set_write_low(p, s->h.bound / 2);
 	pipe_set_read_bound(p, s->h.bound);
+	pipe_settle(p); /* bytes pass through: sluice starts no TLS here */
 }
 
 /* Connecting: the node did not answer in time; flushing: the peer did not

@@ -1,6 +1,7 @@
 /* The worker's io_uring loop (net/ring.c) over socket pairs: receives that
  * find every buffer taken come back with -ENOBUFS and succeed when armed
- * again, cancelled requests end, deferred work runs in order, and libevent's
+ * again, cancelled requests end, a multishot receive keeps receiving until
+ * cancelled or at end of file, deferred work runs in order, and libevent's
  * timers, and its events activated from another thread, run beside the ring. */
 #include "check.h"
 
@@ -173,6 +174,73 @@ static void test_eof_and_cancel(void)
 	harness_deinit(&h);
 }
 
+/* A receive that stays armed: one request brings byte after byte, each
+ * written only after the last one arrived, and stays busy until its last
+ * completion: the cancel's, or the end of file's. */
+struct multi {
+	struct ring_req req;
+	struct harness *h;
+	int fd[2];
+	char got[8];
+	size_t len;
+	int completions, final_res;
+	bool cancel; /* after "abc": cancel; else end of file */
+};
+
+static void multi_done(struct ring_req *req, int res, uint32_t flags)
+{
+	struct multi *m = container_of(req, struct multi, req);
+	const void *data = ring_buffer(m->h->ring, flags);
+
+	if (res > 0) {
+		CHECK(data != NULL && m->len + (size_t)res <= sizeof(m->got));
+		memcpy(m->got + m->len, data, (size_t)res);
+		m->len += (size_t)res;
+	}
+	ring_buffer_return(m->h->ring, flags);
+	m->completions++;
+	if (!req->busy) {
+		m->final_res = res;
+		ring_stop(m->h->ring);
+		return;
+	}
+	CHECK(res > 0);
+	if (m->len < 3)
+		CHECK(write(m->fd[1], "abc" + m->len, 1) == 1);
+	else if (m->cancel)
+		ring_cancel(m->h->ring, req);
+	else
+		shutdown(m->fd[1], SHUT_WR);
+}
+
+static void test_receive_that_stays_armed(void)
+{
+	for (int cancel = 0; cancel < 2; cancel++) {
+		struct harness h;
+		struct multi m = {.req.done = multi_done, .h = &h, .cancel = cancel};
+
+		check_case(cancel ? "cancelled" : "end of file");
+		if (!harness_init(&h, 4))
+			return;
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, m.fd) == 0);
+		if (!ring_recv_multi(h.ring, &m.req, m.fd[0])) {
+			fprintf(stderr, "no multishot receive here: test skipped\n");
+			harness_deinit(&h);
+			return;
+		}
+		CHECK(write(m.fd[1], "a", 1) == 1);
+		ring_loop(h.ring);
+		CHECK_EQ_INT(m.len, 3);
+		CHECK_EQ_MEM(m.got, "abc", 3);
+		CHECK_EQ_INT(m.completions, 4); /* three bytes, one at a time, and the end */
+		CHECK_EQ_INT(m.final_res, cancel ? -ECANCELED : 0);
+		CHECK(!m.req.busy);
+		close(m.fd[0]);
+		close(m.fd[1]);
+		harness_deinit(&h);
+	}
+}
+
 /* Deferred work runs in the order queued, once however often queued, and
  * what it defers runs in the same pass. */
 struct step {
@@ -306,6 +374,7 @@ int main(void)
 	static const struct check_test tests[] = {
 		{"more receives than buffers", test_more_receives_than_buffers},
 		{"end of file and cancel", test_eof_and_cancel},
+		{"a receive that stays armed", test_receive_that_stays_armed},
 		{"deferred work", test_defer_order},
 		{"libevent beside the ring", test_libevent_beside_the_ring},
 		{"a busy base does not starve the ring", test_busy_base_does_not_starve_the_ring},
