@@ -42,14 +42,16 @@ void router_init(struct router_state *st)
 	*st = (struct router_state){.autocommit = true};
 }
 
+/* The reason of the lowest bit set in pins, or ROUTER_REASON_none. Asked for
+ * every statement, where pins is nearly always 0. */
+static enum router_reason first_reason(uint32_t pins)
+{
+	return pins ? (enum router_reason)__builtin_ctz(pins) : ROUTER_REASON_none;
+}
+
 enum router_reason router_pinned(const struct router_state *st)
 {
-	if (st->pins == 0)
-		return ROUTER_REASON_none; /* the usual case, asked for every statement */
-	for (int r = 0; r < ROUTER_REASON_COUNT; r++)
-		if (st->pins & (1u << r))
-			return (enum router_reason)r;
-	return ROUTER_REASON_none;
+	return first_reason(st->pins);
 }
 
 static struct router_decision decide(enum router_target target, enum router_reason reason)
@@ -164,11 +166,7 @@ enum router_reason router_after(struct router_state *st, const struct classify_r
 	if ((c->flags & CLASSIFY_MULTI) && c->kind != CLASSIFY_READ && c->kind != CLASSIFY_SESSION)
 		router_pin(st, ROUTER_REASON_multi_statement);
 
-	uint32_t added = st->pins & ~before;
-	for (int r = 0; r < ROUTER_REASON_COUNT; r++)
-		if (added & (1u << r))
-			return (enum router_reason)r;
-	return ROUTER_REASON_none;
+	return first_reason(st->pins & ~before);
 }
 
 void router_reset(struct router_state *st)

@@ -345,19 +345,27 @@ static void slot_emptied(struct ms_conn *c)
 		s->last = NULL;
 }
 
+/* The bytes of a session's slot block: n_conns slots (at least one) and their order. */
+static size_t slots_size(const struct mysql_session *s)
+{
+	size_t n = s->n_conns ? s->n_conns : 1;
+
+	return n * (sizeof(*s->conns) + sizeof(*s->order));
+}
+
 /* Give c's connection back to the pool, with what is known of its state. */
 static void give_back(struct ms_conn *c)
 {
 	struct mysql_session *s = c->s;
-	struct pool_conn *pc = calloc(1, sizeof(*pc));
+	/* malloc, not calloc: glibc's calloc skips its per-thread cache, and
+	 * this runs after every statement. */
+	struct pool_conn *pc = malloc(sizeof(*pc));
 
 	if (!pc) {
 		ms_conn_drop(c);
 		return;
 	}
-	pc->be = c->be;
-	pc->cluster = s->h.cluster;
-	pc->node = (size_t)c->node;
+	*pc = (struct pool_conn){.be = c->be, .cluster = s->h.cluster, .node = (size_t)c->node};
 	ms_session_ident(s, &pc->ident);
 	memcpy(pc->db, c->db, sizeof(pc->db));
 	/* Exactly the session's state, or not known: a reset it was taken for
@@ -400,7 +408,7 @@ void ms_give_back(struct mysql_session *s)
 		return;
 	s->cur = s->target = NULL; /* they matter only while a command runs */
 	/* The order goes with the slots: one block. */
-	free(s->conns);
+	pool_block_give(worker_pool(s->h.w), s->conns, slots_size(s));
 	s->conns = NULL;
 	s->order = NULL;
 	s->n_order = 0;
@@ -410,16 +418,14 @@ void ms_give_back(struct mysql_session *s)
  * memory. */
 bool ms_slots(struct mysql_session *s)
 {
-	size_t n = s->n_conns ? s->n_conns : 1;
-
 	if (s->conns)
 		return true;
-	/* One block, one allocation per command that needs it: the slots, then
-	 * the order (uint16_t, so the slots' alignment suits it). */
-	s->conns = calloc(1, n * (sizeof(*s->conns) + sizeof(*s->order)));
+	/* One block per command that needs it (the pool keeps blocks given back):
+	 * the slots, then the order (uint16_t, so the slots' alignment suits it). */
+	s->conns = pool_block_take(worker_pool(s->h.w), slots_size(s));
 	if (!s->conns)
 		return false;
-	s->order = (uint16_t *)(void *)(s->conns + n);
+	s->order = (uint16_t *)(void *)(s->conns + (s->n_conns ? s->n_conns : 1));
 	for (size_t i = 0; i < s->n_conns; i++) {
 		s->conns[i].s = s;
 		s->conns[i].node = (int)i;

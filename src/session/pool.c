@@ -37,6 +37,9 @@ struct pool {
 	size_t n_clusters;
 	struct event *sweep;
 	struct event *wake; /* runs waiters from the loop */
+	void *spare;	    /* slot blocks given back, linked through their first word */
+	size_t spare_size;  /* their size */
+	unsigned n_spare;
 };
 
 static const char TAG[] = "pool";
@@ -458,6 +461,32 @@ fail:
 	return NULL;
 }
 
+void *pool_block_take(struct pool *p, size_t size)
+{
+	void *b = p->spare;
+
+	if (!b || size != p->spare_size)
+		return calloc(1, size);
+	memcpy(&p->spare, b, sizeof(void *));
+	p->n_spare--;
+	return memset(b, 0, size);
+}
+
+void pool_block_give(struct pool *p, void *block, size_t size)
+{
+	if (!block)
+		return;
+	if (p->n_spare == 0)
+		p->spare_size = size;
+	if (size != p->spare_size || size < sizeof(void *) || p->n_spare >= POOL_SPARE_BLOCKS) {
+		free(block);
+		return;
+	}
+	memcpy(block, &p->spare, sizeof(void *));
+	p->spare = block;
+	p->n_spare++;
+}
+
 void pool_set_snapshot(struct pool *p, const struct snapshot *snap)
 {
 	p->snap = snap;
@@ -489,5 +518,10 @@ void pool_destroy(struct pool *p)
 		event_free(p->sweep);
 	if (p->wake)
 		event_free(p->wake);
+	while (p->spare) {
+		void *b = p->spare;
+		memcpy(&p->spare, b, sizeof(void *));
+		free(b);
+	}
 	free(p);
 }

@@ -145,6 +145,15 @@ void pool_set_snapshot(struct pool *p, const struct snapshot *snap);
 void pool_set_config(struct pool *p, const struct config *cfg);
 void pool_destroy(struct pool *p);
 
+/* A session's per-node slots come with each command and go when it holds
+ * nothing (so an idle client holds none): the pool keeps the blocks given
+ * back for the next command on this worker, of one size (the common node
+ * count), up to POOL_SPARE_BLOCKS of them. take: size bytes, zeroed, or
+ * NULL when out of memory; give: block (from take, or NULL) is the pool's. */
+#define POOL_SPARE_BLOCKS 64
+void *pool_block_take(struct pool *p, size_t size) __attribute__((warn_unused_result));
+void pool_block_give(struct pool *p, void *block, size_t size);
+
 /* Whether connections of this cluster go back to the pool after a statement
  * (pool.mode: transaction) or stay with their session (session). */
 bool pool_multiplexed(const struct pool *p, size_t cluster);
