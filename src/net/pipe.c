@@ -49,6 +49,7 @@ struct pipe {
 
 	/* Plain mode. */
 	struct evbuffer *in, *out;
+	struct evbuffer_cb_entry *in_watch; /* in_changed on in: only while held at the bound */
 	struct event *rev;   /* EV_READ | EV_PERSIST */
 	struct event *wev;   /* EV_WRITE | EV_PERSIST: armed only while the socket would block */
 	struct event *flush; /* no fd: runs right after the callback that queued output */
@@ -84,7 +85,7 @@ struct pipe {
 /* ---- plain mode ---------------------------------------------------------------------- */
 
 /* Work for the end of the loop iteration (ring mode). */
-#define DO_ARM    0x1 /* arm the receive, or cancel one that stays armed */
+#define DO_ARM	  0x1 /* arm the receive, or cancel one that stays armed */
 #define DO_FLUSH  0x2 /* write out what the owner queued */
 #define DO_NOTIFY 0x4 /* tell input or an end that came while the owner did not read */
 
@@ -95,16 +96,40 @@ static void defer_do(struct pipe *p, uint8_t what)
 }
 
 /* Reading is wanted while the owner reads, the peer may still send and the input is below
- * the bound. */
+ * the bound (or held there unwatched: see watch_drain). */
 static bool want_read(const struct pipe *p)
 {
 	return p->reading && !p->connecting && !p->eof && !p->broken && !p->tls && p->fd >= 0 &&
-	       (p->ring || p->rev) && (p->bound == 0 || evbuffer_get_length(p->in) < p->bound);
+	       (p->ring || p->rev) &&
+	       (p->bound == 0 || evbuffer_get_length(p->in) < p->bound || !p->in_watch);
+}
+
+static void in_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
+
+/* Input held at the bound waits for the owner to drain it, and only then is
+ * the input watched (in_changed): a callback on it would otherwise run at
+ * every receive and every drain. Out of memory for the watch, the pipe reads
+ * on past the bound rather than stall. */
+static void watch_drain(struct pipe *p)
+{
+	bool held = p->bound && evbuffer_get_length(p->in) >= p->bound;
+
+	if (held && !p->in_watch) {
+		p->in_watch = evbuffer_add_cb(p->in, in_changed, p);
+		if (!p->in_watch)
+			log_warn("pipe", "out of memory: reading on past the read bound");
+	} else if (!held && p->in_watch) {
+		/* May run inside in_changed: libevent allows a callback to remove itself. */
+		evbuffer_remove_cb_entry(p->in, p->in_watch);
+		p->in_watch = NULL;
+	}
 }
 
 /* Put the read event in or out of the loop (epoll), or arm the receive (ring). */
 static void update_read(struct pipe *p)
 {
+	if (!p->tls)
+		watch_drain(p);
 	bool want = want_read(p);
 
 	if (p->ring) {
@@ -213,12 +238,12 @@ static void out_changed(struct evbuffer *buf, const struct evbuffer_cb_info *inf
 		schedule_flush(p);
 }
 
-/* The owner drained input: reading may go on. */
+/* The owner drained input held at the bound: reading may go on. */
 static void in_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
 {
 	struct pipe *p = arg;
 
-	if (info->n_deleted && !p->rev_on)
+	if (info->n_deleted)
 		update_read(p);
 }
 
@@ -243,7 +268,13 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		broken(p, PIPE_ERROR | PIPE_READING, ENOMEM);
 		return;
 	}
+	/* The space reserved may be larger than asked for (the rest of a chunk):
+	 * read no more than want, or the read bound is passed. */
+	size_t left = want;
 	for (int i = 0; i < nv; i++) {
+		if (v[i].iov_len > left)
+			v[i].iov_len = left;
+		left -= v[i].iov_len;
 		iov[i].iov_base = v[i].iov_base;
 		iov[i].iov_len = v[i].iov_len;
 	}
@@ -480,8 +511,8 @@ struct pipe *pipe_new(struct event_base *base, struct ring *ring, int fd)
 	p->out = evbuffer_new();
 	if (!ring)
 		p->flush = event_new(base, -1, 0, flush_cb, p);
-	if (!p->in || !p->out || (!ring && !p->flush) || !evbuffer_add_cb(p->in, in_changed, p) ||
-	    !evbuffer_add_cb(p->out, out_changed, p) || (fd >= 0 && !make_events(p))) {
+	if (!p->in || !p->out || (!ring && !p->flush) || !evbuffer_add_cb(p->out, out_changed, p) ||
+	    (fd >= 0 && !make_events(p))) {
 		p->fd = -1; /* the caller still owns fd on failure */
 		pipe_free(p);
 		return NULL;

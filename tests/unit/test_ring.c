@@ -222,7 +222,8 @@ static void test_receive_that_stays_armed(void)
 		check_case(cancel ? "cancelled" : "end of file");
 		if (!harness_init(&h, 4))
 			return;
-		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, m.fd) == 0);
+		CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, m.fd) ==
+		      0);
 		if (!ring_recv_multi(h.ring, &m.req, m.fd[0])) {
 			fprintf(stderr, "no multishot receive here: test skipped\n");
 			harness_deinit(&h);
