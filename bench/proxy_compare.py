@@ -5,7 +5,7 @@
 # `mode: tcp` readers listener and a `mode: mysql` listener with primary_reads), then runs
 # sysbench oltp_point_select and oltp_read_only against node1 directly, HAProxy, sluice-tcp and
 # sluice-mysql, alternating the targets inside every round.  Per run: QPS, latency, the proxy's
-# CPU, system calls per query (perf, or strace on a short extra run), RSS.  Optionally measures
+# CPU, system calls per query (perf or strace, on a short extra run), RSS.  Optionally measures
 # RSS per idle logged-in client (--idle-clients).  Prints tables, writes JSON, CSV and a plot to
 # bench/results/.  Bounded in time; asserts nothing about speed.  See bench/README.md.
 """Compare sluice with HAProxy and a direct connection on a real Galera cluster.
@@ -724,15 +724,10 @@ def one_run(px: Proxies, nodes: Nodes, target: str, workload: str, load: str, rn
         m0 = cpu_times()
         if pid is not None:
             ticks0 = proc_cpu_ticks(pid)
-            if syscall_method == "perf":
-                perf = PerfCounter(pid, workdir, tag)
-                perf.enable()
         t0 = time.monotonic()
         sb = run_sysbench(workload, px.ports[target], args, args.time, rate_trx)
         wall = time.monotonic() - t0
         if pid is not None:
-            if perf is not None:
-                perf.disable()
             ticks1 = proc_cpu_ticks(pid)
         m1 = cpu_times()
         node1 = nodes.status(NODE_COUNTERS)
@@ -748,12 +743,20 @@ def one_run(px: Proxies, nodes: Nodes, target: str, workload: str, load: str, rn
             out["cpu_us_per_query"] = round(1e6 * cpu_s / sb["queries"], 2)
             out["rss_kb"] = proc_status_kb(pid, "VmRSS")
             out["hwm_kb"] = proc_status_kb(pid, "VmHWM")
-            if perf is not None:
+            if syscall_method == "perf":
+                # A separate, short run under perf: perf's counters cost a process at every
+                # context switch of its threads, which inflated the timed run's CPU (the mysql
+                # listener at one thread, whose worker changes CPU about every other query,
+                # measured 57 us a query with perf attached and 46-47 without).
+                perf = PerfCounter(pid, workdir, tag)
+                perf.enable()
+                sb2 = run_sysbench(workload, px.ports[target], args, args.strace_time, rate_trx)
+                perf.disable()
                 n = perf.finish()
                 perf = None
                 out["syscalls"] = n
-                out["syscalls_per_query"] = round(n / sb["queries"], 3)
-                out["syscall_method"] = "perf"
+                out["syscalls_per_query"] = round(n / sb2["queries"], 3)
+                out["syscall_method"] = f"perf ({args.strace_time} s extra run)"
             elif syscall_method == "strace":
                 # A separate, short run under strace: it slows the proxy down a lot, so its
                 # QPS and CPU are not used, only calls per query.
@@ -1171,11 +1174,12 @@ def parse_args(argv):
     ap.add_argument("--table-size", type=int, default=10000,
                     help="rows per table (default 10000)")
     ap.add_argument("--syscalls", choices=("auto", "perf", "strace", "off"), default="auto",
-                    help="how to count the proxy's system calls: perf stat during the run, "
-                         "strace -c on a short extra run, or not; auto = perf if it works, "
-                         "else strace (default auto)")
+                    help="how to count the proxy's system calls, on a short extra run after "
+                         "each timed one: perf stat, strace -c, or not; auto = perf if it "
+                         "works, else strace (default auto)")
     ap.add_argument("--strace-time", type=int, default=3,
-                    help="seconds of the extra run under strace (default 3)")
+                    help="seconds of the extra run that counts system calls (perf or strace; "
+                         "default 3)")
     ap.add_argument("--idle-clients", type=int, default=0,
                     help="also measure RSS per idle logged-in client with this many clients "
                          "(default 0: off)")
@@ -1298,7 +1302,7 @@ def main(argv=None) -> int:
                 f":{px.ports['sluice-mysql']}), sluice epoll pid {px.sluice_epoll.pid}; "
                 f"readiness reads per node: {px.spread}")
             todo = plan(args)
-            per_run = args.time + 2 + (args.strace_time + 2 if syscall_method == "strace" else 0)
+            per_run = args.time + 2 + (args.strace_time + 2 if syscall_method != "off" else 0)
             log(f"{len(todo)} sysbench runs of {args.time} s, {args.threads} threads "
                 f"(~{len(todo) * per_run / 60:.0f} min)")
             for n, (rnd, wl, load, target) in enumerate(todo, 1):
