@@ -21,8 +21,9 @@
  * receive asks for at most the room left below it), with one exception:
  * once the owner settles the pipe (pipe_settle: no TLS will start), one
  * request keeps receiving across reads (multishot) while the owner keeps
- * up, which saves arming a receive per read. When the owner falls behind,
- * the next completion cancels it; what arrived in that one wait is kept,
+ * up, which saves arming a receive per read. At the end of a loop
+ * iteration in which the owner fell behind or stopped reading, it is
+ * cancelled before the next wait; what arrived in the wait before is kept,
  * so the bound can be passed by at most that (the worker's receive buffers
  * bound it), and receives go back to one at a time.
  *
