@@ -590,8 +590,8 @@ void mysql_session_start(struct worker *w, struct listener *l, int fd, const str
 	history_init(&s->hist);
 	stmt_table_init(&s->stmts, s->h.cc->n_nodes);
 	s->n_conns = s->h.cc->n_nodes; /* the slots themselves come with a command: ms_slots */
-	s->ctl.threads = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->ctl.threads));
-	s->ctl.seen = calloc(s->n_conns ? s->n_conns : 1, sizeof(*s->ctl.seen));
+	s->ctl.threads = calloc(ms_node_entries(s), sizeof(*s->ctl.threads));
+	s->ctl.seen = calloc(ms_node_entries(s), sizeof(*s->ctl.seen));
 	s->ctl.wake = event_new(worker_base(w), -1, 0, ms_kill_wake_cb, s);
 	s->ctl.worker = w;
 	if (!s->ctl.threads || !s->ctl.seen || !s->ctl.wake ||

@@ -345,12 +345,10 @@ static void slot_emptied(struct ms_conn *c)
 		s->last = NULL;
 }
 
-/* The bytes of a session's slot block: n_conns slots (at least one) and their order. */
+/* The bytes of a session's slot block: the slots, then their order. */
 static size_t slots_size(const struct mysql_session *s)
 {
-	size_t n = s->n_conns ? s->n_conns : 1;
-
-	return n * (sizeof(*s->conns) + sizeof(*s->order));
+	return ms_node_entries(s) * (sizeof(*s->conns) + sizeof(*s->order));
 }
 
 /* Give c's connection back to the pool, with what is known of its state. */
@@ -425,7 +423,7 @@ bool ms_slots(struct mysql_session *s)
 	s->conns = pool_block_take(worker_pool(s->h.w), slots_size(s));
 	if (!s->conns)
 		return false;
-	s->order = (uint16_t *)(void *)(s->conns + (s->n_conns ? s->n_conns : 1));
+	s->order = (uint16_t *)(void *)(s->conns + ms_node_entries(s));
 	for (size_t i = 0; i < s->n_conns; i++) {
 		s->conns[i].s = s;
 		s->conns[i].node = (int)i;

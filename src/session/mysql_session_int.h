@@ -255,6 +255,13 @@ struct mysql_session {
 	uint64_t commands;		/* for logs */
 };
 
+/* How many per-node entries to allocate (slots, thread ids): one per node,
+ * and at least one, so that an allocation never asks for zero bytes. */
+static inline size_t ms_node_entries(const struct mysql_session *s)
+{
+	return s->n_conns ? s->n_conns : 1;
+}
+
 /* The next packet of a response waiting in `in`, as the tracker sees it. */
 struct resp_step {
 	uint8_t seq;  /* its sequence id */
