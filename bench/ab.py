@@ -37,21 +37,7 @@ import proxy_compare as pc  # noqa: E402
 from benchlib import end_workdir, log, start_workdir, write_monitor_pw  # noqa: E402
 from sluice_config import MONITOR_PASSWORD  # noqa: E402
 
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 LISTENERS = ("tcp", "mysql", "mysql-1node")
-
-
-def cpu_s(pid: int) -> float:
-    """utime + stime of a process (all its threads), in seconds."""
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLK_TCK
-
-
-def cpu_split(pid: int) -> tuple[float, float]:
-    with open(f"/proc/{pid}/stat") as f:
-        fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) / CLK_TCK, int(fields[12]) / CLK_TCK
 
 
 def node_pids(ports: list[int]) -> list[int]:
@@ -173,16 +159,17 @@ def main() -> int:
                         other.stop()
                 proxy.start()
                 sysbench(port, args, 1)  # warm-up
-                u0, s0 = cpu_split(proxy.proc.pid)
-                n0 = sum(cpu_s(p) for p in nports)
+                u0, s0 = pc.proc_cpu_split_ticks(proxy.proc.pid)
+                n0 = sum(pc.proc_cpu_ticks(p) for p in nports)
                 t0 = time.monotonic()
                 q = sysbench(port, args, args.time)
                 wall = time.monotonic() - t0
-                u1, s1 = cpu_split(proxy.proc.pid)
-                n1 = sum(cpu_s(p) for p in nports)
+                u1, s1 = pc.proc_cpu_split_ticks(proxy.proc.pid)
+                n1 = sum(pc.proc_cpu_ticks(p) for p in nports)
+                us_per_q = 1e6 / pc.CLK_TCK / q
                 row = {"round": r + 1, "queries": q, "qps": q / wall,
-                       "user_us": (u1 - u0) * 1e6 / q, "sys_us": (s1 - s0) * 1e6 / q,
-                       "nodes_us": (n1 - n0) * 1e6 / q}
+                       "user_us": (u1 - u0) * us_per_q, "sys_us": (s1 - s0) * us_per_q,
+                       "nodes_us": (n1 - n0) * us_per_q}
                 results.setdefault(name, []).append(row)
                 log(f"r{r + 1} {name:22s} {row['qps']:8.0f} q/s  proxy {row['user_us']:5.1f} "
                     f"user + {row['sys_us']:5.1f} sys us/q  nodes {row['nodes_us']:5.1f} us/q")

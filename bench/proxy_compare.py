@@ -75,12 +75,17 @@ EXIT_OK, EXIT_RUNS_FAILED, EXIT_FAIL = 0, 1, 2
 
 # ---- /proc -------------------------------------------------------------------------------------
 
-def proc_cpu_ticks(pid: int) -> int:
-    """utime + stime of a process (all its threads), in clock ticks: fields 14 and 15 of
+def proc_cpu_split_ticks(pid: int) -> tuple[int, int]:
+    """utime and stime of a process (all its threads), in clock ticks: fields 14 and 15 of
     /proc/PID/stat, counted after the closing parenthesis of the command name."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return int(fields[11]) + int(fields[12])
+    return int(fields[11]), int(fields[12])
+
+
+def proc_cpu_ticks(pid: int) -> int:
+    """utime + stime of a process (all its threads), in clock ticks."""
+    return sum(proc_cpu_split_ticks(pid))
 
 
 def proc_status_kb(pid: int, key: str) -> int:
