@@ -64,7 +64,8 @@ struct pipe {
 	 * rev_on and wev_on say what is wanted; a request no longer wanted is left
 	 * to complete. What a receive brings while the owner does not read is
 	 * kept, and told once reading is on again. */
-	struct ring_req recv, poll;
+	struct ring_req recv, poll, send;
+	struct ring_out *sending; /* a send's bytes, from its start until all are sent */
 	struct ring_defer defer;
 	uint8_t todo;
 	bool unseen; /* input the owner was not told of */
@@ -93,6 +94,12 @@ static void defer_do(struct pipe *p, uint8_t what)
 {
 	p->todo |= what;
 	ring_defer(p->ring, &p->defer);
+}
+
+/* On a ring, a settled pipe sends there too (see send_out). */
+static bool sends_on_ring(const struct pipe *p)
+{
+	return p->ring && p->settled && !p->tls;
 }
 
 /* Reading is wanted while the owner reads, the peer may still send and the input is below
@@ -186,9 +193,17 @@ static void broken(struct pipe *p, short what, int err)
 	tell_end(p, what);
 }
 
-/* Write what is queued: one writev. Loop callbacks only (it may call the owner). */
+static void send_out(struct pipe *p);
+
+/* Write what is queued: one writev, or a send on the ring. Loop callbacks only
+ * (it may call the owner). */
 static void write_out(struct pipe *p)
 {
+	if (sends_on_ring(p) && !p->connecting) {
+		set_write_wait(p, false); /* a poll from before the pipe settled */
+		send_out(p);
+		return;
+	}
 	if (p->connecting || p->broken || evbuffer_get_length(p->out) == 0) {
 		if (!p->connecting)
 			set_write_wait(p, false);
@@ -234,7 +249,7 @@ static void out_changed(struct evbuffer *buf, const struct evbuffer_cb_info *inf
 {
 	struct pipe *p = arg;
 
-	if (info->n_added && !p->flush_on && !p->wev_on && !p->connecting)
+	if (info->n_added && !p->flush_on && !p->wev_on && !p->connecting && !p->send.busy)
 		schedule_flush(p);
 }
 
@@ -344,8 +359,11 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 /* A freed pipe goes once the kernel is done with its requests. */
 static void reap_zombie(struct pipe *p)
 {
-	if (!p->recv.busy && !p->poll.busy)
-		free(p);
+	if (p->recv.busy || p->poll.busy || p->send.busy)
+		return;
+	if (p->sending)
+		ring_out_give(p->ring, p->sending);
+	free(p);
 }
 
 /* Whether a receive may stay armed (see MULTI_MAX_UNREAD). */
@@ -482,6 +500,64 @@ static void poll_done(struct ring_req *req, int res, uint32_t flags)
 		write_cb(p->fd, EV_WRITE, p);
 }
 
+/* Send what is queued, on the ring, unless a send is in flight (its end
+ * sends what was queued meanwhile). The output moves behind the bytes
+ * waiting to be sent, where the owner's additions cannot move them, and the
+ * send goes in with the loop's next wait: so the sends of one loop iteration
+ * cost no system call of their own, and a peer they wake runs once the loop
+ * waits, not in the middle of the iteration. The kernel waits for room in a
+ * full socket itself. */
+static void send_out(struct pipe *p)
+{
+	if (p->send.busy || p->broken || p->fd < 0)
+		return;
+	size_t queued = evbuffer_get_length(p->out);
+	if (!p->sending) {
+		if (queued == 0)
+			return;
+		p->sending = ring_out_take(p->ring);
+		if (!p->sending) {
+			broken(p, PIPE_ERROR | PIPE_WRITING, ENOMEM);
+			return;
+		}
+	}
+	if (queued && evbuffer_add_buffer(p->sending->buf, p->out) != 0) {
+		broken(p, PIPE_ERROR | PIPE_WRITING, ENOMEM);
+		return;
+	}
+	ring_send(p->ring, &p->send, p->fd, p->sending);
+}
+
+/* A send ended: drop what the kernel took, send the rest and what came
+ * meanwhile; an idle pipe keeps no send buffer. */
+static void send_done(struct ring_req *req, int res, uint32_t flags)
+{
+	struct pipe *p = container_of(req, struct pipe, send);
+
+	if (p->zombie) {
+		reap_zombie(p);
+		return;
+	}
+	if (res == -EINTR || res == -EAGAIN) {
+		send_out(p);
+		return;
+	}
+	if (res <= 0) {
+		/* A send of some bytes that took none is an error too. */
+		broken(p, PIPE_ERROR | PIPE_WRITING, res < 0 ? -res : EPIPE);
+		return;
+	}
+	evbuffer_drain(p->sending->buf, (size_t)res);
+	if (evbuffer_get_length(p->sending->buf) == 0 && evbuffer_get_length(p->out) == 0) {
+		ring_out_give(p->ring, p->sending);
+		p->sending = NULL;
+	} else {
+		send_out(p);
+	}
+	if (pipe_pending(p) <= p->low && p->write_cb)
+		p->write_cb(p, p->arg);
+}
+
 /* ---- making a pipe ------------------------------------------------------------------- */
 
 /* Create the socket events once the fd is known (epoll mode). */
@@ -506,6 +582,7 @@ struct pipe *pipe_new(struct event_base *base, struct ring *ring, int fd)
 	p->read_size = READ_MIN;
 	p->recv.done = recv_done;
 	p->poll.done = poll_done;
+	p->send.done = send_done;
 	p->defer.run = defer_run;
 	p->in = evbuffer_new();
 	p->out = evbuffer_new();
@@ -601,7 +678,7 @@ bool pipe_start_tls(struct pipe *p, SSL *ssl, bool accept)
 	struct bufferevent *under, *filter;
 
 	BUG_ON(p->tls || p->fd < 0);
-	if (p->recv.busy || p->poll.busy) {
+	if (p->recv.busy || p->poll.busy || p->send.busy || p->sending) {
 		/* The protocols start TLS right after reading the request for it (the
 		 * receive is not armed again yet) and before writing more; a request
 		 * in flight here would race the TLS layer for the socket's bytes. */
@@ -688,7 +765,8 @@ struct evbuffer *pipe_output(struct pipe *p)
 size_t pipe_pending(struct pipe *p)
 {
 	if (!p->tls)
-		return evbuffer_get_length(p->out);
+		return evbuffer_get_length(p->out) +
+		       (p->sending ? evbuffer_get_length(p->sending->buf) : 0);
 	/* Plain bytes not yet encrypted, and records not yet written. */
 	return evbuffer_get_length(bufferevent_get_output(p->tls)) +
 	       evbuffer_get_length(bufferevent_get_output(bufferevent_get_underlying(p->tls)));
@@ -757,6 +835,8 @@ void pipe_free(struct pipe *p)
 		ring_cancel(p->ring, &p->recv);
 	if (p->poll.busy)
 		ring_cancel(p->ring, &p->poll);
+	if (p->send.busy)
+		ring_cancel(p->ring, &p->send);
 	/* The kernel holds the socket open until those requests end. */
 	if (p->tls) {
 		/* libevent may still write the socket's last records (an alert)

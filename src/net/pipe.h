@@ -16,8 +16,16 @@
  * On a worker with an io_uring (net/ring.h), a plain pipe receives through
  * the ring instead: a receive request stays armed while the owner reads, so
  * no wait is spent on the socket, and the request is submitted with the
- * loop's next wait. Writes stay direct writev() calls. The owner sees the
- * same calls and callbacks either way. The read bound holds as on epoll (a
+ * loop's next wait. Writes are direct writev() calls until the owner settles
+ * the pipe (below); from then on they are sends on the ring too, submitted
+ * with the next wait, so that the sends of a loop iteration cost no system
+ * call of their own and the peers they wake run when the loop waits, not in
+ * the middle of it. The bytes of a send in flight are moved out of the
+ * output, where the owner's additions cannot move them, into a send buffer
+ * the worker lends while there is something to send. The owner sees the
+ * same calls and callbacks either way: output it adds while a send is in
+ * flight goes with the next one, pipe_pending() counts both, and the write
+ * callback runs when a send ends. The read bound holds as on epoll (a
  * receive asks for at most the room left below it), with one exception:
  * once the owner settles the pipe (pipe_settle: no TLS will start), one
  * request keeps receiving across reads (multishot) while the owner keeps

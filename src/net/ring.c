@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <event2/buffer.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -45,6 +46,8 @@ struct ring {
 	char *buf_mem;
 	unsigned inflight; /* requests with an owner not yet completed */
 	struct list defers;
+	struct list spare_outs; /* ring_out */
+	unsigned n_spare_outs;
 	bool no_multi; /* the kernel refused a multishot receive */
 	bool stopping;
 	bool uring_up, bufs_up;
@@ -228,6 +231,7 @@ struct ring *ring_create(struct event_base *base, int kick_fd, unsigned bufs)
 	r->kick_fd = kick_fd;
 	r->n_bufs = bufs;
 	list_init(&r->defers);
+	list_init(&r->spare_outs);
 	r->epoll.done = epoll_done;
 	r->kick.done = kick_done;
 	/* Task work of this ring runs only in our own io_uring_enter(), the one
@@ -393,6 +397,60 @@ void ring_buffer_return(struct ring *r, uint32_t flags)
 		give_buffer(r, flags >> IORING_CQE_BUFFER_SHIFT);
 }
 
+struct ring_out *ring_out_take(struct ring *r)
+{
+	if (!list_empty(&r->spare_outs)) {
+		struct ring_out *o = list_entry(r->spare_outs.next, struct ring_out, link);
+		list_remove(&o->link);
+		r->n_spare_outs--;
+		return o;
+	}
+	struct ring_out *o = calloc(1, sizeof(*o));
+	if (o && !(o->buf = evbuffer_new())) {
+		free(o);
+		o = NULL;
+	}
+	return o;
+}
+
+static void out_free(struct ring_out *o)
+{
+	evbuffer_free(o->buf);
+	free(o);
+}
+
+void ring_out_give(struct ring *r, struct ring_out *o)
+{
+	if (r->n_spare_outs >= RING_SPARE_OUTS) {
+		out_free(o);
+		return;
+	}
+	evbuffer_drain(o->buf, evbuffer_get_length(o->buf));
+	list_append(&r->spare_outs, &o->link);
+	r->n_spare_outs++;
+}
+
+void ring_send(struct ring *r, struct ring_req *req, int fd, struct ring_out *o)
+{
+	struct evbuffer_iovec v[RING_SEND_IOV];
+	struct io_uring_sqe *sqe = get_sqe(r);
+	int n = evbuffer_peek(o->buf, -1, NULL, v, RING_SEND_IOV);
+
+	if (n > RING_SEND_IOV)
+		n = RING_SEND_IOV;
+	for (int i = 0; i < n; i++) {
+		o->iov[i].iov_base = v[i].iov_base;
+		o->iov[i].iov_len = v[i].iov_len;
+	}
+	if (n == 1) {
+		io_uring_prep_send(sqe, fd, o->iov[0].iov_base, o->iov[0].iov_len, MSG_NOSIGNAL);
+	} else {
+		o->msg = (struct msghdr){.msg_iov = o->iov, .msg_iovlen = (size_t)n};
+		io_uring_prep_sendmsg(sqe, fd, &o->msg, MSG_NOSIGNAL);
+	}
+	track(r, sqe, req);
+}
+
 void ring_poll_out(struct ring *r, struct ring_req *req, int fd)
 {
 	struct io_uring_sqe *sqe = get_sqe(r);
@@ -452,6 +510,11 @@ void ring_destroy(struct ring *r)
 		event_free(r->brk);
 	if (r->bufs)
 		munmap(r->bufs, r->n_bufs * sizeof(struct io_uring_buf));
+	while (!list_empty(&r->spare_outs)) {
+		struct ring_out *o = list_entry(r->spare_outs.next, struct ring_out, link);
+		list_remove(&o->link);
+		out_free(o);
+	}
 	free(r->buf_mem);
 	free(r);
 }

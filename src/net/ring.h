@@ -4,13 +4,16 @@
  * Why: with epoll a proxied round trip costs a wait per side plus a read and
  * a write per side, six system calls at one query in flight. On the ring a
  * receive is a request the kernel completes when data arrives; the requests
- * a loop iteration queued go in with the same io_uring_enter() that waits
- * for the next completions. So a round trip costs the two writes and two
- * waits, and fewer under load, when one wait brings many completions.
+ * a loop iteration queued, sends among them, go in with the same
+ * io_uring_enter() that waits for the next completions. So a round trip
+ * costs about four calls at one query in flight (a wait that submits a
+ * send returns at once with its completion), and far fewer under load, when
+ * one call submits the sends of many connections and brings back many
+ * completions.
  *
  * What is on the ring: receives into a shared set of provided buffers (an
- * idle connection holds no buffer), write-readiness polls, a poll of the
- * libevent base's own epoll descriptor, and a read of the kick eventfd.
+ * idle connection holds no buffer), sends, write-readiness polls, a poll of
+ * the libevent base's own epoll descriptor, and a read of the kick eventfd.
  * Everything else stays libevent's: timers, TLS, other descriptors. The loop
  * runs the base without blocking when its epoll descriptor has something,
  * when it has active events, when another thread kicked it, and at least
@@ -35,10 +38,13 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
+#include <sys/uio.h>
 
 #include "list.h"
 
 struct event_base;
+struct evbuffer;
 struct ring;
 
 /* How often at most libevent's timers are looked at while the ring is busy
@@ -97,6 +103,31 @@ bool ring_recv_multi(struct ring *r, struct ring_req *req, int fd);
  * before the next receive is armed). NULL when the completion holds none. */
 const void *ring_buffer(struct ring *r, uint32_t flags);
 void ring_buffer_return(struct ring *r, uint32_t flags);
+
+/* The bytes of one send in flight, and what points at them for the kernel.
+ * They are kept apart from the buffer their owner keeps adding to, because
+ * libevent may move the data of a buffer's last chunk to make room, and the
+ * kernel reads them until the send is done. A ring keeps spares (at most
+ * RING_SPARE_OUTS), so that a connection that sends nothing holds none. */
+#define RING_SEND_IOV	 8
+#define RING_SPARE_OUTS 64
+struct ring_out {
+	struct list link; /* among the spares */
+	struct evbuffer *buf;
+	struct msghdr msg;
+	struct iovec iov[RING_SEND_IOV];
+};
+
+/* An empty ring_out: a spare, or a new one (NULL when out of memory). */
+struct ring_out *ring_out_take(struct ring *r) __attribute__((warn_unused_result));
+/* Done with o (not in flight): emptied, and kept as a spare or freed. */
+void ring_out_give(struct ring *r, struct ring_out *o);
+
+/* Send the front of o->buf (at most RING_SEND_IOV of its chunks) on fd. res
+ * is the byte count the kernel took, which may be fewer than asked for, or
+ * -errno. o->buf must not change until done runs. A full socket is waited
+ * for by the kernel, not reported. */
+void ring_send(struct ring *r, struct ring_req *req, int fd, struct ring_out *o);
 
 /* One poll for write readiness (res: the poll mask, or -errno). */
 void ring_poll_out(struct ring *r, struct ring_req *req, int fd);

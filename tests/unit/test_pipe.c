@@ -1,9 +1,18 @@
-/* The read bound of a pipe (net/pipe.c), against a writer thread that sends
- * 4 MiB as fast as the socket takes it while the owner reads in bursts:
- * unread input never passes the bound on epoll or on a ring's one receive at
- * a time, and passes it by at most the ring's receive buffers (what one wait
- * can bring in) on a settled pipe, whose receive stays armed while the owner
- * keeps up. Every byte arrives, in order, each way. */
+/* A pipe (net/pipe.c) against a thread at the socket's other end.
+ *
+ * The read bound: a writer thread sends 4 MiB as fast as the socket takes it
+ * while the owner reads in bursts. Unread input never passes the bound on
+ * epoll or on a ring's one receive at a time, and passes it by at most the
+ * ring's receive buffers (what one wait can bring in) on a settled pipe,
+ * whose receive stays armed while the owner keeps up. Every byte arrives, in
+ * order, each way.
+ *
+ * Sending: the owner queues 4 MiB in pieces of odd sizes, from its write
+ * callback and from a timer that keeps adding while a send is in flight,
+ * while a slow reader thread takes them through a small socket buffer, so
+ * that sends come back short and wait for room. Every byte arrives in order,
+ * the write callback keeps the owner going, and a pipe freed with a
+ * send in flight goes without a leak or a late callback. */
 #include "check.h"
 
 #include <pthread.h>
@@ -180,6 +189,192 @@ static void run(enum mode mode)
 	close(kick);
 }
 
+/* ---- sending ---- */
+
+#define LOW (64u * 1024)
+
+struct sender {
+	struct event_base *base;
+	struct ring *ring; /* NULL: epoll */
+	struct pipe *p;
+	size_t queued, write_cbs;
+	bool late_cb, failed;
+};
+
+struct slow_reader {
+	int fd;
+	size_t got, limit;
+	bool bad_byte;
+};
+
+/* Reads in small bites with pauses, up to limit bytes. */
+static void *slow_reader_main(void *arg)
+{
+	struct slow_reader *sr = arg;
+	uint8_t buf[8192];
+
+	while (sr->got < sr->limit) {
+		ssize_t n = read(sr->fd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n; i++)
+			if (buf[i] != byte_at(sr->got + (size_t)i))
+				sr->bad_byte = true;
+		sr->got += (size_t)n;
+		if ((sr->got / sizeof(buf)) % 16 == 0)
+			usleep(200);
+	}
+	return NULL;
+}
+
+/* Pieces of odd sizes, added one by one: libevent may move a last chunk's
+ * data to fit one, which must not move bytes a send still reads. */
+static void top_up(struct sender *s, size_t upto)
+{
+	struct evbuffer *out = pipe_output(s->p);
+	uint8_t piece[3000];
+
+	while (s->queued < TOTAL && pipe_pending(s->p) < upto) {
+		size_t n = 1 + (s->queued * 31) % sizeof(piece);
+		if (n > TOTAL - s->queued)
+			n = TOTAL - s->queued;
+		for (size_t i = 0; i < n; i++)
+			piece[i] = byte_at(s->queued + i);
+		if (evbuffer_add(out, piece, n) != 0) {
+			s->failed = true;
+			return;
+		}
+		s->queued += n;
+	}
+}
+
+static void send_stop(struct sender *s)
+{
+	if (s->ring)
+		ring_stop(s->ring);
+	else
+		event_base_loopbreak(s->base);
+}
+
+static void sender_write_cb(struct pipe *p, void *arg)
+{
+	struct sender *s = arg;
+
+	s->write_cbs++;
+	top_up(s, 2 * LOW);
+	if (s->queued == TOTAL && pipe_pending(p) == 0)
+		send_stop(s);
+}
+
+static void sender_event_cb(struct pipe *p, short what, void *arg)
+{
+	struct sender *s = arg;
+
+	s->failed = true;
+	send_stop(s);
+}
+
+static void late_cb(struct pipe *p, void *arg)
+{
+	((struct sender *)arg)->late_cb = true;
+}
+
+static void late_event_cb(struct pipe *p, short what, void *arg)
+{
+	((struct sender *)arg)->late_cb = true;
+}
+
+/* The owner also adds while a send is in flight, as a session does when the
+ * next packet comes before the last one is sent. */
+static void add_cb(evutil_socket_t fd, short what, void *arg)
+{
+	top_up(arg, 4 * LOW);
+}
+
+/* Stops the loop after a while: the stuck case's end. */
+static void timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct sender *s = arg;
+
+	send_stop(s);
+}
+
+static void run_send(bool ring)
+{
+	struct event_base *base = event_base_new();
+	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	int fd[2], small = 16 * 1024;
+	pthread_t t;
+	struct sender s = {0};
+	struct slow_reader sr = {.limit = TOTAL};
+
+	check_case(ring ? "ring, settled: sends on the ring" : "epoll: writev");
+	CHECK(base != NULL && kick >= 0);
+	s.base = base;
+	if (ring) {
+		s.ring = ring_create(base, kick, BUFS);
+		if (!s.ring) {
+			fprintf(stderr, "no io_uring here: pipe ring tests skipped\n");
+			event_base_free(base);
+			close(kick);
+			return;
+		}
+	}
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) == 0);
+	CHECK(setsockopt(fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) == 0);
+	CHECK(evutil_make_socket_nonblocking(fd[0]) == 0);
+	s.p = pipe_new(base, s.ring, fd[0]);
+	CHECK(s.p != NULL);
+	pipe_set_callbacks(s.p, NULL, sender_write_cb, sender_event_cb, &s);
+	pipe_set_write_low(s.p, LOW);
+	pipe_settle(s.p);
+
+	/* The whole stream, then the loop ends when all of it was taken. */
+	sr.fd = fd[1];
+	CHECK(pthread_create(&t, NULL, slow_reader_main, &sr) == 0);
+	struct timeval every = {0, 1000};
+	struct event *adder = event_new(base, -1, EV_PERSIST, add_cb, &s);
+	CHECK(adder != NULL && event_add(adder, &every) == 0);
+	top_up(&s, 2 * LOW);
+	if (s.ring)
+		ring_loop(s.ring);
+	else
+		event_base_dispatch(base);
+	event_free(adder);
+	pthread_join(t, NULL);
+	CHECK(!s.failed);
+	CHECK_EQ_INT(s.queued, TOTAL);
+	CHECK_EQ_INT(sr.got, TOTAL);
+	CHECK(!sr.bad_byte);
+	CHECK(s.write_cbs > TOTAL / (2 * LOW) / 2); /* the callback drove the owner */
+
+	/* Stuck: nobody reads, a send waits for room; then the pipe is freed. */
+	struct timeval later = {0, 50 * 1000};
+	struct event *timeout = event_new(base, -1, 0, timeout_cb, &s);
+	pipe_set_callbacks(s.p, late_cb, late_cb, late_event_cb, &s);
+	s.queued = 0;
+	top_up(&s, 2 * LOW);
+	CHECK(event_add(timeout, &later) == 0);
+	if (s.ring)
+		ring_loop(s.ring);
+	else
+		event_base_dispatch(base);
+	CHECK(pipe_pending(s.p) > 0);
+	pipe_free(s.p);
+	event_free(timeout);
+	ring_destroy(s.ring); /* runs the cancelled send's end */
+	CHECK(!s.late_cb);
+	close(fd[1]);
+	event_base_free(base);
+	close(kick);
+}
+
+static void test_send(void)
+{
+	run_send(false);
+	run_send(true);
+}
+
 static void test_read_bound(void)
 {
 	run(EPOLL);
@@ -191,6 +386,7 @@ int main(void)
 {
 	static const struct check_test tests[] = {
 		{"the read bound", test_read_bound},
+		{"sending", test_send},
 	};
 	return CHECK_RUN(tests);
 }
