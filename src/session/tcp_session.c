@@ -165,8 +165,8 @@ static void tcp_flush_and_close(struct tcp_session *s, struct pipe *to, enum clo
 	evtimer_add(s->connect_timer, &tv);
 }
 
-/* Move what src has read to the other side, and stop reading src while the
- * other side's output is at the bound. */
+/* Move what src has read to the other side, and stop reading src while what
+ * the other side has not yet sent (queued, or in a send) is at the bound. */
 static void tcp_read_cb(struct pipe *src, void *arg)
 {
 	struct tcp_session *s = arg;
@@ -183,7 +183,7 @@ static void tcp_read_cb(struct pipe *src, void *arg)
 		s->up_bytes += len;
 	else
 		s->down_bytes += len;
-	if (evbuffer_get_length(out) >= s->h.bound)
+	if (pipe_pending(dst) >= s->h.bound)
 		pipe_set_reading(src, false);
 }
 
