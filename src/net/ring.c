@@ -425,7 +425,9 @@ void ring_out_give(struct ring *r, struct ring_out *o)
 		out_free(o);
 		return;
 	}
-	evbuffer_drain(o->buf, evbuffer_get_length(o->buf));
+	size_t left = evbuffer_get_length(o->buf);
+	if (left)
+		evbuffer_drain(o->buf, left);
 	list_append(&r->spare_outs, &o->link);
 	r->n_spare_outs++;
 }

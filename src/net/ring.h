@@ -109,7 +109,7 @@ void ring_buffer_return(struct ring *r, uint32_t flags);
  * libevent may move the data of a buffer's last chunk to make room, and the
  * kernel reads them until the send is done. A ring keeps spares (at most
  * RING_SPARE_OUTS), so that a connection that sends nothing holds none. */
-#define RING_SEND_IOV	 8
+#define RING_SEND_IOV	8
 #define RING_SPARE_OUTS 64
 struct ring_out {
 	struct list link; /* among the spares */

@@ -1,8 +1,11 @@
 /* The worker's io_uring loop (net/ring.c) over socket pairs: receives that
  * find every buffer taken come back with -ENOBUFS and succeed when armed
  * again, cancelled requests end, a multishot receive keeps receiving until
- * cancelled or at end of file, deferred work runs in order, and libevent's
- * timers, and its events activated from another thread, run beside the ring. */
+ * cancelled or at end of file, sends take their bytes from a send buffer in
+ * one piece or several and fail without a signal on a closed socket, send
+ * buffers given back are taken again, deferred work runs in order, and
+ * libevent's timers, and its events activated from another thread, run
+ * beside the ring. */
 #include "check.h"
 
 #include <errno.h>
@@ -12,6 +15,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <event2/buffer.h>
 #include <event2/event.h>
 #include <event2/thread.h>
 
@@ -171,6 +175,77 @@ static void test_eof_and_cancel(void)
 	CHECK(b.cancelled);
 	reader_deinit(&a);
 	reader_deinit(&b);
+	harness_deinit(&h);
+}
+
+/* Sends: one piece (IORING_OP_SEND) and three (SENDMSG), then one to a
+ * socket whose peer is gone. */
+struct sender {
+	struct ring_req req;
+	struct harness *h;
+	int res;
+};
+
+static void sender_done(struct ring_req *req, int res, uint32_t flags)
+{
+	struct sender *sd = container_of(req, struct sender, req);
+
+	sd->res = res;
+	ring_stop(sd->h->ring);
+}
+
+/* Add text to buf as a chunk of its own. */
+static void add_piece(struct evbuffer *buf, const char *text)
+{
+	struct evbuffer *piece = evbuffer_new();
+
+	CHECK(piece != NULL && evbuffer_add(piece, text, strlen(text)) == 0);
+	CHECK(evbuffer_add_buffer(buf, piece) == 0);
+	evbuffer_free(piece);
+}
+
+static void test_sends(void)
+{
+	struct harness h;
+	struct sender sd = {.req.done = sender_done, .h = &h};
+	int fd[2];
+	char got[32] = {0};
+
+	if (!harness_init(&h, 4))
+		return;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) == 0);
+	struct ring_out *o = ring_out_take(h.ring);
+	CHECK(o != NULL && evbuffer_get_length(o->buf) == 0);
+
+	add_piece(o->buf, "hello");
+	ring_send(h.ring, &sd.req, fd[0], o);
+	ring_loop(h.ring);
+	CHECK_EQ_INT(sd.res, 5);
+	evbuffer_drain(o->buf, 5);
+
+	add_piece(o->buf, "one ");
+	add_piece(o->buf, "two ");
+	add_piece(o->buf, "three");
+	CHECK(evbuffer_peek(o->buf, -1, NULL, NULL, 0) == 3);
+	ring_send(h.ring, &sd.req, fd[0], o);
+	ring_loop(h.ring);
+	CHECK_EQ_INT(sd.res, 13);
+	CHECK(read(fd[1], got, sizeof(got)) == 18);
+	CHECK(memcmp(got, "helloone two three", 18) == 0);
+
+	/* Given back with bytes left, taken again: the same one, empty. */
+	ring_out_give(h.ring, o);
+	struct ring_out *again = ring_out_take(h.ring);
+	CHECK(again == o && evbuffer_get_length(again->buf) == 0);
+
+	/* The peer is gone: an error, and no SIGPIPE ends the test. */
+	close(fd[1]);
+	add_piece(again->buf, "late");
+	ring_send(h.ring, &sd.req, fd[0], again);
+	ring_loop(h.ring);
+	CHECK(sd.res == -EPIPE || sd.res == -ECONNRESET);
+	ring_out_give(h.ring, again);
+	close(fd[0]);
 	harness_deinit(&h);
 }
 
@@ -376,6 +451,7 @@ int main(void)
 		{"more receives than buffers", test_more_receives_than_buffers},
 		{"end of file and cancel", test_eof_and_cancel},
 		{"a receive that stays armed", test_receive_that_stays_armed},
+		{"sends", test_sends},
 		{"deferred work", test_defer_order},
 		{"libevent beside the ring", test_libevent_beside_the_ring},
 		{"a busy base does not starve the ring", test_busy_base_does_not_starve_the_ring},
