@@ -193,7 +193,7 @@ static void broken(struct pipe *p, short what, int err)
 	tell_end(p, what);
 }
 
-static void send_out(struct pipe *p);
+static bool send_out(struct pipe *p);
 
 /* Write what is queued: one writev, or a send on the ring. Loop callbacks only
  * (it may call the owner). */
@@ -201,7 +201,7 @@ static void write_out(struct pipe *p)
 {
 	if (sends_on_ring(p) && !p->connecting) {
 		set_write_wait(p, false); /* a poll from before the pipe settled */
-		send_out(p);
+		(void)send_out(p);
 		return;
 	}
 	if (p->connecting || p->broken || evbuffer_get_length(p->out) == 0) {
@@ -506,26 +506,28 @@ static void poll_done(struct ring_req *req, int res, uint32_t flags)
  * send goes in with the loop's next wait: so the sends of one loop iteration
  * cost no system call of their own, and a peer they wake runs once the loop
  * waits, not in the middle of the iteration. The kernel waits for room in a
- * full socket itself. */
-static void send_out(struct pipe *p)
+ * full socket itself. False when it told the owner of an error (which may
+ * have freed p). */
+static bool send_out(struct pipe *p)
 {
 	if (p->send.busy || p->broken || p->fd < 0)
-		return;
+		return true;
 	size_t queued = evbuffer_get_length(p->out);
 	if (!p->sending) {
 		if (queued == 0)
-			return;
+			return true;
 		p->sending = ring_out_take(p->ring);
 		if (!p->sending) {
 			broken(p, PIPE_ERROR | PIPE_WRITING, ENOMEM);
-			return;
+			return false;
 		}
 	}
 	if (queued && evbuffer_add_buffer(p->sending->buf, p->out) != 0) {
 		broken(p, PIPE_ERROR | PIPE_WRITING, ENOMEM);
-		return;
+		return false;
 	}
 	ring_send(p->ring, &p->send, p->fd, p->sending);
+	return true;
 }
 
 /* A send ended: drop what the kernel took, send the rest and what came
@@ -539,7 +541,7 @@ static void send_done(struct ring_req *req, int res, uint32_t flags)
 		return;
 	}
 	if (res == -EINTR || res == -EAGAIN) {
-		send_out(p);
+		(void)send_out(p);
 		return;
 	}
 	if (res <= 0) {
@@ -551,8 +553,8 @@ static void send_done(struct ring_req *req, int res, uint32_t flags)
 	if (evbuffer_get_length(p->sending->buf) == 0 && evbuffer_get_length(p->out) == 0) {
 		ring_out_give(p->ring, p->sending);
 		p->sending = NULL;
-	} else {
-		send_out(p);
+	} else if (!send_out(p)) {
+		return;
 	}
 	if (pipe_pending(p) <= p->low && p->write_cb)
 		p->write_cb(p, p->arg);
