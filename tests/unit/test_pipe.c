@@ -31,9 +31,59 @@
 #define BOUND (64u * 1024) /* the least bound a settled pipe keeps its receive armed for */
 #define BUFS  8u	   /* the ring's receive buffers: the most one wait brings in */
 
-struct reader {
+/* The event loop a case runs on: libevent's epoll, or a ring over the base. */
+struct loop {
 	struct event_base *base;
+	int kick;
 	struct ring *ring; /* NULL: epoll */
+};
+
+/* False when a ring was asked for and this kernel has none: the case is
+ * skipped (sluice uses epoll there, which the epoll cases cover). */
+static bool loop_open(struct loop *l, bool ring)
+{
+	l->base = event_base_new();
+	l->kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	l->ring = NULL;
+	CHECK(l->base != NULL && l->kick >= 0);
+	if (ring) {
+		l->ring = ring_create(l->base, l->kick, BUFS);
+		if (!l->ring) {
+			fprintf(stderr, "no io_uring here: pipe ring tests skipped\n");
+			event_base_free(l->base);
+			close(l->kick);
+			return false;
+		}
+	}
+	return true;
+}
+
+static void loop_run(struct loop *l)
+{
+	if (l->ring)
+		ring_loop(l->ring);
+	else
+		event_base_dispatch(l->base);
+}
+
+static void loop_stop(struct loop *l)
+{
+	if (l->ring)
+		ring_stop(l->ring);
+	else
+		event_base_loopbreak(l->base);
+}
+
+/* After the pipes are freed: a ring runs the ends of requests still in flight. */
+static void loop_close(struct loop *l)
+{
+	ring_destroy(l->ring);
+	event_base_free(l->base);
+	close(l->kick);
+}
+
+struct reader {
+	struct loop *loop;
 	struct pipe *p;
 	struct event *tick;
 	size_t max_unread, got;
@@ -98,14 +148,6 @@ static void read_cb(struct pipe *p, void *arg)
 		r->max_unread = unread;
 }
 
-static void stop(struct reader *r)
-{
-	if (r->ring)
-		ring_stop(r->ring);
-	else
-		event_base_loopbreak(r->base);
-}
-
 static void event_cb(struct pipe *p, short what, void *arg)
 {
 	struct reader *r = arg;
@@ -114,7 +156,7 @@ static void event_cb(struct pipe *p, short what, void *arg)
 	if (what & PIPE_EOF)
 		r->eof = true;
 	else
-		stop(r); /* an error: the checks below fail */
+		loop_stop(r->loop); /* an error: the checks below fail */
 }
 
 /* Every few milliseconds the owner catches up, once; the end is when all
@@ -125,15 +167,14 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 
 	drain(r);
 	if ((r->eof && evbuffer_get_length(pipe_input(r->p)) == 0) || ++r->ticks > 20000)
-		stop(r);
+		loop_stop(r->loop);
 }
 
 enum mode { EPOLL, RING_ONE_AT_A_TIME, RING_SETTLED };
 
 static void run(enum mode mode)
 {
-	struct event_base *base = event_base_new();
-	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct loop l;
 	int fd[2];
 	pthread_t t;
 	struct reader r = {0};
@@ -143,33 +184,22 @@ static void run(enum mode mode)
 	check_case(mode == EPOLL	  ? "epoll"
 		   : mode == RING_SETTLED ? "ring, settled: one receive stays armed"
 					  : "ring, one receive at a time");
-	CHECK(base != NULL && kick >= 0);
-	r.base = base;
-	if (mode != EPOLL) {
-		r.ring = ring_create(base, kick, BUFS);
-		if (!r.ring) {
-			fprintf(stderr, "no io_uring here: pipe ring tests skipped\n");
-			event_base_free(base);
-			close(kick);
-			return;
-		}
-	}
+	if (!loop_open(&l, mode != EPOLL))
+		return;
+	r.loop = &l;
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) == 0);
 	CHECK(evutil_make_socket_nonblocking(fd[0]) == 0);
-	r.p = pipe_new(base, r.ring, fd[0]);
+	r.p = pipe_new(l.base, l.ring, fd[0]);
 	CHECK(r.p != NULL);
 	pipe_set_callbacks(r.p, read_cb, NULL, event_cb, &r);
 	pipe_set_read_bound(r.p, BOUND);
 	if (settle)
 		pipe_settle(r.p);
 	pipe_set_reading(r.p, true);
-	r.tick = event_new(base, -1, EV_PERSIST, tick_cb, &r);
+	r.tick = event_new(l.base, -1, EV_PERSIST, tick_cb, &r);
 	CHECK(event_add(r.tick, &every) == 0);
 	CHECK(pthread_create(&t, NULL, writer_main, &fd[1]) == 0);
-	if (r.ring)
-		ring_loop(r.ring);
-	else
-		event_base_dispatch(base);
+	loop_run(&l);
 	pthread_join(t, NULL);
 
 	CHECK(r.eof);
@@ -184,9 +214,7 @@ static void run(enum mode mode)
 	event_free(r.tick);
 	pipe_free(r.p);
 	close(fd[1]);
-	ring_destroy(r.ring);
-	event_base_free(base);
-	close(kick);
+	loop_close(&l);
 }
 
 /* ---- sending ---- */
@@ -194,8 +222,7 @@ static void run(enum mode mode)
 #define LOW (64u * 1024)
 
 struct sender {
-	struct event_base *base;
-	struct ring *ring; /* NULL: epoll */
+	struct loop *loop;
 	struct pipe *p;
 	size_t queued, write_cbs;
 	bool late_cb, failed;
@@ -248,14 +275,6 @@ static void top_up(struct sender *s, size_t upto)
 	}
 }
 
-static void send_stop(struct sender *s)
-{
-	if (s->ring)
-		ring_stop(s->ring);
-	else
-		event_base_loopbreak(s->base);
-}
-
 static void sender_write_cb(struct pipe *p, void *arg)
 {
 	struct sender *s = arg;
@@ -263,7 +282,7 @@ static void sender_write_cb(struct pipe *p, void *arg)
 	s->write_cbs++;
 	top_up(s, 2 * LOW);
 	if (s->queued == TOTAL && pipe_pending(p) == 0)
-		send_stop(s);
+		loop_stop(s->loop);
 }
 
 static void sender_event_cb(struct pipe *p, short what, void *arg)
@@ -271,7 +290,7 @@ static void sender_event_cb(struct pipe *p, short what, void *arg)
 	struct sender *s = arg;
 
 	s->failed = true;
-	send_stop(s);
+	loop_stop(s->loop);
 }
 
 static void late_cb(struct pipe *p, void *arg)
@@ -296,34 +315,25 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct sender *s = arg;
 
-	send_stop(s);
+	loop_stop(s->loop);
 }
 
 static void run_send(bool ring)
 {
-	struct event_base *base = event_base_new();
-	int kick = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	struct loop l;
 	int fd[2], small = 16 * 1024;
 	pthread_t t;
 	struct sender s = {0};
 	struct slow_reader sr = {.limit = TOTAL};
 
 	check_case(ring ? "ring, settled: sends on the ring" : "epoll: writev");
-	CHECK(base != NULL && kick >= 0);
-	s.base = base;
-	if (ring) {
-		s.ring = ring_create(base, kick, BUFS);
-		if (!s.ring) {
-			fprintf(stderr, "no io_uring here: pipe ring tests skipped\n");
-			event_base_free(base);
-			close(kick);
-			return;
-		}
-	}
+	if (!loop_open(&l, ring))
+		return;
+	s.loop = &l;
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) == 0);
 	CHECK(setsockopt(fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) == 0);
 	CHECK(evutil_make_socket_nonblocking(fd[0]) == 0);
-	s.p = pipe_new(base, s.ring, fd[0]);
+	s.p = pipe_new(l.base, l.ring, fd[0]);
 	CHECK(s.p != NULL);
 	pipe_set_callbacks(s.p, NULL, sender_write_cb, sender_event_cb, &s);
 	pipe_set_write_low(s.p, LOW);
@@ -333,13 +343,10 @@ static void run_send(bool ring)
 	sr.fd = fd[1];
 	CHECK(pthread_create(&t, NULL, slow_reader_main, &sr) == 0);
 	struct timeval every = {0, 1000};
-	struct event *adder = event_new(base, -1, EV_PERSIST, add_cb, &s);
+	struct event *adder = event_new(l.base, -1, EV_PERSIST, add_cb, &s);
 	CHECK(adder != NULL && event_add(adder, &every) == 0);
 	top_up(&s, 2 * LOW);
-	if (s.ring)
-		ring_loop(s.ring);
-	else
-		event_base_dispatch(base);
+	loop_run(&l);
 	event_free(adder);
 	pthread_join(t, NULL);
 	CHECK(!s.failed);
@@ -350,23 +357,18 @@ static void run_send(bool ring)
 
 	/* Stuck: nobody reads, a send waits for room; then the pipe is freed. */
 	struct timeval later = {0, 50 * 1000};
-	struct event *timeout = event_new(base, -1, 0, timeout_cb, &s);
+	struct event *timeout = event_new(l.base, -1, 0, timeout_cb, &s);
 	pipe_set_callbacks(s.p, late_cb, late_cb, late_event_cb, &s);
 	s.queued = 0;
 	top_up(&s, 2 * LOW);
 	CHECK(event_add(timeout, &later) == 0);
-	if (s.ring)
-		ring_loop(s.ring);
-	else
-		event_base_dispatch(base);
+	loop_run(&l);
 	CHECK(pipe_pending(s.p) > 0);
 	pipe_free(s.p);
 	event_free(timeout);
-	ring_destroy(s.ring); /* runs the cancelled send's end */
+	loop_close(&l); /* runs the cancelled send's end */
 	CHECK(!s.late_cb);
 	close(fd[1]);
-	event_base_free(base);
-	close(kick);
 }
 
 static void test_send(void)
