@@ -456,8 +456,14 @@ def test_kill_query_reaches_the_statement_running_now(galera, sluice, other_db):
     for t in threads:
         t.start()
     killer = connect(s)
+    roots = [galera.connect(i, root=True) for i in range(galera.nodes)]
+
+    def both_sleep_on_the_nodes() -> bool:
+        return sum(one(r, "SELECT COUNT(*) FROM information_schema.PROCESSLIST "
+                          "WHERE INFO = 'SELECT SLEEP(15)'")[0] for r in roots) >= 2
+
     try:
-        time.sleep(1.5)
+        wait_until(both_sleep_on_the_nodes, "both SLEEP(15) running on the nodes", 10)
         one(killer, f"KILL QUERY {victim.thread_id()}")
         threads[0].join(10)
         assert "victim" in results and results["victim"][1] < 10, results
@@ -467,6 +473,8 @@ def test_kill_query_reaches_the_statement_running_now(galera, sluice, other_db):
         cur.execute("SELECT 'alive'")
         assert cur.fetchone() == ("alive",)
     finally:
+        for r in roots:
+            r.close()
         threads[1].join(20)
         killer.close()
         victim.close()
