@@ -50,6 +50,10 @@ static const char *const sql_text[SQL__COUNT] = {
 	[SQL_NODE_NAME] = "SELECT @@wsrep_node_name",
 };
 
+/* Galera's causality check for reads (SELECT, SHOW, BEGIN), set on the READ
+ * session; see open_connection(). */
+#define SYNC_WAIT_SQL "SET SESSION wsrep_sync_wait = 1"
+
 /* Sample products for an empty table (--init-schema). */
 static const struct {
 	const char *name;
@@ -284,6 +288,19 @@ static enum catalog_status open_connection(struct conn *k, struct catalog_trace 
 	k->fresh = true;
 	dlog_info(tag(k), "connected to %s:%u as %s (connection id %lu)", k->cat->host,
 		  k->cat->port, k->cat->user, mysql_thread_id(m));
+	/* The READ session sees every commit made before each of its reads,
+	 * whichever session made it: Galera's reader waits until it has applied
+	 * them (one cluster round trip). Without it, a product created a moment
+	 * ago on the WRITE session could be "no such product" on a reader that
+	 * has not applied it yet. */
+	if (k->session == CATALOG_SESSION_READ) {
+		enum catalog_status st = plain(k, SYNC_WAIT_SQL, "set wsrep_sync_wait", t);
+
+		if (st != CATALOG_OK) {
+			close_connection(k);
+			return st;
+		}
+	}
 	if (schema_now) {
 		enum catalog_status st = init_schema(k, t);
 

@@ -11,8 +11,11 @@
  *     write: sluice sends its reads to a reader that has applied it, or to the
  *     writer.
  *   - READ runs every other read. It never writes, so sluice spreads its reads
- *     over the readers; a write made on WRITE shows there once the reader has
- *     applied it (Galera: normally well under a millisecond).
+ *     over the readers. It sets wsrep_sync_wait = 1, so a reader answers only
+ *     once it has applied every commit made before the read, by any session:
+ *     a product just created on WRITE is there on the next page, whichever
+ *     reader serves it. That costs one cluster round trip a read, and no
+ *     reader is skipped: a reader that lags makes its reads wait.
  * With one session for everything, each write would keep the reads of every
  * user on the writer until sluice's monitor saw a reader catch up (its
  * interval, 250 ms in the demo): under a steady mix of writes, always.
@@ -52,7 +55,7 @@ struct catalog_config {
 };
 
 enum catalog_session {
-	CATALOG_SESSION_READ,  /* reads that need no one's writes but committed ones */
+	CATALOG_SESSION_READ,  /* reads, each seeing every commit made before it */
 	CATALOG_SESSION_WRITE, /* writes, and reads that must see them */
 	CATALOG_SESSIONS,
 };

@@ -357,6 +357,39 @@ def test_read_your_writes_every_time(stack):
     assert read_nodes, "no read badge at all"
 
 
+def causal_reads_on(galera, idx: int) -> int:
+    """Galera's count of reads that waited for causality (wsrep_sync_wait) on node ``idx``."""
+    conn = galera.connect(idx, root=True, autocommit=True)
+    try:
+        with conn.cursor() as cur:
+            cur.execute("SHOW GLOBAL STATUS LIKE 'wsrep_causal_reads'")
+            return int(cur.fetchone()[1])
+    finally:
+        conn.close()
+
+
+def test_every_page_sees_a_product_created_just_before(galera, stack):
+    """A product page asked for right after the create is read by the READ session on a reader,
+    never the writer; each of those reads waits on its reader for every earlier commit
+    (wsrep_sync_wait), so the product is always there, whichever reader serves it."""
+    before = [causal_reads_on(galera, i) for i in (1, 2)]
+    nodes = []
+    for i in range(12):
+        pid, _ = create(stack, f"Seen at once {i} {uuid.uuid4().hex[:6]}")
+        # Twice: the two reads go to the two readers in turn.
+        for _ in range(2):
+            detail = request(stack.base, f"/products/{pid}")
+            assert detail.status == 200, f"round {i}: product {pid}:\n{detail.text[-1500:]}"
+            reads = [b for b in detail.badges() if b["kind"] == "read"]
+            assert len(reads) == 1 and reads[0]["role"] == "reader", detail.badges()
+            nodes.append(reads[0]["node"])
+    assert set(nodes) == {"node2", "node3"}, nodes
+    # Each read of the READ session was a causal read on the reader that ran it.
+    after = [causal_reads_on(galera, i) for i in (1, 2)]
+    for idx, name in ((0, "node2"), (1, "node3")):
+        assert after[idx] - before[idx] >= nodes.count(name), (name, before, after, nodes)
+
+
 def test_reloads_spread_reads_over_readers_never_the_writer(stack):
     writer = stack.status()["clusters"][0]["writer"]
     assert writer == "node1"
