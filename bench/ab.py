@@ -6,7 +6,7 @@
 # listeners of proxy_compare: tcp, mysql, mysql with every read on node1), HAProxy beside them.
 # Targets alternate round by round (odd rounds in reverse); for each run it prints QPS and the
 # CPU per query of the proxy (user and system, from /proc) and of the three mariadbd.
-# Asserts nothing.
+# sysbench runs as fast as it goes, or at --rate queries/s.  Asserts nothing.
 """Compare sluice builds with each other and with HAProxy, CPU per query, in one run.
 
 Usage (as root, with a cluster from tests/galera.py on 18000 and two builds)::
@@ -97,10 +97,12 @@ class Proxy:
 
 
 def sysbench(port: int, args, seconds: int) -> int:
-    """One run; the number of queries."""
+    """One run (at args.rate queries/s when set, else as fast as it goes); the number of
+    queries."""
+    rate = [f"--rate={pc.rate_for(args.workload, args)}"] if args.rate else []
     out = subprocess.run(pc.sysbench_cmd(args.workload, port, args, f"--threads={args.threads}",
                                          f"--time={seconds}", "--rand-type=uniform",
-                                         "--report-interval=0", "run"),
+                                         "--report-interval=0", *rate, "run"),
                          capture_output=True, text=True, timeout=seconds + 60)
     m = re.search(r"queries:\s+(\d+)", out.stdout)
     if out.returncode != 0 or not m:
@@ -116,6 +118,8 @@ def main() -> int:
                     help=f"which listeners of each build (default {','.join(LISTENERS)})")
     ap.add_argument("--workload", default="oltp_point_select")
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--rate", type=int, default=0,
+                    help="queries/s, as proxy_compare's --rate (default: as fast as it goes)")
     ap.add_argument("--time", type=int, default=8)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--tables", type=int, default=4)
