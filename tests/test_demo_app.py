@@ -359,13 +359,7 @@ def test_read_your_writes_every_time(stack):
 
 def causal_reads_on(galera, idx: int) -> int:
     """Galera's count of reads that waited for causality (wsrep_sync_wait) on node ``idx``."""
-    conn = galera.connect(idx, root=True, autocommit=True)
-    try:
-        with conn.cursor() as cur:
-            cur.execute("SHOW GLOBAL STATUS LIKE 'wsrep_causal_reads'")
-            return int(cur.fetchone()[1])
-    finally:
-        conn.close()
+    return int(galera.status(idx, "wsrep_causal_reads"))
 
 
 def test_every_page_sees_a_product_created_just_before(galera, stack):
