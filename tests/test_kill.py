@@ -17,6 +17,7 @@ import pytest
 
 from mysql_targets import *  # noqa: F401,F403  (fixtures: target)
 from mysql_targets import PASSWORD, USER, admin, cli, pymysql_connect
+from sluice_config import wait_until
 
 
 def one(conn, sql):
@@ -48,22 +49,15 @@ def _running_on(galera, marker: str) -> list[int]:
 
 
 def _wait_running(galera, marker: str, timeout: float = 20.0) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while True:
-        nodes = _running_on(galera, marker)
-        if nodes:
-            return nodes
-        assert time.monotonic() < deadline, f"statement {marker} never started"
-        time.sleep(0.05)
+    return wait_until(lambda: _running_on(galera, marker), f"statement {marker} to start",
+                      timeout)
 
 
 def _wait_gone(galera, marker: str, timeout: float = 10.0) -> None:
     """The statement is not running anywhere (and stays so: checked twice, 0.5 s apart, since
     a retried read would show up again on another node)."""
-    deadline = time.monotonic() + timeout
-    while _running_on(galera, marker):
-        assert time.monotonic() < deadline, f"statement {marker} still runs after the KILL"
-        time.sleep(0.05)
+    wait_until(lambda: not _running_on(galera, marker),
+               f"statement {marker} to end after the KILL", timeout)
     time.sleep(0.5)
     assert _running_on(galera, marker) == [], f"statement {marker} was sent again"
 
