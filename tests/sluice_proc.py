@@ -102,9 +102,22 @@ class Sluice:
         return self.returncode
 
 
+_handed_out: set[int] = set()
+
+
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    """A TCP port on 127.0.0.1 that nothing listens on right now, and that no earlier call in
+    this process returned.
+
+    The kernel may give the same port to two binds in a row once the first socket is closed, so
+    ``a, b = free_port(), free_port()`` could otherwise name one port twice (CI saw a stats server
+    refused because its port was the SQL listener's)."""
     import socket
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    for _ in range(1000):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port not in _handed_out:
+            _handed_out.add(port)
+            return port
+    raise AssertionError("no TCP port on 127.0.0.1 that was not handed out before")
