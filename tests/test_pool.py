@@ -279,6 +279,39 @@ def test_session_state_is_restored_in_one_round_trip(galera, sluice, other_db, m
         a.close()
 
 
+@pytest.mark.parametrize("client", ["pymysql", "mysqlclient"])
+def test_a_session_takes_its_own_connection_back_as_it_left_it(galera, sluice, other_db, client):
+    """A session's reader connections go back to the pool after each read, but while nobody else
+    takes them they are still the session's: after a new SET, its next read on a reader runs on
+    the very connection it had there (same CONNECTION_ID()), caught up by that one SET, without a
+    reset and a replay of everything (2 commands on that node, not 3 or 4)."""
+    s = start(galera, sluice, {})
+    a = connect(s) if client == "pymysql" else connect_mysqlclient(s)
+    q = "SELECT @@time_zone, @@sql_mode, @@wsrep_node_name, CONNECTION_ID()"
+    try:
+        one(a, "SET time_zone = '+03:00'")
+        had = {}
+        for _ in range(4):
+            tz, _mode, where, tid = one(a, q)
+            assert tz == "+03:00"
+            had[where] = tid
+        assert set(had) == {"node2", "node3"}, had
+        one(a, "SET sql_mode = 'ANSI_QUOTES'")
+        before = per_node(s, "statements_total")
+        tz, mode, where, tid = one(a, q)
+        after = per_node(s, "statements_total")
+        assert (tz, mode) == ("+03:00", "ANSI_QUOTES")
+        assert tid == had[where], f"{where}: connection {tid}, the session had {had[where]}"
+        # The one SET, then the read. A connection taken for another session's state is reset
+        # first and replays the whole history: 3 commands (mysqlclient asks for
+        # multi-statements, so both SETs go as one) or 4 (PyMySQL, one by one).
+        assert after[where] - before[where] == 2, (where, before, after)
+        # The pool counted it as a reuse and still has it idle.
+        assert sum(per_node(s, "idle_connections").values()) >= 2
+    finally:
+        a.close()
+
+
 def test_an_insert_keeps_its_connection_for_last_insert_id_then_lets_go(galera, sluice,
                                                                         other_db):
     """mysqlclient: an INSERT that generates an id keeps its writer connection for the next

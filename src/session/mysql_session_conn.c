@@ -31,7 +31,7 @@
 
 static const char *const conn_state_names[] = {
 	[CONN_NONE] = "none",	      [CONN_LOGIN] = "login", [CONN_IDLE] = "idle",
-	[CONN_INTERNAL] = "internal", [CONN_BUSY] = "busy",
+	[CONN_INTERNAL] = "internal", [CONN_BUSY] = "busy",   [CONN_PARKED] = "parked",
 };
 
 static const char *const conn_op_names[] = {
@@ -43,6 +43,7 @@ static const char *const conn_op_names[] = {
 static void internal_done(struct ms_conn *c);
 static void internal_lost(struct ms_conn *c, const char *why);
 static void conn_lost(struct ms_conn *c, const char *why);
+static void slot_emptied(struct ms_conn *c);
 
 #define BIT(s) (1u << (s))
 
@@ -52,9 +53,10 @@ static void conn_lost(struct ms_conn *c, const char *why);
 static const unsigned conn_next[] = {
 	[CONN_NONE] = BIT(CONN_LOGIN) | BIT(CONN_IDLE) | BIT(CONN_NONE),
 	[CONN_LOGIN] = BIT(CONN_IDLE) | BIT(CONN_NONE),
-	[CONN_IDLE] = BIT(CONN_INTERNAL) | BIT(CONN_BUSY) | BIT(CONN_NONE),
+	[CONN_IDLE] = BIT(CONN_INTERNAL) | BIT(CONN_BUSY) | BIT(CONN_PARKED) | BIT(CONN_NONE),
 	[CONN_INTERNAL] = BIT(CONN_IDLE) | BIT(CONN_NONE),
 	[CONN_BUSY] = BIT(CONN_IDLE) | BIT(CONN_NONE),
+	[CONN_PARKED] = BIT(CONN_IDLE) | BIT(CONN_NONE),
 };
 
 /* Change a connection's state; an impossible change is a bug (aborts). */
@@ -66,13 +68,30 @@ void ms_conn_set_state(struct ms_conn *c, enum conn_state next)
 	c->state = next;
 }
 
-/* Close c's backend connection, if any, and count it out; leave the
- * pool's line. Leaves c's state to the caller. */
+/* c's parked connection is the pool's now: forget it (its backend,
+ * statements and record are the pool's). Leaves c's state to the caller. */
+static void conn_let_go(struct ms_conn *c)
+{
+	c->be = NULL;
+	c->pstmts = NULL;
+	c->pc = NULL;
+}
+
+/* Close c's backend connection, if any, and count it out (a parked one
+ * stays in the pool, for anyone); leave the pool's line. Leaves c's state
+ * to the caller. */
 void ms_conn_release(struct ms_conn *c)
 {
 	struct pool *p = worker_pool(c->s->h.w);
 
 	pool_cancel(p, &c->waiter);
+	if (c->state == CONN_PARKED) {
+		pool_unclaim(c->pc);
+		conn_let_go(c);
+		return;
+	}
+	free(c->pc);
+	c->pc = NULL;
 	if (c->be) {
 		if (c->state != CONN_NONE && c->state != CONN_LOGIN)
 			ms_conn_stats(c)->open_connections--;
@@ -93,7 +112,7 @@ void ms_registry_update(struct mysql_session *s)
 {
 	for (size_t i = 0; s->conns && i < s->n_conns; i++) {
 		const struct ms_conn *c = &s->conns[i];
-		uint32_t t = c->be && c->state != CONN_LOGIN && c->state != CONN_NONE
+		uint32_t t = c->be && c->state != CONN_LOGIN && !ms_conn_needs_open(c)
 				     ? backend_thread_id(c->be)
 				     : 0;
 		atomic_store_explicit(&s->ctl.threads[i], t, memory_order_relaxed);
@@ -212,11 +231,33 @@ static void conn_attach(struct ms_conn *c, struct pool_conn *pc, uint64_t want_s
 		c->version = 0;
 	}
 	c->op = OP_NONE;
-	free(pc);
+	c->pc = pc; /* for the next give-back */
 	ms_conn_set_state(c, CONN_IDLE);
 	ms_registry_update(s);
 	log_debug(s->h.tag, "node %s: pooled connection (thread %u)%s", ms_node_name(s, c->node),
 		  backend_thread_id(c->be), c->need_reset ? ", reset first" : "");
+}
+
+/* Take c's parked connection back for want: true when it is c's again,
+ * with everything c knew of its state still so; false when c holds nothing
+ * now. */
+static bool conn_unpark(struct ms_conn *c, const struct pool_want *want)
+{
+	struct mysql_session *s = c->s;
+
+	if (!pool_unpark(worker_pool(s->h.w), c->pc, want)) {
+		conn_let_go(c);
+		slot_emptied(c);
+		return false;
+	}
+	backend_set_owner(c->be, &ms_backend_ops, c);
+	c->need_ping = failover_now_ms() - c->pc->idle_since_ms >= PING_AFTER_MS;
+	ms_conn_set_state(c, CONN_IDLE);
+	atomic_store_explicit(&s->ctl.threads[c->node], backend_thread_id(c->be),
+			      memory_order_relaxed);
+	atomic_store_explicit(&s->ctl.seen[c->node], backend_thread_id(c->be),
+			      memory_order_relaxed);
+	return true;
 }
 
 /* Get c a connection as login/ident in db: from the pool when one fits (one
@@ -238,6 +279,10 @@ enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *logi
 	struct pool_conn *pc;
 
 	pool_cancel(p, &c->waiter);
+	if (c->state == CONN_PARKED && conn_unpark(c, &want)) {
+		wait_over(s);
+		return MS_OPEN_READY;
+	}
 	switch (pool_acquire(p, s->h.cluster, (size_t)c->node, &want, &pc)) {
 	case POOL_TAKEN:
 		wait_over(s);
@@ -351,19 +396,54 @@ static size_t slots_size(const struct mysql_session *s)
 	return ms_node_entries(s) * (sizeof(*s->conns) + sizeof(*s->order));
 }
 
-/* Give c's connection back to the pool, with what is known of its state. */
+/* Holding nothing, a session waiting for its client keeps no slots
+ * either: an idle client costs its session struct and its socket. */
+static void drop_unused_slots(struct mysql_session *s)
+{
+	for (size_t i = 0; s->conns && i < s->n_conns; i++)
+		if (s->conns[i].state != CONN_NONE || s->conns[i].waiter.queued)
+			return;
+	if (!s->conns || s->trx || s->last)
+		return;
+	s->cur = s->target = NULL; /* they matter only while a command runs */
+	/* The order goes with the slots: one block. */
+	pool_block_give(worker_pool(s->h.w), s->conns, slots_size(s));
+	s->conns = NULL;
+	s->order = NULL;
+	s->n_order = 0;
+}
+
+/* The pool handed c's parked connection to another session, or closed it
+ * (pool.h: from inside that pool call, so nothing here calls the pool but
+ * to give the slots back). */
+static void conn_evicted(void *owner)
+{
+	struct ms_conn *c = owner;
+	struct mysql_session *s = c->s;
+
+	conn_let_go(c);
+	slot_emptied(c);
+	if (s->state == MS_READY && !s->c_streaming)
+		drop_unused_slots(s);
+}
+
+/* Park c's connection in the pool, with what is known of its state: any
+ * session may take it from there, and until one does, c takes it back as
+ * it left it (conn_unpark). */
 static void give_back(struct ms_conn *c)
 {
 	struct mysql_session *s = c->s;
-	/* malloc, not calloc: glibc's calloc skips its per-thread cache, and
-	 * this runs after every statement. */
-	struct pool_conn *pc = malloc(sizeof(*pc));
+	/* One record per connection, kept from one give-back to the next;
+	 * malloc, not calloc: glibc's calloc skips its per-thread cache. */
+	struct pool_conn *pc = c->pc ? c->pc : malloc(sizeof(*pc));
 
 	if (!pc) {
 		ms_conn_drop(c);
 		return;
 	}
-	*pc = (struct pool_conn){.be = c->be, .cluster = s->h.cluster, .node = (size_t)c->node};
+	pc->be = c->be;
+	pc->cluster = s->h.cluster;
+	pc->node = (size_t)c->node;
 	ms_session_ident(s, &pc->ident);
 	memcpy(pc->db, c->db, sizeof(pc->db));
 	/* Exactly the session's state, or not known: a reset it was taken for
@@ -373,17 +453,29 @@ static void give_back(struct ms_conn *c)
 			    : POOL_STATE_DIRTY;
 	pc->sync_wait = c->sync_wait;
 	pc->stmts = c->pstmts;
-	c->pstmts = NULL;
-	c->be = NULL;
-	slot_emptied(c);
+	pc->owner = c;
+	pc->evict = conn_evicted;
+	c->pc = pc;
+	c->op = OP_NONE;
+	/* Its statement ids stay: they are good while the connection is c's. */
+	if (s->cur == c)
+		s->cur = NULL;
+	if (s->last == c)
+		s->last = NULL;
 	if (s->target == c)
 		s->target = NULL;
 	atomic_store_explicit(&s->ctl.threads[c->node], 0, memory_order_relaxed);
-	pool_release(worker_pool(s->h.w), pc);
+	if (!pool_release(worker_pool(s->h.w), pc)) {
+		conn_let_go(c); /* the pool closed it */
+		slot_emptied(c);
+		return;
+	}
+	ms_conn_set_state(c, CONN_PARKED);
 }
 
 /* The session waits for its client: in pool.mode transaction, every
- * connection nothing ties it to goes back to the pool. A transaction
+ * connection nothing ties it to goes back to the pool (parked: any session
+ * may take it, and until one does it is still this one's). A transaction
  * (also autocommit off, which makes one of every statement) or a pin
  * (temporary tables, locks, user variables, ...) ties them all. */
 void ms_give_back(struct mysql_session *s)
@@ -397,19 +489,7 @@ void ms_give_back(struct mysql_session *s)
 	for (size_t i = 0; s->conns && i < s->n_conns; i++)
 		if (s->conns[i].be && !conn_tied(s, &s->conns[i]))
 			give_back(&s->conns[i]);
-	/* Holding nothing, the session keeps no slots either: an idle client
-	 * costs its session struct and its socket. */
-	for (size_t i = 0; s->conns && i < s->n_conns; i++)
-		if (s->conns[i].state != CONN_NONE || s->conns[i].waiter.queued)
-			return;
-	if (s->trx || s->last)
-		return;
-	s->cur = s->target = NULL; /* they matter only while a command runs */
-	/* The order goes with the slots: one block. */
-	pool_block_give(worker_pool(s->h.w), s->conns, slots_size(s));
-	s->conns = NULL;
-	s->order = NULL;
-	s->n_order = 0;
+	drop_unused_slots(s);
 }
 
 /* Make sure the session has its slots, one per node. False when out of

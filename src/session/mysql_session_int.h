@@ -72,13 +72,17 @@ enum ms_state {
  * A session's slot for one node, and the backend connection it holds
  * there, if any: logged in when a command first needs that node, or taken
  * from the worker's pool (pool.h), and given back to the pool when nothing
- * ties the session to it.
+ * ties the session to it. Given back, it stays parked in the slot: the
+ * pool may hand it to another session (which evicts it from the slot), but
+ * until then the slot takes it back at once, with what it knows of the
+ * connection's state (database, history applied, statements) still true.
  *
  *   NONE --open--> LOGIN --logged in--> IDLE
  *   NONE --taken from the pool--> IDLE
  *   IDLE --catch up (ping, reset, USE, replay, sync wait, prepare) or KILL--> INTERNAL --> IDLE
  *   IDLE --the client's command--> BUSY --response complete--> IDLE
- *   IDLE --given back to the pool--> NONE
+ *   IDLE --given back to the pool--> PARKED --taken back--> IDLE
+ *   PARKED --evicted (taken by another session, closed by the pool), or let go--> NONE
  *   any --lost or failed--> NONE
  */
 enum conn_state {
@@ -87,6 +91,7 @@ enum conn_state {
 	CONN_IDLE,
 	CONN_INTERNAL,
 	CONN_BUSY,
+	CONN_PARKED, /* be is the pool's until taken back (pool.h) */
 };
 
 /* The internal command a connection runs; its response is consumed here,
@@ -139,6 +144,9 @@ struct ms_conn {
 	bool need_ping;	  /* taken from the pool after a long idle */
 	bool need_reset;  /* taken from the pool in another session's state */
 	struct pool_stmts *pstmts; /* the statements prepared on this connection */
+	/* What the pool knows of be: kept from one give-back to the next, and
+	 * shared with the pool while PARKED; NULL in CONN_NONE. */
+	struct pool_conn *pc;
 	struct pool_waiter waiter; /* in line for room on the node (pool.max_per_node) */
 };
 
@@ -322,6 +330,12 @@ void ms_conn_set_state(struct ms_conn *c, enum conn_state next);
 void ms_conn_release(struct ms_conn *c);
 void ms_registry_update(struct mysql_session *s);
 enum ms_open ms_conn_open(struct ms_conn *c);
+/* Whether c must be opened (ms_conn_open) before it can run anything: it
+ * holds no connection, or its connection is parked in the pool. */
+static inline bool ms_conn_needs_open(const struct ms_conn *c)
+{
+	return c->state == CONN_NONE || c->state == CONN_PARKED;
+}
 /* Get c a connection logged in as login/ident in db, preferring one whose
  * session state has fingerprint state (mysql_session_conn.c). */
 enum ms_open ms_conn_open_as(struct ms_conn *c, const struct backend_login *login,

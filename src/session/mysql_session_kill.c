@@ -51,7 +51,7 @@ void ms_kill_continue(struct mysql_session *s)
 		struct ms_conn *c = &s->conns[node];
 		char sql[64];
 
-		if (c->state == CONN_NONE) {
+		if (ms_conn_needs_open(c)) {
 			enum ms_open r = ms_conn_open(c);
 			if (r == MS_OPEN_FAILED) {
 				s->kill->next++;

@@ -177,7 +177,7 @@ void ms_route_continue(struct mysql_session *s)
 
 	if (s->state != MS_ROUTING || !c)
 		return;
-	if (c->state == CONN_NONE) {
+	if (ms_conn_needs_open(c)) {
 		switch (ms_conn_open(c)) {
 		case MS_OPEN_FAILED:
 			ms_conn_login_failed(c, NULL, "cannot start connecting");

@@ -175,12 +175,25 @@ static void room_made(struct pool *p, size_t c, size_t n)
 		event_active(p->wake, EV_TIMEOUT, 0);
 }
 
+/* pc is about to go to someone else or to close: a parked one's owner
+ * forgets it first. */
+static void disown(struct pool_conn *pc)
+{
+	void *owner = pc->owner;
+
+	if (!owner)
+		return;
+	pc->owner = NULL;
+	pc->evict(owner);
+}
+
 /* Close an idle connection (it leaves the count). */
 static void close_idle(struct pool *p, struct pool_conn *pc, const char *why)
 {
 	size_t c = pc->cluster, n = pc->node;
 	struct pool_node *pn = &p->nodes[c][n];
 
+	disown(pc);
 	log_debug(TAG, "closing an idle connection to %s as %s: %s",
 		  p->cfg->clusters[c].nodes[n].name, pc->ident.user, why);
 	list_remove(&pc->link);
@@ -249,16 +262,24 @@ static void purge_node(struct pool *p, size_t c, size_t n, const char *why)
 		close_idle(p, list_entry(pn->idle.next, struct pool_conn, link), why);
 }
 
-/* How well pc suits want: higher is better, negative is not at all. */
+/* May pc serve want at all: the same login, and a database it can use? */
+static bool fits(const struct pool_conn *pc, const struct pool_want *want)
+{
+	if (pc->ident.caps != want->ident->caps || pc->ident.charset != want->ident->charset ||
+	    strcmp(pc->ident.user, want->ident->user) != 0)
+		return false;
+	/* A session without a database cannot leave one it is given. */
+	return !((!want->db[0] || want->exact_db) && strcmp(pc->db, want->db) != 0);
+}
+
+/* How well pc suits want: higher is better, negative is not at all. Of two
+ * otherwise equal, a connection nobody has parked goes first: taking a
+ * parked one costs its owner the connection. */
 static int suitability(const struct pool_conn *pc, const struct pool_want *want)
 {
 	int score;
 
-	if (pc->ident.caps != want->ident->caps || pc->ident.charset != want->ident->charset ||
-	    strcmp(pc->ident.user, want->ident->user) != 0)
-		return -1;
-	/* A session without a database cannot leave one it is given. */
-	if ((!want->db[0] || want->exact_db) && strcmp(pc->db, want->db) != 0)
+	if (!fits(pc, want))
 		return -1;
 	if (pc->state == want->state)
 		score = 4;
@@ -266,11 +287,12 @@ static int suitability(const struct pool_conn *pc, const struct pool_want *want)
 		score = 2;
 	else
 		score = 0; /* reset first */
-	return score + (strcmp(pc->db, want->db) == 0);
+	score += strcmp(pc->db, want->db) == 0;
+	return 2 * score + !pc->owner;
 }
 
-/* suitability() of a connection that needs nothing done. */
-#define PERFECT 5
+/* suitability() of an unparked connection that needs nothing done. */
+#define PERFECT 11
 
 enum pool_grant pool_acquire(struct pool *p, size_t c, size_t n, const struct pool_want *want,
 			     struct pool_conn **out)
@@ -299,6 +321,7 @@ enum pool_grant pool_acquire(struct pool *p, size_t c, size_t n, const struct po
 		pn->n_idle--;
 		node_stats(p, c, n)->pool_reuses++;
 		publish(p, c, n);
+		disown(best);
 		*out = best;
 		return POOL_TAKEN;
 	}
@@ -315,7 +338,7 @@ enum pool_grant pool_acquire(struct pool *p, size_t c, size_t n, const struct po
 	return POOL_OPEN;
 }
 
-void pool_release(struct pool *p, struct pool_conn *pc)
+bool pool_release(struct pool *p, struct pool_conn *pc)
 {
 	struct pool_node *pn = &p->nodes[pc->cluster][pc->node];
 
@@ -328,10 +351,40 @@ void pool_release(struct pool *p, struct pool_conn *pc)
 	publish(p, pc->cluster, pc->node);
 	if (!node_usable(p, pc->cluster, pc->node) ||
 	    evbuffer_get_length(backend_input(pc->be)) > 0) {
+		pc->owner = NULL; /* the giver is still at work on it: no evict */
 		close_idle(p, pc, "its node is not taking new statements");
-		return;
+		return false;
 	}
 	room_made(p, pc->cluster, pc->node);
+	return true;
+}
+
+bool pool_unpark(struct pool *p, struct pool_conn *pc, const struct pool_want *want)
+{
+	size_t c = pc->cluster, n = pc->node;
+	struct pool_node *pn = &p->nodes[c][n];
+
+	BUG_ON(!pc->owner);
+	pc->owner = NULL;
+	if (!node_usable(p, c, n)) {
+		close_idle(p, pc, "node down or in maintenance");
+		return false;
+	}
+	if (!fits(pc, want)) {
+		room_made(p, c, n); /* someone else's to take now */
+		return false;
+	}
+	list_remove(&pc->link);
+	pn->n_idle--;
+	node_stats(p, c, n)->pool_reuses++;
+	publish(p, c, n);
+	return true;
+}
+
+void pool_unclaim(struct pool_conn *pc)
+{
+	BUG_ON(!pc->owner);
+	pc->owner = NULL;
 }
 
 void pool_closed(struct pool *p, size_t c, size_t n)

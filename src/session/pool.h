@@ -11,7 +11,9 @@
  * database, a fingerprint of the session state (SET history) it was left
  * in, and the statements prepared on it. A taker prefers a connection whose
  * state already equals its own, then a clean one (nothing to undo), and
- * only then one that must be reset first (COM_RESET_CONNECTION).
+ * only then one that must be reset first (COM_RESET_CONNECTION), and of
+ * equals one its giver has not parked (struct pool_conn): the giver takes
+ * a parked one back without any of that.
  *
  * Per (cluster, node) the pool counts every connection of this worker:
  * idle here, in use by a session, or logging in. In pool.mode transaction,
@@ -97,7 +99,16 @@ struct pool_ident {
 };
 
 /* A backend connection and what is known about its session state. Owned
- * by the pool while idle, by the taker after pool_acquire. */
+ * by the pool while idle, by the taker after pool_acquire or pool_unpark.
+ *
+ * A connection given back with an owner is parked: idle here and free for
+ * anyone, but its giver (a session's slot, which keeps its own record of
+ * the connection's state) may take it back first with pool_unpark, which
+ * costs no walk and no state comparison. Before the pool hands a parked
+ * connection to anyone else or closes it, it clears owner and calls
+ * evict(owner), from inside that pool call: the owner must then forget the
+ * connection (its backend, statements and this struct are the pool's) and
+ * must not call back into the pool from evict. */
 struct pool_conn {
 	struct list link;
 	struct backend *be;
@@ -109,6 +120,8 @@ struct pool_conn {
 	struct pool_stmts *stmts;
 	uint64_t idle_since_ms;
 	struct pool *pool; /* while idle */
+	void *owner;	   /* while parked, else NULL */
+	void (*evict)(void *owner);
 };
 
 /* What a session asks of pool_acquire. */
@@ -165,10 +178,25 @@ enum pool_grant pool_acquire(struct pool *p, size_t cluster, size_t node,
 			     const struct pool_want *want, struct pool_conn **out)
 	__attribute__((warn_unused_result));
 
-/* Give a connection back: idle, logged in, nothing pending on it. The
- * pool takes pc and its backend (closed at once when the node should not
- * be used now). */
-void pool_release(struct pool *p, struct pool_conn *pc);
+/* Give a connection back: idle, logged in, nothing pending on it; parked
+ * when pc->owner is set (with pc->evict), else a plain idle connection.
+ * The pool takes pc and its backend. False: it closed them at once (the
+ * node should not be used now, or it spoke) and called no evict; true: pc
+ * is idle here. */
+bool pool_release(struct pool *p, struct pool_conn *pc);
+
+/* The owner of parked pc takes it back for want. True: pc is the caller's
+ * again, as from pool_acquire (the caller's own record of its state
+ * stands). False: it no longer fits want (another user, database or
+ * character set) and stays here as a plain idle connection, or its node
+ * should not be used now and it is closed; either way it is not the
+ * caller's any more, and no evict was called. */
+bool pool_unpark(struct pool *p, struct pool_conn *pc, const struct pool_want *want)
+	__attribute__((warn_unused_result));
+
+/* The owner of parked pc gives up its claim (its session ends): pc stays
+ * here as a plain idle connection. */
+void pool_unclaim(struct pool_conn *pc);
 
 /* A counted connection (POOL_OPEN, or taken) was closed by its session, or
  * its login could not start. */
