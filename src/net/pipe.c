@@ -783,6 +783,11 @@ void pipe_settle(struct pipe *p)
 
 void pipe_set_reading(struct pipe *p, bool on)
 {
+	/* No change: whatever else moves want_read() calls update_read itself,
+	 * and nothing waits to be told (unseen and late are set only while
+	 * not reading). */
+	if (p->reading == on && !p->tls)
+		return;
 	p->reading = on;
 	if (p->tls) {
 		if (on)

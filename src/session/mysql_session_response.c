@@ -391,20 +391,27 @@ static void move_run(struct evbuffer *in, struct evbuffer *out, size_t *run)
  * anything that is not a plain move (an error to the client, a drained
  * retry, a state change, the end of the command), the run is moved, so the
  * client sees the packets in order and nothing of the next step. */
+/* The bytes queued for the client, towards its bound. */
+static size_t client_queued(struct mysql_session *s, struct evbuffer *out)
+{
+	return ms_client_pending(s) + (s->compress ? evbuffer_get_length(out) : 0);
+}
+
 void ms_process_backend(struct mysql_session *s)
 {
 	struct evbuffer *in, *out = ms_cout(s);
 	struct node_stats *ns;
 	struct evbuffer_iovec head = {0}; /* in's first chunk, while run > 0 */
 	size_t run = 0;
+	size_t queued; /* what the client has queued, run aside: read again after a move */
 
 	if (!s->cur || !s->cur->be || !backend_ready(s->cur->be))
 		return;
 	ns = ms_node_stats(s);
 	in = backend_input(s->cur->be);
+	queued = client_queued(s, out);
 	while (s->state == MS_COMMAND || s->state == MS_INFILE) {
-		if (run + ms_client_pending(s) + (s->compress ? evbuffer_get_length(out) : 0) >=
-		    s->h.bound) {
+		if (run + queued >= s->h.bound) {
 			backend_set_reading(s->cur->be, false);
 			break;
 		}
@@ -412,6 +419,7 @@ void ms_process_backend(struct mysql_session *s)
 			size_t before = evbuffer_get_length(in);
 			bool done = ms_copy_rest(in, out, &s->b_left);
 			ns->bytes_in += before - evbuffer_get_length(in);
+			queued = client_queued(s, out);
 			if (!done)
 				break;
 		}
@@ -460,6 +468,7 @@ void ms_process_backend(struct mysql_session *s)
 			move_run(in, out, &run); /* the error is at in's head now */
 			if (not_ready_retry(s, st.len))
 				return;
+			queued = client_queued(s, out);
 		}
 		if (st.ev == RESP_EV_BAD) {
 			log_warn(s->h.tag,
@@ -482,6 +491,7 @@ void ms_process_backend(struct mysql_session *s)
 			s->b_left = st.len;
 			ms_copy_rest(in, out, &s->b_left);
 			ns->bytes_in += MYSQL_HEADER_LEN + (st.len - s->b_left);
+			queued = client_queued(s, out); /* a run moved before, too */
 		}
 		if (st.ev == RESP_EV_INFILE) {
 			move_run(in, out, &run);
