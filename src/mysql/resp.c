@@ -249,6 +249,26 @@ static bool is_eof(const uint8_t *p, size_t seen, uint32_t len)
 	return seen >= 1 && p[0] == MYSQL_EOF_MARKER && len < 9;
 }
 
+size_t mysql_resp_rows(const struct mysql_resp *r, const uint8_t *at, size_t avail, uint8_t *seq)
+{
+	size_t used = 0;
+
+	if (r->state != RESP_ROWS)
+		return 0;
+	while (avail - used > MYSQL_HEADER_LEN) {
+		const uint8_t *h = at + used;
+		uint32_t len = mysql_header_len(h);
+		/* What mysql_resp_packet takes for other than a row, in RESP_ROWS. */
+		if (len == 0 || len == MYSQL_MAX_PAYLOAD || avail - used - MYSQL_HEADER_LEN < len ||
+		    h[3] != *seq || (h[4] == MYSQL_ERR_MARKER && len < MYSQL_RESP_NEED_MAX) ||
+		    is_eof(h + MYSQL_HEADER_LEN, len, len))
+			break;
+		used += MYSQL_HEADER_LEN + (size_t)len;
+		(*seq)++;
+	}
+	return used;
+}
+
 enum mysql_resp_event mysql_resp_packet(struct mysql_resp *r, const uint8_t *p, size_t seen,
 					uint32_t len)
 {

@@ -124,6 +124,15 @@ size_t mysql_resp_need(const struct mysql_resp *r, uint32_t len);
 enum mysql_resp_event mysql_resp_packet(struct mysql_resp *r, const uint8_t *payload, size_t seen,
 					uint32_t len);
 
+/* In the rows of a result (state RESP_ROWS), the whole packets at the
+ * start of [at, at + avail) that are rows: not the EOF or ERR that ends
+ * them, not part of a 16 MiB packet, each carrying the sequence id *seq
+ * says, which then moves past them. Returns the bytes those packets take,
+ * headers included (0 when the first packet is not one of them). The
+ * tracker does not change: rows change nothing in it, and the packet the
+ * walk stopped at goes to mysql_resp_packet as usual. */
+size_t mysql_resp_rows(const struct mysql_resp *r, const uint8_t *at, size_t avail, uint8_t *seq);
+
 /* The client finished its LOCAL INFILE data (empty packet): back to
  * waiting for the server's OK/ERR. */
 void mysql_resp_infile_done(struct mysql_resp *r);

@@ -386,7 +386,8 @@ static void move_run(struct evbuffer *in, struct evbuffer *out, size_t *run)
  * A packet that lies whole in the first chunk of the node's input (the
  * common case: a chunk is what one receive brought) is checked where it is
  * and joins a run, which moves to the client in one piece: a result of 100
- * rows is one move, not 200. A packet split across chunks, and the tail of
+ * rows is one move, not 200. Rows are walked at once (mysql_resp_rows),
+ * not stepped one by one. A packet split across chunks, and the tail of
  * a large one, go the long way: header, then payload as it arrives. Before
  * anything that is not a plain move (an error to the client, a drained
  * retry, a state change, the end of the command), the run is moved, so the
@@ -435,6 +436,19 @@ void ms_process_backend(struct mysql_session *s)
 		struct resp_step st;
 		if (run == 0 && evbuffer_peek(in, -1, NULL, &head, 1) < 1)
 			head.iov_len = 0;
+		if (s->resp.state == RESP_ROWS && head.iov_len > run && !s->b_cont &&
+		    !s->c_streaming) {
+			/* Rows join the run in one walk, up to the client's bound;
+			 * the packet that ends them takes the step below. */
+			size_t span = head.iov_len - run, room = s->h.bound - (run + queued);
+			size_t rows = mysql_resp_rows(&s->resp, (uint8_t *)head.iov_base + run,
+						      span < room ? span : room, &s->next_seq);
+			run += rows;
+			ns->bytes_in += rows;
+			s->answered |= rows > 0;
+			if (run + queued >= s->h.bound)
+				continue; /* the loop's first test stops there */
+		}
 		bool whole = head.iov_len > run &&
 			     resp_next_whole(&s->resp, s->b_cont, (uint8_t *)head.iov_base + run,
 					     head.iov_len - run, &st);

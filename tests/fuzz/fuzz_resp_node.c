@@ -13,6 +13,10 @@
  * input); bit 5 (INFILE_DONE): after a LOCAL INFILE request the client's
  * empty packet comes at once (else node bytes keep arriving in RESP_INFILE,
  * as they can in the session).
+ *
+ * In the rows of a result, the walk sluice takes first (mysql_resp_rows()
+ * over the bytes that follow) is checked against the tracker: every packet
+ * it takes is one the tracker, fed it, calls a row, in sequence.
  */
 #include <stdbool.h>
 #include <string.h>
@@ -76,6 +80,30 @@ static enum mysql_resp_event feed(struct mysql_resp *r, const uint8_t *p, size_t
 	return ev;
 }
 
+/* The rows walk over [at, at + avail) (whole packets, headers included)
+ * takes only packets the tracker r, fed them one by one, calls rows. */
+static void check_rows_walk(const struct mysql_resp *r, const uint8_t *at, size_t avail)
+{
+	uint8_t *copy = fuzz_dup(at, avail);
+	uint8_t seq = at[3], want = at[3];
+	size_t took = mysql_resp_rows(r, copy, avail, &seq), pos = 0;
+	struct mysql_resp t = *r;
+
+	free(copy);
+	FUZZ_CHECK(took <= avail);
+	while (pos < took) {
+		uint32_t len = mysql_header_len(at + pos);
+		FUZZ_CHECK(at[pos + 3] == want);
+		want++;
+		FUZZ_CHECK(len < MYSQL_MAX_PAYLOAD && pos + MYSQL_HEADER_LEN + len <= took);
+		FUZZ_CHECK(feed(&t, at + pos + MYSQL_HEADER_LEN, mysql_resp_need(&t, len), len) ==
+				   RESP_EV_MORE &&
+			   t.state == RESP_ROWS);
+		pos += MYSQL_HEADER_LEN + len;
+	}
+	FUZZ_CHECK(pos == took && seq == want);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct mysql_resp r;
@@ -113,6 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			}
 			if (need > avail)
 				break; /* the session waits for bytes that never come */
+			if (r.state == RESP_ROWS && !(opts & OPT_SPARSE))
+				check_rows_walk(&r, data + off, size - off);
 			enum mysql_resp_event ev = feed(&r, payload, need, len);
 			check_event(&r, ev);
 			if (ev == RESP_EV_DONE || ev == RESP_EV_BAD)

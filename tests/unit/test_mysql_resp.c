@@ -326,13 +326,49 @@ struct outcome {
 	unsigned infile;       /* INFILE events */
 	unsigned infile_state; /* client packets seen while in RESP_INFILE */
 	bool need_ok;	       /* every need <= len */
+	unsigned walked;       /* packets mysql_resp_rows() took (FEED_ROWS_WALKED) */
 	struct mysql_resp r;
 };
 
+enum feed_mode {
+	FEED_NEED,	  /* each packet as just mysql_resp_need() bytes */
+	FEED_WHOLE,	  /* each packet whole */
+	FEED_ROWS_WALKED, /* whole, and runs of rows walked as sluice does, in one call */
+};
+
+/* FEED_ROWS_WALKED: the server packets from i on, up to the next client
+ * packet, laid end to end, walked by mysql_resp_rows(). Returns how many
+ * whole packets it took (checking it stopped at a packet boundary, with
+ * the sequence id of the packet after them). */
+static unsigned walk_rows(const struct fixture *f, size_t i, size_t to, struct outcome *o)
+{
+	size_t total = 0, at = 0;
+	unsigned n = 0;
+
+	for (size_t j = i; j < to && f->pkts[j].dir == 's'; j++)
+		total += f->pkts[j].len;
+	uint8_t *buf = malloc(total ? total : 1);
+	if (!CHECK(buf != NULL))
+		return 0;
+	for (size_t j = i; j < to && f->pkts[j].dir == 's'; j++) {
+		memcpy(buf + at, f->pkts[j].data, f->pkts[j].len);
+		at += f->pkts[j].len;
+	}
+	uint8_t seq = f->pkts[i].data[3];
+	size_t used = mysql_resp_rows(&o->r, buf, total, &seq);
+	free(buf);
+	for (at = 0; at < used; n++)
+		at += f->pkts[i + n].len;
+	CHECK_EQ_INT(at, used);
+	if (i + n < to)
+		CHECK_EQ_INT(seq, f->pkts[i + n].data[3]);
+	return n;
+}
+
 /* Feed the packets [from, to) of f (one command: its client packet first)
- * to a fresh tracker. With min_seen each packet is given as a heap copy of
+ * to a fresh tracker. With FEED_NEED each packet is given as a heap copy of
  * just mysql_resp_need() bytes, so reading further is a valgrind error. */
-static void run_command(const struct fixture *f, size_t from, size_t to, bool min_seen,
+static void run_command(const struct fixture *f, size_t from, size_t to, enum feed_mode mode,
 			struct outcome *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -350,13 +386,22 @@ static void run_command(const struct fixture *f, size_t from, size_t to, bool mi
 				mysql_resp_infile_done(&o->r);
 			continue;
 		}
+		if (mode == FEED_ROWS_WALKED && !o->done_at && !o->bad_at) {
+			unsigned n = walk_rows(f, i, to, o);
+			if (n) {
+				o->fed += n;
+				o->walked += n;
+				i += n - 1;
+				continue;
+			}
+		}
 		o->fed++;
 		if (o->done_at || o->bad_at)
 			continue; /* counted, not fed: the tracker already finished */
 		size_t need = mysql_resp_need(&o->r, len);
 		if (need > len)
 			o->need_ok = false;
-		size_t seen = min_seen ? need : len;
+		size_t seen = mode == FEED_NEED ? need : len;
 		uint8_t *copy = dup_bytes(fixture_payload(p), seen);
 		enum mysql_resp_event ev = mysql_resp_packet(&o->r, copy, seen, len);
 		free(copy);
@@ -428,6 +473,7 @@ static void check_fixture(const char *file, const struct cmd_expect *want, size_
 {
 	struct fixture f;
 	size_t cmd = 0;
+	unsigned walked = 0;
 
 	check_case("%s", file);
 	if (!CHECK(fixture_load(&f, file)))
@@ -451,13 +497,18 @@ static void check_fixture(const char *file, const struct cmd_expect *want, size_
 			i = end;
 			continue;
 		}
-		for (int min_seen = 1; min_seen >= 0; min_seen--) {
+		for (int mode = FEED_NEED; mode <= FEED_ROWS_WALKED; mode++) {
+			static const char *const how[] = {
+				[FEED_NEED] = "",
+				[FEED_WHOLE] = " (whole packets)",
+				[FEED_ROWS_WALKED] = " (rows walked)",
+			};
 			struct outcome o;
 
-			check_case("%s #%zu %s%s", file, cmd + 1, e->what,
-				   min_seen ? "" : " (whole packets)");
+			check_case("%s #%zu %s%s", file, cmd + 1, e->what, how[mode]);
 			CHECK_EQ_INT(fixture_payload(&f.pkts[i])[0], e->command);
-			run_command(&f, i, end, min_seen, &o);
+			run_command(&f, i, end, (enum feed_mode)mode, &o);
+			walked += o.walked;
 			if (!outcome_matches(&o, e))
 				fprintf(stderr, "  line %u: done at %u, bad at %u, state %s\n",
 					f.pkts[i].line, o.done_at, o.bad_at,
@@ -467,6 +518,7 @@ static void check_fixture(const char *file, const struct cmd_expect *want, size_
 	}
 	check_case("%s", file);
 	CHECK_EQ_INT(cmd, n_want);
+	CHECK(walked > 0); /* the files have rows: the walk was tried on them */
 	fixture_free(&f);
 }
 
@@ -740,6 +792,90 @@ static void test_resp_sticky(void)
 	CHECK_EQ_INT(mysql_resp_packet(&r, ok, 0, sizeof(ok)), RESP_EV_BAD);
 }
 
+/* Append a packet of len payload bytes (first byte `first`, the rest 'x')
+ * with sequence id seq at buf + *at. */
+static void put_packet(uint8_t *buf, size_t *at, uint32_t len, uint8_t seq, uint8_t first)
+{
+	buf[*at] = (uint8_t)len;
+	buf[*at + 1] = (uint8_t)(len >> 8);
+	buf[*at + 2] = (uint8_t)(len >> 16);
+	buf[*at + 3] = seq;
+	if (len) {
+		buf[*at + 4] = first;
+		memset(buf + *at + 5, 'x', len - 1);
+	}
+	*at += 4 + (size_t)len;
+}
+
+static void test_resp_rows(void)
+{
+	static const struct {
+		const char *name;
+		uint32_t len;  /* of the packet after two plain rows */
+		uint8_t first; /* its first byte */
+		int seq_delta; /* its sequence id against the expected one */
+		bool is_row;   /* the walk takes it */
+	} cases[] = {
+		{"an EOF ends the rows", 5, 0xfe, 0, false},
+		{"a 9-byte row starting 0xfe is a row", 9, 0xfe, 0, true},
+		{"an ERR ends the rows", 30, 0xff, 0, false},
+		{"a row of 64 KiB starting 0xff is a row", 65536, 0xff, 0, true},
+		{"a binary row", 12, 0x00, 0, true},
+		{"a NULL first column", 3, 0xfb, 0, true},
+		{"a sequence id out of order stops the walk", 3, 0x01, 1, false},
+		{"an empty packet stops the walk", 0, 0, 0, false},
+	};
+	struct mysql_resp r;
+	size_t size = 4 * (4 + 65536 + 16);
+	uint8_t *buf = malloc(size);
+
+	if (!CHECK(buf != NULL))
+		return;
+	for (size_t i = 0; i < N(cases); i++) {
+		size_t at = 0, rows_end;
+		uint8_t seq = 4;
+
+		check_case("%s", cases[i].name);
+		mysql_resp_start(&r, COM_QUERY);
+		r.state = RESP_ROWS;
+		put_packet(buf, &at, 2, 4, 0x01);
+		put_packet(buf, &at, 3, 5, 0x02);
+		rows_end = at;
+		put_packet(buf, &at, cases[i].len, (uint8_t)(6 + cases[i].seq_delta),
+			   cases[i].first);
+		size_t want = cases[i].is_row ? at : rows_end;
+		CHECK_EQ_INT(mysql_resp_rows(&r, buf, at, &seq), want);
+		CHECK_EQ_INT(seq, cases[i].is_row ? 7 : 6);
+		CHECK_EQ_INT(r.state, RESP_ROWS);
+	}
+
+	check_case("a packet not whole in the bytes given is left");
+	size_t at = 0;
+	uint8_t seq = 1;
+	put_packet(buf, &at, 10, 1, 0x01);
+	put_packet(buf, &at, 10, 2, 0x01);
+	CHECK_EQ_INT(mysql_resp_rows(&r, buf, at - 1, &seq), 14);
+	CHECK_EQ_INT(seq, 2);
+	seq = 1;
+	CHECK_EQ_INT(mysql_resp_rows(&r, buf, 3, &seq), 0); /* not even a header */
+	CHECK_EQ_INT(seq, 1);
+
+	check_case("the first packet of a 16 MiB row is left for the long way");
+	uint8_t big[8] = {0xff, 0xff, 0xff, 1, 0x01};
+	seq = 1;
+	CHECK_EQ_INT(mysql_resp_rows(&r, big, sizeof(big), &seq), 0);
+
+	check_case("only in the rows");
+	at = 0;
+	put_packet(buf, &at, 2, 1, 0x01);
+	for (int st = RESP_IDLE; st <= RESP_BAD; st++) {
+		r.state = (enum mysql_resp_state)st;
+		seq = 1;
+		CHECK_EQ_INT(mysql_resp_rows(&r, buf, at, &seq), st == RESP_ROWS ? at : 0);
+	}
+	free(buf);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -752,6 +888,7 @@ int main(void)
 		{"captured responses", test_resp_captured},
 		{"built sequences", test_resp_sequences},
 		{"finished trackers", test_resp_sticky},
+		{"rows walked at once", test_resp_rows},
 	};
 	return CHECK_RUN(tests);
 }
