@@ -380,6 +380,12 @@ static void move_run(struct evbuffer *in, struct evbuffer *out, size_t *run)
 	*run = 0;
 }
 
+/* The bytes queued for the client, towards its bound. */
+static size_t client_queued(struct mysql_session *s, struct evbuffer *out)
+{
+	return ms_client_pending(s) + (s->compress ? evbuffer_get_length(out) : 0);
+}
+
 /* Stream the backend's response to the client, following it packet by
  * packet until the tracker says it is complete.
  *
@@ -392,12 +398,6 @@ static void move_run(struct evbuffer *in, struct evbuffer *out, size_t *run)
  * anything that is not a plain move (an error to the client, a drained
  * retry, a state change, the end of the command), the run is moved, so the
  * client sees the packets in order and nothing of the next step. */
-/* The bytes queued for the client, towards its bound. */
-static size_t client_queued(struct mysql_session *s, struct evbuffer *out)
-{
-	return ms_client_pending(s) + (s->compress ? evbuffer_get_length(out) : 0);
-}
-
 void ms_process_backend(struct mysql_session *s)
 {
 	struct evbuffer *in, *out = ms_cout(s);
@@ -440,7 +440,8 @@ void ms_process_backend(struct mysql_session *s)
 		    !s->c_streaming) {
 			/* Rows join the run in one walk, up to the client's bound;
 			 * the packet that ends them takes the step below. */
-			size_t span = head.iov_len - run, room = s->h.bound - (run + queued);
+			size_t span = head.iov_len - run;
+			size_t room = run + queued < s->h.bound ? s->h.bound - (run + queued) : 0;
 			size_t rows = mysql_resp_rows(&s->resp, (uint8_t *)head.iov_base + run,
 						      span < room ? span : room, &s->next_seq);
 			run += rows;

@@ -11,9 +11,10 @@
  * database, a fingerprint of the session state (SET history) it was left
  * in, and the statements prepared on it. A taker prefers a connection whose
  * state already equals its own, then a clean one (nothing to undo), and
- * only then one that must be reset first (COM_RESET_CONNECTION), and of
- * equals one its giver has not parked (struct pool_conn): the giver takes
- * a parked one back without any of that.
+ * only then one that must be reset first (COM_RESET_CONNECTION); of
+ * equally suitable ones, one that no session has parked (struct
+ * pool_conn). A session takes its own parked connection back without any
+ * of that.
  *
  * Per (cluster, node) the pool counts every connection of this worker:
  * idle here, in use by a session, or logging in. In pool.mode transaction,
