@@ -3,8 +3,8 @@
 # sessions sharing one node connection without seeing each other's settings, users or
 # prepared statements, transactions that keep their connection, KILL QUERY reaching the
 # statement that runs now, a killed node's pooled connections closed, pins that end with their
-# cause (the last temporary table dropped) or last (CALL), also from prepared statements, and
-# pool.mode: session.
+# cause (the last temporary table dropped) or last (CALL), also from prepared statements, a
+# session taking its own parked connection back as it left it, and pool.mode: session.
 # Clients: PyMySQL, mysqlclient, PHP mysqli (server-side prepared statements), the mariadb CLI.
 import re
 import subprocess
@@ -298,6 +298,7 @@ def test_a_session_takes_its_own_connection_back_as_it_left_it(galera, sluice, o
         assert set(had) == {"node2", "node3"}, had
         one(a, "SET sql_mode = 'ANSI_QUOTES'")
         before = per_node(s, "statements_total")
+        reuses = per_node(s, "pool_reuses_total")
         tz, mode, where, tid = one(a, q)
         after = per_node(s, "statements_total")
         assert (tz, mode) == ("+03:00", "ANSI_QUOTES")
@@ -306,7 +307,8 @@ def test_a_session_takes_its_own_connection_back_as_it_left_it(galera, sluice, o
         # first and replays the whole history: 3 commands (mysqlclient asks for
         # multi-statements, so both SETs go as one) or 4 (PyMySQL, one by one).
         assert after[where] - before[where] == 2, (where, before, after)
-        # The pool counted it as a reuse and still has it idle.
+        # The pool counted the take as a reuse, and counts parked connections as idle ones.
+        assert per_node(s, "pool_reuses_total")[where] == reuses[where] + 1
         assert sum(per_node(s, "idle_connections").values()) >= 2
     finally:
         a.close()
