@@ -249,6 +249,12 @@ static bool is_eof(const uint8_t *p, size_t seen, uint32_t len)
 	return seen >= 1 && p[0] == MYSQL_EOF_MARKER && len < 9;
 }
 
+/* In RESP_ROWS: the packet is the ERR or EOF that ends the rows (seen >= 1). */
+static bool ends_rows(const uint8_t *p, size_t seen, uint32_t len)
+{
+	return (p[0] == MYSQL_ERR_MARKER && len < MYSQL_RESP_NEED_MAX) || is_eof(p, seen, len);
+}
+
 size_t mysql_resp_rows(const struct mysql_resp *r, const uint8_t *at, size_t avail, uint8_t *seq)
 {
 	size_t used = 0;
@@ -260,8 +266,7 @@ size_t mysql_resp_rows(const struct mysql_resp *r, const uint8_t *at, size_t ava
 		uint32_t len = mysql_header_len(h);
 		/* What mysql_resp_packet takes for other than a row, in RESP_ROWS. */
 		if (len == 0 || len == MYSQL_MAX_PAYLOAD || avail - used - MYSQL_HEADER_LEN < len ||
-		    h[3] != *seq || (h[4] == MYSQL_ERR_MARKER && len < MYSQL_RESP_NEED_MAX) ||
-		    is_eof(h + MYSQL_HEADER_LEN, len, len))
+		    h[3] != *seq || ends_rows(h + MYSQL_HEADER_LEN, len, len))
 			break;
 		used += MYSQL_HEADER_LEN + (size_t)len;
 		(*seq)++;
@@ -330,11 +335,10 @@ enum mysql_resp_event mysql_resp_packet(struct mysql_resp *r, const uint8_t *p, 
 		return RESP_EV_MORE;
 
 	case RESP_ROWS:
-		if (p[0] == MYSQL_ERR_MARKER && len < MYSQL_RESP_NEED_MAX)
-			return on_err(r, p, seen, len);
-		if (is_eof(p, seen, len))
-			return on_final_eof(r, p, seen, len);
-		return RESP_EV_MORE;
+		if (!ends_rows(p, seen, len))
+			return RESP_EV_MORE;
+		return p[0] == MYSQL_ERR_MARKER ? on_err(r, p, seen, len)
+						: on_final_eof(r, p, seen, len);
 
 	case RESP_AFTER_INFILE:
 	case RESP_SINGLE:

@@ -105,20 +105,25 @@ void ms_conn_release(struct ms_conn *c)
 	c->iresp = NULL;
 }
 
+/* Publish the node thread c serves the session with (0: none), for KILL. */
+static void publish_thread(struct mysql_session *s, const struct ms_conn *c)
+{
+	uint32_t t = c->be && c->state != CONN_LOGIN && !ms_conn_needs_open(c)
+			     ? backend_thread_id(c->be)
+			     : 0;
+
+	atomic_store_explicit(&s->ctl.threads[c->node], t, memory_order_relaxed);
+	if (t)
+		atomic_store_explicit(&s->ctl.seen[c->node], t, memory_order_relaxed);
+}
+
 /* Publish which node threads serve this session, for KILL: the entry once
  * per user, the thread ids (which change with every pooled connection)
  * through the control block. */
 void ms_registry_update(struct mysql_session *s)
 {
-	for (size_t i = 0; s->conns && i < s->n_conns; i++) {
-		const struct ms_conn *c = &s->conns[i];
-		uint32_t t = c->be && c->state != CONN_LOGIN && !ms_conn_needs_open(c)
-				     ? backend_thread_id(c->be)
-				     : 0;
-		atomic_store_explicit(&s->ctl.threads[i], t, memory_order_relaxed);
-		if (t)
-			atomic_store_explicit(&s->ctl.seen[i], t, memory_order_relaxed);
-	}
+	for (size_t i = 0; s->conns && i < s->n_conns; i++)
+		publish_thread(s, &s->conns[i]);
 	if (!s->registered) {
 		struct registry_entry e = {
 			.id = s->h.id, .cluster = (int)s->h.cluster, .ctl = &s->ctl};
@@ -253,10 +258,7 @@ static bool conn_unpark(struct ms_conn *c, const struct pool_want *want)
 	backend_set_owner(c->be, &ms_backend_ops, c);
 	c->need_ping = failover_now_ms() - c->pc->idle_since_ms >= PING_AFTER_MS;
 	ms_conn_set_state(c, CONN_IDLE);
-	atomic_store_explicit(&s->ctl.threads[c->node], backend_thread_id(c->be),
-			      memory_order_relaxed);
-	atomic_store_explicit(&s->ctl.seen[c->node], backend_thread_id(c->be),
-			      memory_order_relaxed);
+	publish_thread(s, c);
 	return true;
 }
 
@@ -372,22 +374,28 @@ static bool conn_tied(struct mysql_session *s, struct ms_conn *c)
 	       stmt_ties_node(&s->stmts, c->node);
 }
 
-/* c holds no connection any more (dropped, or given back to the pool): its
- * node's statement ids are gone with it, and it is not the session's
- * current, transaction or last connection. */
-static void slot_emptied(struct ms_conn *c)
+/* c is not the session's current, transaction or last connection. */
+static void drop_refs(struct ms_conn *c)
 {
 	struct mysql_session *s = c->s;
 
-	c->op = OP_NONE;
-	ms_conn_set_state(c, CONN_NONE);
-	stmt_forget_node(&s->stmts, c->node);
 	if (s->cur == c)
 		s->cur = NULL;
 	if (s->trx == c)
 		s->trx = NULL;
 	if (s->last == c)
 		s->last = NULL;
+}
+
+/* c holds no connection any more (dropped, or taken or closed by the
+ * pool): its node's statement ids are gone with it, and it is not the
+ * session's current, transaction or last connection. */
+static void slot_emptied(struct ms_conn *c)
+{
+	c->op = OP_NONE;
+	ms_conn_set_state(c, CONN_NONE);
+	stmt_forget_node(&c->s->stmts, c->node);
+	drop_refs(c);
 }
 
 /* The bytes of a session's slot block: the slots, then their order. */
@@ -458,19 +466,16 @@ static void give_back(struct ms_conn *c)
 	c->pc = pc;
 	c->op = OP_NONE;
 	/* Its statement ids stay: they are good while the connection is c's. */
-	if (s->cur == c)
-		s->cur = NULL;
-	if (s->last == c)
-		s->last = NULL;
+	drop_refs(c);
 	if (s->target == c)
 		s->target = NULL;
-	atomic_store_explicit(&s->ctl.threads[c->node], 0, memory_order_relaxed);
-	if (!pool_release(worker_pool(s->h.w), pc)) {
+	if (pool_release(worker_pool(s->h.w), pc)) {
+		ms_conn_set_state(c, CONN_PARKED);
+	} else {
 		conn_let_go(c); /* the pool closed it */
 		slot_emptied(c);
-		return;
 	}
-	ms_conn_set_state(c, CONN_PARKED);
+	publish_thread(s, c); /* none now */
 }
 
 /* The session waits for its client: in pool.mode transaction, every
