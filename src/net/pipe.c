@@ -66,6 +66,7 @@ struct pipe {
 	 * kept, and told once reading is on again. */
 	struct ring_req recv, poll, send;
 	struct ring_out *sending; /* a send's bytes, from its start until all are sent */
+	size_t unsent;		  /* bytes in sending->buf */
 	struct ring_defer defer;
 	uint8_t todo;
 	bool unseen; /* input the owner was not told of */
@@ -241,16 +242,6 @@ static void schedule_flush(struct pipe *p)
 		defer_do(p, DO_FLUSH);
 	else
 		event_active(p->flush, EV_TIMEOUT, 0);
-}
-
-/* The owner added output: write it once its callback has returned, so that everything it
- * queued in that callback goes out in one writev. */
-static void out_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
-{
-	struct pipe *p = arg;
-
-	if (info->n_added && !p->flush_on && !p->wev_on && !p->connecting && !p->send.busy)
-		schedule_flush(p);
 }
 
 /* The owner drained input held at the bound: reading may go on. */
@@ -502,12 +493,13 @@ static void poll_done(struct ring_req *req, int res, uint32_t flags)
 
 /* Send what is queued, on the ring, unless a send is in flight (its end
  * sends what was queued meanwhile). The output moves behind the bytes
- * waiting to be sent, where the owner's additions cannot move them, and the
- * send goes in with the loop's next wait: so the sends of one loop iteration
- * cost no system call of their own, and a peer they wake runs once the loop
- * waits, not in the middle of the iteration. The kernel waits for room in a
- * full socket itself. False when it told the owner of an error (which may
- * have freed p). */
+ * waiting to be sent, where the owner's additions cannot move them (when
+ * none wait, the two buffers just change places: nothing but pipe_output()
+ * hands out p->out), and the send goes in with the loop's next wait: so the
+ * sends of one loop iteration cost no system call of their own, and a peer
+ * they wake runs once the loop waits, not in the middle of the iteration.
+ * The kernel waits for room in a full socket itself. False when it told the
+ * owner of an error (which may have freed p). */
 static bool send_out(struct pipe *p)
 {
 	if (p->send.busy || p->broken || p->fd < 0)
@@ -522,10 +514,15 @@ static bool send_out(struct pipe *p)
 			return false;
 		}
 	}
-	if (queued && evbuffer_add_buffer(p->sending->buf, p->out) != 0) {
+	if (queued && p->unsent == 0) {
+		struct evbuffer *empty = p->sending->buf;
+		p->sending->buf = p->out;
+		p->out = empty;
+	} else if (queued && evbuffer_add_buffer(p->sending->buf, p->out) != 0) {
 		broken(p, PIPE_ERROR | PIPE_WRITING, ENOMEM);
 		return false;
 	}
+	p->unsent += queued;
 	ring_send(p->ring, &p->send, p->fd, p->sending);
 	return true;
 }
@@ -550,7 +547,8 @@ static void send_done(struct ring_req *req, int res, uint32_t flags)
 		return;
 	}
 	evbuffer_drain(p->sending->buf, (size_t)res);
-	if (evbuffer_get_length(p->sending->buf) == 0 && evbuffer_get_length(p->out) == 0) {
+	p->unsent -= (size_t)res;
+	if (p->unsent == 0 && evbuffer_get_length(p->out) == 0) {
 		ring_out_give(p->ring, p->sending);
 		p->sending = NULL;
 	} else if (!send_out(p)) {
@@ -590,8 +588,7 @@ struct pipe *pipe_new(struct event_base *base, struct ring *ring, int fd)
 	p->out = evbuffer_new();
 	if (!ring)
 		p->flush = event_new(base, -1, 0, flush_cb, p);
-	if (!p->in || !p->out || (!ring && !p->flush) || !evbuffer_add_cb(p->out, out_changed, p) ||
-	    (fd >= 0 && !make_events(p))) {
+	if (!p->in || !p->out || (!ring && !p->flush) || (fd >= 0 && !make_events(p))) {
 		p->fd = -1; /* the caller still owns fd on failure */
 		pipe_free(p);
 		return NULL;
@@ -759,16 +756,24 @@ struct evbuffer *pipe_input(struct pipe *p)
 	return p->tls ? bufferevent_get_input(p->tls) : p->in;
 }
 
+/* The owner asks for the output to add to it: write it once its callback has
+ * returned, so that everything it queues in that callback goes out in one
+ * write. A write already under way (one that would block, a send in flight,
+ * a connect) takes it when it ends. Not a callback on the buffer: that would
+ * run at every add and every drain, the pipe's own included. */
 struct evbuffer *pipe_output(struct pipe *p)
 {
-	return p->tls ? bufferevent_get_output(p->tls) : p->out;
+	if (p->tls)
+		return bufferevent_get_output(p->tls);
+	if (!p->flush_on && !p->wev_on && !p->connecting && !p->send.busy)
+		schedule_flush(p);
+	return p->out;
 }
 
 size_t pipe_pending(struct pipe *p)
 {
 	if (!p->tls)
-		return evbuffer_get_length(p->out) +
-		       (p->sending ? evbuffer_get_length(p->sending->buf) : 0);
+		return evbuffer_get_length(p->out) + p->unsent;
 	/* Plain bytes not yet encrypted, and records not yet written. */
 	return evbuffer_get_length(bufferevent_get_output(p->tls)) +
 	       evbuffer_get_length(bufferevent_get_output(bufferevent_get_underlying(p->tls)));

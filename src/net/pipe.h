@@ -92,8 +92,10 @@ bool pipe_start_tls(struct pipe *p, struct ssl_st *ssl, bool accept)
 	__attribute__((warn_unused_result));
 struct ssl_st *pipe_ssl(const struct pipe *p); /* NULL: plain */
 
-/* The buffers. The owner drains input and adds to output; what it adds is
- * written when the current callback returns. */
+/* The buffers. The owner drains input and adds to output. What it adds is
+ * written when the current callback returns: pipe_output() is what arranges
+ * that, so the owner asks for the output in the callback that adds to it and
+ * keeps the pointer no longer. */
 struct evbuffer *pipe_input(struct pipe *p);
 struct evbuffer *pipe_output(struct pipe *p);
 
