@@ -286,6 +286,18 @@ static void run_defers(struct ring *r)
 	}
 }
 
+/* The next completion in the ring's memory, or NULL. Not io_uring_peek_cqe():
+ * finding none, that one goes on into liburing's wait path, which may enter
+ * the kernel to run task work. Here, what is not there yet is for the wait. */
+static struct io_uring_cqe *next_cqe(struct ring *r)
+{
+	struct io_uring_cq *cq = &r->uring.cq;
+
+	if (!io_uring_cq_ready(&r->uring))
+		return NULL;
+	return &cq->cqes[*cq->khead & cq->ring_mask]; /* plain entries: no IORING_SETUP_CQE32 */
+}
+
 /* Hand each completion to its request's owner. The entry is consumed first:
  * an owner may submit, and free itself, from done. A request is done with at
  * a completion without IORING_CQE_F_MORE. A kernel without multishot
@@ -295,14 +307,17 @@ static void handle_completions(struct ring *r)
 {
 	struct io_uring_cqe *cqe;
 
-	while (io_uring_peek_cqe(&r->uring, &cqe) == 0) {
+	while ((cqe = next_cqe(r))) {
 		struct ring_req *req = io_uring_cqe_get_data(cqe);
 		int res = cqe->res;
 		uint32_t flags = cqe->flags;
+		bool ours = cqe->user_data != LIBURING_UDATA_TIMEOUT;
 
 		io_uring_cqe_seen(&r->uring, cqe);
-		if (!req)
-			continue; /* a cancel's own completion */
+		/* A cancel's own completion; or, on a kernel without timed waits,
+		 * liburing's timeout for one. */
+		if (!req || !ours)
+			continue;
 		if (!(flags & IORING_CQE_F_MORE)) {
 			if (req->multi && res == -EINVAL) {
 				r->no_multi = true;
