@@ -741,6 +741,7 @@ bool pipe_start_tls(struct pipe *p, SSL *ssl, bool accept)
 		bufferevent_enable(filter, EV_READ | EV_WRITE);
 	else
 		bufferevent_enable(filter, EV_WRITE);
+	ring_note_activation();
 	return true;
 }
 
@@ -751,9 +752,17 @@ SSL *pipe_ssl(const struct pipe *p)
 
 /* ---- both modes ---------------------------------------------------------------------- */
 
+/* In TLS mode the owner's calls reach libevent's bufferevents, which may
+ * make events of the base active from inside them (a read callback
+ * triggered again, a write scheduled): every one that may is marked with
+ * ring_note_activation(). */
+
 struct evbuffer *pipe_input(struct pipe *p)
 {
-	return p->tls ? bufferevent_get_input(p->tls) : p->in;
+	if (!p->tls)
+		return p->in;
+	ring_note_activation();
+	return bufferevent_get_input(p->tls);
 }
 
 /* The owner asks for the output to add to it: write it once its callback has
@@ -763,8 +772,10 @@ struct evbuffer *pipe_input(struct pipe *p)
  * run at every add and every drain, the pipe's own included. */
 struct evbuffer *pipe_output(struct pipe *p)
 {
-	if (p->tls)
+	if (p->tls) {
+		ring_note_activation();
 		return bufferevent_get_output(p->tls);
+	}
 	if (!p->flush_on && !p->wev_on && !p->connecting && !p->send.busy)
 		schedule_flush(p);
 	return p->out;
@@ -799,6 +810,7 @@ void pipe_set_reading(struct pipe *p, bool on)
 			bufferevent_enable(p->tls, EV_READ);
 		else
 			bufferevent_disable(p->tls, EV_READ);
+		ring_note_activation();
 		return;
 	}
 	if (on && p->ring && (p->unseen || p->late))
@@ -814,17 +826,21 @@ bool pipe_reading(const struct pipe *p)
 void pipe_set_read_bound(struct pipe *p, size_t bound)
 {
 	p->bound = bound;
-	if (p->tls)
+	if (p->tls) {
 		bufferevent_setwatermark(p->tls, EV_READ, 0, bound);
-	else
+		ring_note_activation();
+	} else {
 		update_read(p);
+	}
 }
 
 void pipe_set_write_low(struct pipe *p, size_t low)
 {
 	p->low = low;
-	if (p->tls)
+	if (p->tls) {
 		bufferevent_setwatermark(p->tls, EV_WRITE, low, 0);
+		ring_note_activation();
+	}
 }
 
 int pipe_fd(const struct pipe *p)
@@ -857,6 +873,7 @@ void pipe_free(struct pipe *p)
 		if (under)
 			evbuffer_remove_cb(bufferevent_get_output(under), tls_under_drained, p);
 		bufferevent_free(p->tls); /* closes the socket */
+		ring_note_activation();
 	} else if (p->fd >= 0) {
 		close(p->fd);
 	}

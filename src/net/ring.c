@@ -39,6 +39,7 @@ struct ring {
 	struct ring_req kick;  /* that read */
 	uint64_t kick_count;   /* its buffer */
 	bool base_due;	       /* either completed: run the base */
+	bool maybe_active;     /* ring_note_activation() since the base was looked at */
 	struct event *brk;     /* ends a run of the base (run_base()) */
 	int brk_passes;
 	struct io_uring_buf_ring *bufs;
@@ -52,6 +53,9 @@ struct ring {
 	bool stopping;
 	bool uring_up, bufs_up;
 };
+
+/* The ring whose loop this thread runs, for ring_note_activation(). */
+static _Thread_local struct ring *this_ring;
 
 static void noop_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -341,17 +345,36 @@ static void wait_once(struct ring *r, uint64_t ms)
 	handle_completions(r);
 }
 
+void ring_note_activation(void)
+{
+	if (this_ring)
+		this_ring->maybe_active = true;
+}
+
+/* Whether the base has callbacks ready; asked of libevent only after a
+ * ring_note_activation(), and again while the answer is yes (until a run of
+ * the base takes them). */
+static bool base_active(struct ring *r)
+{
+	if (!r->maybe_active)
+		return false;
+	r->maybe_active = event_base_get_num_events(r->base, EVENT_BASE_COUNT_ACTIVE) > 0;
+	return r->maybe_active;
+}
+
 void ring_loop(struct ring *r)
 {
 	uint64_t ran = mono_ms();
 
+	this_ring = r;
+	r->maybe_active = true; /* events activated before the loop started */
 	r->stopping = false;
 	while (!r->stopping) {
 		run_defers(r);
 		if (r->stopping)
 			break;
 		uint64_t now = mono_ms();
-		bool active = event_base_get_num_events(r->base, EVENT_BASE_COUNT_ACTIVE) > 0;
+		bool active = base_active(r);
 		if (r->base_due || active || now - ran >= RING_TICK_MS) {
 			r->base_due = false;
 			run_base(r);
@@ -361,13 +384,17 @@ void ring_loop(struct ring *r)
 			run_defers(r);
 			if (r->stopping)
 				break;
-			active = event_base_get_num_events(r->base, EVENT_BASE_COUNT_ACTIVE) > 0;
+			/* Callbacks of the run may have activated others (a TLS
+			 * bufferevent re-triggering its reader). */
+			r->maybe_active = true;
+			active = base_active(r);
 		}
 		/* Until the next tick at most, and not at all while libevent
 		 * has callbacks ready. */
 		uint64_t since = now - ran;
 		wait_once(r, active || since >= RING_TICK_MS ? 0 : RING_TICK_MS - since);
 	}
+	this_ring = NULL;
 }
 
 void ring_stop(struct ring *r)

@@ -17,7 +17,10 @@
  * Everything else stays libevent's: timers, TLS, other descriptors. The loop
  * runs the base without blocking when its epoll descriptor has something,
  * when it has active events, when another thread kicked it, and at least
- * every RING_TICK_MS for its timers.
+ * every RING_TICK_MS for its timers. It looks for active events only after
+ * a run of the base and when told to (ring_note_activation): asking
+ * libevent takes the base's lock, about 100 instructions, and the loop
+ * turns over up to four times a query.
  *
  * A kick is needed because libevent wakes a base for an event_active() from
  * another thread only while that base sits in event_base_loop(), and this
@@ -46,6 +49,15 @@
 struct event_base;
 struct evbuffer;
 struct ring;
+
+/* For code on a worker thread that may have made an event of the thread's
+ * own base active outside a run of the base: an event_active(),
+ * event_base_once() without a delay, a call into a TLS bufferevent. The
+ * ring loop then looks for active events before it waits; without the call
+ * they run at the next tick (RING_TICK_MS) at the latest. Other threads need
+ * not call it: they kick the worker (see above), or libevent notifies a base
+ * that sits in its own loop. No effect on a thread that runs no ring loop. */
+void ring_note_activation(void);
 
 /* How often at most libevent's timers are looked at while the ring is busy
  * or idle: the precision of a worker's timeouts in io_uring mode. */

@@ -360,6 +360,7 @@ void worker_session_close(struct worker *w, struct worker_session *ws)
 	list_remove(&ws->link);
 	list_append(&w->closing, &ws->link);
 	event_active(w->reap, EV_TIMEOUT, 0);
+	ring_note_activation();
 }
 
 void worker_stop(struct worker *w)

@@ -20,6 +20,7 @@
 #include "log.h"
 #include "net/net.h"
 #include "net/pipe.h"
+#include "net/ring.h"
 #include "mysql/auth.h"
 #include "mysql/ed25519.h"
 #include "mysql/handshake.h"
@@ -769,4 +770,6 @@ void backend_destroy(struct backend *b)
 	 * the base cannot schedule it (out of memory), free now. */
 	if (event_base_once(b->base, -1, EV_TIMEOUT, free_cb, b, &now) != 0)
 		free_cb(-1, 0, b);
+	else
+		ring_note_activation();
 }

@@ -15,6 +15,7 @@
 #include "monitor/opstate.h"
 #include "monitor/snapshot.h"
 #include "net/net.h"
+#include "net/ring.h"
 #include "session/backend.h"
 #include "stats/stats.h"
 
@@ -171,8 +172,10 @@ bool pool_multiplexed(const struct pool *p, size_t cluster)
 /* Someone may be waiting for room on (c, n): wake them from the loop. */
 static void room_made(struct pool *p, size_t c, size_t n)
 {
-	if (!list_empty(&p->nodes[c][n].waiters))
+	if (!list_empty(&p->nodes[c][n].waiters)) {
 		event_active(p->wake, EV_TIMEOUT, 0);
+		ring_note_activation();
+	}
 }
 
 /* pc is about to go to someone else or to close: a parked one's owner
@@ -552,6 +555,7 @@ void pool_set_config(struct pool *p, const struct config *cfg)
 	sweep(p, true);
 	p->cfg = cfg;
 	event_active(p->wake, EV_TIMEOUT, 0);
+	ring_note_activation();
 }
 
 void pool_destroy(struct pool *p)

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "net/net.h"
 #include "net/pipe.h"
+#include "net/ring.h"
 #include "mysql/packet.h"
 #include "mysql/resp.h"
 #include "mysql/wire.h"
@@ -243,6 +244,7 @@ static void tcp_backend_failed(struct tcp_session *s, const char *why)
 	event_del(s->connect_timer);
 	/* The failed pipe is freed in next_step, not inside its own callback. */
 	event_active(s->next_step, EV_TIMEOUT, 0);
+	ring_note_activation();
 }
 
 static void tcp_connected(struct tcp_session *s)

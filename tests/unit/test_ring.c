@@ -4,8 +4,9 @@
  * cancelled or at end of file, sends take their bytes from a send buffer in
  * one piece or several and fail without a signal on a closed socket, send
  * buffers given back are taken again, deferred work runs in order, and
- * libevent's timers, and its events activated from another thread, run
- * beside the ring. */
+ * libevent's timers, its events activated from another thread, and those
+ * activated on the loop's own thread with ring_note_activation(), run beside
+ * the ring. */
 #include "check.h"
 
 #include <errno.h>
@@ -445,6 +446,55 @@ static void test_busy_base_does_not_starve_the_ring(void)
 	harness_deinit(&h);
 }
 
+/* An event that a completion's owner makes active, saying so with
+ * ring_note_activation(), runs at the loop's next turn, before the next
+ * completion: here the second reader's byte, written by the first reader's
+ * owner along with the activation. Without the note the loop would not look
+ * at the base until its next tick, and the byte would come first. */
+static struct event *noted_ev;
+static struct reader *second;
+static size_t second_len_at_event;
+
+static void noted_cb(evutil_socket_t fd, short what, void *arg)
+{
+	second_len_at_event = second->len;
+}
+
+static void first_done(struct ring_req *req, int res, uint32_t flags)
+{
+	reader_done(req, res, flags);
+	event_active(noted_ev, EV_TIMEOUT, 0);
+	ring_note_activation();
+	CHECK(write(second->fd[1], "y", 1) == 1);
+	arm(second);
+}
+
+static void test_noted_activation_runs_before_the_next_completion(void)
+{
+	struct harness h;
+	struct reader a, b;
+	int left = 2;
+
+	if (!harness_init(&h, 4))
+		return;
+	noted_ev = event_new(h.base, -1, 0, noted_cb, NULL);
+	second = &b;
+	second_len_at_event = SIZE_MAX;
+	reader_init(&a, &h, &left);
+	reader_init(&b, &h, &left);
+	a.req.done = first_done;
+	arm(&a);
+	CHECK(write(a.fd[1], "x", 1) == 1);
+	ring_loop(h.ring); /* ends when both readers got their byte */
+	CHECK_EQ_INT(a.len, 1);
+	CHECK_EQ_INT(b.len, 1);
+	CHECK_EQ_INT(second_len_at_event, 0);
+	event_free(noted_ev);
+	reader_deinit(&a);
+	reader_deinit(&b);
+	harness_deinit(&h);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -455,6 +505,8 @@ int main(void)
 		{"deferred work", test_defer_order},
 		{"libevent beside the ring", test_libevent_beside_the_ring},
 		{"a busy base does not starve the ring", test_busy_base_does_not_starve_the_ring},
+		{"a noted activation runs before the next completion",
+		 test_noted_activation_runs_before_the_next_completion},
 	};
 	return CHECK_RUN(tests);
 }
