@@ -7,7 +7,9 @@
 # monitor's probes and libevent's own loop runs are left out: under valgrind they run far more
 # often per query than at full speed.  The count does not depend on the machine's load, which
 # CPU time on this shared machine does; it says nothing about the kernel's share.  io_uring
-# only (under the epoll engine those functions do not run).  Asserts nothing.
+# only (under the epoll engine those functions do not run).  With --loop it counts the worker
+# loop's own turns too: everything under ring_loop but libevent's runs of the base (the loop
+# turns up to four times a query at one client).  Asserts nothing.
 """Count sluice's user-space instructions per query with callgrind.
 
 Usage (as root, with a cluster from tests/galera.py on 18000 and a built daemon)::
@@ -35,6 +37,8 @@ from sluice_proc import free_port  # noqa: E402
 
 # The worker's data path, as callgrind names the functions to count inside.
 COLLECT = ("handle_completions", "defer_run", "io_uring_submit_and_wait_timeout")
+# --loop: on in ring_loop, off again inside libevent's loop (callgrind toggles on each entry).
+COLLECT_LOOP = ("ring_loop", "event_base_loop")
 TARGETS = ("sluice-mysql", "sluice-tcp")
 WARMUP_EVENTS = 200  # pools filled, statements prepared, before counting
 
@@ -68,7 +72,7 @@ def one(args, workdir: str, nodes, monitor_pw: str, target: str, workload: str) 
         f.write(text)
     out = os.path.join(workdir, f"cg-{target}-{workload}")
     cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
-           *[f"--toggle-collect={fn}" for fn in COLLECT],
+           *[f"--toggle-collect={fn}" for fn in (COLLECT_LOOP if args.loop else COLLECT)],
            f"--callgrind-out-file={out}.%p", args.sluice_bin, "-c", conf]
     logf = open(os.path.join(workdir, f"{target}-{workload}.log"), "w")
     proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT)
@@ -120,6 +124,8 @@ def main() -> int:
     ap.add_argument("--timeout", type=int, default=900, help="seconds per sysbench run")
     ap.add_argument("--results-dir", default=os.path.join(REPO, "bench", "results"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--loop", action="store_true",
+                    help="count the worker loop's own turns too, not only what it calls per event")
     args = ap.parse_args()
     args.skip_trx = False
 
@@ -146,7 +152,7 @@ def main() -> int:
     path = os.path.join(args.results_dir, f"instructions-{stamp}.json")
     with open(path, "w") as f:
         json.dump({"benchmark": "instructions", "command": " ".join(sys.argv),
-                   "sluice_bin": built, "collect": COLLECT, "runs": rows}, f, indent=2)
+                   "sluice_bin": built, "collect": COLLECT_LOOP if args.loop else COLLECT, "runs": rows}, f, indent=2)
     print(f"\n{'workload':18} {'target':13} {'instructions/query':>18}")
     for r in rows:
         print(f"{r['workload']:18} {r['target']:13} {r['per_query']:18.0f}")
