@@ -13,8 +13,9 @@
  *
  * What is on the ring: receives into a shared set of provided buffers (an
  * idle connection holds no buffer), sends, write-readiness polls, a poll of
- * the libevent base's own epoll descriptor, and a read of the kick eventfd.
- * Everything else stays libevent's: timers, TLS, other descriptors. The loop
+ * the libevent base's own epoll descriptor, a read of the kick eventfd, and
+ * the loop's own timer (its timeout). Everything else stays libevent's:
+ * timers, TLS, other descriptors. The loop
  * runs the base without blocking when its epoll descriptor has something,
  * when it has active events, when another thread kicked it, and at least
  * every RING_TICK_MS for its timers. It looks for active events only after
