@@ -2,14 +2,14 @@
 # bench/instructions.py -- sluice's own user-space work per query, counted, not timed.
 # Runs sluice under valgrind's callgrind against a running Galera cluster (--cluster-port, as
 # bench/proxy_compare.py's) and counts the instructions its worker threads execute in the data
-# path per sysbench query: everything called from a ring completion (handle_completions), from
-# the deferred work run before each wait (defer_run) and the submission itself.  Timers, the
-# monitor's probes and libevent's own loop runs are left out: under valgrind they run far more
-# often per query than at full speed.  The count does not depend on the machine's load, which
-# CPU time on this shared machine does; it says nothing about the kernel's share.  io_uring
-# only (under the epoll engine those functions do not run).  With --loop it counts the worker
-# loop's own turns too: everything under ring_loop but libevent's runs of the base (the loop
-# turns up to four times a query at one client).  Asserts nothing.
+# path per sysbench query: everything under the worker's ring loop (ring_loop: completions,
+# deferred work, the loop's turns, the submission and the wait) but libevent's own runs of the
+# base.  Timers, the monitor's probes and libevent's loop runs are left out: under valgrind
+# they run far more often per query than at full speed.  The count does not depend on the
+# machine's load, which CPU time on this shared machine does; it says nothing about the
+# kernel's share.  io_uring only (under the epoll engine those functions do not run).
+# --events-only counts what completions and deferred steps call, without the loop's turns (up
+# to four a query at one client) and waits.  Asserts nothing.
 """Count sluice's user-space instructions per query with callgrind.
 
 Usage (as root, with a cluster from tests/galera.py on 18000 and a built daemon)::
@@ -36,9 +36,18 @@ from benchlib import end_workdir, log, sluice_copy, start_workdir, write_monitor
 from sluice_proc import free_port  # noqa: E402
 
 # The worker's data path, as callgrind names the functions to count inside.
-COLLECT = ("handle_completions", "defer_run", "io_uring_submit_and_wait_timeout")
-# --loop: on in ring_loop, off again inside libevent's loop (callgrind toggles on each entry).
+# The default: on in ring_loop, off again inside libevent's runs of the base (callgrind toggles
+# on each entry and exit).
 COLLECT_LOOP = ("ring_loop", "event_base_loop")
+# --events-only: what a completion and a deferred step call, without the loop's turns and its
+# wait.  (Before 2026-12-07's eighth part this was the default, with liburing's timed wait
+# io_uring_submit_and_wait_timeout counted too; the wait that replaced it is a tail call, which
+# callgrind's toggles cannot follow.)
+COLLECT_EVENTS = ("handle_completions", "defer_run")
+
+
+def collected(args) -> tuple:
+    return COLLECT_EVENTS if args.events_only else COLLECT_LOOP
 TARGETS = ("sluice-mysql", "sluice-tcp")
 WARMUP_EVENTS = 200  # pools filled, statements prepared, before counting
 
@@ -72,7 +81,7 @@ def one(args, workdir: str, nodes, monitor_pw: str, target: str, workload: str) 
         f.write(text)
     out = os.path.join(workdir, f"cg-{target}-{workload}")
     cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
-           *[f"--toggle-collect={fn}" for fn in (COLLECT_LOOP if args.loop else COLLECT)],
+           *[f"--toggle-collect={fn}" for fn in collected(args)],
            f"--callgrind-out-file={out}.%p", args.sluice_bin, "-c", conf]
     logf = open(os.path.join(workdir, f"{target}-{workload}.log"), "w")
     proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT)
@@ -124,8 +133,9 @@ def main() -> int:
     ap.add_argument("--timeout", type=int, default=900, help="seconds per sysbench run")
     ap.add_argument("--results-dir", default=os.path.join(REPO, "bench", "results"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
-    ap.add_argument("--loop", action="store_true",
-                    help="count the worker loop's own turns too, not only what it calls per event")
+    ap.add_argument("--events-only", action="store_true",
+                    help="count only what completions and deferred steps call, not the loop's "
+                         "turns and waits")
     args = ap.parse_args()
     args.skip_trx = False
 
@@ -152,7 +162,7 @@ def main() -> int:
     path = os.path.join(args.results_dir, f"instructions-{stamp}.json")
     with open(path, "w") as f:
         json.dump({"benchmark": "instructions", "command": " ".join(sys.argv),
-                   "sluice_bin": built, "collect": COLLECT_LOOP if args.loop else COLLECT, "runs": rows}, f, indent=2)
+                   "sluice_bin": built, "collect": collected(args), "runs": rows}, f, indent=2)
     print(f"\n{'workload':18} {'target':13} {'instructions/query':>18}")
     for r in rows:
         print(f"{r['workload']:18} {r['target']:13} {r['per_query']:18.0f}")
