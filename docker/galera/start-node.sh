@@ -24,8 +24,12 @@ remind=30
 # signal handling: without this, `docker compose stop` would wait out the grace period.
 trap 'exit 143' TERM INT
 
+# No command substitution here (log runs in the wait loop, where a stop may come at any time):
+# bash 5.2 runs a trap that arrives while it parses one with its parser astray ("trap: line 2:
+# unexpected EOF while looking for matching `)'"), and the script then ends with status 2, not
+# 143.
 log() {
-	printf '%s [start-node] %s\n' "$(date '+%Y-%m-%d %H:%M:%S')" "$*" >&2
+	printf '%(%Y-%m-%d %H:%M:%S)T [start-node] %s\n' -1 "$*" >&2
 }
 
 # Prints the first peer whose group-communication port accepts a connection. A node listens
