@@ -547,6 +547,13 @@ void ring_defer_cancel(struct ring_defer *d)
 	list_remove(&d->link);
 }
 
+/* Requests whose owners wait for their completion: all but the loop's own
+ * timer, which each wait_once() arms again. */
+static unsigned owned_inflight(const struct ring *r)
+{
+	return r->inflight - (r->tick.busy ? 1u : 0u);
+}
+
 void ring_destroy(struct ring *r)
 {
 	if (!r)
@@ -558,15 +565,14 @@ void ring_destroy(struct ring *r)
 			ring_cancel(r, &r->epoll);
 		if (r->kick.busy)
 			ring_cancel(r, &r->kick);
-		/* The loop's own timer does not count: each wait below arms one. */
 		uint64_t until = mono_ms() + RING_DRAIN_MS;
-		while (r->inflight - r->tick.busy > 0 && mono_ms() < until) {
+		while (owned_inflight(r) > 0 && mono_ms() < until) {
 			run_defers(r);
 			wait_once(r, RING_TICK_MS);
 		}
-		if (r->inflight - r->tick.busy > 0)
+		if (owned_inflight(r) > 0)
 			log_warn("ring", "%u requests did not end before the ring closed",
-				 r->inflight - r->tick.busy);
+				 owned_inflight(r));
 		if (r->bufs_up)
 			io_uring_unregister_buf_ring(&r->uring, RING_BGID);
 		io_uring_queue_exit(&r->uring);
