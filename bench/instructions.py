@@ -2,14 +2,14 @@
 # bench/instructions.py -- sluice's own user-space work per query, counted, not timed.
 # Runs sluice under valgrind's callgrind against a running Galera cluster (--cluster-port, as
 # bench/proxy_compare.py's) and counts the instructions its worker threads execute in the data
-# path per sysbench query: everything under the worker's ring loop (ring_loop: completions,
-# deferred work, the loop's turns, the submission and the wait) but libevent's own runs of the
-# base.  Timers, the monitor's probes and libevent's loop runs are left out: under valgrind
+# path per sysbench query: everything under the worker's ring loop (completions, deferred
+# work, the loop's turns, the submission and the wait) but libevent's own runs of the base.  Timers, the monitor's probes and libevent's loop runs are left out: under valgrind
 # they run far more often per query than at full speed.  The count does not depend on the
 # machine's load, which CPU time on this shared machine does; it says nothing about the
 # kernel's share.  io_uring only (under the epoll engine those functions do not run).
 # --events-only counts what completions and deferred steps call, without the loop's turns (up
-# to four a query at one client) and waits.  Asserts nothing.
+# to four a query at one client) and waits; it needs a build without link-time optimization
+# (meson setup -Db_lto=false), which inlines handle_completions.  Asserts nothing.
 """Count sluice's user-space instructions per query with callgrind.
 
 Usage (as root, with a cluster from tests/galera.py on 18000 and a built daemon)::
@@ -36,9 +36,11 @@ from benchlib import end_workdir, log, sluice_copy, start_workdir, write_monitor
 from sluice_proc import free_port  # noqa: E402
 
 # The worker's data path, as callgrind names the functions to count inside.
-# The default: on in ring_loop, off again inside libevent's runs of the base (callgrind toggles
-# on each entry and exit).
-COLLECT_LOOP = ("ring_loop", "event_base_loop")
+# The default: on in the worker thread's function, off again inside libevent's runs of the
+# base (callgrind toggles on each entry and exit).  While queries are counted the worker runs
+# only its ring loop, which link-time optimization inlines into worker_main; a thread's entry
+# point is never inlined.
+COLLECT_LOOP = ("worker_main", "event_base_loop")
 # --events-only: what a completion and a deferred step call, without the loop's turns and its
 # wait.  (Before 2026-12-07's eighth part this was the default, with liburing's timed wait
 # io_uring_submit_and_wait_timeout counted too; the wait that replaced it is a tail call, which

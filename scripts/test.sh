@@ -13,7 +13,7 @@ meson test -C build --suite unit --print-errorlogs
 meson test -C build --suite integration --print-errorlogs -v
 
 if [ ! -d build-asan ]; then
-	meson setup build-asan -Dwerror=true -Dbuildtype=debug \
+	meson setup build-asan -Dwerror=true -Dbuildtype=debug -Db_lto=false \
 		-Db_sanitize=address,undefined -Db_lundef=false
 fi
 ninja -C build-asan

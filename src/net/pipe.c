@@ -103,13 +103,12 @@ static bool sends_on_ring(const struct pipe *p)
 	return p->ring && p->settled && !p->tls;
 }
 
-/* Reading is wanted while the owner reads, the peer may still send and the input is below
- * the bound (or held there unwatched: see watch_drain). */
-static bool want_read(const struct pipe *p)
+/* Reading is wanted while the owner reads, the peer may still send and the input (unread
+ * bytes of it) is below the bound, or held there unwatched: see watch_drain. */
+static bool want_read(const struct pipe *p, size_t unread)
 {
 	return p->reading && !p->connecting && !p->eof && !p->broken && !p->tls && p->fd >= 0 &&
-	       (p->ring || p->rev) &&
-	       (p->bound == 0 || evbuffer_get_length(p->in) < p->bound || !p->in_watch);
+	       (p->ring || p->rev) && (p->bound == 0 || unread < p->bound || !p->in_watch);
 }
 
 static void in_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
@@ -118,9 +117,9 @@ static void in_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info
  * the input watched (in_changed): a callback on it would otherwise run at
  * every receive and every drain. Out of memory for the watch, the pipe reads
  * on past the bound rather than stall. */
-static void watch_drain(struct pipe *p)
+static void watch_drain(struct pipe *p, size_t unread)
 {
-	bool held = p->bound && evbuffer_get_length(p->in) >= p->bound;
+	bool held = p->bound && unread >= p->bound;
 
 	if (held && !p->in_watch) {
 		p->in_watch = evbuffer_add_cb(p->in, in_changed, p);
@@ -136,9 +135,11 @@ static void watch_drain(struct pipe *p)
 /* Put the read event in or out of the loop (epoll), or arm the receive (ring). */
 static void update_read(struct pipe *p)
 {
+	size_t unread = p->tls ? 0 : evbuffer_get_length(p->in);
+
 	if (!p->tls)
-		watch_drain(p);
-	bool want = want_read(p);
+		watch_drain(p, unread);
+	bool want = want_read(p, unread);
 
 	if (p->ring) {
 		/* Armed before the next wait, if still wanted then; one that stays
@@ -358,10 +359,10 @@ static void reap_zombie(struct pipe *p)
 }
 
 /* Whether a receive may stay armed (see MULTI_MAX_UNREAD). */
-static bool multi_fits(const struct pipe *p)
+static bool multi_fits(const struct pipe *p, size_t unread)
 {
 	return p->settled && (p->bound == 0 || p->bound >= MULTI_MIN_BOUND) &&
-	       evbuffer_get_length(p->in) < MULTI_MAX_UNREAD;
+	       unread < MULTI_MAX_UNREAD;
 }
 
 /* Arm the receive, if still wanted: one that stays armed if it fits, else
@@ -369,23 +370,23 @@ static bool multi_fits(const struct pipe *p)
  * no longer wanted or the owner fell behind. */
 static void arm(struct pipe *p)
 {
+	size_t unread = evbuffer_get_length(p->in);
+
 	if (p->recv.busy) {
-		if (p->recv.multi && !p->recv_cancelled && !(want_read(p) && multi_fits(p))) {
+		if (p->recv.multi && !p->recv_cancelled &&
+		    !(want_read(p, unread) && multi_fits(p, unread))) {
 			ring_cancel(p->ring, &p->recv);
 			p->recv_cancelled = true;
 		}
 		return;
 	}
-	if (!want_read(p))
+	if (!want_read(p, unread))
 		return;
-	if (multi_fits(p) && ring_recv_multi(p->ring, &p->recv, p->fd)) {
+	if (multi_fits(p, unread) && ring_recv_multi(p->ring, &p->recv, p->fd)) {
 		p->recv_cancelled = false;
 		return;
 	}
-	size_t max = SIZE_MAX;
-	if (p->bound)
-		max = p->bound - evbuffer_get_length(p->in);
-	ring_recv(p->ring, &p->recv, p->fd, max);
+	ring_recv(p->ring, &p->recv, p->fd, p->bound ? p->bound - unread : SIZE_MAX);
 }
 
 /* What came while the owner was not reading, told now that it reads. */
@@ -779,6 +780,22 @@ struct evbuffer *pipe_output(struct pipe *p)
 	if (!p->flush_on && !p->wev_on && !p->connecting && !p->send.busy)
 		schedule_flush(p);
 	return p->out;
+}
+
+size_t pipe_move(struct pipe *from, struct pipe *to, size_t n)
+{
+	struct evbuffer *out = pipe_output(to);
+
+	/* No callback may travel with a buffer: the input has one only while
+	 * held at the bound (in_watch), the output none. */
+	if (!from->tls && !to->tls && !from->in_watch && n > 0 &&
+	    evbuffer_get_length(from->in) == n && evbuffer_get_length(out) == 0) {
+		to->out = from->in;
+		from->in = out;
+		return n;
+	}
+	int moved = evbuffer_remove_buffer(pipe_input(from), out, n);
+	return moved > 0 ? (size_t)moved : 0;
 }
 
 size_t pipe_pending(struct pipe *p)

@@ -99,6 +99,15 @@ struct ssl_st *pipe_ssl(const struct pipe *p); /* NULL: plain */
 struct evbuffer *pipe_input(struct pipe *p);
 struct evbuffer *pipe_output(struct pipe *p);
 
+/* Move n bytes from the head of from's input to the end of to's output, as
+ * evbuffer_remove_buffer(pipe_input(from), pipe_output(to), n) would, and
+ * write them once the running callback has returned. When n is all of that
+ * input and the output is empty (a request or an answer that came in one
+ * piece), two plain pipes just swap the buffers: so a buffer pointer the
+ * caller got from either pipe before the call is stale after it. Returns
+ * the bytes moved (fewer only when out of memory). */
+size_t pipe_move(struct pipe *from, struct pipe *to, size_t n);
+
 /* Bytes queued towards the peer and not yet taken by the kernel. */
 size_t pipe_pending(struct pipe *p);
 

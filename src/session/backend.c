@@ -699,6 +699,11 @@ struct evbuffer *backend_output(struct backend *b)
 	return pipe_output(b->pipe);
 }
 
+struct pipe *backend_pipe(struct backend *b)
+{
+	return b->pipe;
+}
+
 size_t backend_pending(struct backend *b)
 {
 	return pipe_pending(b->pipe);

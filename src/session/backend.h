@@ -27,6 +27,7 @@ struct config_node;
 struct event_base;
 struct ring;
 struct evbuffer;
+struct pipe;
 struct mysql_err;
 struct ssl_ctx_st;
 
@@ -88,6 +89,8 @@ bool backend_change_user(struct backend *b, const struct backend_login *login)
 
 struct evbuffer *backend_input(struct backend *b);
 struct evbuffer *backend_output(struct backend *b);
+/* The connection's socket, for pipe_move() to and from it. */
+struct pipe *backend_pipe(struct backend *b);
 /* Bytes queued towards the node and not yet taken by the kernel. */
 size_t backend_pending(struct backend *b);
 /* Flow control from the session: stop/resume reading from the node. */

@@ -72,11 +72,27 @@ bool ms_stream_client_packets(struct mysql_session *s)
 		uint32_t len = mysql_header_len(h);
 		bool was_cont = s->c_cont;
 		s->c_cont = len == MYSQL_MAX_PAYLOAD;
-		s->c_left = len;
 		s->c_pkt = true;
-		evbuffer_drain(in, sizeof(h));
-		if (out)
-			evbuffer_add(out, h, sizeof(h));
+		if (out && !s->compress) {
+			/* The header goes on as it came, with its payload: a packet
+			 * that is here whole leaves in one move, which swaps the
+			 * buffers when it is all the input (then in and out are
+			 * fetched again). */
+			s->c_left = MYSQL_HEADER_LEN + len;
+			if (evbuffer_get_length(in) >= s->c_left) {
+				size_t n =
+					pipe_move(s->h.client, backend_pipe(s->cur->be), s->c_left);
+				ms_node_stats(s)->bytes_out += n;
+				s->c_left -= (uint32_t)n;
+				in = ms_cin(s);
+				out = backend_output(s->cur->be);
+			}
+		} else {
+			s->c_left = len;
+			evbuffer_drain(in, sizeof(h));
+			if (out)
+				evbuffer_add(out, h, sizeof(h));
+		}
 		if (s->state == MS_INFILE && !was_cont && len == 0) {
 			/* The empty packet that ends the file. */
 			s->c_pkt = false;
@@ -154,8 +170,12 @@ static bool send_execute(struct mysql_session *s, struct ms_conn *c, uint8_t *p,
 	if (form == STMT_EXEC_BAD || !stmt_capture_types(s->stmt, p, s->cmd_len))
 		return false;
 	if (form == STMT_EXEC_ID_ONLY && from) {
+		/* from is the client's input, stale after a pipe_move. */
 		mysql_store_u32(p + 1, node_id);
-		evbuffer_remove_buffer(from, out, MYSQL_HEADER_LEN + s->cmd_len);
+		if (s->compress)
+			evbuffer_remove_buffer(from, out, MYSQL_HEADER_LEN + s->cmd_len);
+		else
+			pipe_move(s->h.client, backend_pipe(c->be), MYSQL_HEADER_LEN + s->cmd_len);
 		ms_conn_stats(c)->bytes_out += MYSQL_HEADER_LEN + s->cmd_len;
 	} else {
 		mysql_writer_init(&w);
@@ -388,12 +408,19 @@ static void leave_maintenance(struct mysql_session *s)
 void ms_next_command(struct mysql_session *s)
 {
 	struct evbuffer *in = ms_cin(s);
-	uint8_t h[MYSQL_HEADER_LEN + 1];
-	size_t have;
+	size_t got = evbuffer_get_length(in), have;
 
-	ev_ssize_t got = evbuffer_copyout(in, h, sizeof(h));
 	if (got < MYSQL_HEADER_LEN)
 		return;
+	if (got > MYSQL_HEADER_LEN + 1)
+		got = MYSQL_HEADER_LEN + 1;
+	/* The header and command byte, in place (the first chunk holds them
+	 * but for a command that arrived in pieces). */
+	const uint8_t *h = evbuffer_pullup(in, (ev_ssize_t)got);
+	if (!h) {
+		ms_close(s, CLOSE_REASON_out_of_memory, "out of memory");
+		return;
+	}
 	uint32_t len = mysql_header_len(h);
 	uint8_t seq = h[3];
 
@@ -411,7 +438,7 @@ void ms_next_command(struct mysql_session *s)
 			"HY000", "Malformed packet: empty command");
 		return;
 	}
-	if (got < (ev_ssize_t)sizeof(h))
+	if (got < MYSQL_HEADER_LEN + 1)
 		return; /* the command byte has not arrived yet */
 	uint8_t cmd = h[4];
 	if (atomic_load_explicit(&s->ctl.kill, memory_order_acquire) == REGISTRY_KILL_CONFIRMED) {

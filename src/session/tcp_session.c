@@ -172,14 +172,11 @@ static void tcp_read_cb(struct pipe *src, void *arg)
 {
 	struct tcp_session *s = arg;
 	struct pipe *dst = src == s->h.client ? s->backend : s->h.client;
-	struct evbuffer *in = pipe_input(src);
-	struct evbuffer *out;
-	size_t len = evbuffer_get_length(in);
+	size_t len = evbuffer_get_length(pipe_input(src));
 
 	if (s->state != TCP_FORWARDING)
 		return;
-	out = pipe_output(dst);
-	evbuffer_add_buffer(out, in);
+	len = pipe_move(src, dst, len);
 	if (src == s->h.client)
 		s->up_bytes += len;
 	else

@@ -385,6 +385,132 @@ static void test_send(void)
 	run_send(true);
 }
 
+/* ---- moving between pipes ---- */
+
+/* A forwarder's three cases, one per message read from pa: all of the input
+ * into an empty output (the buffers swap), all of it behind output already
+ * queued, and part of it (the rest stays, then follows). */
+struct mover {
+	struct loop *loop;
+	struct pipe *pa, *pb;
+	int peer_a;
+	unsigned round;
+	bool failed;
+};
+
+static const char *const move_msgs[] = {"first request", "second", "third, in two moves"};
+/* What pb's peer reads: the messages in order, with the "<" of round two. */
+#define MOVE_EXPECTED "first request<secondthird, in two moves"
+
+static void mover_read_cb(struct pipe *p, void *arg)
+{
+	struct mover *m = arg;
+	size_t len = evbuffer_get_length(pipe_input(p));
+
+	if (len < strlen(move_msgs[m->round]))
+		return; /* the rest is on its way */
+	CHECK_EQ_INT(len, strlen(move_msgs[m->round]));
+	switch (m->round) {
+	case 0:
+		CHECK_EQ_INT(pipe_move(m->pa, m->pb, len), len);
+		CHECK_EQ_INT(evbuffer_get_length(pipe_input(m->pa)), 0);
+		CHECK_EQ_INT(pipe_pending(m->pb), len);
+		break;
+	case 1:
+		CHECK(evbuffer_add(pipe_output(m->pb), "<", 1) == 0);
+		CHECK_EQ_INT(pipe_move(m->pa, m->pb, len), len);
+		CHECK_EQ_INT(evbuffer_get_length(pipe_input(m->pa)), 0);
+		break;
+	default:
+		CHECK_EQ_INT(pipe_move(m->pa, m->pb, len - 4), len - 4);
+		CHECK_EQ_INT(evbuffer_get_length(pipe_input(m->pa)), 4);
+		CHECK_EQ_INT(pipe_move(m->pa, m->pb, 4), 4);
+		CHECK_EQ_INT(evbuffer_get_length(pipe_input(m->pa)), 0);
+		break;
+	}
+	if (++m->round < sizeof(move_msgs) / sizeof(move_msgs[0])) {
+		const char *next = move_msgs[m->round];
+		CHECK(write(m->peer_a, next, strlen(next)) == (ssize_t)strlen(next));
+	}
+}
+
+/* pb's output is empty: once all rounds are done, everything went out. */
+static void mover_write_cb(struct pipe *p, void *arg)
+{
+	struct mover *m = arg;
+
+	if (m->round == sizeof(move_msgs) / sizeof(move_msgs[0]) && pipe_pending(p) == 0)
+		loop_stop(m->loop);
+}
+
+static void mover_event_cb(struct pipe *p, short what, void *arg)
+{
+	struct mover *m = arg;
+
+	m->failed = true;
+	loop_stop(m->loop);
+}
+
+static void mover_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct mover *m = arg;
+
+	m->failed = true;
+	loop_stop(m->loop);
+}
+
+static void run_move(bool ring)
+{
+	struct loop l;
+	int a[2], b[2];
+	struct mover m = {0};
+	struct timeval limit = {10, 0};
+	char got[sizeof(MOVE_EXPECTED) + 16];
+
+	check_case("%s: pipe_move swaps, appends and moves part", ring ? "ring" : "epoll");
+	if (!loop_open(&l, ring))
+		return;
+	m.loop = &l;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, a) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, b) == 0);
+	CHECK(evutil_make_socket_nonblocking(a[0]) == 0);
+	CHECK(evutil_make_socket_nonblocking(b[0]) == 0);
+	m.peer_a = a[1];
+	m.pa = pipe_new(l.base, l.ring, a[0]);
+	m.pb = pipe_new(l.base, l.ring, b[0]);
+	CHECK(m.pa != NULL && m.pb != NULL);
+	pipe_set_callbacks(m.pa, mover_read_cb, NULL, mover_event_cb, &m);
+	pipe_set_callbacks(m.pb, NULL, mover_write_cb, mover_event_cb, &m);
+	pipe_set_write_low(m.pb, 0);
+	pipe_settle(m.pa);
+	pipe_settle(m.pb);
+	pipe_set_reading(m.pa, true);
+	struct event *timeout = evtimer_new(l.base, mover_timeout_cb, &m);
+	CHECK(timeout != NULL && evtimer_add(timeout, &limit) == 0);
+	CHECK(write(a[1], move_msgs[0], strlen(move_msgs[0])) == (ssize_t)strlen(move_msgs[0]));
+	loop_run(&l);
+
+	CHECK(!m.failed);
+	CHECK_EQ_INT(m.round, sizeof(move_msgs) / sizeof(move_msgs[0]));
+	ssize_t n = recv(b[1], got, sizeof(got) - 1, MSG_DONTWAIT);
+	CHECK_EQ_INT(n, strlen(MOVE_EXPECTED));
+	got[n > 0 ? n : 0] = '\0';
+	CHECK_EQ_STR(got, MOVE_EXPECTED);
+
+	event_free(timeout);
+	pipe_free(m.pa);
+	pipe_free(m.pb);
+	loop_close(&l);
+	close(a[1]);
+	close(b[1]);
+}
+
+static void test_move(void)
+{
+	run_move(false);
+	run_move(true);
+}
+
 static void test_read_bound(void)
 {
 	run(EPOLL);
@@ -397,6 +523,7 @@ int main(void)
 	static const struct check_test tests[] = {
 		{"the read bound", test_read_bound},
 		{"sending", test_send},
+		{"moving input to another pipe's output", test_move},
 	};
 	return CHECK_RUN(tests);
 }
