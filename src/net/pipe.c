@@ -499,8 +499,9 @@ static void poll_done(struct ring_req *req, int res, uint32_t flags)
  * hands out p->out), and the send goes in with the loop's next wait: so the
  * sends of one loop iteration cost no system call of their own, and a peer
  * they wake runs once the loop waits, not in the middle of the iteration.
- * The kernel waits for room in a full socket itself. False when it told the
- * owner of an error (which may have freed p). */
+ * A full socket ends the send with -EAGAIN, and the pipe polls for room
+ * (send_done). False when it told the owner of an error (which may have
+ * freed p). */
 static bool send_out(struct pipe *p)
 {
 	if (p->send.busy || p->broken || p->fd < 0)
@@ -538,8 +539,14 @@ static void send_done(struct ring_req *req, int res, uint32_t flags)
 		reap_zombie(p);
 		return;
 	}
-	if (res == -EINTR || res == -EAGAIN) {
+	if (res == -EINTR) {
 		(void)send_out(p);
+		return;
+	}
+	if (res == -EAGAIN) {
+		/* No room (ring sends do not wait for it): the rest goes once the
+		 * socket is writable (poll_done, write_out). */
+		set_write_wait(p, true);
 		return;
 	}
 	if (res <= 0) {

@@ -48,6 +48,7 @@ struct ring {
 	unsigned n_bufs;
 	char *buf_mem;
 	unsigned inflight; /* requests with an owner not yet completed */
+	unsigned sends;	   /* sends whose completion was not handled yet */
 	struct list defers;
 	struct list spare_outs; /* ring_out */
 	unsigned n_spare_outs;
@@ -156,6 +157,7 @@ static void track(struct ring *r, struct io_uring_sqe *sqe, struct ring_req *req
 	io_uring_sqe_set_data(sqe, req);
 	req->busy = true;
 	req->multi = false;
+	req->send = false;
 	r->inflight++;
 }
 
@@ -339,6 +341,8 @@ static void handle_completions(struct ring *r)
 			}
 			req->busy = false;
 			r->inflight--;
+			if (req->send)
+				r->sends--;
 		}
 		req->done(req, res, flags);
 	}
@@ -346,7 +350,10 @@ static void handle_completions(struct ring *r)
 
 /* Submit what is queued and wait up to ms for a completion (0: not at all),
  * in one system call; then hand out what completed. The timeout is the
- * loop's timer (tick_done). */
+ * loop's timer (tick_done). Each send not yet handled completes by the end
+ * of the submission, if it has not before (MSG_DONTWAIT): the wait is for
+ * one completion more than those, so that it ends with something new, or
+ * when the loop's timer fires, which ends any wait. */
 static void wait_once(struct ring *r, uint64_t ms)
 {
 	if (ms == 0) {
@@ -360,7 +367,7 @@ static void wait_once(struct ring *r, uint64_t ms)
 			io_uring_prep_timeout(sqe, &r->tick_ts, 0, 0);
 			track(r, sqe, &r->tick);
 		}
-		io_uring_submit_and_wait(&r->uring, 1);
+		io_uring_submit_and_wait(&r->uring, 1 + r->sends);
 	}
 	handle_completions(r);
 }
@@ -506,13 +513,19 @@ void ring_send(struct ring *r, struct ring_req *req, int fd, struct ring_out *o)
 		o->iov[i].iov_base = v[i].iov_base;
 		o->iov[i].iov_len = v[i].iov_len;
 	}
+	/* MSG_DONTWAIT: the kernel completes the send while it submits it,
+	 * with -EAGAIN when there is no room, instead of polling for room
+	 * itself (wait_once counts on that). */
 	if (n == 1) {
-		io_uring_prep_send(sqe, fd, o->iov[0].iov_base, o->iov[0].iov_len, MSG_NOSIGNAL);
+		io_uring_prep_send(sqe, fd, o->iov[0].iov_base, o->iov[0].iov_len,
+				   MSG_NOSIGNAL | MSG_DONTWAIT);
 	} else {
 		o->msg = (struct msghdr){.msg_iov = o->iov, .msg_iovlen = (size_t)n};
-		io_uring_prep_sendmsg(sqe, fd, &o->msg, MSG_NOSIGNAL);
+		io_uring_prep_sendmsg(sqe, fd, &o->msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
 	track(r, sqe, req);
+	req->send = true;
+	r->sends++;
 }
 
 void ring_poll_out(struct ring *r, struct ring_req *req, int fd)

@@ -5,11 +5,12 @@
  * a write per side, six system calls at one query in flight. On the ring a
  * receive is a request the kernel completes when data arrives; the requests
  * a loop iteration queued, sends among them, go in with the same
- * io_uring_enter() that waits for the next completions. So a round trip
- * costs about four calls at one query in flight (a wait that submits a
- * send returns at once with its completion), and far fewer under load, when
- * one call submits the sends of many connections and brings back many
- * completions.
+ * io_uring_enter() that waits for the next completions. A send never waits
+ * for room in the socket (MSG_DONTWAIT): it completes within that call, so
+ * the wait asks for one completion more than the sends not yet handled, and
+ * their completions do not end it. So a round trip costs about two calls at
+ * one query in flight, and far fewer under load, when one call submits the
+ * sends of many connections and brings back many completions.
  *
  * What is on the ring: receives into a shared set of provided buffers (an
  * idle connection holds no buffer), sends, write-readiness polls, a poll of
@@ -70,6 +71,7 @@ struct ring_req {
 	void (*done)(struct ring_req *req, int res, uint32_t flags);
 	bool busy;  /* submitted and not yet completed (multi: its last completion) */
 	bool multi; /* a receive that stays armed (ring_recv_multi) */
+	bool send;  /* a send: completes within the call that submits it */
 };
 
 /* Work to run once the current completions have been handled. */
@@ -138,8 +140,9 @@ void ring_out_give(struct ring *r, struct ring_out *o);
 
 /* Send the front of o->buf (at most RING_SEND_IOV of its chunks) on fd. res
  * is the byte count the kernel took, which may be fewer than asked for, or
- * -errno. o->buf must not change until done runs. A full socket is waited
- * for by the kernel, not reported. */
+ * -errno. o->buf must not change until done runs. The send does not wait
+ * for room: a full socket ends it with -EAGAIN, and the owner polls for room
+ * (ring_poll_out) before it sends again. */
 void ring_send(struct ring *r, struct ring_req *req, int fd, struct ring_out *o);
 
 /* One poll for write readiness (res: the poll mask, or -errno). */
