@@ -90,8 +90,10 @@ bool ms_stream_client_packets(struct mysql_session *s)
 		} else {
 			s->c_left = len;
 			evbuffer_drain(in, sizeof(h));
-			if (out)
+			if (out) {
 				evbuffer_add(out, h, sizeof(h));
+				ms_node_stats(s)->bytes_out += sizeof(h);
+			}
 		}
 		if (s->state == MS_INFILE && !was_cont && len == 0) {
 			/* The empty packet that ends the file. */

@@ -363,7 +363,8 @@ static void run_send(bool ring)
 	 * adds at most 2 * LOW and a piece, however fast the reader reads. */
 	CHECK(s.write_cbs >= (TOTAL / 2 - 4 * LOW - PIECE_MAX) / (2 * LOW + PIECE_MAX));
 
-	/* Stuck: nobody reads, a send waits for room; then the pipe is freed. */
+	/* Stuck: nobody reads, the pipe waits for room (epoll's write event, or
+	 * the ring's poll after a send that found none); then it is freed. */
 	struct timeval later = {0, 50 * 1000};
 	struct event *timeout = event_new(l.base, -1, 0, timeout_cb, &s);
 	pipe_set_callbacks(s.p, late_cb, late_cb, late_event_cb, &s);
@@ -374,7 +375,7 @@ static void run_send(bool ring)
 	CHECK(pipe_pending(s.p) > 0);
 	pipe_free(s.p);
 	event_free(timeout);
-	loop_close(&l); /* runs the cancelled send's end */
+	loop_close(&l); /* runs the cancelled poll's end */
 	CHECK(!s.late_cb);
 	close(fd[1]);
 }
