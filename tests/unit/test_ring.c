@@ -3,7 +3,8 @@
  * again, cancelled requests end, a multishot receive keeps receiving until
  * cancelled or at end of file, sends take their bytes from a send buffer in
  * one piece or several and fail without a signal on a closed socket, send
- * buffers given back are taken again, deferred work runs in order, and
+ * buffers given back are taken again, a send does not wait for room nor
+ * end the wait that submits it, deferred work runs in order, and
  * libevent's timers, its events activated from another thread, and those
  * activated on the loop's own thread with ring_note_activation(), run beside
  * the ring. */
@@ -495,6 +496,138 @@ static void test_noted_activation_runs_before_the_next_completion(void)
 	harness_deinit(&h);
 }
 
+/* A send does not wait for room, and the wait that submits it goes on past
+ * its completion. Into a full socket, a send ends with -EAGAIN at once (a
+ * timer ends the loop if it waits instead). With room, a send and a receive
+ * whose byte is written only once the send's bytes arrived (so after the
+ * submission) are handled in one wait: the work the send's completion
+ * defers runs after the receive's completion. Had the wait ended with the
+ * send's completion, that work would run first. The loop's 10 ms timer also
+ * ends a wait, so a writer thread the machine delays that long would make
+ * one try fail: one of five tries must succeed. */
+struct pairing {
+	struct ring_req send, recv;
+	struct ring_defer after_send;
+	struct harness *h;
+	int out[2], in[2]; /* the send's socket pair and the receive's */
+	int send_res, recv_res;
+	bool deferred, recv_before_defer;
+};
+
+static void pairing_send_done(struct ring_req *req, int res, uint32_t flags)
+{
+	struct pairing *pr = container_of(req, struct pairing, send);
+
+	pr->send_res = res;
+	ring_defer(pr->h->ring, &pr->after_send);
+}
+
+static void pairing_after_send(struct ring_defer *d)
+{
+	struct pairing *pr = container_of(d, struct pairing, after_send);
+
+	pr->deferred = true;
+	pr->recv_before_defer = pr->recv_res != 0;
+	if (pr->recv_res)
+		ring_stop(pr->h->ring);
+}
+
+static void pairing_recv_done(struct ring_req *req, int res, uint32_t flags)
+{
+	struct pairing *pr = container_of(req, struct pairing, recv);
+
+	pr->recv_res = res;
+	ring_buffer_return(pr->h->ring, flags);
+	if (pr->deferred)
+		ring_stop(pr->h->ring);
+}
+
+/* The peer: once the send's bytes are here, the receive's byte goes out. */
+static void *answer_main(void *arg)
+{
+	struct pairing *pr = arg;
+	char got[4];
+
+	CHECK(read(pr->out[1], got, sizeof(got)) == (ssize_t)sizeof(got));
+	CHECK(write(pr->in[1], "z", 1) == 1);
+	return NULL;
+}
+
+static bool send_then_receive(struct harness *h)
+{
+	struct pairing pr = {.send.done = pairing_send_done,
+			     .recv.done = pairing_recv_done,
+			     .after_send.run = pairing_after_send,
+			     .h = h};
+	struct ring_out *o = ring_out_take(h->ring);
+	pthread_t t;
+
+	CHECK(o != NULL);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pr.out) == 0);
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pr.in) == 0);
+	CHECK(evutil_make_socket_nonblocking(pr.out[0]) == 0);
+	CHECK(evutil_make_socket_nonblocking(pr.in[0]) == 0);
+	add_piece(o->buf, "ping");
+	ring_recv(h->ring, &pr.recv, pr.in[0], 16);
+	ring_send(h->ring, &pr.send, pr.out[0], o);
+	CHECK(pthread_create(&t, NULL, answer_main, &pr) == 0);
+	ring_loop(h->ring);
+	pthread_join(t, NULL);
+	CHECK_EQ_INT(pr.send_res, 4);
+	CHECK_EQ_INT(pr.recv_res, 1);
+	CHECK(pr.deferred);
+	ring_out_give(h->ring, o);
+	for (int i = 0; i < 2; i++) {
+		close(pr.out[i]);
+		close(pr.in[i]);
+	}
+	return pr.recv_before_defer;
+}
+
+static void guard_cb(evutil_socket_t fd, short what, void *arg)
+{
+	ring_stop(arg);
+}
+
+static void test_sends_do_not_wait(void)
+{
+	struct harness h;
+	struct sender sd = {.req.done = sender_done, .h = &h};
+	struct timeval limit = {5, 0};
+	int full[2];
+	char junk[4096];
+
+	if (!harness_init(&h, 4))
+		return;
+	struct event *guard = evtimer_new(h.base, guard_cb, h.ring);
+	CHECK(guard != NULL && evtimer_add(guard, &limit) == 0);
+
+	check_case("a send into a full socket");
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, full) == 0);
+	memset(junk, 'j', sizeof(junk));
+	while (write(full[0], junk, sizeof(junk)) > 0)
+		;
+	CHECK(errno == EAGAIN);
+	struct ring_out *o = ring_out_take(h.ring);
+	CHECK(o != NULL);
+	add_piece(o->buf, "no room");
+	sd.res = 1;
+	ring_send(h.ring, &sd.req, full[0], o);
+	ring_loop(h.ring);
+	CHECK_EQ_INT(sd.res, -EAGAIN);
+	ring_out_give(h.ring, o);
+	close(full[0]);
+	close(full[1]);
+	event_free(guard);
+
+	check_case("a send and a receive that came after it, in one wait");
+	int tries = 0;
+	while (tries < 5 && !send_then_receive(&h))
+		tries++;
+	CHECK(tries < 5);
+	harness_deinit(&h);
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -507,6 +640,7 @@ int main(void)
 		{"a busy base does not starve the ring", test_busy_base_does_not_starve_the_ring},
 		{"a noted activation runs before the next completion",
 		 test_noted_activation_runs_before_the_next_completion},
+		{"sends do not wait", test_sends_do_not_wait},
 	};
 	return CHECK_RUN(tests);
 }
