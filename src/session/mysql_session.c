@@ -112,6 +112,26 @@ struct evbuffer *ms_cout(struct mysql_session *s)
 	return s->compress ? s->zout : pipe_output(s->h.client);
 }
 
+/* Move n bytes from ms_cin to c's node, or from the current node to ms_cout;
+ * returns the bytes moved. Plain, by pipe_move(), which swaps the buffers
+ * when that is all of the input and the output is empty: a pointer to
+ * either side's buffers is stale after the call. */
+size_t ms_move_to_node(struct mysql_session *s, struct ms_conn *c, size_t n)
+{
+	if (!s->compress)
+		return pipe_move(s->h.client, backend_pipe(c->be), n);
+	int moved = evbuffer_remove_buffer(s->zin, backend_output(c->be), n);
+	return moved > 0 ? (size_t)moved : 0;
+}
+
+size_t ms_move_to_client(struct mysql_session *s, size_t n)
+{
+	if (!s->compress)
+		return pipe_move(backend_pipe(s->cur->be), s->h.client, n);
+	int moved = evbuffer_remove_buffer(backend_input(s->cur->be), s->zout, n);
+	return moved > 0 ? (size_t)moved : 0;
+}
+
 /* Compressed mode: wrap what the session wrote into frames. */
 void ms_client_flush(struct mysql_session *s)
 {

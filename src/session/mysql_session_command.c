@@ -22,6 +22,20 @@ static bool backend_output_full(struct mysql_session *s)
 	return s->cur && backend_pending(s->cur->be) >= s->h.bound;
 }
 
+/* Move what is here of the current packet's rest (s->c_left bytes) to the
+ * current connection. ms_move_to_node may swap the buffers: *in and *out
+ * are fetched again. */
+static void forward_rest(struct mysql_session *s, struct evbuffer **in, struct evbuffer **out)
+{
+	size_t have = evbuffer_get_length(*in);
+	size_t n = ms_move_to_node(s, s->cur, have < s->c_left ? have : s->c_left);
+
+	s->c_left -= (uint32_t)n;
+	ms_node_stats(s)->bytes_out += n;
+	*in = ms_cin(s);
+	*out = backend_output(s->cur->be);
+}
+
 /* Stream client packets to the current connection until the command (or
  * the LOCAL INFILE packet) is complete, the client has nothing more, or the
  * backend's output is full. A dropped command (c_discard) is read and
@@ -38,13 +52,12 @@ bool ms_stream_client_packets(struct mysql_session *s)
 			pipe_set_reading(s->h.client, false);
 			return false;
 		}
-		if (s->c_left) {
-			size_t before = evbuffer_get_length(in);
-			bool done = ms_copy_rest(in, out, &s->c_left);
-			if (out)
-				ms_node_stats(s)->bytes_out += before - evbuffer_get_length(in);
-			if (!done)
+		if (s->c_left && out) {
+			forward_rest(s, &in, &out);
+			if (s->c_left)
 				return false;
+		} else if (s->c_left && !ms_copy_rest(in, NULL, &s->c_left)) {
+			return false;
 		}
 		if (s->c_pkt && !s->c_cont) {
 			/* The last packet (maybe an empty one after a 16 MiB - 1
@@ -75,18 +88,9 @@ bool ms_stream_client_packets(struct mysql_session *s)
 		s->c_pkt = true;
 		if (out && !s->compress) {
 			/* The header goes on as it came, with its payload: a packet
-			 * that is here whole leaves in one move, which swaps the
-			 * buffers when it is all the input (then in and out are
-			 * fetched again). */
+			 * that is here whole leaves in one move. */
 			s->c_left = MYSQL_HEADER_LEN + len;
-			if (evbuffer_get_length(in) >= s->c_left) {
-				size_t n =
-					pipe_move(s->h.client, backend_pipe(s->cur->be), s->c_left);
-				ms_node_stats(s)->bytes_out += n;
-				s->c_left -= (uint32_t)n;
-				in = ms_cin(s);
-				out = backend_output(s->cur->be);
-			}
+			forward_rest(s, &in, &out);
 		} else {
 			s->c_left = len;
 			evbuffer_drain(in, sizeof(h));
@@ -172,12 +176,9 @@ static bool send_execute(struct mysql_session *s, struct ms_conn *c, uint8_t *p,
 	if (form == STMT_EXEC_BAD || !stmt_capture_types(s->stmt, p, s->cmd_len))
 		return false;
 	if (form == STMT_EXEC_ID_ONLY && from) {
-		/* from is the client's input, stale after a pipe_move. */
+		/* from is ms_cin, stale after the move. */
 		mysql_store_u32(p + 1, node_id);
-		if (s->compress)
-			evbuffer_remove_buffer(from, out, MYSQL_HEADER_LEN + s->cmd_len);
-		else
-			pipe_move(s->h.client, backend_pipe(c->be), MYSQL_HEADER_LEN + s->cmd_len);
+		ms_move_to_node(s, c, MYSQL_HEADER_LEN + s->cmd_len);
 		ms_conn_stats(c)->bytes_out += MYSQL_HEADER_LEN + s->cmd_len;
 	} else {
 		mysql_writer_init(&w);

@@ -291,6 +291,8 @@ struct node_stats *ms_node_stats(struct mysql_session *s);
 const char *ms_node_name(struct mysql_session *s, int node);
 struct evbuffer *ms_cin(struct mysql_session *s);
 struct evbuffer *ms_cout(struct mysql_session *s);
+size_t ms_move_to_node(struct mysql_session *s, struct ms_conn *c, size_t n);
+size_t ms_move_to_client(struct mysql_session *s, size_t n);
 void ms_client_flush(struct mysql_session *s);
 bool ms_client_inflate(struct mysql_session *s);
 void ms_send_writer(struct mysql_session *s, struct mysql_writer *w);

@@ -17,7 +17,6 @@
 #include "mysql/proto.h"
 #include "mysql/wire.h"
 #include "net/listener.h"
-#include "net/pipe.h"
 #include "session/mysql_session_int.h"
 
 /* Commands for which an insert's connection is kept, for LAST_INSERT_ID(). */
@@ -381,19 +380,6 @@ static void move_run(struct evbuffer *in, struct evbuffer *out, size_t *run)
 	*run = 0;
 }
 
-/* The same for a run that ends the command: with nothing after it, the run
- * may be all of in and leave by pipe_move(), which then swaps the buffers
- * (in and out are stale afterwards). */
-static void move_last_run(struct mysql_session *s, struct evbuffer *in, struct evbuffer *out,
-			  size_t *run)
-{
-	if (*run && !s->compress)
-		pipe_move(backend_pipe(s->cur->be), s->h.client, *run);
-	else if (*run)
-		evbuffer_remove_buffer(in, out, *run);
-	*run = 0;
-}
-
 /* The bytes queued for the client, towards its bound. */
 static size_t client_queued(struct mysql_session *s, struct evbuffer *out)
 {
@@ -439,8 +425,11 @@ void ms_process_backend(struct mysql_session *s)
 				break;
 		}
 		if (s->resp_done && !s->b_cont) {
-			/* The last packet is through: the command is done. */
-			move_last_run(s, in, out, &run);
+			/* The last packet is through: the command is done. The
+			 * run may be all of in, and then in and ms_cout swap
+			 * (both pointers are stale after). */
+			if (run)
+				ms_move_to_client(s, run);
 			s->resp_done = false;
 			command_done(s);
 			ms_client_flush(s);
