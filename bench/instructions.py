@@ -3,10 +3,11 @@
 # Runs sluice under valgrind's callgrind against a running Galera cluster (--cluster-port, as
 # bench/proxy_compare.py's) and counts the instructions its worker threads execute in the data
 # path per sysbench query: everything under the worker's ring loop (completions, deferred
-# work, the loop's turns, the submission and the wait) but libevent's own runs of the base.  Timers, the monitor's probes and libevent's loop runs are left out: under valgrind
-# they run far more often per query than at full speed.  The count does not depend on the
-# machine's load, which CPU time on this shared machine does; it says nothing about the
-# kernel's share.  io_uring only (under the epoll engine those functions do not run).
+# work, the loop's turns, the submission and the wait).  Timers, the monitor's probes and
+# libevent's own runs of the base are left out: under valgrind they run far more often per
+# query than at full speed.  The count does not depend on the machine's load, which CPU time
+# on this shared machine does; it says nothing about the kernel's share.  io_uring only
+# (under the epoll engine those functions do not run).
 # --events-only counts what completions and deferred steps call, without the loop's turns (up
 # to four a query at one client) and waits; it needs a build without link-time optimization
 # (meson setup -Db_lto=false), which inlines handle_completions.  Asserts nothing.
@@ -50,6 +51,8 @@ COLLECT_EVENTS = ("handle_completions", "defer_run")
 
 def collected(args) -> tuple:
     return COLLECT_EVENTS if args.events_only else COLLECT_LOOP
+
+
 TARGETS = ("sluice-mysql", "sluice-tcp")
 WARMUP_EVENTS = 200  # pools filled, statements prepared, before counting
 
