@@ -76,6 +76,9 @@ static void build_rotation(const struct cluster_view *v, int skip, uint16_t **ou
 
 void snapshot_compute_roles(struct cluster_view *v, int sticky, bool failback)
 {
+	v->maintenance = false;
+	for (size_t i = 0; i < v->n_nodes; i++)
+		v->maintenance |= v->nodes[i].admin == NODE_ADMIN_MAINTENANCE;
 	v->writer = -1;
 	if (!failback && sticky >= 0 && (size_t)sticky < v->n_nodes &&
 	    routable(&v->nodes[sticky]) && v->nodes[sticky].writable) {

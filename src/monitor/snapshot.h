@@ -58,6 +58,9 @@ struct cluster_view {
 	size_t n_nodes;
 	struct node_view *nodes;
 	int writer; /* index into nodes, -1 when no node can take writes */
+	/* Some node is in maintenance (its connections close before a
+	 * session's next command). */
+	bool maintenance;
 	/* Weighted, interleaved rotation of the up nodes with weight > 0 (smooth
 	 * weighted round-robin), reduced by the weights' gcd. Workers index it
 	 * with a shared counter, so the rotation is strict across threads. */
@@ -93,8 +96,8 @@ struct snapshot *snapshot_create(const struct config *cfg, bool *const *up, uint
 struct snapshot *snapshot_ref(struct snapshot *snap);
 void snapshot_unref(struct snapshot *snap);
 
-/* Recompute writer and reader rotation of cluster view v from its nodes'
- * up/writable/weight/priority. The writer is the up, writable node with the
+/* Recompute writer, reader rotation and the maintenance flag of cluster view
+ * v from its nodes' up/writable/weight/priority/admin. The writer is the up, writable node with the
  * lowest (priority, name), except that sticky (the current writer, or -1)
  * keeps the role while it is up and writable unless failback is on: a node
  * that comes back does not take the role from a healthy writer. Used by

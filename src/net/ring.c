@@ -59,6 +59,7 @@ struct ring {
 
 /* The ring whose loop this thread runs, for ring_note_activation(). */
 static _Thread_local struct ring *this_ring;
+_Thread_local uint64_t loop_clock_us;
 
 static void noop_cb(evutil_socket_t fd, short what, void *arg)
 {
@@ -369,6 +370,7 @@ static void wait_once(struct ring *r, uint64_t ms)
 		}
 		io_uring_submit_and_wait(&r->uring, 1 + r->sends);
 	}
+	loop_clock_us = mono_us();
 	handle_completions(r);
 }
 
@@ -391,7 +393,8 @@ static bool base_active(struct ring *r)
 
 void ring_loop(struct ring *r)
 {
-	uint64_t ran = mono_ms();
+	loop_clock_us = mono_us();
+	uint64_t ran = loop_clock_us / 1000;
 
 	this_ring = r;
 	r->maybe_active = true; /* events activated before the loop started */
@@ -400,7 +403,8 @@ void ring_loop(struct ring *r)
 		run_defers(r);
 		if (r->stopping)
 			break;
-		uint64_t now = mono_ms();
+		/* As of the last wakeup: the work since then is short. */
+		uint64_t now = loop_clock_us / 1000;
 		bool active = base_active(r);
 		if (r->base_due || active || now - ran >= RING_TICK_MS) {
 			r->base_due = false;
@@ -422,6 +426,7 @@ void ring_loop(struct ring *r)
 		wait_once(r, active || since >= RING_TICK_MS ? 0 : RING_TICK_MS - since);
 	}
 	this_ring = NULL;
+	loop_clock_us = 0;
 }
 
 void ring_stop(struct ring *r)

@@ -75,15 +75,6 @@ void ms_set_state(struct mysql_session *s, enum ms_state next)
 	s->state = next;
 }
 
-/* Monotonic microseconds, for statement durations. */
-uint64_t ms_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 struct node_stats *ms_conn_stats(struct ms_conn *c)
 {
 	return worker_node_stats(c->s->h.w, c->s->h.cluster, (size_t)c->node);

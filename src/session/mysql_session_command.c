@@ -10,6 +10,7 @@
 
 #include <event2/buffer.h>
 
+#include "clock.h"
 #include "monitor/opstate.h"
 #include "monitor/snapshot.h"
 #include "mysql/proto.h"
@@ -217,7 +218,7 @@ void ms_forward_command(struct mysql_session *s)
 	s->answered = false;
 	if (!s->resend) {
 		s->commands++;
-		s->cmd_start_us = ms_now_us();
+		s->cmd_start_us = loop_us();
 		s->stat_kind = s->trx || (s->status & SERVER_STATUS_IN_TRANS) ? STAT_TRANSACTION
 			       : s->dec.target == ROUTER_READER		      ? STAT_READ
 			       : s->kind == CMD_QUERY && s->cls.kind == CLASSIFY_READ ? STAT_READ
@@ -393,7 +394,9 @@ static void leave_maintenance(struct mysql_session *s)
 {
 	const struct cluster_view *v = ms_cluster_view(s);
 
-	for (size_t i = 0; v && s->conns && i < s->n_conns; i++) {
+	if (!v || !v->maintenance)
+		return;
+	for (size_t i = 0; s->conns && i < s->n_conns; i++) {
 		struct ms_conn *c = &s->conns[i];
 		if (c->state == CONN_NONE || v->nodes[i].admin != NODE_ADMIN_MAINTENANCE)
 			continue;

@@ -12,8 +12,8 @@
 #include <event2/event.h>
 
 #include "session/session.h"
+#include "clock.h"
 #include "fnv.h"
-#include "monitor/failover.h"
 #include "monitor/health.h"
 #include "monitor/snapshot.h"
 #include "mysql/proto.h"
@@ -226,7 +226,7 @@ static void conn_attach(struct ms_conn *c, struct pool_conn *pc, uint64_t want_s
 	memcpy(c->db, pc->db, sizeof(c->db));
 	c->sync_wait = pc->sync_wait;
 	c->pstmts = pc->stmts;
-	c->need_ping = failover_now_ms() - pc->idle_since_ms >= PING_AFTER_MS;
+	c->need_ping = loop_ms() - pc->idle_since_ms >= PING_AFTER_MS;
 	c->need_reset = pc->state != want_state && pc->state != POOL_STATE_CLEAN;
 	if (pc->state == want_state) {
 		c->applied = s->hist.n;
@@ -256,7 +256,7 @@ static bool conn_unpark(struct ms_conn *c, const struct pool_want *want)
 		return false;
 	}
 	backend_set_owner(c->be, &ms_backend_ops, c);
-	c->need_ping = failover_now_ms() - c->pc->idle_since_ms >= PING_AFTER_MS;
+	c->need_ping = loop_ms() - c->pc->idle_since_ms >= PING_AFTER_MS;
 	ms_conn_set_state(c, CONN_IDLE);
 	publish_thread(s, c);
 	return true;

@@ -258,7 +258,7 @@ struct mysql_session {
 	uint8_t next_seq;
 	bool c_discard;			/* ... is being dropped, not forwarded */
 	uint16_t status;		/* server status flags last seen */
-	uint64_t cmd_start_us;		/* the pending command was first sent (monotonic) */
+	uint64_t cmd_start_us;		/* the pending command was first sent (loop_us) */
 	enum stat_kind stat_kind;	/* ... and what it counts as */
 	uint64_t commands;		/* for logs */
 };
@@ -285,7 +285,6 @@ void ms_set_state(struct mysql_session *s, enum ms_state next);
 bool ms_arm_timer(struct mysql_session *s, uint32_t ms) __attribute__((warn_unused_result));
 void ms_stop_timer(struct mysql_session *s);
 void ms_drop_timer(struct mysql_session *s);
-uint64_t ms_now_us(void);
 struct node_stats *ms_conn_stats(struct ms_conn *c);
 struct node_stats *ms_node_stats(struct mysql_session *s);
 const char *ms_node_name(struct mysql_session *s, int node);

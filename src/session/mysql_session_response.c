@@ -11,6 +11,7 @@
 #include <event2/buffer.h>
 
 #include "session/session.h"
+#include "clock.h"
 #include "monitor/failover.h"
 #include "monitor/health.h"
 #include "monitor/snapshot.h"
@@ -239,7 +240,7 @@ static void command_done(struct mysql_session *s)
 	}
 	if (s->status & SERVER_STATUS_IN_TRANS)
 		s->stat_kind = STAT_TRANSACTION; /* BEGIN, or a statement that opened one */
-	uint64_t took = ms_now_us() - s->cmd_start_us;
+	uint64_t took = loop_us() - s->cmd_start_us;
 	stats_observe(ms_conn_stats(c), s->stat_kind, took);
 	if (feed_wanted(s->h.env->feed))
 		feed_statement(s, c, took);

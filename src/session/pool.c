@@ -9,9 +9,9 @@
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "config/config.h"
 #include "log.h"
-#include "monitor/failover.h"
 #include "monitor/opstate.h"
 #include "monitor/snapshot.h"
 #include "net/net.h"
@@ -345,7 +345,7 @@ bool pool_release(struct pool *p, struct pool_conn *pc)
 {
 	struct pool_node *pn = &p->nodes[pc->cluster][pc->node];
 
-	pc->idle_since_ms = failover_now_ms();
+	pc->idle_since_ms = loop_ms();
 	pc->pool = p;
 	backend_set_owner(pc->be, &idle_ops, pc);
 	backend_set_reading(pc->be, true);
@@ -448,7 +448,7 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
  * idle too long beyond min_idle (the oldest first). */
 static void sweep(struct pool *p, bool all)
 {
-	uint64_t now = failover_now_ms();
+	uint64_t now = loop_ms();
 
 	for (size_t c = 0; c < p->n_clusters; c++) {
 		const struct config_pool *lim = limits(p, c);

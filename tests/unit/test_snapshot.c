@@ -11,6 +11,7 @@
 
 #include "check.h"
 #include "config/config.h"
+#include "monitor/opstate.h"
 #include "monitor/snapshot.h"
 
 #define MAX_TEST_NODES 8
@@ -466,6 +467,19 @@ static void test_create_two_clusters(void)
 	CHECK_EQ_INT(snap->clusters[0].writer, -1);
 	CHECK_EQ_INT(snap->clusters[0].n_readers, 0);
 	CHECK(snap->clusters[0].readers == NULL);
+
+	check_case("recompute: the maintenance flag follows the nodes' admin state");
+	CHECK(!snap->clusters[0].maintenance);
+	snap->clusters[0].nodes[1].admin = NODE_ADMIN_DRAIN;
+	snapshot_compute_roles(&snap->clusters[0], -1, false);
+	CHECK(!snap->clusters[0].maintenance);
+	snap->clusters[0].nodes[1].admin = NODE_ADMIN_MAINTENANCE;
+	snapshot_compute_roles(&snap->clusters[0], -1, false);
+	CHECK(snap->clusters[0].maintenance);
+	CHECK(!snap->clusters[1].maintenance);
+	snap->clusters[0].nodes[1].admin = NODE_ADMIN_READY;
+	snapshot_compute_roles(&snap->clusters[0], -1, false);
+	CHECK(!snap->clusters[0].maintenance);
 	snapshot_unref(snap);
 
 	check_case("up == NULL: every node down");
