@@ -14,6 +14,7 @@
 #include "config/config.h"
 #include "log.h"
 #include "monitor/opstate.h"
+#include "net/evmem.h"
 #include "daemon.h"
 #include "sluice_version.h"
 
@@ -166,6 +167,8 @@ int main(int argc, char **argv)
 	log_configure(cfg->logging.level, cfg->logging.timestamps);
 	/* A peer that vanishes must cost us one session, not the process. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Before any other libevent call. */
+	evmem_install();
 	if (evthread_use_pthreads() != 0) {
 		log_error("server", "libevent has no pthreads support");
 		config_destroy(cfg);
@@ -187,5 +190,6 @@ int main(int argc, char **argv)
 		log_info("server", "stopped");
 	}
 	mysql_library_end();
+	evmem_thread_flush();
 	return rc;
 }

@@ -19,6 +19,7 @@
 #include "stats/stats.h"
 #include "log.h"
 #include "monitor/snapshot.h"
+#include "net/evmem.h"
 #include "net/ring.h"
 
 struct handoff {
@@ -151,6 +152,7 @@ static void *worker_main(void *arg)
 	log_info("worker", "worker %u waits in %s", w->id, w->ring ? "io_uring" : "epoll");
 	if (!w->ring) {
 		event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+		evmem_thread_flush();
 		return NULL;
 	}
 	/* An activation before this is seen by the loop's first look at the base. */
@@ -165,6 +167,7 @@ static void *worker_main(void *arg)
 	event_base_loop(w->base, EVLOOP_NONBLOCK);
 	ring_destroy(w->ring);
 	w->ring = NULL;
+	evmem_thread_flush();
 	return NULL;
 }
 

@@ -30,6 +30,7 @@
 #include "stats/feed.h"
 #include "net/listener.h"
 #include "log.h"
+#include "net/evmem.h"
 #include "net/net.h"
 #include "monitor/opstate.h"
 #include "sluice_version.h"
@@ -741,7 +742,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		evhttp_add_header(evhttp_request_get_output_headers(req), "Connection", "close");
 		reply_error(req, 503, "Service Unavailable",
 			    "too many connections to the stats server; try again later");
-		free(path);
+		evmem_free_returned(path);
 		return;
 	}
 	if (!path) {
@@ -774,7 +775,7 @@ static void request_cb(struct evhttp_request *req, void *arg)
 		reply_error(req, 404, "Not Found",
 			    "unknown path: try /, /metrics, /api/v1/status or /api/v1/events");
 	}
-	free(path);
+	evmem_free_returned(path);
 }
 
 /* ---- life ---------------------------------------------------------------------------------- */
@@ -803,6 +804,7 @@ static void *stats_main(void *arg)
 	struct stats_server *ss = arg;
 
 	event_base_loop(ss->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	evmem_thread_flush();
 	return NULL;
 }
 
