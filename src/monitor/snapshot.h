@@ -97,11 +97,12 @@ struct snapshot *snapshot_ref(struct snapshot *snap);
 void snapshot_unref(struct snapshot *snap);
 
 /* Recompute writer, reader rotation and the maintenance flag of cluster view
- * v from its nodes' up/writable/weight/priority/admin. The writer is the up, writable node with the
- * lowest (priority, name), except that sticky (the current writer, or -1)
- * keeps the role while it is up and writable unless failback is on: a node
- * that comes back does not take the role from a healthy writer. Used by
- * snapshot_create (sticky -1) and by the monitor before it publishes. */
+ * v from its nodes' up/writable/weight/priority/admin. The writer is the up,
+ * writable node with the lowest (priority, name), except that sticky (the
+ * current writer, or -1) keeps the role while it is up and writable unless
+ * failback is on: a node that comes back does not take the role from a
+ * healthy writer. Used by snapshot_create (sticky -1) and by the monitor
+ * before it publishes. */
 void snapshot_compute_roles(struct cluster_view *v, int sticky, bool failback);
 
 /* Fill order[] with the node indexes to try for a write, best first: the
