@@ -19,6 +19,7 @@
 #include "config/config.h"
 #include "monitor/failover.h"
 #include "log.h"
+#include "net/evmem.h"
 #include "net/net.h"
 #include "monitor/opstate.h"
 #include "monitor/probe.h"
@@ -514,6 +515,7 @@ static void *health_main(void *arg)
 		event_add(h->state_timer, &tv);
 	}
 	event_base_loop(h->base, EVLOOP_NO_EXIT_ON_EMPTY);
+	evmem_thread_flush();
 	return NULL;
 }
 

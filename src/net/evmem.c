@@ -18,10 +18,16 @@
 
 _Static_assert(EVMEM_MIN << (CLASSES - 1) == EVMEM_CACHED_MAX, "classes reach the cached max");
 
-/* Before each block: its class and what the caller may use. */
+/* A block's mark: given out, or on a free list. A free of anything else (a
+ * pointer from plain malloc, a block freed twice) is a bug, caught here
+ * before it corrupts a list. */
+#define MARK_LIVE 0x65766d31u /* "evm1" */
+#define MARK_FREE 0x65766d30u /* "evm0" */
+
+/* Before each block: its class, its mark and what the caller may use. */
 struct header {
 	uint32_t cls; /* 0 .. CLASSES-1, or CLASS_BIG */
-	uint32_t unused;
+	uint32_t mark;
 	size_t cap;
 };
 
@@ -73,6 +79,7 @@ void *evmem_malloc(size_t n)
 		struct free_block *b = cache.head[cls];
 		cache.head[cls] = b->next;
 		cache.count[cls]--;
+		header_of(b)->mark = MARK_LIVE;
 		return b;
 	}
 	if (cls == CLASS_BIG) {
@@ -89,7 +96,7 @@ void *evmem_malloc(size_t n)
 		h->cap = class_cap(cls);
 	}
 	h->cls = cls;
-	h->unused = 0;
+	h->mark = MARK_LIVE;
 	return (uint8_t *)h + HEADER;
 }
 
@@ -100,8 +107,10 @@ void evmem_free(void *p)
 	struct header *h = header_of(p);
 	unsigned cls = h->cls;
 
+	BUG_ON(h->mark != MARK_LIVE);
 	if (cls != CLASS_BIG && cache.count[cls] < CLASS_BYTES / class_cap(cls)) {
 		struct free_block *b = p;
+		h->mark = MARK_FREE;
 		b->next = cache.head[cls];
 		cache.head[cls] = b;
 		cache.count[cls]++;
@@ -116,6 +125,7 @@ void *evmem_realloc(void *p, size_t n)
 		return evmem_malloc(n);
 	struct header *h = header_of(p);
 
+	BUG_ON(h->mark != MARK_LIVE);
 	if (n <= h->cap)
 		return p;
 	if (h->cls == CLASS_BIG && class_of(n) == CLASS_BIG) {

@@ -16,6 +16,10 @@
  * requests go to malloc and free directly. A block may be freed by another
  * thread than the one that allocated it: it joins that thread's list.
  *
+ * A block carries a mark, live or free: freeing a pointer that is neither
+ * evmem's nor live (a double free) aborts at once (BUG_ON), before it can
+ * corrupt a list.
+ *
  * Under AddressSanitizer nothing is installed: reusing blocks would hide
  * the use-after-free errors that build is there to find.
  *

@@ -4,9 +4,12 @@
  * realloc keeping the contents, large blocks left to malloc, a flush, and
  * libevent's buffers running on it once installed.
  */
+#include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <event2/buffer.h>
 
@@ -115,6 +118,45 @@ static void test_realloc(void)
 	evmem_thread_flush();
 }
 
+/* Run f in a child; true when it died of SIGABRT (BUG_ON). */
+static bool aborts(void (*f)(void))
+{
+	pid_t pid = fork();
+	int status;
+
+	if (pid == 0) {
+		/* The child's BUG_ON line is expected: keep stderr quiet. */
+		if (!freopen("/dev/null", "w", stderr))
+			_exit(3);
+		f();
+		_exit(0);
+	}
+	if (pid < 0 || waitpid(pid, &status, 0) != pid)
+		return false;
+	return WIFSIGNALED(status) && WTERMSIG(status) == SIGABRT;
+}
+
+static void free_twice(void)
+{
+	void *p = evmem_malloc(64);
+	evmem_free(p);
+	evmem_free(p);
+}
+
+static void free_foreign(void)
+{
+	uint8_t *p = calloc(1, 256);
+	evmem_free(p + 64); /* its "header" is zeros, no mark */
+}
+
+static void test_marks(void)
+{
+	check_case("a block freed twice aborts");
+	CHECK(aborts(free_twice));
+	check_case("a pointer that is not evmem's aborts");
+	CHECK(aborts(free_foreign));
+}
+
 static void test_libevent(void)
 {
 	check_case("libevent's buffers on it, once installed");
@@ -143,6 +185,7 @@ int main(void)
 		{"reuse by class", test_reuse},
 		{"bounds and large blocks", test_bound_and_big},
 		{"realloc", test_realloc},
+		{"marks", test_marks},
 		{"libevent's buffers", test_libevent},
 	};
 	return CHECK_RUN(tests);
