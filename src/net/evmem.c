@@ -14,6 +14,8 @@
 #define CLASSES	    5 /* 1, 2, 4, 8 and 16 KiB */
 #define CLASS_BIG   0xffu
 #define CLASS_BYTES (64 * 1024) /* cached per class and thread, at most */
+/* That many blocks of class cls. */
+#define CLASS_BLOCKS(cls) ((unsigned)(CLASS_BYTES / EVMEM_MIN) >> (cls))
 #define HEADER	    16		/* keeps malloc's 16-byte alignment */
 
 _Static_assert(EVMEM_MIN << (CLASSES - 1) == EVMEM_CACHED_MAX, "classes reach the cached max");
@@ -108,7 +110,7 @@ void evmem_free(void *p)
 	unsigned cls = h->cls;
 
 	BUG_ON(h->mark != MARK_LIVE);
-	if (cls != CLASS_BIG && cache.count[cls] < CLASS_BYTES / class_cap(cls)) {
+	if (cls != CLASS_BIG && cache.count[cls] < CLASS_BLOCKS(cls)) {
 		struct free_block *b = p;
 		h->mark = MARK_FREE;
 		b->next = cache.head[cls];

@@ -5,8 +5,8 @@
  *
  * Why: an evbuffer allocates a chunk for each receive copied into it and
  * frees it when a send drains it, twice a query on each side of a session.
- * glibc's malloc and free cost about 130 instructions a pair; a free list
- * costs about 20.
+ * glibc's malloc and free cost about 130 instructions a pair, these lists
+ * about 55 (callgrind).
  *
  * Each block carries a 16-byte header before what the caller gets: its size
  * class. Requests up to EVMEM_CACHED_MAX bytes are rounded up to a power of
