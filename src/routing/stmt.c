@@ -39,6 +39,8 @@ void stmt_table_clear(struct stmt_table *t)
 	for (size_t i = 0; i < t->n; i++)
 		stmt_free(t->items[i]);
 	t->n = 0;
+	if (t->ties)
+		memset(t->ties, 0, t->n_nodes * sizeof(*t->ties));
 }
 
 void stmt_table_deinit(struct stmt_table *t)
@@ -47,6 +49,48 @@ void stmt_table_deinit(struct stmt_table *t)
 	free(t->items);
 	t->items = NULL;
 	t->cap = 0;
+	free(t->ties);
+	t->ties = NULL;
+}
+
+/* Count st's ties in (sign 1) or out (sign -1) of the table's. */
+static void count_ties(struct stmt_table *t, const struct stmt *st, int sign)
+{
+	if (st->long_data >= 0)
+		t->ties[st->long_data] += (unsigned)sign;
+	if (st->cursor >= 0)
+		t->ties[st->cursor] += (unsigned)sign;
+	if (!st->sql)
+		for (size_t i = 0; i < t->n_nodes; i++)
+			if (st->node_id[i])
+				t->ties[i] += (unsigned)sign;
+}
+
+void stmt_set_long_data(struct stmt_table *t, struct stmt *st, int node)
+{
+	if (st->long_data == node) /* every execute clears it */
+		return;
+	count_ties(t, st, -1);
+	st->long_data = node;
+	count_ties(t, st, 1);
+}
+
+void stmt_set_cursor(struct stmt_table *t, struct stmt *st, int node)
+{
+	if (st->cursor == node)
+		return;
+	count_ties(t, st, -1);
+	st->cursor = node;
+	count_ties(t, st, 1);
+}
+
+void stmt_set_node_id(struct stmt_table *t, struct stmt *st, int node, uint32_t id)
+{
+	if (st->node_id[node] == id)
+		return;
+	count_ties(t, st, -1);
+	st->node_id[node] = id;
+	count_ties(t, st, 1);
 }
 
 struct stmt *stmt_add(struct stmt_table *t, const uint8_t *sql, size_t sql_len, int node,
@@ -56,6 +100,8 @@ struct stmt *stmt_add(struct stmt_table *t, const uint8_t *sql, size_t sql_len, 
 
 	if (!st)
 		return NULL;
+	if (!t->ties && !(t->ties = calloc(t->n_nodes, sizeof(*t->ties))))
+		goto fail;
 	st->node_id = calloc(t->n_nodes, sizeof(*st->node_id));
 	st->node_types = calloc(t->n_nodes, sizeof(*st->node_types));
 	if (!st->node_id || !st->node_types)
@@ -86,6 +132,7 @@ struct stmt *stmt_add(struct stmt_table *t, const uint8_t *sql, size_t sql_len, 
 	st->long_data_lost = -1;
 	st->cursor = -1;
 	st->node_id[node] = node_id;
+	count_ties(t, st, 1);
 	t->items[t->n++] = st;
 	return st;
 fail:
@@ -123,6 +170,7 @@ void stmt_remove(struct stmt_table *t, uint32_t id)
 
 	if (!found)
 		return;
+	count_ties(t, t->items[i], -1);
 	stmt_free(t->items[i]);
 	memmove(&t->items[i], &t->items[i + 1], (t->n - i - 1) * sizeof(*t->items));
 	t->n--;
@@ -141,17 +189,14 @@ void stmt_forget_node(struct stmt_table *t, int node)
 		if (st->cursor == node)
 			st->cursor = -1;
 	}
+	/* Every tie to node was one of those. */
+	if (t->ties)
+		t->ties[node] = 0;
 }
 
 bool stmt_ties_node(const struct stmt_table *t, int node)
 {
-	for (size_t i = 0; i < t->n; i++) {
-		const struct stmt *st = t->items[i];
-		if (st->long_data == node || st->cursor == node ||
-		    (!st->sql && st->node_id[node]))
-			return true;
-	}
-	return false;
+	return t->ties && t->ties[node] > 0;
 }
 
 bool stmt_payload_id(const uint8_t *payload, size_t len, uint32_t *id)

@@ -30,6 +30,8 @@ struct stmt {
 	unsigned flags;	   /* its text's CLASSIFY_* flags: what an execute may pin */
 	uint8_t *types;	   /* 2 * params bytes, NULL until the client bound them */
 	int home;	   /* node of the first prepare (the only one if sql is NULL) */
+	/* long_data, cursor and node_id change through the stmt_set_*()
+	 * calls only: the table counts the nodes they tie (stmt_ties_node). */
 	int long_data;	   /* node holding SEND_LONG_DATA for the next execute, or -1 */
 	int long_data_lost; /* node that held it and was lost (the next execute fails), or -1 */
 	int cursor;	   /* node with this statement's open cursor, or -1 */
@@ -42,6 +44,11 @@ struct stmt_table {
 	size_t n, cap;
 	size_t n_nodes;
 	uint32_t next_id;
+	/* [n_nodes], allocated with the first statement: how many ties each
+	 * node has (a statement's long data there, its cursor there, or its
+	 * id there when its text is not kept), so that asking costs nothing
+	 * however many statements the session keeps. */
+	unsigned *ties;
 };
 
 void stmt_table_init(struct stmt_table *t, size_t n_nodes);
@@ -66,8 +73,15 @@ void stmt_forget_node(struct stmt_table *t, int node);
 /* Does a statement keep state on the session's connection to node (long
  * data for its next execute, an open cursor), or is it one too long to
  * prepare again, prepared there? Then that connection is the session's
- * until the state goes. */
+ * until the state goes. Constant time. */
 bool stmt_ties_node(const struct stmt_table *t, int node);
+
+/* Change what st holds on a node, keeping the table's tie counts: the node
+ * holding its long data (-1: none), the node with its open cursor (-1:
+ * none), and its id on node (0: not prepared there). */
+void stmt_set_long_data(struct stmt_table *t, struct stmt *st, int node);
+void stmt_set_cursor(struct stmt_table *t, struct stmt *st, int node);
+void stmt_set_node_id(struct stmt_table *t, struct stmt *st, int node, uint32_t id);
 
 /* Read the statement id of a COM_STMT_EXECUTE/SEND_LONG_DATA/CLOSE/RESET/
  * FETCH payload (its bytes 1..4). False if too short. */

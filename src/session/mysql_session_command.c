@@ -269,9 +269,9 @@ void ms_forward_command(struct mysql_session *s)
 				pool_stmt_set_types(e, NULL, 0);
 		}
 		if (s->cmd == COM_STMT_SEND_LONG_DATA)
-			s->stmt->long_data = c->node;
+			stmt_set_long_data(&s->stmts, s->stmt, c->node);
 		if (s->cmd == COM_STMT_EXECUTE || s->cmd == COM_STMT_RESET)
-			s->stmt->long_data = -1;
+			stmt_set_long_data(&s->stmts, s->stmt, -1);
 	}
 	mysql_resp_start(&s->resp, s->cmd);
 	s->resp_done = false;

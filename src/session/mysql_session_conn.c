@@ -525,7 +525,7 @@ void ms_conn_forget_stmt(struct ms_conn *c, uint32_t node_id)
 	pool_stmts_remove(c->pstmts, node_id);
 	for (size_t i = 0; i < t->n; i++)
 		if (t->items[i]->node_id[c->node] == node_id)
-			t->items[i]->node_id[c->node] = 0;
+			stmt_set_node_id(t, t->items[i], c->node, 0);
 }
 
 /* Send COM_STMT_CLOSE for node_id on c (it has no answer). */
@@ -751,7 +751,7 @@ bool ms_conn_catch_up(struct mysql_session *s, struct ms_conn *c)
 		const struct pool_stmt *e =
 			pool_stmts_find(c->pstmts, s->stmt->sql, s->stmt->sql_len);
 		if (e) {
-			s->stmt->node_id[c->node] = e->id;
+			stmt_set_node_id(&s->stmts, s->stmt, c->node, e->id);
 			s->stmt->node_types[c->node] = false;
 			return true;
 		}
@@ -832,7 +832,7 @@ static void internal_done(struct ms_conn *c)
 		break;
 	case OP_PREPARE:
 		if (s->stmt) {
-			s->stmt->node_id[c->node] = r.stmt_id;
+			stmt_set_node_id(&s->stmts, s->stmt, c->node, r.stmt_id);
 			s->stmt->node_types[c->node] = false;
 			if (s->stmt->sql)
 				ms_conn_stmt_prepared(c, s->stmt->sql, s->stmt->sql_len, r.stmt_id);

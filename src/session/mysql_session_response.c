@@ -287,9 +287,9 @@ static void command_done(struct mysql_session *s)
 			temp_tables_learn(s, s->stmt->flags, ok);
 		}
 		if (s->cmd == COM_STMT_EXECUTE && s->resp.cursor)
-			s->stmt->cursor = c->node;
+			stmt_set_cursor(&s->stmts, s->stmt, c->node);
 		if (s->cmd == COM_STMT_RESET)
-			s->stmt->cursor = -1;
+			stmt_set_cursor(&s->stmts, s->stmt, -1);
 		break;
 	default:
 		break;

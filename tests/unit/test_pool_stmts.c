@@ -130,15 +130,16 @@ static void test_ties(void)
 	CHECK(!stmt_ties_node(&t, 0));
 
 	check_case("long data waiting on a node ties it, and only it");
-	a->long_data = 1;
+	stmt_set_long_data(&t, a, 1);
 	CHECK(stmt_ties_node(&t, 1));
 	CHECK(!stmt_ties_node(&t, 0));
-	a->long_data = -1;
+	stmt_set_long_data(&t, a, -1);
+	CHECK(!stmt_ties_node(&t, 1));
 
 	check_case("an open cursor ties its node");
-	a->cursor = 2;
+	stmt_set_cursor(&t, a, 2);
 	CHECK(stmt_ties_node(&t, 2));
-	a->cursor = -1;
+	stmt_set_cursor(&t, a, -1);
 	CHECK(!stmt_ties_node(&t, 2));
 
 	check_case("a statement too long to prepare again ties the node that has it");
@@ -147,6 +148,30 @@ static void test_ties(void)
 		return;
 	CHECK(stmt_ties_node(&t, 0));
 	CHECK(!stmt_ties_node(&t, 1));
+	/* Prepared on node 1 as well (the client sent it whole again there). */
+	stmt_set_node_id(&t, b, 1, 4);
+	CHECK(stmt_ties_node(&t, 1));
+
+	check_case("a tie ends with its statement");
+	stmt_set_cursor(&t, a, 1);
+	stmt_remove(&t, b->id);
+	CHECK(!stmt_ties_node(&t, 0));
+	CHECK(stmt_ties_node(&t, 1)); /* a's cursor */
+	stmt_remove(&t, a->id);
+	CHECK(!stmt_ties_node(&t, 1));
+
+	check_case("and with the node's connection, or a reset");
+	a = stmt_add(&t, text("SELECT ?"), 8, 0, 7, 1, 1, true);
+	b = stmt_add(&t, text("x"), STMT_SQL_MAX + 1, 2, 9, 0, 0, false);
+	if (!CHECK(a != NULL && b != NULL))
+		return;
+	stmt_set_long_data(&t, a, 2);
+	CHECK(stmt_ties_node(&t, 2));
+	stmt_forget_node(&t, 2);
+	CHECK(!stmt_ties_node(&t, 2));
+	stmt_set_cursor(&t, a, 0);
+	stmt_table_clear(&t);
+	CHECK(!stmt_ties_node(&t, 0));
 	stmt_table_deinit(&t);
 }
 

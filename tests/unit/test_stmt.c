@@ -191,10 +191,10 @@ static void test_forget_node(void)
 	if (!CHECK(a != NULL))
 		return;
 	CHECK_EQ_INT(a->long_data_lost, -1);
-	a->node_id[1] = 9;
+	stmt_set_node_id(&t, a, 1, 9);
 	a->node_types[1] = true;
-	a->long_data = 1;
-	a->cursor = 1;
+	stmt_set_long_data(&t, a, 1);
+	stmt_set_cursor(&t, a, 1);
 	stmt_forget_node(&t, 1);
 	CHECK_EQ_INT(a->node_id[1], 0);
 	CHECK(!a->node_types[1]);
@@ -205,11 +205,81 @@ static void test_forget_node(void)
 
 	check_case("forget another node: nothing lost there");
 	a->long_data_lost = -1;
-	a->long_data = 2;
+	stmt_set_long_data(&t, a, 2);
 	stmt_forget_node(&t, 0);
 	CHECK_EQ_INT(a->long_data, 2);
 	CHECK_EQ_INT(a->long_data_lost, -1);
 	CHECK_EQ_INT(a->node_id[0], 0);
+	stmt_table_deinit(&t);
+}
+
+/* stmt_ties_node() the long way: every statement asked. */
+static bool ties_slowly(const struct stmt_table *t, int node)
+{
+	for (size_t i = 0; i < t->n; i++) {
+		const struct stmt *st = t->items[i];
+		if (st->long_data == node || st->cursor == node || (!st->sql && st->node_id[node]))
+			return true;
+	}
+	return false;
+}
+
+/* The table's tie counts against the long way, through 20,000 random
+ * changes of the kinds a session makes. */
+static void test_ties_counted(void)
+{
+	enum { NODES = 3, STEPS = 20000 };
+	struct stmt_table t;
+	unsigned seed = 12345;
+	unsigned mismatches = 0;
+
+	check_case("random adds, removes, long data, cursors, ids, lost nodes");
+	stmt_table_init(&t, NODES);
+	for (int step = 0; step < STEPS; step++) {
+		seed = seed * 1103515245u + 12345u;
+		unsigned r = seed >> 8;
+		int node = (int)(r % NODES);
+		struct stmt *st = t.n ? t.items[(r >> 4) % t.n] : NULL;
+
+		switch ((r >> 12) % 8) {
+		case 0:
+		case 1: /* a prepare; one in four too long to keep */
+			if (t.n < 40 && !stmt_add(&t, (const uint8_t *)"SELECT ?",
+						  (r >> 16) % 4 ? 8 : STMT_SQL_MAX + 1, node,
+						  1 + (r >> 20) % 50, 1, 1, true))
+				mismatches++;
+			break;
+		case 2:
+			if (st)
+				stmt_remove(&t, st->id);
+			break;
+		case 3:
+			if (st)
+				stmt_set_long_data(&t, st, (r >> 16) % 2 ? node : -1);
+			break;
+		case 4:
+			if (st)
+				stmt_set_cursor(&t, st, (r >> 16) % 2 ? node : -1);
+			break;
+		case 5:
+			if (st)
+				stmt_set_node_id(&t, st, node,
+						 (r >> 16) % 3 ? 1 + (r >> 18) % 50 : 0);
+			break;
+		case 6:
+			if ((r >> 16) % 8 == 0)
+				stmt_forget_node(&t, node);
+			break;
+		case 7:
+			if ((r >> 16) % 64 == 0)
+				stmt_table_clear(&t);
+			break;
+		}
+		for (int n = 0; n < NODES; n++)
+			if (stmt_ties_node(&t, n) != ties_slowly(&t, n))
+				mismatches++;
+	}
+	CHECK_EQ_INT(mismatches, 0);
 	stmt_table_deinit(&t);
 }
 
@@ -272,6 +342,7 @@ int main(void)
 		{"statement table", test_table},
 		{"COM_STMT_EXECUTE rewrite", test_execute_rewrite},
 		{"a node's connection lost", test_forget_node},
+		{"tie counts against a recount", test_ties_counted},
 		{"session-state history", test_history},
 	};
 	return CHECK_RUN(tests);
