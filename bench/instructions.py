@@ -68,7 +68,7 @@ def callgrind_totals(path: str) -> int:
 def sysbench(workload: str, port: int, args, events: int) -> int:
     """Run exactly `events` sysbench events (no time limit); the number of queries."""
     cmd = pc.sysbench_cmd(workload, port, args, "--threads=1", f"--events={events}", "--time=0",
-                          f"--db-ps-mode={args.ps_mode}", "run")
+                          f"--db-ps-mode={args.ps_mode}", *args.sysbench_arg, "run")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     out = r.stdout + r.stderr
     if r.returncode != 0 or "FATAL" in out:
@@ -76,19 +76,25 @@ def sysbench(workload: str, port: int, args, events: int) -> int:
     return int(pc.parse_sysbench(out)["queries"])
 
 
+def label(workload: str) -> str:
+    """A workload's name in file names: a script's base name without .lua."""
+    return os.path.basename(workload).removesuffix(".lua")
+
+
 def one(args, workdir: str, nodes, monitor_pw: str, target: str, workload: str) -> dict:
     tcp_port, mysql_port = free_port(), free_port()
-    conf = os.path.join(workdir, f"{target}-{workload}.yaml")
+    name = label(workload)
+    conf = os.path.join(workdir, f"{target}-{name}.yaml")
     text = pc.sluice_config(nodes, tcp_port, mysql_port, monitor_pw)
     # Probes are left out of the count, but fewer of them keep the run short.
     text = text.replace("interval: 250ms", "interval: 5s").replace("timeout: 500ms", "timeout: 2s")
     with open(conf, "w") as f:
         f.write(text)
-    out = os.path.join(workdir, f"cg-{target}-{workload}")
+    out = os.path.join(workdir, f"cg-{target}-{name}")
     cmd = ["valgrind", "--tool=callgrind", "--collect-atstart=no",
            *[f"--toggle-collect={fn}" for fn in collected(args)],
            f"--callgrind-out-file={out}.%p", args.sluice_bin, "-c", conf]
-    logf = open(os.path.join(workdir, f"{target}-{workload}.log"), "w")
+    logf = open(os.path.join(workdir, f"{target}-{name}.log"), "w")
     proc = subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT)
     try:
         port = mysql_port if target == "sluice-mysql" else tcp_port
@@ -106,7 +112,8 @@ def one(args, workdir: str, nodes, monitor_pw: str, target: str, workload: str) 
         sysbench(workload, port, args, WARMUP_EVENTS)
         subprocess.run(["callgrind_control", "-z", str(proc.pid)], check=True,
                        capture_output=True, timeout=60)
-        events = args.queries // pc.QUERIES_PER_TRX[workload] or 1
+        # A script of bench/ (many_statements.lua) runs one query an event.
+        events = args.queries // pc.QUERIES_PER_TRX.get(workload, 1) or 1
         queries = sysbench(workload, port, args, events)
         subprocess.run(["callgrind_control", "-d", str(proc.pid)], check=True,
                        capture_output=True, timeout=60)
@@ -129,7 +136,11 @@ def main() -> int:
     ap.add_argument("--sluice-bin", default=os.path.join(REPO, "build", "src", "sluice"))
     ap.add_argument("--queries", type=int, default=1600,
                     help="queries counted per run (default 1600)")
-    ap.add_argument("--workloads", nargs="+", default=list(pc.WORKLOADS))
+    ap.add_argument("--workloads", nargs="+", default=list(pc.WORKLOADS),
+                    help="sysbench's own, or a script's path (bench/many_statements.lua)")
+    ap.add_argument("--sysbench-arg", action="append", default=[],
+                    help="one more option for sysbench's runs (repeat for more), e.g. "
+                         "--sysbench-arg=--statements=200")
     ap.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS)
     ap.add_argument("--ps-mode", default="auto", choices=("auto", "disable"),
                     help="sysbench --db-ps-mode: auto uses server-side prepared statements")

@@ -450,6 +450,65 @@ def test_prepared_statements_keep_their_own_types_on_a_shared_connection(galera,
     run_php(s, tmp_path / "bound_types.php", PHP_BOUND_TYPES)
 
 
+# One session keeps 150 statements prepared (an application's statement cache) and executes
+# them in turn, three rounds.
+MANY_STATEMENTS = 150
+PHP_MANY_STATEMENTS = PHP_TWO_SESSIONS + r"""
+$n = (int)getenv('STATEMENTS');
+$st = [];
+for ($k = 0; $k < $n; $k++)
+    $st[$k] = $a->prepare("SELECT v + $k FROM pool_t WHERE id = ? /* statement $k */");
+for ($round = 0; $round < 3; $round++) {
+    for ($k = 0; $k < $n; $k++) {
+        $id = ($k * 7 + $round) % 1000 + 1;
+        $st[$k]->bind_param('i', $id);
+        $st[$k]->execute();
+        $st[$k]->bind_result($v);
+        $st[$k]->fetch();
+        $st[$k]->free_result();
+        if ($v != $id * 10 + $k) {
+            fwrite(STDERR, "round $round statement $k: got $v for id $id\n");
+            exit(1);
+        }
+    }
+}
+echo "ok\n";
+"""
+
+
+def stmt_counters(galera) -> dict[str, int]:
+    """Com_stmt_prepare and Com_stmt_close, summed over the nodes."""
+    total = {"Com_stmt_prepare": 0, "Com_stmt_close": 0}
+    for i in range(galera.nodes):
+        conn = galera.connect(i, root=True)
+        try:
+            with conn.cursor() as c:
+                c.execute("SHOW GLOBAL STATUS WHERE Variable_name IN "
+                          "('Com_stmt_prepare', 'Com_stmt_close')")
+                for name, value in c.fetchall():
+                    total[name] += int(value)
+        finally:
+            conn.close()
+    return total
+
+
+def test_a_session_with_many_statements_prepares_each_once_per_node(galera, sluice, other_db,
+                                                                   tmp_path, monkeypatch):
+    """PHP mysqli: a session with 150 prepared statements executes each three times, its reads
+    spread over the nodes. Each statement is prepared at most once on each node and none is
+    closed there: the connection keeps them all, it does not evict and prepare again (with 64
+    a connection, this made the nodes prepare on most executes)."""
+    s = start(galera, sluice, {"max_per_node": 1})
+    before = stmt_counters(galera)
+    monkeypatch.setenv("STATEMENTS", str(MANY_STATEMENTS))
+    run_php(s, tmp_path / "many_statements.php", PHP_MANY_STATEMENTS)
+    after = stmt_counters(galera)
+    prepared = after["Com_stmt_prepare"] - before["Com_stmt_prepare"]
+    closed = after["Com_stmt_close"] - before["Com_stmt_close"]
+    assert MANY_STATEMENTS <= prepared <= galera.nodes * MANY_STATEMENTS, (prepared, closed)
+    assert closed == 0, (prepared, closed)
+
+
 def test_a_transaction_keeps_its_connection(galera, sluice, other_db):
     """Inside BEGIN ... COMMIT every statement runs on one node connection, and no other
     session gets it meanwhile."""

@@ -10,6 +10,7 @@
 #include <event2/event.h>
 
 #include "clock.h"
+#include "fnv.h"
 #include "config/config.h"
 #include "log.h"
 #include "monitor/opstate.h"
@@ -47,11 +48,51 @@ static const char TAG[] = "pool";
 
 /* ---- statements prepared on one connection ---- */
 
+_Static_assert(POOL_STMTS_MAX < UINT16_MAX, "an index + 1 fits a slot");
+
+static uint32_t text_hash(const uint8_t *sql, size_t len)
+{
+	uint64_t h = FNV1A_START;
+
+	for (size_t i = 0; i < len; i++)
+		h = fnv1a(h, sql[i]);
+	return (uint32_t)(h ^ (h >> 32));
+}
+
+/* The first slot to look at for id (the table has 2 * cap slots, a power of
+ * two). */
+static size_t id_slot(const struct pool_stmts *ps, uint32_t id)
+{
+	return (size_t)((id * 0x9e3779b1u) & (uint32_t)(2 * ps->cap - 1));
+}
+
+static void index_put(struct pool_stmts *ps, size_t i)
+{
+	size_t mask = 2 * ps->cap - 1;
+
+	for (size_t k = id_slot(ps, ps->items[i].id);; k = (k + 1) & mask)
+		if (!ps->by_id[k]) {
+			ps->by_id[k] = (uint16_t)(i + 1);
+			return;
+		}
+}
+
+static void index_rebuild(struct pool_stmts *ps)
+{
+	memset(ps->by_id, 0, 2 * ps->cap * sizeof(*ps->by_id));
+	for (size_t i = 0; i < ps->n; i++)
+		index_put(ps, i);
+}
+
 const struct pool_stmt *pool_stmts_find(struct pool_stmts *ps, const uint8_t *sql, size_t len)
 {
-	for (size_t i = 0; ps && i < ps->n; i++) {
+	if (!ps || !ps->n)
+		return NULL;
+	uint32_t hash = text_hash(sql, len);
+
+	for (size_t i = 0; i < ps->n; i++) {
 		struct pool_stmt *e = &ps->items[i];
-		if (e->len == len && memcmp(e->sql, sql, len) == 0) {
+		if (e->hash == hash && e->len == len && memcmp(e->sql, sql, len) == 0) {
 			e->used = ++ps->tick;
 			return e;
 		}
@@ -61,9 +102,18 @@ const struct pool_stmt *pool_stmts_find(struct pool_stmts *ps, const uint8_t *sq
 
 struct pool_stmt *pool_stmts_get(struct pool_stmts *ps, uint32_t id)
 {
-	for (size_t i = 0; ps && i < ps->n; i++)
-		if (ps->items[i].id == id)
-			return &ps->items[i];
+	if (!ps || !ps->n)
+		return NULL;
+	size_t mask = 2 * ps->cap - 1;
+
+	/* At most half the slots are taken: an empty one ends the search. */
+	for (size_t k = id_slot(ps, id); ps->by_id[k]; k = (k + 1) & mask) {
+		struct pool_stmt *e = &ps->items[ps->by_id[k] - 1];
+		if (e->id == id) {
+			e->used = ++ps->tick;
+			return e;
+		}
+	}
 	return NULL;
 }
 
@@ -88,11 +138,35 @@ bool pool_stmt_has_types(const struct pool_stmt *e, const uint8_t *types, size_t
 	return e->types && e->types_len == len && memcmp(e->types, types, len) == 0;
 }
 
+/* Drop entry i (the last one takes its place); the caller rebuilds the
+ * index. */
 static void stmts_drop(struct pool_stmts *ps, size_t i)
 {
 	free(ps->items[i].sql);
 	free(ps->items[i].types);
 	ps->items[i] = ps->items[--ps->n];
+}
+
+/* Room for one more entry: a larger array while under POOL_STMTS_MAX. */
+static bool stmts_grow(struct pool_stmts *ps)
+{
+	if (ps->n < ps->cap)
+		return true;
+	size_t cap = ps->cap ? 2 * ps->cap : 8;
+	if (cap > POOL_STMTS_MAX)
+		return false;
+	struct pool_stmt *items = realloc(ps->items, cap * sizeof(*items));
+	if (!items)
+		return false;
+	ps->items = items;
+	uint16_t *by_id = calloc(2 * cap, sizeof(*by_id));
+	if (!by_id)
+		return false; /* the larger array is kept; cap is not raised */
+	free(ps->by_id);
+	ps->by_id = by_id;
+	ps->cap = cap;
+	index_rebuild(ps);
+	return true;
 }
 
 uint32_t pool_stmts_add(struct pool_stmts **psp, const uint8_t *sql, size_t len, uint32_t id)
@@ -106,19 +180,27 @@ uint32_t pool_stmts_add(struct pool_stmts **psp, const uint8_t *sql, size_t len,
 		if (!ps)
 			return 0;
 	}
-	if (ps->n == POOL_STMTS_MAX) {
+	if (!stmts_grow(ps)) {
+		if (ps->n == 0)
+			return 0; /* out of memory with nothing to evict: forget */
 		size_t oldest = 0;
 		for (size_t i = 1; i < ps->n; i++)
 			if (ps->items[i].used < ps->items[oldest].used)
 				oldest = i;
 		evicted = ps->items[oldest].id;
 		stmts_drop(ps, oldest);
+		index_rebuild(ps);
 	}
 	copy = malloc(len ? len : 1);
 	if (!copy)
 		return evicted;
 	memcpy(copy, sql, len);
-	ps->items[ps->n++] = (struct pool_stmt){copy, (uint32_t)len, id, ++ps->tick, NULL, 0};
+	ps->items[ps->n] = (struct pool_stmt){.sql = copy,
+					      .len = (uint32_t)len,
+					      .hash = text_hash(sql, len),
+					      .id = id,
+					      .used = ++ps->tick};
+	index_put(ps, ps->n++);
 	return evicted;
 }
 
@@ -127,19 +209,28 @@ void pool_stmts_remove(struct pool_stmts *ps, uint32_t id)
 	for (size_t i = 0; ps && i < ps->n; i++)
 		if (ps->items[i].id == id) {
 			stmts_drop(ps, i);
+			index_rebuild(ps);
 			return;
 		}
 }
 
 void pool_stmts_clear(struct pool_stmts *ps)
 {
-	while (ps && ps->n)
+	if (!ps)
+		return;
+	while (ps->n)
 		stmts_drop(ps, ps->n - 1);
+	if (ps->by_id)
+		memset(ps->by_id, 0, 2 * ps->cap * sizeof(*ps->by_id));
 }
 
 void pool_stmts_free(struct pool_stmts *ps)
 {
 	pool_stmts_clear(ps);
+	if (ps) {
+		free(ps->items);
+		free(ps->by_id);
+	}
 	free(ps);
 }
 

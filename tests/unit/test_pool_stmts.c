@@ -114,6 +114,45 @@ static void test_eviction(void)
 	CHECK_EQ_INT(id_of(ps, text("SELECT 2"), 8), 0);
 	CHECK_EQ_INT(id_of(ps, text("SELECT 1"), 8), 101);
 	CHECK_EQ_INT(id_of(ps, text("SELECT new"), 10), 500);
+
+	check_case("an execute (found by id) counts as a use too");
+	/* 3 is the least recently used now; an execute of it makes 4 so. */
+	CHECK(pool_stmts_get(ps, 103) != NULL);
+	CHECK_EQ_INT(pool_stmts_add(&ps, text("SELECT newer"), 12, 501), 104);
+	pool_stmts_free(ps);
+}
+
+/* Every id found through the index, through growth, evictions, removals
+ * and a clear, checked against the entries themselves. */
+static void test_index(void)
+{
+	struct pool_stmts *ps = NULL;
+	char sql[32];
+	unsigned wrong = 0;
+
+	check_case("ids stay found while the cache grows and evicts");
+	for (uint32_t i = 1; i <= 3 * POOL_STMTS_MAX; i++) {
+		snprintf(sql, sizeof(sql), "SELECT %u", i);
+		uint32_t evicted = pool_stmts_add(&ps, text(sql), strlen(sql), 1000 + 7 * i);
+		if (evicted && pool_stmts_get(ps, evicted) != NULL)
+			wrong++; /* an evicted id is gone */
+		if (i % 5 == 0)
+			pool_stmts_remove(ps, 1000 + 7 * (i - 2));
+		for (size_t k = 0; ps && k < ps->n; k++)
+			if (pool_stmts_get(ps, ps->items[k].id) != &ps->items[k])
+				wrong++;
+	}
+	CHECK_EQ_INT(wrong, 0);
+	CHECK(ps != NULL && ps->n <= POOL_STMTS_MAX && ps->cap == POOL_STMTS_MAX);
+	CHECK(pool_stmts_get(ps, 1000 + 7) == NULL);
+	CHECK(pool_stmts_get(ps, 5) == NULL); /* never added */
+
+	check_case("a cleared cache finds nothing and takes new entries");
+	pool_stmts_clear(ps);
+	CHECK(pool_stmts_get(ps, 1000 + 7 * 3 * POOL_STMTS_MAX) == NULL);
+	CHECK_EQ_INT(pool_stmts_add(&ps, text("SELECT 1"), 8, 9), 0);
+	CHECK(pool_stmts_get(ps, 9) != NULL);
+	CHECK_EQ_INT(id_of(ps, text("SELECT 1"), 8), 9);
 	pool_stmts_free(ps);
 }
 
@@ -178,9 +217,8 @@ static void test_ties(void)
 int main(void)
 {
 	static const struct check_test tests[] = {
-		{"find and add", test_find_and_add},
-		{"bound types", test_bound_types},
-		{"eviction", test_eviction},
+		{"find and add", test_find_and_add},   {"bound types", test_bound_types},
+		{"eviction", test_eviction},	       {"the index by id", test_index},
 		{"what ties a connection", test_ties},
 	};
 	return CHECK_RUN(tests);
