@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "mysql/packet.h"
 #include "mysql/wire.h"
 
@@ -112,6 +113,7 @@ struct stmt *stmt_add(struct stmt_table *t, const uint8_t *sql, size_t sql_len, 
 			goto fail;
 		memcpy(st->sql, sql, sql_len);
 		st->sql_len = (uint32_t)sql_len;
+		st->sql_hash = fnv1a_bytes32(sql, sql_len);
 	}
 	if (t->n == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 8;

@@ -23,6 +23,7 @@ struct stmt {
 	uint32_t id;  /* the id the client knows */
 	uint8_t *sql; /* statement text, NULL when too long to keep */
 	uint32_t sql_len;
+	uint32_t sql_hash; /* fnv1a_bytes32(sql), 0 without sql: finds it in a pool */
 	uint16_t params;
 	uint16_t columns;
 	bool reader_ok;	   /* a read that may run on a reader */

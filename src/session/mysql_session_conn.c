@@ -748,8 +748,8 @@ bool ms_conn_catch_up(struct mysql_session *s, struct ms_conn *c)
 	if (s->kind == CMD_STMT && s->stmt && !s->stmt->node_id[c->node] && s->stmt->sql) {
 		/* Prepared on this connection already (by any session)? Which
 		 * types it has bound, send_execute() asks the connection. */
-		const struct pool_stmt *e =
-			pool_stmts_find(c->pstmts, s->stmt->sql, s->stmt->sql_len);
+		const struct pool_stmt *e = pool_stmts_find(c->pstmts, s->stmt->sql,
+							    s->stmt->sql_len, s->stmt->sql_hash);
 		if (e) {
 			stmt_set_node_id(&s->stmts, s->stmt, c->node, e->id);
 			s->stmt->node_types[c->node] = false;

@@ -50,48 +50,90 @@ static const char TAG[] = "pool";
 
 _Static_assert(POOL_STMTS_MAX < UINT16_MAX, "an index + 1 fits a slot");
 
-static uint32_t text_hash(const uint8_t *sql, size_t len)
+/* The first slot to look at for key (an id or a text's hash; each table
+ * has 2 * cap slots, a power of two). */
+static size_t first_slot(const struct pool_stmts *ps, uint32_t key)
 {
-	uint64_t h = FNV1A_START;
-
-	for (size_t i = 0; i < len; i++)
-		h = fnv1a(h, sql[i]);
-	return (uint32_t)(h ^ (h >> 32));
+	return (size_t)((key * 0x9e3779b1u) & (uint32_t)(2 * ps->cap - 1));
 }
 
-/* The first slot to look at for id (the table has 2 * cap slots, a power of
- * two). */
-static size_t id_slot(const struct pool_stmts *ps, uint32_t id)
+static void slot_put(uint16_t *table, size_t mask, size_t k, size_t i)
 {
-	return (size_t)((id * 0x9e3779b1u) & (uint32_t)(2 * ps->cap - 1));
+	while (table[k])
+		k = (k + 1) & mask;
+	table[k] = (uint16_t)(i + 1);
 }
 
 static void index_put(struct pool_stmts *ps, size_t i)
 {
 	size_t mask = 2 * ps->cap - 1;
 
-	for (size_t k = id_slot(ps, ps->items[i].id);; k = (k + 1) & mask)
-		if (!ps->by_id[k]) {
-			ps->by_id[k] = (uint16_t)(i + 1);
-			return;
-		}
+	slot_put(ps->by_id, mask, first_slot(ps, ps->items[i].id), i);
+	slot_put(ps->by_text, mask, first_slot(ps, ps->items[i].hash), i);
+}
+
+/* The slot of table that holds item i, whose key is key. */
+static size_t slot_of(const struct pool_stmts *ps, const uint16_t *table, uint32_t key, size_t i)
+{
+	size_t mask = 2 * ps->cap - 1, k = first_slot(ps, key);
+
+	while (table[k] != i + 1) {
+		BUG_ON(!table[k]); /* every item is in both tables */
+		k = (k + 1) & mask;
+	}
+	return k;
+}
+
+/* Empty slot k of table (keyed by key_of) and move later entries of its
+ * run back, so that no search stops short at the hole (linear probing's
+ * deletion without tombstones). */
+static void slot_clear(const struct pool_stmts *ps, uint16_t *table, size_t k,
+		       uint32_t (*key_of)(const struct pool_stmt *))
+{
+	size_t mask = 2 * ps->cap - 1;
+
+	table[k] = 0;
+	for (size_t j = (k + 1) & mask; table[j]; j = (j + 1) & mask) {
+		size_t home = first_slot(ps, key_of(&ps->items[table[j] - 1]));
+		/* The entry at j may move to the hole at k unless its home
+		 * lies cyclically in (k, j]. */
+		bool stays = k < j ? home > k && home <= j : home > k || home <= j;
+		if (stays)
+			continue;
+		table[k] = table[j];
+		table[j] = 0;
+		k = j;
+	}
+}
+
+static uint32_t id_key(const struct pool_stmt *e)
+{
+	return e->id;
+}
+
+static uint32_t text_key(const struct pool_stmt *e)
+{
+	return e->hash;
 }
 
 static void index_rebuild(struct pool_stmts *ps)
 {
 	memset(ps->by_id, 0, 2 * ps->cap * sizeof(*ps->by_id));
+	memset(ps->by_text, 0, 2 * ps->cap * sizeof(*ps->by_text));
 	for (size_t i = 0; i < ps->n; i++)
 		index_put(ps, i);
 }
 
-const struct pool_stmt *pool_stmts_find(struct pool_stmts *ps, const uint8_t *sql, size_t len)
+const struct pool_stmt *pool_stmts_find(struct pool_stmts *ps, const uint8_t *sql, size_t len,
+					uint32_t hash)
 {
 	if (!ps || !ps->n)
 		return NULL;
-	uint32_t hash = text_hash(sql, len);
+	size_t mask = 2 * ps->cap - 1;
 
-	for (size_t i = 0; i < ps->n; i++) {
-		struct pool_stmt *e = &ps->items[i];
+	/* At most half the slots are taken: an empty one ends the search. */
+	for (size_t k = first_slot(ps, hash); ps->by_text[k]; k = (k + 1) & mask) {
+		struct pool_stmt *e = &ps->items[ps->by_text[k] - 1];
 		if (e->hash == hash && e->len == len && memcmp(e->sql, sql, len) == 0) {
 			e->used = ++ps->tick;
 			return e;
@@ -106,8 +148,7 @@ struct pool_stmt *pool_stmts_get(struct pool_stmts *ps, uint32_t id)
 		return NULL;
 	size_t mask = 2 * ps->cap - 1;
 
-	/* At most half the slots are taken: an empty one ends the search. */
-	for (size_t k = id_slot(ps, id); ps->by_id[k]; k = (k + 1) & mask) {
+	for (size_t k = first_slot(ps, id); ps->by_id[k]; k = (k + 1) & mask) {
 		struct pool_stmt *e = &ps->items[ps->by_id[k] - 1];
 		if (e->id == id) {
 			e->used = ++ps->tick;
@@ -138,13 +179,23 @@ bool pool_stmt_has_types(const struct pool_stmt *e, const uint8_t *types, size_t
 	return e->types && e->types_len == len && memcmp(e->types, types, len) == 0;
 }
 
-/* Drop entry i (the last one takes its place); the caller rebuilds the
- * index. */
+/* Drop entry i: out of both indexes, and the last entry takes its place
+ * (its slots then point at i). */
 static void stmts_drop(struct pool_stmts *ps, size_t i)
 {
+	size_t last = ps->n - 1;
+
+	slot_clear(ps, ps->by_id, slot_of(ps, ps->by_id, ps->items[i].id, i), id_key);
+	slot_clear(ps, ps->by_text, slot_of(ps, ps->by_text, ps->items[i].hash, i), text_key);
 	free(ps->items[i].sql);
 	free(ps->items[i].types);
-	ps->items[i] = ps->items[--ps->n];
+	if (i != last) {
+		ps->by_id[slot_of(ps, ps->by_id, ps->items[last].id, last)] = (uint16_t)(i + 1);
+		ps->by_text[slot_of(ps, ps->by_text, ps->items[last].hash, last)] =
+			(uint16_t)(i + 1);
+		ps->items[i] = ps->items[last];
+	}
+	ps->n--;
 }
 
 /* Room for one more entry: a larger array while under POOL_STMTS_MAX. */
@@ -160,10 +211,16 @@ static bool stmts_grow(struct pool_stmts *ps)
 		return false;
 	ps->items = items;
 	uint16_t *by_id = calloc(2 * cap, sizeof(*by_id));
-	if (!by_id)
+	uint16_t *by_text = calloc(2 * cap, sizeof(*by_text));
+	if (!by_id || !by_text) {
+		free(by_id);
+		free(by_text);
 		return false; /* the larger array is kept; cap is not raised */
+	}
 	free(ps->by_id);
+	free(ps->by_text);
 	ps->by_id = by_id;
+	ps->by_text = by_text;
 	ps->cap = cap;
 	index_rebuild(ps);
 	return true;
@@ -189,7 +246,6 @@ uint32_t pool_stmts_add(struct pool_stmts **psp, const uint8_t *sql, size_t len,
 				oldest = i;
 		evicted = ps->items[oldest].id;
 		stmts_drop(ps, oldest);
-		index_rebuild(ps);
 	}
 	copy = malloc(len ? len : 1);
 	if (!copy)
@@ -197,7 +253,7 @@ uint32_t pool_stmts_add(struct pool_stmts **psp, const uint8_t *sql, size_t len,
 	memcpy(copy, sql, len);
 	ps->items[ps->n] = (struct pool_stmt){.sql = copy,
 					      .len = (uint32_t)len,
-					      .hash = text_hash(sql, len),
+					      .hash = fnv1a_bytes32(sql, len),
 					      .id = id,
 					      .used = ++ps->tick};
 	index_put(ps, ps->n++);
@@ -209,7 +265,6 @@ void pool_stmts_remove(struct pool_stmts *ps, uint32_t id)
 	for (size_t i = 0; ps && i < ps->n; i++)
 		if (ps->items[i].id == id) {
 			stmts_drop(ps, i);
-			index_rebuild(ps);
 			return;
 		}
 }
@@ -218,10 +273,13 @@ void pool_stmts_clear(struct pool_stmts *ps)
 {
 	if (!ps)
 		return;
-	while (ps->n)
-		stmts_drop(ps, ps->n - 1);
-	if (ps->by_id)
-		memset(ps->by_id, 0, 2 * ps->cap * sizeof(*ps->by_id));
+	for (size_t i = 0; i < ps->n; i++) {
+		free(ps->items[i].sql);
+		free(ps->items[i].types);
+	}
+	ps->n = 0;
+	if (ps->cap)
+		index_rebuild(ps); /* empties both */
 }
 
 void pool_stmts_free(struct pool_stmts *ps)
@@ -230,6 +288,7 @@ void pool_stmts_free(struct pool_stmts *ps)
 	if (ps) {
 		free(ps->items);
 		free(ps->by_id);
+		free(ps->by_text);
 	}
 	free(ps);
 }

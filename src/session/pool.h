@@ -63,7 +63,7 @@ struct snapshot;
 struct pool_stmt {
 	uint8_t *sql;
 	uint32_t len;
-	uint32_t hash; /* of sql, to pass over the others quickly */
+	uint32_t hash; /* fnv1a_bytes32(sql) */
 	uint32_t id;   /* the node's statement id on this connection */
 	uint64_t used; /* for evicting the least recently used */
 	/* The parameter types the node last had bound for it (2 bytes a
@@ -78,13 +78,16 @@ struct pool_stmts {
 	struct pool_stmt *items; /* n of cap, cap doubling up to POOL_STMTS_MAX */
 	size_t n, cap;
 	uint64_t tick;
-	/* By id, open addressing: an item's index + 1, 0 for none; 2 * cap
-	 * slots, rebuilt when an entry goes (rare: an eviction, a close). */
-	uint16_t *by_id;
+	/* By id and by text, linear probing: an item's index + 1, 0 for
+	 * none; 2 * cap slots each (at most half taken). An entry leaves
+	 * both without tombstones; a growth rebuilds them. */
+	uint16_t *by_id, *by_text;
 };
 
-/* sql's entry on this connection, NULL if it is not prepared here. */
-const struct pool_stmt *pool_stmts_find(struct pool_stmts *ps, const uint8_t *sql, size_t len);
+/* sql's entry on this connection, NULL if it is not prepared here; hash is
+ * fnv1a_bytes32(sql, len) (a session's statement keeps it). Constant time. */
+const struct pool_stmt *pool_stmts_find(struct pool_stmts *ps, const uint8_t *sql, size_t len,
+					uint32_t hash);
 /* The entry of the node's statement id on this connection, NULL if none
  * (constant time: every execute asks). Both count as a use for eviction. */
 struct pool_stmt *pool_stmts_get(struct pool_stmts *ps, uint32_t id);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "fnv.h"
 #include "routing/stmt.h"
 #include "session/pool.h"
 #include "check.h"
@@ -20,7 +21,7 @@ static const uint8_t *text(const char *s)
 /* The node's id for sql, 0 when not prepared there. */
 static uint32_t id_of(struct pool_stmts *ps, const uint8_t *sql, size_t len)
 {
-	const struct pool_stmt *e = pool_stmts_find(ps, sql, len);
+	const struct pool_stmt *e = pool_stmts_find(ps, sql, len, fnv1a_bytes32(sql, len));
 
 	return e ? e->id : 0;
 }
@@ -67,7 +68,8 @@ static void test_bound_types(void)
 	if (!CHECK(ps != NULL))
 		return;
 	struct pool_stmt *e = pool_stmts_get(ps, 7);
-	if (!CHECK(e != NULL && e == pool_stmts_find(ps, text("SELECT ?"), 8)))
+	if (!CHECK(e != NULL && e == pool_stmts_find(ps, text("SELECT ?"), 8,
+						     fnv1a_bytes32(text("SELECT ?"), 8))))
 		return;
 	CHECK(pool_stmts_get(ps, 8) == NULL);
 	CHECK(!pool_stmt_has_types(e, longlong, 2));
@@ -130,7 +132,7 @@ static void test_index(void)
 	char sql[32];
 	unsigned wrong = 0;
 
-	check_case("ids stay found while the cache grows and evicts");
+	check_case("ids and texts stay found while the cache grows and evicts");
 	for (uint32_t i = 1; i <= 3 * POOL_STMTS_MAX; i++) {
 		snprintf(sql, sizeof(sql), "SELECT %u", i);
 		uint32_t evicted = pool_stmts_add(&ps, text(sql), strlen(sql), 1000 + 7 * i);
@@ -138,14 +140,21 @@ static void test_index(void)
 			wrong++; /* an evicted id is gone */
 		if (i % 5 == 0)
 			pool_stmts_remove(ps, 1000 + 7 * (i - 2));
-		for (size_t k = 0; ps && k < ps->n; k++)
-			if (pool_stmts_get(ps, ps->items[k].id) != &ps->items[k])
+		for (size_t k = 0; ps && k < ps->n; k++) {
+			const struct pool_stmt *e = &ps->items[k];
+			if (pool_stmts_get(ps, e->id) != e ||
+			    pool_stmts_find(ps, e->sql, e->len, fnv1a_bytes32(e->sql, e->len)) != e)
 				wrong++;
+		}
 	}
 	CHECK_EQ_INT(wrong, 0);
 	CHECK(ps != NULL && ps->n <= POOL_STMTS_MAX && ps->cap == POOL_STMTS_MAX);
 	CHECK(pool_stmts_get(ps, 1000 + 7) == NULL);
 	CHECK(pool_stmts_get(ps, 5) == NULL); /* never added */
+	snprintf(sql, sizeof(sql), "SELECT %u", 3 * POOL_STMTS_MAX);
+	CHECK(pool_stmts_find(ps, text(sql), strlen(sql), fnv1a_bytes32(text(sql), strlen(sql))));
+	CHECK(!pool_stmts_find(ps, text(sql), strlen(sql), 12345)); /* not its hash */
+	CHECK(!pool_stmts_find(ps, text("SELECT 1"), 8, fnv1a_bytes32(text("SELECT 1"), 8)));
 
 	check_case("a cleared cache finds nothing and takes new entries");
 	pool_stmts_clear(ps);
