@@ -19,10 +19,7 @@ static inline uint64_t mono_us(void)
 
 static inline uint64_t mono_ms(void)
 {
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+	return mono_us() / 1000;
 }
 
 /* The ring loop's reading of mono_us(), taken each time its wait returns

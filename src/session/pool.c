@@ -262,11 +262,10 @@ uint32_t pool_stmts_add(struct pool_stmts **psp, const uint8_t *sql, size_t len,
 
 void pool_stmts_remove(struct pool_stmts *ps, uint32_t id)
 {
-	for (size_t i = 0; ps && i < ps->n; i++)
-		if (ps->items[i].id == id) {
-			stmts_drop(ps, i);
-			return;
-		}
+	struct pool_stmt *e = pool_stmts_get(ps, id);
+
+	if (e)
+		stmts_drop(ps, (size_t)(e - ps->items));
 }
 
 void pool_stmts_clear(struct pool_stmts *ps)
