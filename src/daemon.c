@@ -8,12 +8,12 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/event.h>
 #include <event2/thread.h>
 
+#include "clock.h"
 #include "config/config.h"
 #include "stats/feed.h"
 #include "monitor/health.h"
@@ -212,13 +212,9 @@ static void reload(struct daemon *s)
 {
 	struct config_errors errs, restart, applied;
 	struct config *next;
-	struct timespec now;
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
 	notify_send("RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=reloading %s",
-		    (unsigned long long)now.tv_sec * 1000000ull +
-			    (unsigned long long)now.tv_nsec / 1000,
-		    s->cfg->path);
+		    (unsigned long long)mono_us(), s->cfg->path);
 	log_info("reload", "SIGHUP: reading %s again", s->cfg->path);
 	config_errors_init(&errs);
 	config_errors_init(&restart);

@@ -18,7 +18,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
@@ -29,6 +28,7 @@
 #include <mysql.h>
 #include <errmsg.h>
 
+#include "clock.h"
 #include "config/config.h"
 #include "log.h"
 #include "net/net.h"
@@ -83,7 +83,7 @@ struct probe {
 	void *arg;
 	enum probe_state state;
 	uint32_t timeout_ms;
-	struct timespec started;
+	uint64_t started_us; /* mono_us() at the check's start */
 	struct probe_result result;
 	struct event *finish; /* runs the completion outside library and bufferevent callbacks */
 
@@ -109,13 +109,10 @@ struct probe {
 	MYSQL_RES *rows[VERDICT_MAX_QUERIES];
 };
 
-static uint32_t elapsed_us(const struct timespec *since)
+static uint32_t elapsed_us(uint64_t since_us)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	int64_t us = (int64_t)(now.tv_sec - since->tv_sec) * 1000000 +
-		     (now.tv_nsec - since->tv_nsec) / 1000;
-	return us < 0 ? 0 : (uint32_t)us;
+	uint64_t us = mono_us() - since_us;
+	return us > UINT32_MAX ? UINT32_MAX : (uint32_t)us;
 }
 
 static void probe_set_state(struct probe *p, enum probe_state next)
@@ -172,7 +169,7 @@ static bool take_credentials(struct probe *p)
  * to done() from a fresh event, never from inside the callback that got here. */
 static void probe_complete(struct probe *p)
 {
-	p->result.latency_us = elapsed_us(&p->started);
+	p->result.latency_us = elapsed_us(p->started_us);
 	event_del(p->deadline);
 	event_del(p->io);
 	if (p->bev)
@@ -678,7 +675,7 @@ bool probe_start(struct probe *p, uint32_t timeout_ms)
 {
 	if (p->state != PROBE_IDLE)
 		return false;
-	clock_gettime(CLOCK_MONOTONIC, &p->started);
+	p->started_us = mono_us();
 	p->timeout_ms = timeout_ms;
 	p->result = (struct probe_result){.lag_ms = -1, .position = -1};
 	if (!take_credentials(p))

@@ -16,12 +16,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
 #include <event2/event.h>
 
+#include "clock.h"
 #include "config/config.h"
 #include "monitor/health.h"
 #include "net/listener.h"
@@ -70,7 +70,7 @@ struct tcp_session {
 
 	struct pipe *flush_to; /* FLUSHING: the side still being written */
 	unsigned long long up_bytes, down_bytes;
-	struct timespec started;
+	uint64_t started_us; /* mono_us() */
 };
 
 static void tcp_set_state(struct tcp_session *s, enum tcp_state next)
@@ -116,16 +116,12 @@ static void tcp_destroy(struct worker_session *ws)
  * began to close for); why is the detail for the debug log. */
 static void tcp_close(struct tcp_session *s, enum close_reason reason, const char *why)
 {
-	struct timespec now;
-
 	if (s->state == TCP_CLOSED)
 		return;
 	if (s->state != TCP_FLUSHING)
 		s->h.close_reason = reason;
 	worker_count_close(s->h.w, s->h.close_reason);
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	double secs = (double)(now.tv_sec - s->started.tv_sec) +
-		      (double)(now.tv_nsec - s->started.tv_nsec) / 1e9;
+	double secs = (double)(mono_us() - s->started_us) / 1e6;
 	log_debug(s->h.tag, "closed (%s: %s): node %s, %llu bytes up, %llu down, %.3f s",
 		  close_reason_str(s->h.close_reason), why, node_name(s), s->up_bytes, s->down_bytes,
 		  secs);
@@ -400,7 +396,7 @@ void tcp_session_start(struct worker *w, struct listener *l, int fd, const struc
 	}
 	s->node = -1;
 	s->state = TCP_CONNECTING;
-	clock_gettime(CLOCK_MONOTONIC, &s->started);
+	s->started_us = mono_us();
 	s->connect_timer = evtimer_new(worker_base(w), connect_timeout_cb, s);
 	s->next_step = event_new(worker_base(w), -1, 0, next_step_cb, s);
 	if (!s->connect_timer || !s->next_step) {
