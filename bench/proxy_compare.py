@@ -57,8 +57,11 @@ HAPROXY_MAXCONN = 9000
 # sluice-mysql-1node is a third listener of the io_uring sluice, on a second cluster entry for the
 # same three nodes whose reads all go to node1: the mysql listener without the per-statement
 # round-robin, to tell the proxy's own cost from what rotating every read costs.
-TARGETS = ("direct", "haproxy", "sluice-tcp", "sluice-mysql", "sluice-mysql-1node",
-           "sluice-tcp-epoll", "sluice-mysql-epoll")
+# haproxy-1node is a second frontend of the same HAProxy whose backend is node1 alone: the
+# baseline for sluice-mysql-1node, and for sluice-mysql in oltp_read_only, whose BEGIN ...
+# COMMIT transactions run on the writer (DESIGN.md), where HAProxy spreads them over three nodes.
+TARGETS = ("direct", "haproxy", "haproxy-1node", "sluice-tcp", "sluice-mysql",
+           "sluice-mysql-1node", "sluice-tcp-epoll", "sluice-mysql-epoll")
 WORKLOADS = ("oltp_point_select", "oltp_read_only")
 # Queries sysbench counts per transaction (its "queries" line, BEGIN and COMMIT included), to
 # turn --rate (queries/s) into sysbench's --rate (transactions/s).
@@ -451,11 +454,12 @@ def strace_count(pid: int, workdir: str, tag: str, run) -> tuple[int, dict, obje
 
 # ---- HAProxy -----------------------------------------------------------------------------------
 
-def haproxy_config(nodes: Nodes, port: int) -> str:
+def haproxy_config(nodes: Nodes, port: int, one_node_port: int) -> str:
     servers = "\n".join(f"    server {nodes.name(i)} {HOST}:{nodes.ports[i]} check inter 1s"
                         for i in range(NODES))
     return f"""\
-# Written by bench/proxy_compare.py: layer-4 round-robin over the three Galera nodes.
+# Written by bench/proxy_compare.py: layer-4 round-robin over the three Galera nodes, and a
+# second frontend that sends everything to node1.
 global
     nbthread {PROXY_THREADS}
     maxconn {HAPROXY_MAXCONN}
@@ -474,6 +478,13 @@ backend galera
     balance roundrobin
     # TCP connect checks: a node that refuses connections leaves the rotation.
 {servers}
+
+frontend node1_in
+    bind {HOST}:{one_node_port}
+    default_backend node1
+
+backend node1
+    server {nodes.name(0)} {HOST}:{nodes.ports[0]} check inter 1s
 """
 
 
@@ -581,7 +592,7 @@ def check_sluice_config(binary: str, path: str) -> None:
 
 def spread_nodes(target: str) -> int:
     """How many nodes a target's reads reach when it is ready."""
-    return 1 if target == "sluice-mysql-1node" else NODES
+    return 1 if target.endswith("-1node") else NODES
 
 
 def wait_spread(port: int, what: str, check_alive, timeout: float = 30.0,
@@ -622,12 +633,14 @@ class Proxies:
 
     def __init__(self, workdir: str, nodes: Nodes, monitor_pw: str, binary: str, tag: str):
         ports: set[int] = set()
-        while len(ports) < 6:
+        while len(ports) < 7:
             ports.add(free_port())
-        self.ports = dict(zip(("haproxy", "sluice-tcp", "sluice-mysql", "sluice-mysql-1node",
-                               "sluice-tcp-epoll", "sluice-mysql-epoll"), sorted(ports)))
+        self.ports = dict(zip(("haproxy", "haproxy-1node", "sluice-tcp", "sluice-mysql",
+                               "sluice-mysql-1node", "sluice-tcp-epoll", "sluice-mysql-epoll"),
+                              sorted(ports)))
         self.ports["direct"] = nodes.ports[0]
-        self.haproxy = HAProxy(workdir, haproxy_config(nodes, self.ports["haproxy"]),
+        self.haproxy = HAProxy(workdir, haproxy_config(nodes, self.ports["haproxy"],
+                                                       self.ports["haproxy-1node"]),
                                f"haproxy-{tag}")
         self.sluice_yaml = sluice_config(nodes, self.ports["sluice-tcp"],
                                          self.ports["sluice-mysql"], monitor_pw,
@@ -644,8 +657,9 @@ class Proxies:
     def start(self, which: tuple[str, ...] = ("haproxy", "sluice", "sluice-epoll")) -> None:
         if "haproxy" in which:
             self.haproxy.start()
-            self.spread["haproxy"] = wait_spread(self.ports["haproxy"], "haproxy",
-                                                self.check_alive)
+            for t in ("haproxy", "haproxy-1node"):
+                self.spread[t] = wait_spread(self.ports[t], t, self.check_alive,
+                                             nodes=spread_nodes(t))
         for name, sl, suffix in (("sluice", self.sluice, ""),
                                  ("sluice-epoll", self.sluice_epoll, "-epoll")):
             if name not in which:
@@ -661,7 +675,7 @@ class Proxies:
                                              nodes=spread_nodes(t))
 
     def pid(self, target: str) -> int | None:
-        if target == "haproxy":
+        if target.startswith("haproxy"):
             return self.haproxy.pid
         if target.startswith("sluice"):
             return (self.sluice_epoll if target.endswith("-epoll") else self.sluice).pid
@@ -784,7 +798,7 @@ def one_run(px: Proxies, nodes: Nodes, target: str, workload: str, load: str, rn
 
 def plan(args) -> list[tuple[int, str, str, str]]:
     """(round, workload, load, target) in order.  Within a round every workload runs all its
-    targets one after the other: direct, haproxy, sluice-tcp, sluice-mysql in odd rounds and
+    targets one after the other, in TARGETS order (direct, haproxy, ...) in odd rounds and
     the reverse in even rounds, so a slow drift of the shared machine favours no target."""
     loads = ([] if args.rate_only else ["max"]) + (["rate"] if args.rate else [])
     out = []
@@ -949,12 +963,17 @@ def summarize(runs: list[dict]) -> list[dict]:
              "busy_pct": mean([r["machine_cpu"]["busy_pct"] for r in ok]),
              "runs_with_stalls": sum(1 for r in ok if r.get("galera_stalls"))}
         out.append(s)
-    for s in out:
+    def ratio(s, base, key):
         h = next((x for x in out if (x["workload"], x["load"], x["target"]) ==
-                  (s["workload"], s["load"], "haproxy")), None)
-        s["qps_vs_haproxy"] = (s["qps"] / h["qps"]) if h and h["qps"] and s["qps"] else None
-        s["cpu_vs_haproxy"] = (s["cpu_us_per_query"] / h["cpu_us_per_query"]) \
-            if h and h["cpu_us_per_query"] and s["cpu_us_per_query"] else None
+                  (s["workload"], s["load"], base)), None)
+        return (s[key] / h[key]) if h and h[key] and s[key] else None
+
+    for s in out:
+        s["qps_vs_haproxy"] = ratio(s, "haproxy", "qps")
+        s["cpu_vs_haproxy"] = ratio(s, "haproxy", "cpu_us_per_query")
+        # Against HAProxy sending everything to node1, where sluice-mysql-1node's reads and
+        # sluice-mysql's transactions go: the proxies' costs with the same node spread.
+        s["cpu_vs_haproxy_1node"] = ratio(s, "haproxy-1node", "cpu_us_per_query")
     return out
 
 
@@ -985,7 +1004,8 @@ def runs_table(runs: list[dict], args) -> str:
 
 def summary_table(ss: list[dict], args) -> str:
     rows = [["workload", "load", "target", "runs", "QPS", "QPS min-max", "p95 ms", "avg ms",
-             "CPU us/q", "syscalls/q", "RSS MiB", "QPS vs HAProxy", "CPU vs HAProxy"]]
+             "CPU us/q", "syscalls/q", "RSS MiB", "QPS vs HAProxy", "CPU vs HAProxy",
+             "CPU vs HAProxy 1node"]]
     for s in ss:
         rng = "-" if s["qps_min"] is None else f"{s['qps_min']:.0f}-{s['qps_max']:.0f}"
         rows.append([s["workload"], load_label(s["load"], args), s["target"],
@@ -994,7 +1014,7 @@ def summary_table(ss: list[dict], args) -> str:
                      fmt(s["qps"], 0), rng, fmt(s["p95_ms"], 2), fmt(s["avg_ms"], 2),
                      fmt(s["cpu_us_per_query"]), fmt(s["syscalls_per_query"], 2),
                      fmt(s["rss_mib"]), fmt(s["qps_vs_haproxy"], 2),
-                     fmt(s["cpu_vs_haproxy"], 2)])
+                     fmt(s["cpu_vs_haproxy"], 2), fmt(s["cpu_vs_haproxy_1node"], 2)])
     return render(rows, right_from=3)
 
 
@@ -1016,7 +1036,8 @@ def idle_table(idle: list[dict]) -> str:
 def write_csv(path: str, ss: list[dict]) -> None:
     cols = ["workload", "load", "target", "runs", "failed", "qps", "qps_min", "qps_max",
             "p95_ms", "avg_ms", "cpu_us_per_query", "proxy_cpu_pct", "syscalls_per_query",
-            "syscall_method", "rss_mib", "qps_vs_haproxy", "cpu_vs_haproxy", "busy_pct",
+            "syscall_method", "rss_mib", "qps_vs_haproxy", "cpu_vs_haproxy",
+            "cpu_vs_haproxy_1node", "busy_pct",
             "runs_with_stalls"]
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
