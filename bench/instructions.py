@@ -67,7 +67,8 @@ def callgrind_totals(path: str) -> int:
 
 def sysbench(workload: str, port: int, args, events: int) -> int:
     """Run exactly `events` sysbench events (no time limit); the number of queries."""
-    cmd = pc.sysbench_cmd(workload, port, args, "--threads=1", f"--events={events}", "--time=0",
+    cmd = pc.sysbench_cmd(workload, port, args, f"--threads={args.threads}", f"--events={events}",
+                          "--time=0",
                           f"--db-ps-mode={args.ps_mode}", *args.sysbench_arg, "run")
     r = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
     out = r.stdout + r.stderr
@@ -88,6 +89,12 @@ def one(args, workdir: str, nodes, monitor_pw: str, target: str, workload: str) 
     text = pc.sluice_config(nodes, tcp_port, mysql_port, monitor_pw)
     # Probes are left out of the count, but fewer of them keep the run short.
     text = text.replace("interval: 250ms", "interval: 5s").replace("timeout: 500ms", "timeout: 2s")
+    if args.workers:
+        text = text.replace(f"workers: {pc.PROXY_THREADS}\n", f"workers: {args.workers}\n", 1)
+    if args.max_per_node:
+        # Sessions share connections when threads exceed workers x max_per_node.
+        text = text.replace("    type: galera\n",
+                            f"    type: galera\n    pool: {{ max_per_node: {args.max_per_node} }}\n")
     with open(conf, "w") as f:
         f.write(text)
     out = os.path.join(workdir, f"cg-{target}-{name}")
@@ -142,6 +149,13 @@ def main() -> int:
                     help="one more option for sysbench's runs (repeat for more), e.g. "
                          "--sysbench-arg=--statements=200")
     ap.add_argument("--targets", nargs="+", default=list(TARGETS), choices=TARGETS)
+    ap.add_argument("--threads", type=int, default=1,
+                    help="sysbench threads (default 1); the warm-up and the count use them all")
+    ap.add_argument("--workers", type=int, default=0,
+                    help=f"sluice's workers (default: proxy_compare's {pc.PROXY_THREADS})")
+    ap.add_argument("--max-per-node", type=int, default=0,
+                    help="the cluster's pool.max_per_node (default: sluice's), to make "
+                         "sessions share connections")
     ap.add_argument("--ps-mode", default="auto", choices=("auto", "disable"),
                     help="sysbench --db-ps-mode: auto uses server-side prepared statements")
     ap.add_argument("--tables", type=int, default=4)

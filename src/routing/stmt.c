@@ -23,8 +23,7 @@ static void stmt_free(struct stmt *st)
 		return;
 	free(st->sql);
 	free(st->types);
-	free(st->node_id);
-	free(st->node_types);
+	free(st->on);
 	free(st);
 }
 
@@ -52,6 +51,8 @@ void stmt_table_deinit(struct stmt_table *t)
 	t->cap = 0;
 	free(t->ties);
 	t->ties = NULL;
+	free(t->gen);
+	t->gen = NULL;
 }
 
 /* Count st's ties in (sign 1) or out (sign -1) of the table's. */
@@ -63,7 +64,7 @@ static void count_ties(struct stmt_table *t, const struct stmt *st, int sign)
 		t->ties[st->cursor] += (unsigned)sign;
 	if (!st->sql)
 		for (size_t i = 0; i < t->n_nodes; i++)
-			if (st->node_id[i])
+			if (stmt_node_id(t, st, (int)i))
 				t->ties[i] += (unsigned)sign;
 }
 
@@ -87,11 +88,18 @@ void stmt_set_cursor(struct stmt_table *t, struct stmt *st, int node)
 
 void stmt_set_node_id(struct stmt_table *t, struct stmt *st, int node, uint32_t id)
 {
-	if (st->node_id[node] == id)
+	if (stmt_node_id(t, st, node) == id)
 		return;
 	count_ties(t, st, -1);
-	st->node_id[node] = id;
+	st->on[node] = (struct stmt_node){.gen = t->gen[node], .id = id, .types = false};
 	count_ties(t, st, 1);
+}
+
+void stmt_set_node_types(struct stmt_table *t, struct stmt *st, int node)
+{
+	/* Types go with an id (a new one has not seen them). */
+	if (stmt_node_id(t, st, node))
+		st->on[node].types = true;
 }
 
 struct stmt *stmt_add(struct stmt_table *t, const uint8_t *sql, size_t sql_len, int node,
@@ -103,10 +111,13 @@ struct stmt *stmt_add(struct stmt_table *t, const uint8_t *sql, size_t sql_len, 
 		return NULL;
 	if (!t->ties && !(t->ties = calloc(t->n_nodes, sizeof(*t->ties))))
 		goto fail;
-	st->node_id = calloc(t->n_nodes, sizeof(*st->node_id));
-	st->node_types = calloc(t->n_nodes, sizeof(*st->node_types));
-	if (!st->node_id || !st->node_types)
+	if (!t->gen && !(t->gen = calloc(t->n_nodes, sizeof(*t->gen))))
 		goto fail;
+	st->on = malloc(t->n_nodes * sizeof(*st->on));
+	if (!st->on)
+		goto fail;
+	for (size_t i = 0; i < t->n_nodes; i++)
+		st->on[i] = (struct stmt_node){.gen = t->gen[i], .id = 0, .types = false};
 	if (sql && sql_len <= STMT_SQL_MAX) {
 		st->sql = malloc(sql_len ? sql_len : 1);
 		if (!st->sql)
@@ -133,7 +144,7 @@ struct stmt *stmt_add(struct stmt_table *t, const uint8_t *sql, size_t sql_len, 
 	st->long_data = -1;
 	st->long_data_lost = -1;
 	st->cursor = -1;
-	st->node_id[node] = node_id;
+	st->on[node].id = node_id;
 	count_ties(t, st, 1);
 	t->items[t->n++] = st;
 	return st;
@@ -180,10 +191,12 @@ void stmt_remove(struct stmt_table *t, uint32_t id)
 
 void stmt_forget_node(struct stmt_table *t, int node)
 {
-	for (size_t i = 0; i < t->n; i++) {
+	if (!t->gen)
+		return; /* no statement yet */
+	/* Long data and cursors there are ties: without any, only ids are
+	 * left to forget, and the new generation does that. */
+	for (size_t i = 0; t->ties[node] && i < t->n; i++) {
 		struct stmt *st = t->items[i];
-		st->node_id[node] = 0;
-		st->node_types[node] = false;
 		if (st->long_data == node) {
 			st->long_data = -1;
 			st->long_data_lost = node;
@@ -191,9 +204,9 @@ void stmt_forget_node(struct stmt_table *t, int node)
 		if (st->cursor == node)
 			st->cursor = -1;
 	}
-	/* Every tie to node was one of those. */
-	if (t->ties)
-		t->ties[node] = 0;
+	t->gen[node]++;
+	/* Every tie to node was one of those, or an id. */
+	t->ties[node] = 0;
 }
 
 bool stmt_ties_node(const struct stmt_table *t, int node)

@@ -19,6 +19,16 @@ struct mysql_writer;
  * node that prepared them only. */
 #define STMT_SQL_MAX 65536
 
+/* What one node holds of a statement: its id there (0: not prepared there)
+ * and whether it has seen the parameter types bound last. Valid while gen
+ * is the table's generation of the node (stmt_table.gen); an older one
+ * reads as nothing held. */
+struct stmt_node {
+	uint64_t gen;
+	uint32_t id;
+	bool types;
+};
+
 struct stmt {
 	uint32_t id;  /* the id the client knows */
 	uint8_t *sql; /* statement text, NULL when too long to keep */
@@ -31,13 +41,12 @@ struct stmt {
 	unsigned flags;	   /* its text's CLASSIFY_* flags: what an execute may pin */
 	uint8_t *types;	   /* 2 * params bytes, NULL until the client bound them */
 	int home;	   /* node of the first prepare (the only one if sql is NULL) */
-	/* long_data, cursor and node_id change through the stmt_set_*()
+	/* long_data, cursor and the nodes' ids change through the stmt_set_*()
 	 * calls only: the table counts the nodes they tie (stmt_ties_node). */
 	int long_data;	   /* node holding SEND_LONG_DATA for the next execute, or -1 */
 	int long_data_lost; /* node that held it and was lost (the next execute fails), or -1 */
 	int cursor;	   /* node with this statement's open cursor, or -1 */
-	uint32_t *node_id; /* [n_nodes]: the node's id, 0 = not prepared there */
-	bool *node_types;  /* [n_nodes]: the node has seen the bound types */
+	struct stmt_node *on; /* [n_nodes]: read through stmt_node_id(), stmt_node_types() */
 };
 
 struct stmt_table {
@@ -50,6 +59,11 @@ struct stmt_table {
 	 * id there when its text is not kept), so that asking costs nothing
 	 * however many statements the session keeps. */
 	unsigned *ties;
+	/* [n_nodes], allocated with ties: each node's generation. Losing the
+	 * connection to a node nothing ties moves it on, which forgets every
+	 * statement's id there at once (see stmt_node). 64 bits: it never
+	 * comes round to an old statement's value again. */
+	uint64_t *gen;
 };
 
 void stmt_table_init(struct stmt_table *t, size_t n_nodes);
@@ -68,7 +82,9 @@ void stmt_remove(struct stmt_table *t, uint32_t id);
 /* The session's connection to node is gone, and with it the node's
  * statement ids, long data and cursors: prepare again there when needed.
  * Long data the node held is remembered as lost (long_data_lost), so that
- * the execute meant to use it fails instead of running without it. */
+ * the execute meant to use it fails instead of running without it.
+ * Constant time when nothing ties the node (the pool taking a parked
+ * connection away, the usual case); else it visits every statement. */
 void stmt_forget_node(struct stmt_table *t, int node);
 
 /* Does a statement keep state on the session's connection to node (long
@@ -83,6 +99,21 @@ bool stmt_ties_node(const struct stmt_table *t, int node);
 void stmt_set_long_data(struct stmt_table *t, struct stmt *st, int node);
 void stmt_set_cursor(struct stmt_table *t, struct stmt *st, int node);
 void stmt_set_node_id(struct stmt_table *t, struct stmt *st, int node, uint32_t id);
+
+/* st's id on node (0: not prepared there), and whether node has seen its
+ * parameter types. A new id (stmt_set_node_id) has not seen them; the
+ * execute that sends them says so with stmt_set_node_types(). */
+static inline uint32_t stmt_node_id(const struct stmt_table *t, const struct stmt *st, int node)
+{
+	return st->on[node].gen == t->gen[node] ? st->on[node].id : 0;
+}
+
+static inline bool stmt_node_types(const struct stmt_table *t, const struct stmt *st, int node)
+{
+	return st->on[node].gen == t->gen[node] && st->on[node].types;
+}
+
+void stmt_set_node_types(struct stmt_table *t, struct stmt *st, int node);
 
 /* Read the statement id of a COM_STMT_EXECUTE/SEND_LONG_DATA/CLOSE/RESET/
  * FETCH payload (its bytes 1..4). False if too short. */

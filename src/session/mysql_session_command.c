@@ -150,7 +150,7 @@ void ms_drop_command(struct mysql_session *s, uint16_t code, const char *sqlstat
 static bool node_has_types(struct mysql_session *s, struct ms_conn *c, struct pool_stmt *e)
 {
 	if (!e)
-		return s->stmt->node_types[c->node];
+		return stmt_node_types(&s->stmts, s->stmt, c->node);
 	return s->stmt->types &&
 	       pool_stmt_has_types(e, s->stmt->types, 2 * (size_t)s->stmt->params);
 }
@@ -165,7 +165,7 @@ static bool node_has_types(struct mysql_session *s, struct ms_conn *c, struct po
 static bool send_execute(struct mysql_session *s, struct ms_conn *c, uint8_t *p,
 			 struct evbuffer *from)
 {
-	uint32_t node_id = s->stmt->node_id[c->node];
+	uint32_t node_id = stmt_node_id(&s->stmts, s->stmt, c->node);
 	struct pool_stmt *e = pool_stmts_get(c->pstmts, node_id);
 	bool with_types = !node_has_types(s, c, e);
 	struct evbuffer *out = backend_output(c->be);
@@ -197,7 +197,7 @@ static bool send_execute(struct mysql_session *s, struct ms_conn *c, uint8_t *p,
 			evbuffer_drain(from, MYSQL_HEADER_LEN + s->cmd_len);
 	}
 	if (s->stmt->types)
-		s->stmt->node_types[c->node] = true;
+		stmt_set_node_types(&s->stmts, s->stmt, c->node);
 	if (e && carries)
 		pool_stmt_set_types(e, s->stmt->types, 2 * (size_t)s->stmt->params);
 	return true;
@@ -245,7 +245,7 @@ void ms_forward_command(struct mysql_session *s)
 		}
 		s->resend = false;
 	} else if (s->kind == CMD_STMT) {
-		uint32_t node_id = s->stmt->node_id[c->node];
+		uint32_t node_id = stmt_node_id(&s->stmts, s->stmt, c->node);
 		if (s->cmd == COM_STMT_EXECUTE && s->cmd_len <= SMALL_PACKET_MAX) {
 			uint8_t *p =
 				evbuffer_pullup(in, (ev_ssize_t)(MYSQL_HEADER_LEN + s->cmd_len)) +
@@ -555,7 +555,7 @@ void ms_next_command(struct mysql_session *s)
 			if (s->stmt) {
 				for (size_t i = 0; s->conns && i < s->n_conns; i++) {
 					struct ms_conn *c = &s->conns[i];
-					uint32_t nid = s->stmt->node_id[i];
+					uint32_t nid = stmt_node_id(&s->stmts, s->stmt, (int)i);
 					if (!nid || c->state != CONN_IDLE)
 						continue;
 					if (!s->stmt->sql || s->stmt->long_data == (int)i ||

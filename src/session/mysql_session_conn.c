@@ -524,7 +524,7 @@ void ms_conn_forget_stmt(struct ms_conn *c, uint32_t node_id)
 
 	pool_stmts_remove(c->pstmts, node_id);
 	for (size_t i = 0; i < t->n; i++)
-		if (t->items[i]->node_id[c->node] == node_id)
+		if (stmt_node_id(t, t->items[i], c->node) == node_id)
 			stmt_set_node_id(t, t->items[i], c->node, 0);
 }
 
@@ -745,18 +745,18 @@ bool ms_conn_catch_up(struct mysql_session *s, struct ms_conn *c)
 		ms_conn_internal_query(c, OP_SYNC_WAIT, SYNC_WAIT_SQL);
 		return false;
 	}
-	if (s->kind == CMD_STMT && s->stmt && !s->stmt->node_id[c->node] && s->stmt->sql) {
+	if (s->kind == CMD_STMT && s->stmt && !stmt_node_id(&s->stmts, s->stmt, c->node) &&
+	    s->stmt->sql) {
 		/* Prepared on this connection already (by any session)? Which
 		 * types it has bound, send_execute() asks the connection. */
 		const struct pool_stmt *e = pool_stmts_find(c->pstmts, s->stmt->sql,
 							    s->stmt->sql_len, s->stmt->sql_hash);
 		if (e) {
 			stmt_set_node_id(&s->stmts, s->stmt, c->node, e->id);
-			s->stmt->node_types[c->node] = false;
 			return true;
 		}
 	}
-	if (s->kind == CMD_STMT && s->stmt && !s->stmt->node_id[c->node]) {
+	if (s->kind == CMD_STMT && s->stmt && !stmt_node_id(&s->stmts, s->stmt, c->node)) {
 		uint8_t *buf = malloc(1 + (size_t)s->stmt->sql_len);
 		if (!buf) {
 			ms_drop_command(s, MYSQL_ER_UNKNOWN_ERROR, "HY000",
@@ -833,7 +833,6 @@ static void internal_done(struct ms_conn *c)
 	case OP_PREPARE:
 		if (s->stmt) {
 			stmt_set_node_id(&s->stmts, s->stmt, c->node, r.stmt_id);
-			s->stmt->node_types[c->node] = false;
 			if (s->stmt->sql)
 				ms_conn_stmt_prepared(c, s->stmt->sql, s->stmt->sql_len, r.stmt_id);
 		}

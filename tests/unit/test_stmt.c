@@ -26,9 +26,10 @@ static void test_table(void)
 		return;
 	CHECK_EQ_INT(a->id, 1);
 	CHECK_EQ_INT(b->id, 2);
-	CHECK_EQ_INT(a->node_id[0], 77);
-	CHECK_EQ_INT(a->node_id[1], 0);
-	CHECK_EQ_INT(b->node_id[2], 5);
+	CHECK_EQ_INT(stmt_node_id(&t, a, 0), 77);
+	CHECK_EQ_INT(stmt_node_id(&t, a, 1), 0);
+	CHECK_EQ_INT(stmt_node_id(&t, b, 2), 5);
+	CHECK(!stmt_node_types(&t, b, 2));
 	CHECK_EQ_INT(b->home, 2);
 	CHECK_EQ_INT(b->long_data, -1);
 	CHECK(a->reader_ok);
@@ -44,7 +45,7 @@ static void test_table(void)
 	stmt_remove(&t, 1);
 	CHECK(stmt_find(&t, 1) == NULL);
 	CHECK(stmt_find(&t, 2) == b);
-	CHECK_EQ_INT(stmt_find(&t, 22)->node_id[1], 119);
+	CHECK_EQ_INT(stmt_node_id(&t, stmt_find(&t, 22), 1), 119);
 	stmt_remove(&t, 99); /* unknown: a no-op */
 	CHECK_EQ_INT(t.n, 21);
 
@@ -192,16 +193,42 @@ static void test_forget_node(void)
 		return;
 	CHECK_EQ_INT(a->long_data_lost, -1);
 	stmt_set_node_id(&t, a, 1, 9);
-	a->node_types[1] = true;
+	stmt_set_node_types(&t, a, 1);
+	CHECK(stmt_node_types(&t, a, 1));
 	stmt_set_long_data(&t, a, 1);
 	stmt_set_cursor(&t, a, 1);
 	stmt_forget_node(&t, 1);
-	CHECK_EQ_INT(a->node_id[1], 0);
-	CHECK(!a->node_types[1]);
+	CHECK_EQ_INT(stmt_node_id(&t, a, 1), 0);
+	CHECK(!stmt_node_types(&t, a, 1));
 	CHECK_EQ_INT(a->long_data, -1);
 	CHECK_EQ_INT(a->long_data_lost, 1);
 	CHECK_EQ_INT(a->cursor, -1);
-	CHECK_EQ_INT(a->node_id[0], 7);
+	CHECK_EQ_INT(stmt_node_id(&t, a, 0), 7);
+
+	check_case("a new id on a node has not seen the types; one set again keeps them");
+	stmt_set_node_id(&t, a, 1, 10);
+	CHECK(!stmt_node_types(&t, a, 1));
+	stmt_set_node_types(&t, a, 1);
+	stmt_set_node_id(&t, a, 1, 10);
+	CHECK(stmt_node_types(&t, a, 1));
+	stmt_set_node_id(&t, a, 1, 0);
+	stmt_set_node_types(&t, a, 1); /* no id there: nothing to have seen */
+	CHECK(!stmt_node_types(&t, a, 1));
+
+	check_case("forgetting a node nothing ties: every statement's id there goes");
+	struct stmt *b = stmt_add(&t, (const uint8_t *)"SELECT 2", 8, 1, 11, 0, 1, true);
+	if (!CHECK(b != NULL))
+		return;
+	stmt_set_node_id(&t, a, 1, 12);
+	CHECK(!stmt_ties_node(&t, 1));
+	stmt_forget_node(&t, 1);
+	CHECK_EQ_INT(stmt_node_id(&t, a, 1), 0);
+	CHECK_EQ_INT(stmt_node_id(&t, b, 1), 0);
+	CHECK_EQ_INT(stmt_node_id(&t, a, 0), 7);
+	stmt_set_node_id(&t, b, 1, 13);
+	CHECK_EQ_INT(stmt_node_id(&t, b, 1), 13);
+	CHECK(!stmt_node_types(&t, b, 1));
+	stmt_remove(&t, b->id);
 
 	check_case("forget another node: nothing lost there");
 	a->long_data_lost = -1;
@@ -209,7 +236,7 @@ static void test_forget_node(void)
 	stmt_forget_node(&t, 0);
 	CHECK_EQ_INT(a->long_data, 2);
 	CHECK_EQ_INT(a->long_data_lost, -1);
-	CHECK_EQ_INT(a->node_id[0], 0);
+	CHECK_EQ_INT(stmt_node_id(&t, a, 0), 0);
 	stmt_table_deinit(&t);
 }
 
@@ -218,22 +245,28 @@ static bool ties_slowly(const struct stmt_table *t, int node)
 {
 	for (size_t i = 0; i < t->n; i++) {
 		const struct stmt *st = t->items[i];
-		if (st->long_data == node || st->cursor == node || (!st->sql && st->node_id[node]))
+		if (st->long_data == node || st->cursor == node ||
+		    (!st->sql && stmt_node_id(t, st, node)))
 			return true;
 	}
 	return false;
 }
 
-/* The table's tie counts against the long way, through 20,000 random
- * changes of the kinds a session makes. */
+/* The table's tie counts against the long way, and each statement's ids
+ * and types on each node against a plain model (what the per-statement
+ * clearing of stmt_forget_node did before generations), through 20,000
+ * random changes of the kinds a session makes. */
 static void test_ties_counted(void)
 {
 	enum { NODES = 3, STEPS = 20000 };
 	struct stmt_table t;
 	unsigned seed = 12345;
-	unsigned mismatches = 0;
+	unsigned mismatches = 0, wrong = 0;
+	/* By client id (ids grow by one a prepare, at most one a step). */
+	static uint32_t model_id[STEPS + 2][NODES];
+	static bool model_types[STEPS + 2][NODES];
 
-	check_case("random adds, removes, long data, cursors, ids, lost nodes");
+	check_case("random adds, removes, long data, cursors, ids, types, lost nodes");
 	stmt_table_init(&t, NODES);
 	for (int step = 0; step < STEPS; step++) {
 		seed = seed * 1103515245u + 12345u;
@@ -241,13 +274,22 @@ static void test_ties_counted(void)
 		int node = (int)(r % NODES);
 		struct stmt *st = t.n ? t.items[(r >> 4) % t.n] : NULL;
 
-		switch ((r >> 12) % 8) {
+		switch ((r >> 12) % 9) {
 		case 0:
 		case 1: /* a prepare; one in four too long to keep */
-			if (t.n < 40 && !stmt_add(&t, (const uint8_t *)"SELECT ?",
-						  (r >> 16) % 4 ? 8 : STMT_SQL_MAX + 1, node,
-						  1 + (r >> 20) % 50, 1, 1, true))
-				mismatches++;
+			if (t.n < 40) {
+				uint32_t id = 1 + (r >> 20) % 50;
+				struct stmt *added = stmt_add(&t, (const uint8_t *)"SELECT ?",
+							      (r >> 16) % 4 ? 8 : STMT_SQL_MAX + 1,
+							      node, id, 1, 1, true);
+				if (!added) {
+					mismatches++;
+					break;
+				}
+				memset(model_id[added->id], 0, sizeof(model_id[0]));
+				memset(model_types[added->id], 0, sizeof(model_types[0]));
+				model_id[added->id][node] = id;
+			}
 			break;
 		case 2:
 			if (st)
@@ -262,24 +304,48 @@ static void test_ties_counted(void)
 				stmt_set_cursor(&t, st, (r >> 16) % 2 ? node : -1);
 			break;
 		case 5:
-			if (st)
-				stmt_set_node_id(&t, st, node,
-						 (r >> 16) % 3 ? 1 + (r >> 18) % 50 : 0);
+			if (st) {
+				uint32_t id = (r >> 16) % 3 ? 1 + (r >> 18) % 50 : 0;
+				stmt_set_node_id(&t, st, node, id);
+				if (model_id[st->id][node] != id)
+					model_types[st->id][node] = false;
+				model_id[st->id][node] = id;
+			}
 			break;
 		case 6:
-			if ((r >> 16) % 8 == 0)
+			if ((r >> 16) % 8 == 0) {
 				stmt_forget_node(&t, node);
+				for (size_t i = 0; i < t.n; i++) {
+					model_id[t.items[i]->id][node] = 0;
+					model_types[t.items[i]->id][node] = false;
+				}
+			}
+			break;
+		case 8:
+			if (st) {
+				stmt_set_node_types(&t, st, node);
+				if (model_id[st->id][node])
+					model_types[st->id][node] = true;
+			}
 			break;
 		case 7:
 			if ((r >> 16) % 64 == 0)
 				stmt_table_clear(&t);
 			break;
 		}
-		for (int n = 0; n < NODES; n++)
+		for (int n = 0; n < NODES; n++) {
 			if (stmt_ties_node(&t, n) != ties_slowly(&t, n))
 				mismatches++;
+			for (size_t i = 0; i < t.n; i++) {
+				const struct stmt *s = t.items[i];
+				if (stmt_node_id(&t, s, n) != model_id[s->id][n] ||
+				    stmt_node_types(&t, s, n) != model_types[s->id][n])
+					wrong++;
+			}
+		}
 	}
 	CHECK_EQ_INT(mismatches, 0);
+	CHECK_EQ_INT(wrong, 0);
 	stmt_table_deinit(&t);
 }
 
