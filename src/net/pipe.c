@@ -348,11 +348,19 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 
 /* ---- plain mode on a ring ---------------------------------------------------------- */
 
-/* A freed pipe goes once the kernel is done with its requests. */
+static bool requests_busy(const struct pipe *p)
+{
+	return p->recv.busy || p->poll.busy || p->send.busy;
+}
+
+/* A freed pipe goes once the kernel is done with its requests, and its
+ * socket with it (see pipe_free). */
 static void reap_zombie(struct pipe *p)
 {
-	if (p->recv.busy || p->poll.busy || p->send.busy)
+	if (requests_busy(p))
 		return;
+	if (p->fd >= 0)
+		close(p->fd);
 	if (p->sending)
 		ring_out_give(p->ring, p->sending);
 	free(p);
@@ -889,7 +897,6 @@ void pipe_free(struct pipe *p)
 		ring_cancel(p->ring, &p->poll);
 	if (p->send.busy)
 		ring_cancel(p->ring, &p->send);
-	/* The kernel holds the socket open until those requests end. */
 	if (p->tls) {
 		/* libevent may still write the socket's last records (an alert)
 		 * after this, from its loop: that must not call back into p. */
@@ -898,9 +905,16 @@ void pipe_free(struct pipe *p)
 			evbuffer_remove_cb(bufferevent_get_output(under), tls_under_drained, p);
 		bufferevent_free(p->tls); /* closes the socket */
 		ring_note_activation();
-	} else if (p->fd >= 0) {
+		p->fd = -1;
+	} else if (p->fd >= 0 && !requests_busy(p)) {
 		close(p->fd);
+		p->fd = -1;
 	}
+	/* Else the socket stays open until its requests end (reap_zombie): a
+	 * request still waiting for the loop's next submission names the
+	 * socket by its number, and closed now, that number could go to a
+	 * socket made before then (any thread's), which would get this one's
+	 * bytes or lose its own to this receive. */
 	if (p->rev)
 		event_free(p->rev);
 	if (p->wev)

@@ -512,6 +512,70 @@ static void test_move(void)
 	run_move(true);
 }
 
+/* ---- a socket's number reused ---- */
+
+/* On a ring, a pipe's send is prepared at the end of the loop iteration and
+ * goes to the kernel with the next wait, naming the socket by its number. A
+ * pipe freed in between must keep its socket open until the kernel has
+ * ended the send: closed at once, a socket made before the wait could get
+ * the same number and the bytes would go to that one's peer (another
+ * client). Here the free and the new sockets come in a deferred step that
+ * runs right after the pipe's own (which prepared the send). */
+struct reuse {
+	struct loop *loop;
+	struct pipe *p;
+	struct ring_defer step;
+	int fresh[2]; /* the sockets made after the free */
+	int old_fd;
+};
+
+static void reuse_step(struct ring_defer *d)
+{
+	struct reuse *u = container_of(d, struct reuse, step);
+
+	pipe_free(u->p);
+	u->p = NULL;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, u->fresh) == 0);
+	ring_stop(u->loop->ring);
+}
+
+static void reuse_start(evutil_socket_t fd, short what, void *arg)
+{
+	struct reuse *u = arg;
+
+	CHECK(evbuffer_add(pipe_output(u->p), "meant for the old peer", 22) == 0);
+	ring_defer(u->loop->ring, &u->step); /* behind the pipe's flush */
+}
+
+static void test_fd_reuse(void)
+{
+	struct loop l;
+	int fd[2];
+	char buf[64];
+	struct reuse u = {.loop = &l, .step = {.run = reuse_step}};
+
+	check_case("ring: a pipe freed with a send not yet submitted");
+	if (!loop_open(&l, true))
+		return;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fd) == 0);
+	u.old_fd = fd[0];
+	u.p = pipe_new(l.base, l.ring, fd[0]);
+	CHECK(u.p != NULL);
+	pipe_settle(u.p);
+	struct event *start = event_new(l.base, -1, 0, reuse_start, &u);
+	CHECK(start != NULL);
+	event_active(start, EV_TIMEOUT, 0);
+	loop_run(&l);
+	event_free(start);
+	loop_close(&l); /* the send and its cancel go to the kernel, and end */
+	/* Whatever number the new sockets got, no byte may reach them. */
+	CHECK(read(u.fresh[0], buf, sizeof(buf)) < 0);
+	CHECK(read(u.fresh[1], buf, sizeof(buf)) < 0);
+	close(u.fresh[0]);
+	close(u.fresh[1]);
+	close(fd[1]);
+}
+
 static void test_read_bound(void)
 {
 	run(EPOLL);
@@ -525,6 +589,7 @@ int main(void)
 		{"the read bound", test_read_bound},
 		{"sending", test_send},
 		{"moving input to another pipe's output", test_move},
+		{"a socket's number reused after a free", test_fd_reuse},
 	};
 	return CHECK_RUN(tests);
 }
