@@ -131,7 +131,9 @@ int pipe_fd(const struct pipe *p);
  * an OpenSSL reason). */
 const char *pipe_error(const struct pipe *p);
 
-/* Close the socket and free everything, now. No callback runs afterwards. */
+/* Free the pipe; no callback runs afterwards. The socket is closed now, or,
+ * with ring requests still out, when the kernel has ended them: until then
+ * its number must not go to another socket, which would get their bytes. */
 void pipe_free(struct pipe *p);
 
 #endif
