@@ -39,8 +39,8 @@ void stmt_table_clear(struct stmt_table *t)
 	for (size_t i = 0; i < t->n; i++)
 		stmt_free(t->items[i]);
 	t->n = 0;
-	if (t->ties)
-		memset(t->ties, 0, t->n_nodes * sizeof(*t->ties));
+	for (size_t i = 0; t->nodes && i < t->n_nodes; i++)
+		t->nodes[i].ties = 0;
 }
 
 void stmt_table_deinit(struct stmt_table *t)
@@ -49,23 +49,21 @@ void stmt_table_deinit(struct stmt_table *t)
 	free(t->items);
 	t->items = NULL;
 	t->cap = 0;
-	free(t->ties);
-	t->ties = NULL;
-	free(t->gen);
-	t->gen = NULL;
+	free(t->nodes);
+	t->nodes = NULL;
 }
 
 /* Count st's ties in (sign 1) or out (sign -1) of the table's. */
 static void count_ties(struct stmt_table *t, const struct stmt *st, int sign)
 {
 	if (st->long_data >= 0)
-		t->ties[st->long_data] += (unsigned)sign;
+		t->nodes[st->long_data].ties += (unsigned)sign;
 	if (st->cursor >= 0)
-		t->ties[st->cursor] += (unsigned)sign;
+		t->nodes[st->cursor].ties += (unsigned)sign;
 	if (!st->sql)
 		for (size_t i = 0; i < t->n_nodes; i++)
 			if (stmt_node_id(t, st, (int)i))
-				t->ties[i] += (unsigned)sign;
+				t->nodes[i].ties += (unsigned)sign;
 }
 
 void stmt_set_long_data(struct stmt_table *t, struct stmt *st, int node)
@@ -91,7 +89,7 @@ void stmt_set_node_id(struct stmt_table *t, struct stmt *st, int node, uint32_t 
 	if (stmt_node_id(t, st, node) == id)
 		return;
 	count_ties(t, st, -1);
-	st->on[node] = (struct stmt_node){.gen = t->gen[node], .id = id, .types = false};
+	st->on[node] = (struct stmt_node){.gen = t->nodes[node].gen, .id = id, .types = false};
 	count_ties(t, st, 1);
 }
 
@@ -109,15 +107,13 @@ struct stmt *stmt_add(struct stmt_table *t, const uint8_t *sql, size_t sql_len, 
 
 	if (!st)
 		return NULL;
-	if (!t->ties && !(t->ties = calloc(t->n_nodes, sizeof(*t->ties))))
-		goto fail;
-	if (!t->gen && !(t->gen = calloc(t->n_nodes, sizeof(*t->gen))))
+	if (!t->nodes && !(t->nodes = calloc(t->n_nodes, sizeof(*t->nodes))))
 		goto fail;
 	st->on = malloc(t->n_nodes * sizeof(*st->on));
 	if (!st->on)
 		goto fail;
 	for (size_t i = 0; i < t->n_nodes; i++)
-		st->on[i] = (struct stmt_node){.gen = t->gen[i], .id = 0, .types = false};
+		st->on[i] = (struct stmt_node){.gen = t->nodes[i].gen, .id = 0, .types = false};
 	if (sql && sql_len <= STMT_SQL_MAX) {
 		st->sql = malloc(sql_len ? sql_len : 1);
 		if (!st->sql)
@@ -191,11 +187,11 @@ void stmt_remove(struct stmt_table *t, uint32_t id)
 
 void stmt_forget_node(struct stmt_table *t, int node)
 {
-	if (!t->gen)
+	if (!t->nodes)
 		return; /* no statement yet */
 	/* Long data and cursors there are ties: without any, only ids are
 	 * left to forget, and the new generation does that. */
-	for (size_t i = 0; t->ties[node] && i < t->n; i++) {
+	for (size_t i = 0; t->nodes[node].ties && i < t->n; i++) {
 		struct stmt *st = t->items[i];
 		if (st->long_data == node) {
 			st->long_data = -1;
@@ -204,14 +200,14 @@ void stmt_forget_node(struct stmt_table *t, int node)
 		if (st->cursor == node)
 			st->cursor = -1;
 	}
-	t->gen[node]++;
+	t->nodes[node].gen++;
 	/* Every tie to node was one of those, or an id. */
-	t->ties[node] = 0;
+	t->nodes[node].ties = 0;
 }
 
 bool stmt_ties_node(const struct stmt_table *t, int node)
 {
-	return t->ties && t->ties[node] > 0;
+	return t->nodes && t->nodes[node].ties > 0;
 }
 
 bool stmt_payload_id(const uint8_t *payload, size_t len, uint32_t *id)

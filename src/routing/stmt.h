@@ -21,7 +21,7 @@ struct mysql_writer;
 
 /* What one node holds of a statement: its id there (0: not prepared there)
  * and whether it has seen the parameter types bound last. Valid while gen
- * is the table's generation of the node (stmt_table.gen); an older one
+ * is the table's generation of the node (stmt_table_node.gen); an older one
  * reads as nothing held. */
 struct stmt_node {
 	uint64_t gen;
@@ -49,21 +49,25 @@ struct stmt {
 	struct stmt_node *on; /* [n_nodes]: read through stmt_node_id(), stmt_node_types() */
 };
 
+/* What the table keeps per node. */
+struct stmt_table_node {
+	/* How many ties the node has (a statement's long data there, its
+	 * cursor there, or its id there when its text is not kept), so that
+	 * asking costs nothing however many statements the session keeps. */
+	unsigned ties;
+	/* The node's generation. Losing the connection to a node nothing ties
+	 * moves it on, which forgets every statement's id there at once (see
+	 * stmt_node). 64 bits: it never comes round to an old statement's
+	 * value again. */
+	uint64_t gen;
+};
+
 struct stmt_table {
 	struct stmt **items; /* sorted by id (ids only grow) */
 	size_t n, cap;
 	size_t n_nodes;
 	uint32_t next_id;
-	/* [n_nodes], allocated with the first statement: how many ties each
-	 * node has (a statement's long data there, its cursor there, or its
-	 * id there when its text is not kept), so that asking costs nothing
-	 * however many statements the session keeps. */
-	unsigned *ties;
-	/* [n_nodes], allocated with ties: each node's generation. Losing the
-	 * connection to a node nothing ties moves it on, which forgets every
-	 * statement's id there at once (see stmt_node). 64 bits: it never
-	 * comes round to an old statement's value again. */
-	uint64_t *gen;
+	struct stmt_table_node *nodes; /* [n_nodes], allocated with the first statement */
 };
 
 void stmt_table_init(struct stmt_table *t, size_t n_nodes);
@@ -105,12 +109,12 @@ void stmt_set_node_id(struct stmt_table *t, struct stmt *st, int node, uint32_t 
  * execute that sends them says so with stmt_set_node_types(). */
 static inline uint32_t stmt_node_id(const struct stmt_table *t, const struct stmt *st, int node)
 {
-	return st->on[node].gen == t->gen[node] ? st->on[node].id : 0;
+	return st->on[node].gen == t->nodes[node].gen ? st->on[node].id : 0;
 }
 
 static inline bool stmt_node_types(const struct stmt_table *t, const struct stmt *st, int node)
 {
-	return st->on[node].gen == t->gen[node] && st->on[node].types;
+	return st->on[node].gen == t->nodes[node].gen && st->on[node].types;
 }
 
 void stmt_set_node_types(struct stmt_table *t, struct stmt *st, int node);
