@@ -1071,12 +1071,18 @@ def freeze(galera, idx: int, seconds: float) -> None:
         os.kill(pid, signal.SIGCONT)
 
 
+def stalls_ended(log: str) -> bool:
+    """Every stalled writer the monitor logged as kept has answered again since."""
+    return (len(re.findall(r"writer \S+ \(cluster \S+\) has not answered", log))
+            == len(re.findall(r"writer \S+ \(cluster \S+\) answers again after", log)))
+
+
 def test_frozen_writer_is_not_replaced(galera, proxy, new_table):
-    """The writer is frozen (SIGSTOP) for 1.5 s, three times, 2 s apart, while 4 connections
-    insert through sluice with the default monitor settings (interval 250 ms, timeout 500 ms,
-    fall 2, writer_grace 3 s).  Its checks time out, but slow is not dead: the writer never
-    moves, no client sees an error, every acknowledged row is there, and the log says why the
-    writer was kept."""
+    """The writer is frozen (SIGSTOP) for 1.5 s, three times, each once the monitor has seen it
+    answer again, while 4 connections insert through sluice with the default monitor settings
+    (interval 250 ms, timeout 500 ms, fall 2, writer_grace 3 s).  Its checks time out, but slow
+    is not dead: the writer never moves, no client sees an error, every acknowledged row is
+    there, and the log says why the writer was kept and when it answered again."""
     s = proxy
     table = new_table("id BIGINT PRIMARY KEY, node VARCHAR(16) NOT NULL")
     writer = current_writer(s)
@@ -1097,7 +1103,11 @@ def test_frozen_writer_is_not_replaced(galera, proxy, new_table):
                            or any(c.errors for c in clients), 60,
                            f"inserts after thaw {n + 1}",
                            lambda: error_report(clients) + evidence(s, mark))
-                time.sleep(2)
+                # The next freeze starts a stall of its own: the monitor has seen the
+                # writer answer again after every stall it logged.
+                wait_until(lambda: stalls_ended(s.log()[mark:]), 30,
+                           f"the monitor to see the writer answer after thaw {n + 1}",
+                           lambda: evidence(s, mark))
         finally:
             stop_threads(stop, threads)
         log = s.log()[mark:]

@@ -347,6 +347,11 @@ static void probe_done(const struct probe_result *res, void *arg)
 	if (res->ok)
 		hn->writable = res->writable || keeps_writer;
 	if (serving) {
+		if (hn->stall_logged)
+			log_info("health",
+				 "writer %s (cluster %s) answers again after %" PRIu64
+				 " ms without an answer",
+				 hn->cn->name, hn->cc->name, hn->started_ms - hn->failed_ms);
 		hn->oks++;
 		hn->fails = 0;
 		hn->failed_ms = 0;
