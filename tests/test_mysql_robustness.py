@@ -5,6 +5,7 @@ import os
 import socket
 import ssl
 import struct
+import zlib
 
 import pymysql
 import pytest
@@ -34,22 +35,24 @@ users:
     return s
 
 
+def recv_exactly(sock, n):
+    """n bytes from sock, or None at EOF."""
+    data = b""
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
 def read_packet(sock):
     """One MySQL packet: (sequence id, payload), or None at EOF."""
-    head = b""
-    while len(head) < 4:
-        chunk = sock.recv(4 - len(head))
-        if not chunk:
-            return None
-        head += chunk
-    length = head[0] | head[1] << 8 | head[2] << 16
-    body = b""
-    while len(body) < length:
-        chunk = sock.recv(length - len(body))
-        if not chunk:
-            return None
-        body += chunk
-    return head[3], body
+    head = recv_exactly(sock, 4)
+    if head is None:
+        return None
+    body = recv_exactly(sock, head[0] | head[1] << 8 | head[2] << 16)
+    return None if body is None else (head[3], body)
 
 
 def still_serves(port):
@@ -277,3 +280,63 @@ users:
             assert tls.version() in ("TLSv1.2", "TLSv1.3")
         finally:
             sock.close()
+
+
+def _compressed_login(port: int):
+    """Log in asking for the compressed protocol (CLIENT_COMPRESS); the OK is the last plain
+    packet."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    _, greeting = read_packet(s)
+    login = bytearray(_login_packet(greeting))
+    login[0] |= 0x20  # CLIENT_COMPRESS
+    s.sendall(packet(1, bytes(login)))
+    seq, reply = read_packet(s)
+    assert reply[0] == 0x00, reply
+    return s
+
+
+def _frame(seq: int, body: bytes, plain_len: int = 0) -> bytes:
+    """A compressed frame: 3-byte length, sequence id, 3-byte length before deflate (0:
+    stored)."""
+    return len(body).to_bytes(3, "little") + bytes([seq]) + plain_len.to_bytes(3, "little") + body
+
+
+def _read_frame(sock):
+    """One compressed frame's plain bytes, or None at EOF (or a reset)."""
+    try:
+        head = recv_exactly(sock, 7)
+        body = head and recv_exactly(sock, int.from_bytes(head[:3], "little"))
+    except ConnectionResetError:
+        return None
+    if body is None:
+        return None
+    plain_len = int.from_bytes(head[4:7], "little")
+    return zlib.decompress(body) if plain_len else body
+
+
+def test_corrupt_compressed_frame_gets_1157_and_daemon_lives(mysql_proxy, galera):
+    """A compressed frame that does not inflate: the frames after it cannot be found, so the
+    session ends. MariaDB just closes; sluice first says why, with 1157 (08S01) "Couldn't
+    uncompress communication packet" (MariaDB's own code for it) in a compressed frame. A good
+    command before it is answered as usual, and other sessions go on."""
+    select_1 = _frame(0, packet(0, b"\x03SELECT 1"))
+    corrupt = _frame(0, b"\x78\x9c" + b"not deflate data", 100)
+
+    with _compressed_login(galera.sql_port(0)) as node:
+        node.sendall(select_1)
+        assert _read_frame(node)
+        node.sendall(corrupt)
+        assert _read_frame(node) is None  # closed, no error
+
+    with _compressed_login(mysql_proxy.port) as s:
+        s.sendall(select_1)
+        plain = _read_frame(s)
+        assert plain and plain[4] == 1, plain  # a result set of one column
+        s.sendall(corrupt)
+        plain = _read_frame(s)
+        assert plain is not None, "closed without an error"
+        length = int.from_bytes(plain[:3], "little")
+        assert plain[3] == 1 and len(plain) == 4 + length, plain
+        assert err_of(plain[4:]) == (1157, "08S01", "Couldn't uncompress communication packet")
+        assert _read_frame(s) is None  # then closed
+    still_serves(mysql_proxy.port)

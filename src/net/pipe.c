@@ -52,24 +52,24 @@ struct pipe {
 	struct evbuffer_cb_entry *in_watch; /* in_changed on in: only while held at the bound */
 	struct event *rev;   /* EV_READ | EV_PERSIST */
 	struct event *wev;   /* EV_WRITE | EV_PERSIST: armed only while the socket would block */
-	struct event *flush; /* no fd: runs right after the callback that queued output */
+	struct event *later; /* no fd: runs the deferred work (todo) on epoll */
 	bool rev_on, wev_on, flush_on;
 	bool connecting;
 	bool eof;    /* the peer closed its side: nothing more to read */
+	bool refused; /* the codec refused the input: nothing more is read */
 	bool broken; /* an error was reported: no more I/O either way */
 	size_t read_size;
 
-	/* Plain mode on a ring: the receive and the write-readiness poll in flight,
-	 * and the work deferred to the end of the loop iteration (todo: DO_*).
+	/* Plain mode on a ring: the receive and the write-readiness poll in flight.
 	 * rev_on and wev_on say what is wanted; a request no longer wanted is left
 	 * to complete. What a receive brings while the owner does not read is
 	 * kept, and told once reading is on again. */
 	struct ring_req recv, poll, send;
 	struct ring_out *sending; /* a send's bytes, from its start until all are sent */
 	size_t unsent;		  /* bytes in sending->buf */
-	struct ring_defer defer;
-	uint8_t todo;
-	bool unseen; /* input the owner was not told of */
+	struct ring_defer defer;  /* runs the deferred work (todo) on a ring */
+	uint8_t todo;		  /* DO_*: work for once the running callback has returned */
+	bool unseen;		  /* input the owner was not told of */
 	int late;    /* PIPE_EOF or PIPE_ERROR seen while not reading; 0: none */
 	bool zombie; /* freed by the owner; waits for its requests to end */
 	bool settled;	     /* no TLS will start: a receive may stay armed */
@@ -77,6 +77,14 @@ struct pipe {
 
 	/* TLS mode: a filter bufferevent over a socket bufferevent. */
 	struct bufferevent *tls;
+
+	/* With a codec: the owner's buffers, between it and the wire's (in and
+	 * out, or the TLS layer's). plain_watch: plain_changed on plain_in,
+	 * only while it is held at the bound with encoded input left. */
+	const struct pipe_codec *codec;
+	void *codec_arg;
+	struct evbuffer *plain_in, *plain_out;
+	struct evbuffer_cb_entry *plain_watch;
 
 	bool reading; /* the owner wants input */
 	size_t bound; /* stop reading at this much unread input; 0: never */
@@ -86,15 +94,20 @@ struct pipe {
 
 /* ---- plain mode ---------------------------------------------------------------------- */
 
-/* Work for the end of the loop iteration (ring mode). */
-#define DO_ARM	  0x1 /* arm the receive, or cancel one that stays armed */
+/* Work for once the running callback has returned: the end of the loop
+ * iteration on a ring, the flush event's turn on epoll. */
+#define DO_ARM	  0x1 /* arm the receive, or cancel one that stays armed (ring) */
 #define DO_FLUSH  0x2 /* write out what the owner queued */
 #define DO_NOTIFY 0x4 /* tell input or an end that came while the owner did not read */
+#define DO_DECODE 0x8 /* decode input that waited for the owner to drain its own */
 
 static void defer_do(struct pipe *p, uint8_t what)
 {
 	p->todo |= what;
-	ring_defer(p->ring, &p->defer);
+	if (p->ring)
+		ring_defer(p->ring, &p->defer);
+	else
+		event_active(p->later, EV_TIMEOUT, 0);
 }
 
 /* On a ring, a settled pipe sends there too (see send_out). */
@@ -103,12 +116,22 @@ static bool sends_on_ring(const struct pipe *p)
 	return p->ring && p->settled && !p->tls;
 }
 
+/* The bound of the wire's input: the owner's, or with a codec the codec's
+ * (the owner's bound is then on its own input: see decode_in). */
+static size_t wire_bound(const struct pipe *p)
+{
+	return p->codec ? p->codec->wire_bound : p->bound;
+}
+
 /* Reading is wanted while the owner reads, the peer may still send and the input (unread
  * bytes of it) is below the bound, or held there unwatched: see watch_drain. */
 static bool want_read(const struct pipe *p, size_t unread)
 {
-	return p->reading && !p->connecting && !p->eof && !p->broken && !p->tls && p->fd >= 0 &&
-	       (p->ring || p->rev) && (p->bound == 0 || unread < p->bound || !p->in_watch);
+	size_t bound = wire_bound(p);
+
+	return p->reading && !p->connecting && !p->eof && !p->refused && !p->broken && !p->tls &&
+	       p->fd >= 0 && (p->ring || p->rev) &&
+	       (bound == 0 || unread < bound || (!p->codec && !p->in_watch));
 }
 
 static void in_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
@@ -116,10 +139,11 @@ static void in_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info
 /* Input held at the bound waits for the owner to drain it, and only then is
  * the input watched (in_changed): a callback on it would otherwise run at
  * every receive and every drain. Out of memory for the watch, the pipe reads
- * on past the bound rather than stall. */
+ * on past the bound rather than stall. With a codec, the pipe drains the
+ * wire's input itself (decode_in) and needs no watch there. */
 static void watch_drain(struct pipe *p, size_t unread)
 {
-	bool held = p->bound && unread >= p->bound;
+	bool held = !p->codec && p->bound && unread >= p->bound;
 
 	if (held && !p->in_watch) {
 		p->in_watch = evbuffer_add_cb(p->in, in_changed, p);
@@ -195,12 +219,132 @@ static void broken(struct pipe *p, short what, int err)
 	tell_end(p, what);
 }
 
+/* ---- the codec ---------------------------------------------------------------------- */
+
+/* The wire's buffers: the socket's, or the TLS layer's plain side. */
+static struct evbuffer *wire_input(struct pipe *p)
+{
+	return p->tls ? bufferevent_get_input(p->tls) : p->in;
+}
+
+static struct evbuffer *wire_output(struct pipe *p)
+{
+	return p->tls ? bufferevent_get_output(p->tls) : p->out;
+}
+
+/* The owner drained its input held at the bound: decode more. */
+static void plain_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg)
+{
+	struct pipe *p = arg;
+
+	if (info->n_deleted)
+		defer_do(p, DO_DECODE);
+}
+
+/* The owner's input held at the bound, with encoded input left, waits for
+ * the owner to drain it: only then is it watched (plain_changed), as the
+ * wire's input is without a codec (watch_drain). False when out of memory
+ * for the watch. */
+static bool watch_plain(struct pipe *p)
+{
+	bool held = p->bound && evbuffer_get_length(p->plain_in) >= p->bound &&
+		    evbuffer_get_length(wire_input(p)) > 0;
+
+	if (held && !p->plain_watch) {
+		p->plain_watch = evbuffer_add_cb(p->plain_in, plain_changed, p);
+		return p->plain_watch != NULL;
+	}
+	if (!held && p->plain_watch) {
+		/* May run inside plain_changed's turn: it only queues work. */
+		evbuffer_remove_cb_entry(p->plain_in, p->plain_watch);
+		p->plain_watch = NULL;
+	}
+	return true;
+}
+
+/* Decode what the wire brought while the owner's input is below the bound.
+ * Returns the bytes the owner's input gained, or -1 when it told the owner
+ * of an error or of input the codec refused (it may have freed p). */
+static ssize_t decode_in(struct pipe *p)
+{
+	size_t before = evbuffer_get_length(p->plain_in);
+	const char *why = NULL;
+
+	if (p->refused)
+		return 0;
+	if (p->tls)
+		ring_note_activation(); /* a drained TLS input may resume its reading */
+	if (!p->codec->decode(p->codec_arg, wire_input(p), p->plain_in,
+			      p->bound ? p->bound : SIZE_MAX, &why)) {
+		if (!why) {
+			broken(p, PIPE_ERROR | PIPE_READING, ENOMEM);
+			return -1;
+		}
+		/* What follows cannot be framed: read no more, but let the
+		 * owner answer. */
+		snprintf(p->error, sizeof(p->error), "%s", why);
+		p->refused = true;
+		if (p->tls) {
+			bufferevent_disable(p->tls, EV_READ);
+			ring_note_activation();
+		} else {
+			update_read(p);
+		}
+		if (p->event_cb)
+			p->event_cb(p, PIPE_READING | PIPE_CORRUPT, p->arg);
+		return -1;
+	}
+	if (!watch_plain(p)) {
+		broken(p, PIPE_ERROR | PIPE_READING, ENOMEM);
+		return -1;
+	}
+	if (!p->tls)
+		update_read(p); /* the wire's input went down: reading may go on */
+	return (ssize_t)(evbuffer_get_length(p->plain_in) - before);
+}
+
+/* Encode what the owner queued onto the wire's output. False when it told
+ * the owner of an error (which may have freed p). */
+static bool encode_out(struct pipe *p)
+{
+	if (!p->codec || evbuffer_get_length(p->plain_out) == 0)
+		return true;
+	if (p->tls)
+		ring_note_activation(); /* the TLS layer writes what it is given */
+	if (p->codec->encode(p->codec_arg, p->plain_out, wire_output(p)))
+		return true;
+	broken(p, PIPE_ERROR | PIPE_WRITING, ENOMEM);
+	return false;
+}
+
+/* New input is in (with a codec: or room to decode more of what waits):
+ * tell the owner, or keep that for when it reads again. Loop callbacks
+ * only. */
+static void tell_input(struct pipe *p)
+{
+	if (p->codec) {
+		if (decode_in(p) <= 0)
+			return; /* an error told, or no whole unit yet */
+	} else if (!p->tls) {
+		update_read(p);
+	}
+	if (!p->reading)
+		p->unseen = true;
+	else if (p->read_cb)
+		p->read_cb(p, p->arg);
+}
+
+/* ---- plain mode, continued ----------------------------------------------------------- */
+
 static bool send_out(struct pipe *p);
 
-/* Write what is queued: one writev, or a send on the ring. Loop callbacks only
- * (it may call the owner). */
+/* Write what is queued: one writev, or a send on the ring; with TLS, hand it
+ * to the TLS layer (what a codec encodes, only). Loop callbacks only (it may
+ * call the owner). */
 static void write_out(struct pipe *p)
 {
+	if (!encode_out(p) || p->tls)
+		return;
 	if (sends_on_ring(p) && !p->connecting) {
 		set_write_wait(p, false); /* a poll from before the pipe settled */
 		(void)send_out(p);
@@ -226,10 +370,9 @@ static void write_out(struct pipe *p)
 		p->write_cb(p, p->arg);
 }
 
-static void flush_cb(evutil_socket_t fd, short what, void *arg)
+/* DO_FLUSH: what was queued while no write was under way. */
+static void flush(struct pipe *p)
 {
-	struct pipe *p = arg;
-
 	p->flush_on = false;
 	if (!p->wev_on)
 		write_out(p);
@@ -239,10 +382,7 @@ static void flush_cb(evutil_socket_t fd, short what, void *arg)
 static void schedule_flush(struct pipe *p)
 {
 	p->flush_on = true;
-	if (p->ring)
-		defer_do(p, DO_FLUSH);
-	else
-		event_active(p->flush, EV_TIMEOUT, 0);
+	defer_do(p, DO_FLUSH);
 }
 
 /* The owner drained input held at the bound: reading may go on. */
@@ -259,16 +399,16 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 	struct pipe *p = arg;
 	struct evbuffer_iovec v[2];
 	struct iovec iov[2];
-	size_t want = p->read_size;
+	size_t want = p->read_size, bound = wire_bound(p);
 
-	if (p->bound) {
+	if (bound) {
 		size_t have = evbuffer_get_length(p->in);
-		if (have >= p->bound) {
+		if (have >= bound) {
 			update_read(p);
 			return;
 		}
-		if (want > p->bound - have)
-			want = p->bound - have;
+		if (want > bound - have)
+			want = bound - have;
 	}
 	int nv = evbuffer_reserve_space(p->in, (ev_ssize_t)want, v, 2);
 	if (nv < 1) {
@@ -313,9 +453,7 @@ static void read_cb(evutil_socket_t fd, short what, void *arg)
 		p->read_size *= 2;
 	else if ((size_t)n < reserved / 4 && p->read_size > READ_MIN)
 		p->read_size = READ_MIN;
-	update_read(p);
-	if (p->read_cb)
-		p->read_cb(p, p->arg);
+	tell_input(p);
 }
 
 static void write_cb(evutil_socket_t fd, short what, void *arg)
@@ -337,7 +475,7 @@ static void write_cb(evutil_socket_t fd, short what, void *arg)
 		}
 		/* Output queued while connecting goes out now (scheduled before the owner hears
 		 * of the connection: it may free the pipe in its callback). */
-		if (evbuffer_get_length(p->out) > 0 && !p->flush_on)
+		if (pipe_pending(p) > 0 && !p->flush_on)
 			schedule_flush(p);
 		if (p->event_cb)
 			p->event_cb(p, PIPE_CONNECTED, p->arg);
@@ -369,8 +507,9 @@ static void reap_zombie(struct pipe *p)
 /* Whether a receive may stay armed (see MULTI_MAX_UNREAD). */
 static bool multi_fits(const struct pipe *p, size_t unread)
 {
-	return p->settled && (p->bound == 0 || p->bound >= MULTI_MIN_BOUND) &&
-	       unread < MULTI_MAX_UNREAD;
+	size_t bound = wire_bound(p);
+
+	return p->settled && (bound == 0 || bound >= MULTI_MIN_BOUND) && unread < MULTI_MAX_UNREAD;
 }
 
 /* Arm the receive, if still wanted: one that stays armed if it fits, else
@@ -394,7 +533,9 @@ static void arm(struct pipe *p)
 		p->recv_cancelled = false;
 		return;
 	}
-	ring_recv(p->ring, &p->recv, p->fd, p->bound ? p->bound - unread : SIZE_MAX);
+	size_t bound = wire_bound(p);
+
+	ring_recv(p->ring, &p->recv, p->fd, bound ? bound - unread : SIZE_MAX);
 }
 
 /* What came while the owner was not reading, told now that it reads. */
@@ -416,25 +557,43 @@ static void notify(struct pipe *p)
 		tell_end(p, what);
 }
 
-/* The end of the loop iteration: arm the receive, write out, tell what came
- * while the owner did not read. A callback may free p: what is still to do
- * after one is queued again first (pipe_free cancels it). */
-static void defer_run(struct ring_defer *d)
+/* The deferred work (defer_do): arm the receive, write out, decode what
+ * waited, tell what came while the owner did not read. A callback may free
+ * p: what is still to do after one is queued again first (pipe_free
+ * cancels it). */
+static void run_todo(struct pipe *p)
 {
-	struct pipe *p = container_of(d, struct pipe, defer);
 	uint8_t todo = p->todo;
 
 	p->todo = 0;
 	if (todo & DO_ARM)
 		arm(p);
 	if (todo & DO_FLUSH) {
+		if (todo & (DO_DECODE | DO_NOTIFY))
+			defer_do(p, todo & (DO_DECODE | DO_NOTIFY));
+		flush(p);
+		return;
+	}
+	if (todo & DO_DECODE) {
 		if (todo & DO_NOTIFY)
 			defer_do(p, DO_NOTIFY);
-		flush_cb(-1, 0, p);
+		tell_input(p);
 		return;
 	}
 	if (todo & DO_NOTIFY)
 		notify(p);
+}
+
+/* A ring's end of the loop iteration. */
+static void defer_run(struct ring_defer *d)
+{
+	run_todo(container_of(d, struct pipe, defer));
+}
+
+/* The epoll loop's turn for the later event. */
+static void later_cb(evutil_socket_t fd, short what, void *arg)
+{
+	run_todo(arg);
 }
 
 /* A receive ended: keep what it brought, then tell the owner, or keep that
@@ -460,11 +619,7 @@ static void recv_done(struct ring_req *req, int res, uint32_t flags)
 			broken(p, PIPE_ERROR | PIPE_READING, ENOMEM);
 			return;
 		}
-		update_read(p);
-		if (!p->reading)
-			p->unseen = true;
-		else if (p->read_cb)
-			p->read_cb(p, p->arg);
+		tell_input(p);
 		return;
 	}
 	ring_buffer_return(p->ring, flags);
@@ -514,6 +669,8 @@ static bool send_out(struct pipe *p)
 {
 	if (p->send.busy || p->broken || p->fd < 0)
 		return true;
+	if (!encode_out(p))
+		return false;
 	size_t queued = evbuffer_get_length(p->out);
 	if (!p->sending) {
 		if (queued == 0)
@@ -564,6 +721,8 @@ static void send_done(struct ring_req *req, int res, uint32_t flags)
 	}
 	evbuffer_drain(p->sending->buf, (size_t)res);
 	p->unsent -= (size_t)res;
+	if (!encode_out(p)) /* what the owner queued meanwhile */
+		return;
 	if (p->unsent == 0 && evbuffer_get_length(p->out) == 0) {
 		ring_out_give(p->ring, p->sending);
 		p->sending = NULL;
@@ -603,8 +762,8 @@ struct pipe *pipe_new(struct event_base *base, struct ring *ring, int fd)
 	p->in = evbuffer_new();
 	p->out = evbuffer_new();
 	if (!ring)
-		p->flush = event_new(base, -1, 0, flush_cb, p);
-	if (!p->in || !p->out || (!ring && !p->flush) || (fd >= 0 && !make_events(p))) {
+		p->later = event_new(base, -1, 0, later_cb, p);
+	if (!p->in || !p->out || (!ring && !p->later) || (fd >= 0 && !make_events(p))) {
 		p->fd = -1; /* the caller still owns fd on failure */
 		pipe_free(p);
 		return NULL;
@@ -645,10 +804,7 @@ bool pipe_connect(struct pipe *p, const struct sockaddr *sa, socklen_t len)
 
 static void tls_read_cb(struct bufferevent *bev, void *arg)
 {
-	struct pipe *p = arg;
-
-	if (p->read_cb)
-		p->read_cb(p, p->arg);
+	tell_input(arg);
 }
 
 static void tls_write_cb(struct bufferevent *bev, void *arg)
@@ -692,7 +848,7 @@ bool pipe_start_tls(struct pipe *p, SSL *ssl, bool accept)
 {
 	struct bufferevent *under, *filter;
 
-	BUG_ON(p->tls || p->fd < 0);
+	BUG_ON(p->tls || p->codec || p->fd < 0);
 	if (p->recv.busy || p->poll.busy || p->send.busy || p->sending) {
 		/* The protocols start TLS right after reading the request for it (the
 		 * receive is not armed again yet) and before writing more; a request
@@ -735,8 +891,8 @@ bool pipe_start_tls(struct pipe *p, SSL *ssl, bool accept)
 	if (p->wev_on && p->wev)
 		event_del(p->wev);
 	p->rev_on = p->wev_on = false;
-	if (p->flush)
-		event_del(p->flush);
+	if (p->later)
+		event_del(p->later);
 	p->flush_on = false;
 	ring_defer_cancel(&p->defer);
 	p->todo = 0;
@@ -766,6 +922,35 @@ SSL *pipe_ssl(const struct pipe *p)
 	return p->tls ? bufferevent_openssl_get_ssl(p->tls) : NULL;
 }
 
+/* ---- a codec ------------------------------------------------------------------------- */
+
+bool pipe_set_codec(struct pipe *p, const struct pipe_codec *codec, void *arg)
+{
+	BUG_ON(p->codec);
+	p->plain_in = evbuffer_new();
+	p->plain_out = evbuffer_new();
+	if (!p->plain_in || !p->plain_out) {
+		if (p->plain_in)
+			evbuffer_free(p->plain_in);
+		if (p->plain_out)
+			evbuffer_free(p->plain_out);
+		p->plain_in = p->plain_out = NULL;
+		return false;
+	}
+	p->codec = codec;
+	p->codec_arg = arg;
+	/* The wire's input is bounded by the codec's largest unit now. */
+	if (p->tls) {
+		bufferevent_setwatermark(p->tls, EV_READ, 0, codec->wire_bound);
+		ring_note_activation();
+	} else {
+		update_read(p);
+	}
+	if (evbuffer_get_length(wire_input(p)) > 0)
+		defer_do(p, DO_DECODE);
+	return true;
+}
+
 /* ---- both modes ---------------------------------------------------------------------- */
 
 /* In TLS mode the owner's calls reach libevent's bufferevents, which may
@@ -775,6 +960,8 @@ SSL *pipe_ssl(const struct pipe *p)
 
 struct evbuffer *pipe_input(struct pipe *p)
 {
+	if (p->codec)
+		return p->plain_in;
 	if (!p->tls)
 		return p->in;
 	ring_note_activation();
@@ -785,9 +972,15 @@ struct evbuffer *pipe_input(struct pipe *p)
  * returned, so that everything it queues in that callback goes out in one
  * write. A write already under way (one that would block, a send in flight,
  * a connect) takes it when it ends. Not a callback on the buffer: that would
- * run at every add and every drain, the pipe's own included. */
+ * run at every add and every drain, the pipe's own included. With a codec,
+ * the flush encodes it (and so does a write under way when it ends). */
 struct evbuffer *pipe_output(struct pipe *p)
 {
+	if (p->codec) {
+		if (!p->flush_on && (p->tls || (!p->wev_on && !p->connecting && !p->send.busy)))
+			schedule_flush(p);
+		return p->plain_out;
+	}
 	if (p->tls) {
 		ring_note_activation();
 		return bufferevent_get_output(p->tls);
@@ -803,7 +996,7 @@ size_t pipe_move(struct pipe *from, struct pipe *to, size_t n)
 
 	/* No callback may travel with a buffer: the input has one only while
 	 * held at the bound (in_watch), the output none. */
-	if (!from->tls && !to->tls && !from->in_watch && n > 0 &&
+	if (!from->tls && !to->tls && !from->codec && !to->codec && !from->in_watch && n > 0 &&
 	    evbuffer_get_length(from->in) == n && evbuffer_get_length(out) == 0) {
 		to->out = from->in;
 		from->in = out;
@@ -815,10 +1008,12 @@ size_t pipe_move(struct pipe *from, struct pipe *to, size_t n)
 
 size_t pipe_pending(struct pipe *p)
 {
+	size_t unencoded = p->codec ? evbuffer_get_length(p->plain_out) : 0;
+
 	if (!p->tls)
-		return evbuffer_get_length(p->out) + p->unsent;
+		return unencoded + evbuffer_get_length(p->out) + p->unsent;
 	/* Plain bytes not yet encrypted, and records not yet written. */
-	return evbuffer_get_length(bufferevent_get_output(p->tls)) +
+	return unencoded + evbuffer_get_length(bufferevent_get_output(p->tls)) +
 	       evbuffer_get_length(bufferevent_get_output(bufferevent_get_underlying(p->tls)));
 }
 
@@ -837,16 +1032,16 @@ void pipe_set_reading(struct pipe *p, bool on)
 	if (p->reading == on && !p->tls)
 		return;
 	p->reading = on;
+	if (on && (p->unseen || p->late))
+		defer_do(p, DO_NOTIFY);
 	if (p->tls) {
-		if (on)
+		if (on && !p->refused)
 			bufferevent_enable(p->tls, EV_READ);
 		else
 			bufferevent_disable(p->tls, EV_READ);
 		ring_note_activation();
 		return;
 	}
-	if (on && p->ring && (p->unseen || p->late))
-		defer_do(p, DO_NOTIFY);
 	update_read(p);
 }
 
@@ -859,11 +1054,13 @@ void pipe_set_read_bound(struct pipe *p, size_t bound)
 {
 	p->bound = bound;
 	if (p->tls) {
-		bufferevent_setwatermark(p->tls, EV_READ, 0, bound);
+		bufferevent_setwatermark(p->tls, EV_READ, 0, wire_bound(p));
 		ring_note_activation();
 	} else {
 		update_read(p);
 	}
+	if (p->codec)
+		defer_do(p, DO_DECODE); /* a higher bound leaves room to decode more */
 }
 
 void pipe_set_write_low(struct pipe *p, size_t low)
@@ -919,13 +1116,17 @@ void pipe_free(struct pipe *p)
 		event_free(p->rev);
 	if (p->wev)
 		event_free(p->wev);
-	if (p->flush)
-		event_free(p->flush);
+	if (p->later)
+		event_free(p->later);
 	if (p->in)
 		evbuffer_free(p->in);
 	if (p->out)
 		evbuffer_free(p->out);
-	p->in = p->out = NULL;
+	if (p->plain_in)
+		evbuffer_free(p->plain_in); /* and its watch */
+	if (p->plain_out)
+		evbuffer_free(p->plain_out);
+	p->in = p->out = p->plain_in = p->plain_out = NULL;
 	p->zombie = true;
 	reap_zombie(p);
 }

@@ -39,6 +39,13 @@
  * libevent's OpenSSL bufferevent and the pipe forwards to it; the code above
  * keeps using the same calls and sees plain bytes either way.
  *
+ * A codec (pipe_set_codec: the MySQL compressed protocol) is a layer too, over
+ * the socket or over TLS: the input the owner sees is what the codec decoded
+ * from the wire, and what the owner adds to the output is encoded when the
+ * pipe writes. The read bound is then the owner's: the pipe decodes while
+ * the owner's input is below it, and bounds the wire's input by the codec's
+ * largest unit, which must fit whole.
+ *
  * Callbacks mirror a bufferevent's: read after new input arrived; write
  * after a write that left the output at or below the low mark; event with
  * PIPE_* bits for connect, end of file, errors. They are never called from
@@ -64,9 +71,28 @@ struct ssl_st;
 #define PIPE_EOF       0x10 /* the peer closed its side */
 #define PIPE_ERROR     0x20 /* a socket or TLS error; pipe_error() says which */
 #define PIPE_CONNECTED 0x80 /* pipe_connect() or the TLS handshake completed */
+#define PIPE_CORRUPT   0x100 /* with PIPE_READING: the codec refused the input */
 
 typedef void (*pipe_data_cb)(struct pipe *p, void *arg);
 typedef void (*pipe_event_cb)(struct pipe *p, short what, void *arg);
+
+/* A layer between the wire's bytes and the owner's (pipe_set_codec). Its
+ * functions run on the pipe's thread, from the event loop, never inside a
+ * callback of the owner's. */
+struct pipe_codec {
+	/* Move whole units from the head of wire, decoded, to the end of plain,
+	 * while plain holds less than limit bytes; a unit not all here stays.
+	 * False when the input cannot be decoded, *why saying how (the pipe
+	 * then reads no more, and tells PIPE_READING | PIPE_CORRUPT; output
+	 * still goes, so that the owner can say what was wrong), or with *why
+	 * NULL when out of memory (PIPE_ERROR). */
+	bool (*decode)(void *arg, struct evbuffer *wire, struct evbuffer *plain, size_t limit,
+		       const char **why);
+	/* Move all of plain, encoded, to the end of wire. False: out of memory. */
+	bool (*encode)(void *arg, struct evbuffer *plain, struct evbuffer *wire);
+	/* The largest unit on the wire: the wire's input is read up to this. */
+	size_t wire_bound;
+};
 
 /* A pipe over fd (connected, non-blocking; the pipe owns and closes it),
  * or with fd -1 one that pipe_connect() connects, on base and, when ring is
@@ -92,6 +118,14 @@ bool pipe_start_tls(struct pipe *p, struct ssl_st *ssl, bool accept)
 	__attribute__((warn_unused_result));
 struct ssl_st *pipe_ssl(const struct pipe *p); /* NULL: plain */
 
+/* From now on the codec (arg is its state) is between the wire and the
+ * owner's buffers. Output already queued goes as it is (the login's last
+ * plain packet); input already read is the first encoded bytes, told with
+ * a read callback once decoded. No TLS may start after. False when out of
+ * memory; the pipe is as it was. */
+bool pipe_set_codec(struct pipe *p, const struct pipe_codec *codec, void *arg)
+	__attribute__((warn_unused_result));
+
 /* The buffers. The owner drains input and adds to output. What it adds is
  * written when the current callback returns: pipe_output() is what arranges
  * that, so the owner asks for the output in the callback that adds to it and
@@ -103,12 +137,13 @@ struct evbuffer *pipe_output(struct pipe *p);
  * evbuffer_remove_buffer(pipe_input(from), pipe_output(to), n) would, and
  * write them once the running callback has returned. When n is all of that
  * input and the output is empty (a request or an answer that came in one
- * piece), two plain pipes just swap the buffers: so a buffer pointer the
+ * piece), two plain pipes without a codec just swap the buffers: so a buffer pointer the
  * caller got from either pipe before the call is stale after it. Returns
  * the bytes moved (fewer only when out of memory). */
 size_t pipe_move(struct pipe *from, struct pipe *to, size_t n);
 
-/* Bytes queued towards the peer and not yet taken by the kernel. */
+/* Bytes queued towards the peer and not yet taken by the kernel (with a
+ * codec, what waits to be encoded counts as it is). */
 size_t pipe_pending(struct pipe *p);
 
 /* The owner will not call pipe_start_tls() on p from now on (a plain

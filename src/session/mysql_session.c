@@ -19,7 +19,6 @@
 #include <openssl/crypto.h>
 
 #include "session/session.h"
-#include "mysql/compress.h"
 #include "mysql/proto.h"
 #include "mysql/wire.h"
 #include "net/listener.h"
@@ -91,86 +90,29 @@ const char *ms_node_name(struct mysql_session *s, int node)
 	return s->h.cc->nodes[node].name;
 }
 
-/* Plain packets from the client (after inflating, in compressed mode). */
+/* Plain packets from the client (the pipe decodes them in compressed mode). */
 struct evbuffer *ms_cin(struct mysql_session *s)
 {
-	return s->compress ? s->zin : pipe_input(s->h.client);
+	return pipe_input(s->h.client);
 }
 
-/* Plain packets to the client (deflated by ms_client_flush in compressed mode). */
+/* Plain packets to the client (the pipe encodes them in compressed mode). */
 struct evbuffer *ms_cout(struct mysql_session *s)
 {
-	return s->compress ? s->zout : pipe_output(s->h.client);
+	return pipe_output(s->h.client);
 }
 
 /* Move n bytes from ms_cin to c's node, or from the current node to ms_cout;
- * returns the bytes moved. Plain, by pipe_move(), which swaps the buffers
- * when that is all of the input and the output is empty: a pointer to
- * either side's buffers is stale after the call. */
+ * returns the bytes moved. By pipe_move(), which may swap the buffers: a
+ * pointer to either side's buffers is stale after the call. */
 size_t ms_move_to_node(struct mysql_session *s, struct ms_conn *c, size_t n)
 {
-	if (!s->compress)
-		return pipe_move(s->h.client, backend_pipe(c->be), n);
-	int moved = evbuffer_remove_buffer(s->zin, backend_output(c->be), n);
-	return moved > 0 ? (size_t)moved : 0;
+	return pipe_move(s->h.client, backend_pipe(c->be), n);
 }
 
 size_t ms_move_to_client(struct mysql_session *s, size_t n)
 {
-	if (!s->compress)
-		return pipe_move(backend_pipe(s->cur->be), s->h.client, n);
-	int moved = evbuffer_remove_buffer(backend_input(s->cur->be), s->zout, n);
-	return moved > 0 ? (size_t)moved : 0;
-}
-
-/* Compressed mode: wrap what the session wrote into frames. */
-void ms_client_flush(struct mysql_session *s)
-{
-	struct mysql_writer w;
-	size_t n;
-
-	if (!s->compress || (n = evbuffer_get_length(s->zout)) == 0)
-		return;
-	mysql_writer_init(&w);
-	mysql_write_compressed(&w, &s->zseq, evbuffer_pullup(s->zout, (ev_ssize_t)n), n);
-	if (w.ok)
-		evbuffer_add(pipe_output(s->h.client), w.data, w.len);
-	evbuffer_drain(s->zout, n);
-	mysql_writer_deinit(&w);
-}
-
-/* Compressed mode: inflate whole frames from the socket into zin, while zin
- * is below the bound. False on a corrupt frame. */
-bool ms_client_inflate(struct mysql_session *s)
-{
-	struct evbuffer *raw = pipe_input(s->h.client);
-
-	while (evbuffer_get_length(s->zin) < s->h.bound) {
-		uint8_t h[MYSQL_COMP_HEADER_LEN];
-		struct mysql_comp_header ch;
-
-		if (evbuffer_copyout(raw, h, sizeof(h)) < (ev_ssize_t)sizeof(h))
-			return true;
-		mysql_read_comp_header(h, &ch);
-		if (evbuffer_get_length(raw) < sizeof(h) + ch.comp_len)
-			return true;
-		uint8_t *frame = evbuffer_pullup(raw, (ev_ssize_t)(sizeof(h) + ch.comp_len));
-		if (ch.uncomp_len == 0) {
-			evbuffer_add(s->zin, frame + sizeof(h), ch.comp_len);
-		} else {
-			struct evbuffer_iovec v;
-			if (evbuffer_reserve_space(s->zin, ch.uncomp_len, &v, 1) < 1 ||
-			    !mysql_inflate(frame + sizeof(h), ch.comp_len, v.iov_base,
-					   ch.uncomp_len))
-				return false;
-			v.iov_len = ch.uncomp_len;
-			evbuffer_commit_space(s->zin, &v, 1);
-		}
-		/* Our replies continue the client's compressed numbering. */
-		s->zseq = (uint8_t)(ch.seq + 1);
-		evbuffer_drain(raw, sizeof(h) + ch.comp_len);
-	}
-	return true;
+	return pipe_move(backend_pipe(s->cur->be), s->h.client, n);
 }
 
 void ms_send_writer(struct mysql_session *s, struct mysql_writer *w)
@@ -213,10 +155,6 @@ static void ms_destroy(struct worker_session *ws)
 	free(s->temps);
 	free(s->saved);
 	free(s->retry);
-	if (s->zin)
-		evbuffer_free(s->zin);
-	if (s->zout)
-		evbuffer_free(s->zout);
 	if (s->timer)
 		event_free(s->timer);
 	free(s->attrs);
@@ -310,7 +248,6 @@ void ms_flush_and_close(struct mysql_session *s, enum close_reason reason, const
 {
 	if (s->state == MS_CLOSING || s->state == MS_CLOSED)
 		return;
-	ms_client_flush(s);
 	close_conns(s);
 	if (ms_client_pending(s) == 0) {
 		ms_close(s, reason, why);
@@ -416,12 +353,6 @@ bool ms_copy_rest(struct evbuffer *src, struct evbuffer *dst, uint32_t *left)
 void ms_process_client(struct mysql_session *s)
 {
 	for (;;) {
-		/* Compressed frames wait in the socket buffer until zin has
-		 * room: inflate more now, not only when new bytes arrive. */
-		if (s->compress && !ms_client_inflate(s)) {
-			ms_close(s, CLOSE_REASON_protocol_error, "corrupt compressed frame");
-			return;
-		}
 		enum ms_state before = s->state;
 		bool was_streaming = s->c_streaming;
 		size_t have = evbuffer_get_length(ms_cin(s));
@@ -495,18 +426,11 @@ void ms_process_client(struct mysql_session *s)
 	}
 out:
 	ms_give_back(s);
-	ms_client_flush(s);
 }
 
 static void client_read_cb(struct pipe *p, void *arg)
 {
-	struct mysql_session *s = arg;
-
-	if (s->compress && !ms_client_inflate(s)) {
-		ms_close(s, CLOSE_REASON_protocol_error, "corrupt compressed frame");
-		return;
-	}
-	ms_process_client(s);
+	ms_process_client(arg);
 }
 
 static void client_write_cb(struct pipe *p, void *arg)
@@ -531,11 +455,18 @@ static void client_event_cb(struct pipe *p, short what, void *arg)
 
 	if (what & PIPE_CONNECTED)
 		return; /* the TLS handshake finished */
-	if (what & PIPE_EOF)
+	if (what & PIPE_CORRUPT) {
+		/* A compressed frame that does not inflate. MariaDB just closes;
+		 * the client learns more from an error, numbered as the answer
+		 * to a command the frame would carry. */
+		ms_fail(s, CLOSE_REASON_protocol_error, 1, ER_NET_UNCOMPRESS_ERROR, "08S01",
+			"Couldn't uncompress communication packet");
+	} else if (what & PIPE_EOF) {
 		ms_close(s, CLOSE_REASON_client_closed, "client closed the connection");
-	else
+	} else {
 		ms_close(s, CLOSE_REASON_client_error,
 			 s->tls ? "client connection or TLS error" : "client connection error");
+	}
 }
 
 static void timer_cb(evutil_socket_t fd, short what, void *arg)

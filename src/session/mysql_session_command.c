@@ -130,7 +130,6 @@ void ms_drop_command(struct mysql_session *s, uint16_t code, const char *sqlstat
 		 * long ago, and what waits in ms_cin is its next command. */
 		s->resend = false;
 		ms_set_state(s, MS_READY);
-		ms_client_flush(s);
 		return;
 	}
 	s->c_left = 0;
@@ -140,7 +139,6 @@ void ms_drop_command(struct mysql_session *s, uint16_t code, const char *sqlstat
 	s->next_seq = s->cmd_seq;
 	ms_set_state(s, MS_READY);
 	s->c_streaming = !ms_stream_client_packets(s);
-	ms_client_flush(s);
 }
 
 /* Whether c's node has the parameter types of the session's statement

@@ -1006,7 +1006,6 @@ static void conn_lost(struct ms_conn *c, const char *why)
 		/* The rest of the command's bytes, if any, go nowhere. */
 		s->c_discard = s->c_streaming;
 		ms_set_state(s, MS_READY);
-		ms_client_flush(s);
 		ms_process_client(s);
 		return;
 	}

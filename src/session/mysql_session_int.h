@@ -6,6 +6,7 @@
  *
  *   mysql_session.c              life, client I/O, state dispatch, closing
  *   mysql_session_login.c        greeting, authentication, TLS, first login
+ *   mysql_session_compress.c     the compressed protocol, a codec on the client's pipe
  *   mysql_session_command.c      next command, route it, forward it
  *   mysql_session_response.c     response packets, command done, state learned
  *   mysql_session_conn.c         the per-node connection set, catching up
@@ -165,11 +166,9 @@ struct mysql_session {
 	enum ms_state state;
 
 	bool tls; /* the client pipe runs TLS */
-	bool compress;
-	struct evbuffer *zin;  /* compressed mode: inflated client bytes */
-	struct evbuffer *zout; /* compressed mode: plain bytes to deflate */
-	uint8_t zseq;	       /* next compressed sequence id towards the client */
-	struct event *timer;   /* login timeout, then flush timeout */
+	bool compress;	     /* the client's pipe runs the compressed protocol */
+	uint8_t zseq;	     /* next compressed sequence id towards the client */
+	struct event *timer; /* login timeout, then flush timeout */
 
 	/* Login. */
 	uint8_t scramble[MYSQL_SCRAMBLE_LEN];
@@ -292,8 +291,6 @@ struct evbuffer *ms_cin(struct mysql_session *s);
 struct evbuffer *ms_cout(struct mysql_session *s);
 size_t ms_move_to_node(struct mysql_session *s, struct ms_conn *c, size_t n);
 size_t ms_move_to_client(struct mysql_session *s, size_t n);
-void ms_client_flush(struct mysql_session *s);
-bool ms_client_inflate(struct mysql_session *s);
 void ms_send_writer(struct mysql_session *s, struct mysql_writer *w);
 void ms_send_err(struct mysql_session *s, uint8_t seq, uint16_t code, const char *sqlstate,
 		 const char *fmt, ...) SLUICE_PRINTF(5, 6);
@@ -319,6 +316,9 @@ void ms_on_handshake_response(struct mysql_session *s, const uint8_t *p, uint32_
 void ms_login_done(void *arg, enum backend_result res, const struct mysql_err *err,
 		   const char *why);
 void ms_conn_login_failed(struct ms_conn *c, const struct mysql_err *err, const char *why);
+
+/* mysql_session_compress.c */
+bool ms_start_compress(struct mysql_session *s) __attribute__((warn_unused_result));
 
 /* mysql_session_conn.c */
 enum ms_open {

@@ -15,7 +15,6 @@
 #include "session/session.h"
 #include "monitor/health.h"
 #include "monitor/snapshot.h"
-#include "mysql/compress.h"
 #include "mysql/proto.h"
 #include "mysql/wire.h"
 #include "net/listener.h"
@@ -261,24 +260,9 @@ static void first_login_done(struct ms_conn *c)
 		  backend_thread_id(c->be));
 	ms_registry_update(s);
 	/* The OK above is the last uncompressed packet. */
-	if (s->caps & CLIENT_COMPRESS) {
-		s->zin = evbuffer_new();
-		s->zout = evbuffer_new();
-		if (!s->zin || !s->zout) {
-			ms_close(s, CLOSE_REASON_out_of_memory, "out of memory");
-			return;
-		}
-		/* Bytes the client sent after its login are compressed frames.
-		 * A frame is inflated whole, so the socket buffer must be able
-		 * to hold the largest one (16 MiB): the compressed protocol's
-		 * price, paid only by clients that ask for it. */
-		pipe_set_read_bound(s->h.client, MYSQL_COMP_HEADER_LEN + MYSQL_MAX_PAYLOAD);
-		s->compress = true;
-		s->zseq = 0;
-		if (!ms_client_inflate(s)) {
-			ms_close(s, CLOSE_REASON_protocol_error, "corrupt compressed frame");
-			return;
-		}
+	if ((s->caps & CLIENT_COMPRESS) && !ms_start_compress(s)) {
+		ms_close(s, CLOSE_REASON_out_of_memory, "out of memory");
+		return;
 	}
 	pipe_settle(s->h.client); /* past the login: no TLS will start */
 	ms_set_state(s, MS_READY);

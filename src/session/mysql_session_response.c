@@ -381,12 +381,6 @@ static void move_run(struct evbuffer *in, struct evbuffer *out, size_t *run)
 	*run = 0;
 }
 
-/* The bytes queued for the client, towards its bound. */
-static size_t client_queued(struct mysql_session *s, struct evbuffer *out)
-{
-	return ms_client_pending(s) + (s->compress ? evbuffer_get_length(out) : 0);
-}
-
 /* Stream the backend's response to the client, following it packet by
  * packet until the tracker says it is complete.
  *
@@ -411,7 +405,7 @@ void ms_process_backend(struct mysql_session *s)
 		return;
 	ns = ms_node_stats(s);
 	in = backend_input(s->cur->be);
-	queued = client_queued(s, out);
+	queued = ms_client_pending(s);
 	while (s->state == MS_COMMAND || s->state == MS_INFILE) {
 		if (run + queued >= s->h.bound) {
 			backend_set_reading(s->cur->be, false);
@@ -421,7 +415,7 @@ void ms_process_backend(struct mysql_session *s)
 			size_t before = evbuffer_get_length(in);
 			bool done = ms_copy_rest(in, out, &s->b_left);
 			ns->bytes_in += before - evbuffer_get_length(in);
-			queued = client_queued(s, out);
+			queued = ms_client_pending(s);
 			if (!done)
 				break;
 		}
@@ -433,7 +427,6 @@ void ms_process_backend(struct mysql_session *s)
 				ms_move_to_client(s, run);
 			s->resp_done = false;
 			command_done(s);
-			ms_client_flush(s);
 			ms_process_client(s);
 			return;
 		}
@@ -487,7 +480,7 @@ void ms_process_backend(struct mysql_session *s)
 			move_run(in, out, &run); /* the error is at in's head now */
 			if (not_ready_retry(s, st.len))
 				return;
-			queued = client_queued(s, out);
+			queued = ms_client_pending(s);
 		}
 		if (st.ev == RESP_EV_BAD) {
 			log_warn(s->h.tag,
@@ -510,7 +503,7 @@ void ms_process_backend(struct mysql_session *s)
 			s->b_left = st.len;
 			ms_copy_rest(in, out, &s->b_left);
 			ns->bytes_in += MYSQL_HEADER_LEN + (st.len - s->b_left);
-			queued = client_queued(s, out); /* a run moved before, too */
+			queued = ms_client_pending(s); /* a run moved before, too */
 		}
 		if (st.ev == RESP_EV_INFILE) {
 			move_run(in, out, &run);
@@ -518,7 +511,6 @@ void ms_process_backend(struct mysql_session *s)
 			s->c_left = 0;
 			s->c_pkt = false;
 			s->c_cont = false;
-			ms_client_flush(s);
 			ms_process_client(s);
 			return;
 		}
@@ -526,5 +518,4 @@ void ms_process_backend(struct mysql_session *s)
 			s->resp_done = true; /* complete once this packet is through */
 	}
 	move_run(in, out, &run);
-	ms_client_flush(s);
 }

@@ -12,7 +12,14 @@
  * while a slow reader thread takes them through a small socket buffer, so
  * that sends come back short and wait for room. Every byte arrives in order,
  * the write callback keeps the owner going, and a pipe freed with a
- * send in flight goes without a leak or a late callback. */
+ * send in flight goes without a leak or a late callback.
+ *
+ * A codec: both runs again through a toy codec (each unit a length byte and
+ * that many bytes, scrambled), whose reader and writer threads speak it. The
+ * owner's input passes the read bound by less than one unit, and bytes the
+ * owner adds while a send is in flight are encoded when it ends. Output
+ * queued before the codec is set goes as it is, and input read before is
+ * decoded; a unit that cannot be decoded fails the pipe with PIPE_CORRUPT. */
 #include "check.h"
 
 #include <pthread.h>
@@ -82,6 +89,86 @@ static void loop_close(struct loop *l)
 	close(l->kick);
 }
 
+/* ---- a toy codec: a unit is a length byte (1-255), then that many bytes XOR 0x5a ---- */
+
+#define UNIT_MAX    255
+#define UNIT_PIECE  200		/* the encoder's units */
+#define CODEC_BOUND (64u << 10) /* its wire bound: large enough for a receive that stays armed */
+
+static bool toy_decode(void *arg, struct evbuffer *wire, struct evbuffer *plain, size_t limit,
+		       const char **why)
+{
+	uint8_t unit[1 + UNIT_MAX];
+
+	while (evbuffer_get_length(plain) < limit) {
+		if (evbuffer_copyout(wire, unit, 1) < 1)
+			return true;
+		if (unit[0] == 0) {
+			*why = "a unit of no length";
+			return false;
+		}
+		if (evbuffer_get_length(wire) < 1u + unit[0])
+			return true;
+		evbuffer_remove(wire, unit, 1u + unit[0]);
+		for (unsigned i = 1; i <= unit[0]; i++)
+			unit[i] ^= 0x5a;
+		if (evbuffer_add(plain, unit + 1, unit[0]) != 0) {
+			*why = NULL;
+			return false;
+		}
+	}
+	return true;
+}
+
+static bool toy_encode(void *arg, struct evbuffer *plain, struct evbuffer *wire)
+{
+	uint8_t unit[1 + UNIT_PIECE];
+	size_t n;
+
+	while ((n = evbuffer_get_length(plain)) > 0) {
+		if (n > UNIT_PIECE)
+			n = UNIT_PIECE;
+		unit[0] = (uint8_t)n;
+		evbuffer_remove(plain, unit + 1, n);
+		for (size_t i = 1; i <= n; i++)
+			unit[i] ^= 0x5a;
+		if (evbuffer_add(wire, unit, n + 1) != 0)
+			return false;
+	}
+	return true;
+}
+
+static const struct pipe_codec toy_codec = {
+	.decode = toy_decode,
+	.encode = toy_encode,
+	.wire_bound = CODEC_BOUND,
+};
+
+/* A thread's end of the toy codec: the plain bytes of what came so far. */
+struct toy_reader {
+	uint8_t unit[1 + UNIT_MAX];
+	size_t have; /* bytes of the unit in hand */
+	bool bad;    /* a unit of no length */
+};
+
+/* Feed n wire bytes; plain bytes go to out (room for n), their count is returned. */
+static size_t toy_feed(struct toy_reader *t, const uint8_t *wire, size_t n, uint8_t *out)
+{
+	size_t got = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		t->unit[t->have++] = wire[i];
+		if (t->have == 1 && t->unit[0] == 0)
+			t->bad = true;
+		if (t->have > 1 && t->have == 1u + t->unit[0]) {
+			for (size_t j = 1; j < t->have; j++)
+				out[got++] = t->unit[j] ^ 0x5a;
+			t->have = 0;
+		}
+	}
+	return got;
+}
+
 struct reader {
 	struct loop *loop;
 	struct pipe *p;
@@ -89,6 +176,8 @@ struct reader {
 	size_t max_unread, got;
 	unsigned ticks;
 	bool eof, bad_byte;
+	bool codec; /* the writer speaks the toy codec */
+	int peer;   /* the writer's socket */
 };
 
 /* The byte at offset i of the stream. */
@@ -97,24 +186,36 @@ static uint8_t byte_at(size_t i)
 	return (uint8_t)(i * 7 + (i >> 12));
 }
 
+/* Write the stream, plain or in the toy codec's units of every size. */
 static void *writer_main(void *arg)
 {
-	int fd = *(int *)arg;
-	static uint8_t buf[32 * 1024];
+	struct reader *r = arg;
+	int fd = r->peer;
+	static uint8_t buf[32 * 1024 + 256];
 	size_t sent = 0;
 
 	while (sent < TOTAL) {
-		size_t n = sizeof(buf) < TOTAL - sent ? sizeof(buf) : TOTAL - sent;
-		for (size_t i = 0; i < n; i++)
-			buf[i] = byte_at(sent + i);
+		size_t n = 0, plain = 0;
+		while (n + 1 + UNIT_MAX <= sizeof(buf) && sent + plain < TOTAL) {
+			size_t len = r->codec ? 1 + (sent + plain) % UNIT_MAX : 32 * 1024;
+			if (len > TOTAL - sent - plain)
+				len = TOTAL - sent - plain;
+			if (r->codec)
+				buf[n++] = (uint8_t)len;
+			for (size_t i = 0; i < len; i++)
+				buf[n++] = byte_at(sent + plain + i) ^ (r->codec ? 0x5a : 0);
+			plain += len;
+			if (!r->codec)
+				break;
+		}
 		size_t off = 0;
 		while (off < n) {
-			ssize_t w = write(fd, buf + off, n - off);
+			ssize_t w = send(fd, buf + off, n - off, MSG_NOSIGNAL);
 			if (w <= 0)
 				return NULL; /* the test fails on the count */
 			off += (size_t)w;
 		}
-		sent += n;
+		sent += plain;
 	}
 	shutdown(fd, SHUT_WR);
 	return NULL;
@@ -166,46 +267,56 @@ static void tick_cb(evutil_socket_t fd, short what, void *arg)
 	struct reader *r = arg;
 
 	drain(r);
-	if ((r->eof && evbuffer_get_length(pipe_input(r->p)) == 0) || ++r->ticks > 20000)
+	/* With a codec, units may still wait on the wire when the input is
+	 * empty (held at the bound before the drain): the end is all of it. */
+	if ((r->eof && r->got == TOTAL) || ++r->ticks > 20000)
 		loop_stop(r->loop);
 }
 
 enum mode { EPOLL, RING_ONE_AT_A_TIME, RING_SETTLED };
 
-static void run(enum mode mode)
+static void run(enum mode mode, bool codec)
 {
 	struct loop l;
 	int fd[2];
 	pthread_t t;
-	struct reader r = {0};
+	struct reader r = {.codec = codec};
 	struct timeval every = {0, 2000};
 	bool settle = mode == RING_SETTLED;
 
-	check_case(mode == EPOLL	  ? "epoll"
+	check_case("%s%s",
+		   mode == EPOLL	  ? "epoll"
 		   : mode == RING_SETTLED ? "ring, settled: one receive stays armed"
-					  : "ring, one receive at a time");
+					  : "ring, one receive at a time",
+		   codec ? ", through a codec" : "");
 	if (!loop_open(&l, mode != EPOLL))
 		return;
 	r.loop = &l;
 	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) == 0);
 	CHECK(evutil_make_socket_nonblocking(fd[0]) == 0);
+	r.peer = fd[1];
 	r.p = pipe_new(l.base, l.ring, fd[0]);
 	CHECK(r.p != NULL);
 	pipe_set_callbacks(r.p, read_cb, NULL, event_cb, &r);
 	pipe_set_read_bound(r.p, BOUND);
+	if (codec)
+		CHECK(pipe_set_codec(r.p, &toy_codec, NULL));
 	if (settle)
 		pipe_settle(r.p);
 	pipe_set_reading(r.p, true);
 	r.tick = event_new(l.base, -1, EV_PERSIST, tick_cb, &r);
 	CHECK(event_add(r.tick, &every) == 0);
-	CHECK(pthread_create(&t, NULL, writer_main, &fd[1]) == 0);
+	CHECK(pthread_create(&t, NULL, writer_main, &r) == 0);
 	loop_run(&l);
+	shutdown(fd[1], SHUT_RDWR); /* a writer stuck on a pipe that stopped reading fails */
 	pthread_join(t, NULL);
 
 	CHECK(r.eof);
 	CHECK_EQ_INT(r.got, TOTAL);
 	CHECK(!r.bad_byte);
-	if (settle)
+	if (codec) /* decoding stops at the bound, after a whole unit */
+		CHECK(r.max_unread < BOUND + UNIT_MAX);
+	else if (settle)
 		CHECK(r.max_unread <= BOUND + BUFS * RING_BUF_SIZE);
 	else
 		CHECK(r.max_unread <= BOUND);
@@ -233,18 +344,24 @@ struct slow_reader {
 	int fd;
 	size_t got, limit;
 	bool bad_byte;
+	bool codec; /* the stream comes in the toy codec's units */
+	struct toy_reader toy;
 };
 
 /* Reads in small bites with pauses, up to limit bytes. */
 static void *slow_reader_main(void *arg)
 {
 	struct slow_reader *sr = arg;
-	uint8_t buf[8192];
+	uint8_t wire[8192], buf[8192];
 
 	while (sr->got < sr->limit) {
-		ssize_t n = read(sr->fd, buf, sizeof(buf));
+		ssize_t n = read(sr->fd, wire, sizeof(wire));
 		if (n <= 0)
 			break;
+		if (sr->codec)
+			n = (ssize_t)toy_feed(&sr->toy, wire, (size_t)n, buf);
+		else
+			memcpy(buf, wire, (size_t)n);
 		for (ssize_t i = 0; i < n; i++)
 			if (buf[i] != byte_at(sr->got + (size_t)i))
 				sr->bad_byte = true;
@@ -323,15 +440,16 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 	loop_stop(s->loop);
 }
 
-static void run_send(bool ring)
+static void run_send(bool ring, bool codec)
 {
 	struct loop l;
 	int fd[2], small = 16 * 1024;
 	pthread_t t;
 	struct sender s = {0};
-	struct slow_reader sr = {.limit = TOTAL};
+	struct slow_reader sr = {.limit = TOTAL, .codec = codec};
 
-	check_case(ring ? "ring, settled: sends on the ring" : "epoll: writev");
+	check_case("%s%s", ring ? "ring, settled: sends on the ring" : "epoll: writev",
+		   codec ? ", through a codec" : "");
 	if (!loop_open(&l, ring))
 		return;
 	s.loop = &l;
@@ -342,6 +460,8 @@ static void run_send(bool ring)
 	CHECK(s.p != NULL);
 	pipe_set_callbacks(s.p, NULL, sender_write_cb, sender_event_cb, &s);
 	pipe_set_write_low(s.p, LOW);
+	if (codec)
+		CHECK(pipe_set_codec(s.p, &toy_codec, NULL));
 	pipe_settle(s.p);
 
 	/* The whole stream, then the loop ends when all of it was taken. */
@@ -382,8 +502,8 @@ static void run_send(bool ring)
 
 static void test_send(void)
 {
-	run_send(false);
-	run_send(true);
+	run_send(false, false);
+	run_send(true, false);
 }
 
 /* ---- moving between pipes ---- */
@@ -578,9 +698,221 @@ static void test_fd_reuse(void)
 
 static void test_read_bound(void)
 {
-	run(EPOLL);
-	run(RING_ONE_AT_A_TIME);
-	run(RING_SETTLED);
+	run(EPOLL, false);
+	run(RING_ONE_AT_A_TIME, false);
+	run(RING_SETTLED, false);
+}
+
+/* ---- a codec, set on a pipe in use ---- */
+
+/* A login in the clear, then the codec: "LOGIN" comes plain and the toy
+ * codec's unit "after" right behind it, maybe in the same read. The owner
+ * answers "OK" and sets the codec in the same callback; the unit already
+ * read is decoded and told; "bye" goes back encoded. Then a unit of no
+ * length: the pipe reads no more and says so, and the owner's answer to
+ * that ("no") still goes out. */
+struct switcher {
+	struct loop *loop;
+	struct pipe *p;
+	int state; /* 0: waits for LOGIN, 1: for "after", 2: answered, 3: refused */
+	short what;
+};
+
+static void switcher_read_cb(struct pipe *p, void *arg)
+{
+	struct switcher *w = arg;
+	struct evbuffer *in = pipe_input(p);
+	char got[8];
+
+	if (w->state == 0 && evbuffer_get_length(in) >= 5) {
+		CHECK_EQ_INT(evbuffer_remove(in, got, 5), 5);
+		CHECK(memcmp(got, "LOGIN", 5) == 0);
+		CHECK(evbuffer_add(pipe_output(p), "OK", 2) == 0);
+		CHECK(pipe_set_codec(p, &toy_codec, NULL));
+		w->state = 1;
+		return;
+	}
+	if (w->state == 1 && evbuffer_get_length(in) >= 5) {
+		CHECK_EQ_INT(evbuffer_get_length(in), 5);
+		CHECK_EQ_INT(evbuffer_remove(in, got, 5), 5);
+		CHECK(memcmp(got, "after", 5) == 0);
+		CHECK(evbuffer_add(pipe_output(p), "bye", 3) == 0);
+		w->state = 2;
+	}
+}
+
+static void switcher_write_cb(struct pipe *p, void *arg)
+{
+	struct switcher *w = arg;
+
+	if (w->state >= 2 && pipe_pending(p) == 0)
+		loop_stop(w->loop);
+}
+
+static void switcher_event_cb(struct pipe *p, short what, void *arg)
+{
+	struct switcher *w = arg;
+
+	w->what = what;
+	if (what == (PIPE_READING | PIPE_CORRUPT)) {
+		CHECK(evbuffer_add(pipe_output(p), "no", 2) == 0);
+		w->state = 3;
+		return;
+	}
+	loop_stop(w->loop);
+}
+
+static void switcher_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	loop_stop(((struct switcher *)arg)->loop);
+}
+
+static void run_switch(bool ring)
+{
+	struct loop l;
+	int fd[2];
+	struct switcher w = {0};
+	struct timeval limit = {10, 0};
+	static const uint8_t login[] = {'L',	    'O',	'G',	    'I',
+					'N',	    5,		'a' ^ 0x5a, 'f' ^ 0x5a,
+					't' ^ 0x5a, 'e' ^ 0x5a, 'r' ^ 0x5a};
+	static const uint8_t answer[] = {'O', 'K', 3, 'b' ^ 0x5a, 'y' ^ 0x5a, 'e' ^ 0x5a};
+	static const uint8_t corrupt[] = {2, 'h', 'i', 0};
+	static const uint8_t no[] = {2, 'n' ^ 0x5a, 'o' ^ 0x5a};
+	uint8_t got[sizeof(answer) + 8];
+
+	check_case("%s: a codec set after a plain login; a unit that cannot be decoded",
+		   ring ? "ring" : "epoll");
+	if (!loop_open(&l, ring))
+		return;
+	w.loop = &l;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) == 0);
+	CHECK(evutil_make_socket_nonblocking(fd[0]) == 0);
+	w.p = pipe_new(l.base, l.ring, fd[0]);
+	CHECK(w.p != NULL);
+	pipe_set_callbacks(w.p, switcher_read_cb, switcher_write_cb, switcher_event_cb, &w);
+	pipe_set_write_low(w.p, 0);
+	pipe_set_reading(w.p, true);
+	struct event *timeout = evtimer_new(l.base, switcher_timeout_cb, &w);
+	CHECK(timeout != NULL && evtimer_add(timeout, &limit) == 0);
+	CHECK(write(fd[1], login, sizeof(login)) == (ssize_t)sizeof(login));
+	loop_run(&l);
+	CHECK_EQ_INT(w.state, 2);
+	ssize_t n = recv(fd[1], got, sizeof(got), MSG_DONTWAIT);
+	CHECK_EQ_INT(n, sizeof(answer));
+	CHECK(n == sizeof(answer) && memcmp(got, answer, sizeof(answer)) == 0);
+
+	CHECK(write(fd[1], corrupt, sizeof(corrupt)) == (ssize_t)sizeof(corrupt));
+	loop_run(&l);
+	CHECK_EQ_INT(w.state, 3);
+	CHECK_EQ_INT(w.what, PIPE_READING | PIPE_CORRUPT);
+	CHECK_EQ_STR(pipe_error(w.p), "a unit of no length");
+	n = recv(fd[1], got, sizeof(got), MSG_DONTWAIT);
+	CHECK_EQ_INT(n, sizeof(no));
+	CHECK(n == sizeof(no) && memcmp(got, no, sizeof(no)) == 0);
+
+	event_free(timeout);
+	pipe_free(w.p);
+	loop_close(&l);
+	close(fd[1]);
+}
+
+/* On a ring, output the owner adds while a send is in flight waits to be
+ * encoded: the send's end must take it, though nothing else is queued. */
+struct inflight {
+	struct loop *loop;
+	struct pipe *p;
+	struct ring_defer step;
+	bool done;
+};
+
+static void inflight_step(struct ring_defer *d)
+{
+	struct inflight *f = container_of(d, struct inflight, step);
+	uint8_t more[1000];
+
+	for (size_t i = 0; i < sizeof(more); i++)
+		more[i] = byte_at(5 + i);
+	CHECK(evbuffer_add(pipe_output(f->p), more, sizeof(more)) == 0);
+}
+
+static void inflight_start(evutil_socket_t fd, short what, void *arg)
+{
+	struct inflight *f = arg;
+	uint8_t first[5];
+
+	for (size_t i = 0; i < sizeof(first); i++)
+		first[i] = byte_at(i);
+	CHECK(evbuffer_add(pipe_output(f->p), first, sizeof(first)) == 0);
+	ring_defer(f->loop->ring, &f->step); /* behind the pipe's flush, which sends */
+}
+
+static void inflight_write_cb(struct pipe *p, void *arg)
+{
+	struct inflight *f = arg;
+
+	if (pipe_pending(p) == 0) {
+		f->done = true;
+		loop_stop(f->loop);
+	}
+}
+
+static void inflight_timeout_cb(evutil_socket_t fd, short what, void *arg)
+{
+	loop_stop(((struct inflight *)arg)->loop);
+}
+
+static void run_inflight(void)
+{
+	struct loop l;
+	int fd[2];
+	struct inflight f = {.loop = &l, .step = {.run = inflight_step}};
+	struct timeval limit = {10, 0};
+	struct toy_reader toy = {0};
+	uint8_t wire[2048], plain[2048];
+
+	check_case("ring: output added while a send is in flight, through a codec");
+	if (!loop_open(&l, true))
+		return;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0, fd) == 0);
+	f.p = pipe_new(l.base, l.ring, fd[0]);
+	CHECK(f.p != NULL);
+	pipe_set_callbacks(f.p, NULL, inflight_write_cb, NULL, &f);
+	pipe_set_write_low(f.p, 0);
+	CHECK(pipe_set_codec(f.p, &toy_codec, NULL));
+	pipe_settle(f.p);
+	struct event *start = event_new(l.base, -1, 0, inflight_start, &f);
+	struct event *timeout = evtimer_new(l.base, inflight_timeout_cb, &f);
+	CHECK(start != NULL && timeout != NULL && evtimer_add(timeout, &limit) == 0);
+	event_active(start, EV_TIMEOUT, 0);
+	loop_run(&l);
+	CHECK(f.done);
+	ssize_t n = recv(fd[1], wire, sizeof(wire), 0);
+	CHECK(n > 0);
+	size_t got = n > 0 ? toy_feed(&toy, wire, (size_t)n, plain) : 0;
+	CHECK_EQ_INT(got, 1005);
+	for (size_t i = 0; i < got; i++)
+		if (plain[i] != byte_at(i)) {
+			CHECK(plain[i] == byte_at(i));
+			break;
+		}
+	event_free(start);
+	event_free(timeout);
+	pipe_free(f.p);
+	loop_close(&l);
+	close(fd[1]);
+}
+
+static void test_codec(void)
+{
+	run(EPOLL, true);
+	run(RING_ONE_AT_A_TIME, true);
+	run(RING_SETTLED, true);
+	run_send(false, true);
+	run_send(true, true);
+	run_inflight();
+	run_switch(false);
+	run_switch(true);
 }
 
 int main(void)
@@ -590,6 +922,7 @@ int main(void)
 		{"sending", test_send},
 		{"moving input to another pipe's output", test_move},
 		{"a socket's number reused after a free", test_fd_reuse},
+		{"a codec between the wire and the owner", test_codec},
 	};
 	return CHECK_RUN(tests);
 }
