@@ -38,6 +38,16 @@
 #define MULTI_MAX_UNREAD RING_BUF_SIZE
 #define MULTI_MIN_BOUND	 (4 * RING_BUF_SIZE)
 
+/* A codec and the owner's buffers, between it and the wire's (in and out,
+ * or the TLS layer's). watch: plain_changed on in, only while it is held at
+ * the bound with encoded input left. */
+struct pipe_layer {
+	const struct pipe_codec *codec;
+	void *arg;
+	struct evbuffer *in, *out;
+	struct evbuffer_cb_entry *watch;
+};
+
 struct pipe {
 	struct event_base *base;
 	struct ring *ring; /* NULL: epoll through libevent events */
@@ -78,13 +88,8 @@ struct pipe {
 	/* TLS mode: a filter bufferevent over a socket bufferevent. */
 	struct bufferevent *tls;
 
-	/* With a codec: the owner's buffers, between it and the wire's (in and
-	 * out, or the TLS layer's). plain_watch: plain_changed on plain_in,
-	 * only while it is held at the bound with encoded input left. */
-	const struct pipe_codec *codec;
-	void *codec_arg;
-	struct evbuffer *plain_in, *plain_out;
-	struct evbuffer_cb_entry *plain_watch;
+	/* With a codec (out of line: few pipes have one). */
+	struct pipe_layer *layer;
 
 	bool reading; /* the owner wants input */
 	size_t bound; /* stop reading at this much unread input; 0: never */
@@ -120,7 +125,7 @@ static bool sends_on_ring(const struct pipe *p)
  * (the owner's bound is then on its own input: see decode_in). */
 static size_t wire_bound(const struct pipe *p)
 {
-	return p->codec ? p->codec->wire_bound : p->bound;
+	return p->layer ? p->layer->codec->wire_bound : p->bound;
 }
 
 /* Reading is wanted while the owner reads, the peer may still send and the input (unread
@@ -131,7 +136,7 @@ static bool want_read(const struct pipe *p, size_t unread)
 
 	return p->reading && !p->connecting && !p->eof && !p->refused && !p->broken && !p->tls &&
 	       p->fd >= 0 && (p->ring || p->rev) &&
-	       (bound == 0 || unread < bound || (!p->codec && !p->in_watch));
+	       (bound == 0 || unread < bound || (!p->layer && !p->in_watch));
 }
 
 static void in_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
@@ -143,7 +148,7 @@ static void in_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info
  * wire's input itself (decode_in) and needs no watch there. */
 static void watch_drain(struct pipe *p, size_t unread)
 {
-	bool held = !p->codec && p->bound && unread >= p->bound;
+	bool held = !p->layer && p->bound && unread >= p->bound;
 
 	if (held && !p->in_watch) {
 		p->in_watch = evbuffer_add_cb(p->in, in_changed, p);
@@ -247,17 +252,17 @@ static void plain_changed(struct evbuffer *buf, const struct evbuffer_cb_info *i
  * for the watch. */
 static bool watch_plain(struct pipe *p)
 {
-	bool held = p->bound && evbuffer_get_length(p->plain_in) >= p->bound &&
+	bool held = p->bound && evbuffer_get_length(p->layer->in) >= p->bound &&
 		    evbuffer_get_length(wire_input(p)) > 0;
 
-	if (held && !p->plain_watch) {
-		p->plain_watch = evbuffer_add_cb(p->plain_in, plain_changed, p);
-		return p->plain_watch != NULL;
+	if (held && !p->layer->watch) {
+		p->layer->watch = evbuffer_add_cb(p->layer->in, plain_changed, p);
+		return p->layer->watch != NULL;
 	}
-	if (!held && p->plain_watch) {
+	if (!held && p->layer->watch) {
 		/* May run inside plain_changed's turn: it only queues work. */
-		evbuffer_remove_cb_entry(p->plain_in, p->plain_watch);
-		p->plain_watch = NULL;
+		evbuffer_remove_cb_entry(p->layer->in, p->layer->watch);
+		p->layer->watch = NULL;
 	}
 	return true;
 }
@@ -267,15 +272,15 @@ static bool watch_plain(struct pipe *p)
  * of an error or of input the codec refused (it may have freed p). */
 static ssize_t decode_in(struct pipe *p)
 {
-	size_t before = evbuffer_get_length(p->plain_in);
+	size_t before = evbuffer_get_length(p->layer->in);
 	const char *why = NULL;
 
 	if (p->refused)
 		return 0;
 	if (p->tls)
 		ring_note_activation(); /* a drained TLS input may resume its reading */
-	if (!p->codec->decode(p->codec_arg, wire_input(p), p->plain_in,
-			      p->bound ? p->bound : SIZE_MAX, &why)) {
+	if (!p->layer->codec->decode(p->layer->arg, wire_input(p), p->layer->in,
+				     p->bound ? p->bound : SIZE_MAX, &why)) {
 		if (!why) {
 			broken(p, PIPE_ERROR | PIPE_READING, ENOMEM);
 			return -1;
@@ -300,18 +305,18 @@ static ssize_t decode_in(struct pipe *p)
 	}
 	if (!p->tls)
 		update_read(p); /* the wire's input went down: reading may go on */
-	return (ssize_t)(evbuffer_get_length(p->plain_in) - before);
+	return (ssize_t)(evbuffer_get_length(p->layer->in) - before);
 }
 
 /* Encode what the owner queued onto the wire's output. False when it told
  * the owner of an error (which may have freed p). */
 static bool encode_out(struct pipe *p)
 {
-	if (!p->codec || evbuffer_get_length(p->plain_out) == 0)
+	if (!p->layer || evbuffer_get_length(p->layer->out) == 0)
 		return true;
 	if (p->tls)
 		ring_note_activation(); /* the TLS layer writes what it is given */
-	if (p->codec->encode(p->codec_arg, p->plain_out, wire_output(p)))
+	if (p->layer->codec->encode(p->layer->arg, p->layer->out, wire_output(p)))
 		return true;
 	broken(p, PIPE_ERROR | PIPE_WRITING, ENOMEM);
 	return false;
@@ -322,7 +327,7 @@ static bool encode_out(struct pipe *p)
  * only. */
 static void tell_input(struct pipe *p)
 {
-	if (p->codec) {
+	if (p->layer) {
 		if (decode_in(p) <= 0)
 			return; /* an error told, or no whole unit yet */
 	} else if (!p->tls) {
@@ -848,7 +853,7 @@ bool pipe_start_tls(struct pipe *p, SSL *ssl, bool accept)
 {
 	struct bufferevent *under, *filter;
 
-	BUG_ON(p->tls || p->codec || p->fd < 0);
+	BUG_ON(p->tls || p->layer || p->fd < 0);
 	if (p->recv.busy || p->poll.busy || p->send.busy || p->sending) {
 		/* The protocols start TLS right after reading the request for it (the
 		 * receive is not armed again yet) and before writing more; a request
@@ -924,21 +929,34 @@ SSL *pipe_ssl(const struct pipe *p)
 
 /* ---- a codec ------------------------------------------------------------------------- */
 
+static void free_layer(struct pipe_layer *l)
+{
+	if (!l)
+		return;
+	if (l->in)
+		evbuffer_free(l->in); /* and its watch */
+	if (l->out)
+		evbuffer_free(l->out);
+	free(l);
+}
+
 bool pipe_set_codec(struct pipe *p, const struct pipe_codec *codec, void *arg)
 {
-	BUG_ON(p->codec);
-	p->plain_in = evbuffer_new();
-	p->plain_out = evbuffer_new();
-	if (!p->plain_in || !p->plain_out) {
-		if (p->plain_in)
-			evbuffer_free(p->plain_in);
-		if (p->plain_out)
-			evbuffer_free(p->plain_out);
-		p->plain_in = p->plain_out = NULL;
+	struct pipe_layer *l;
+
+	BUG_ON(p->layer);
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return false;
+	l->codec = codec;
+	l->arg = arg;
+	l->in = evbuffer_new();
+	l->out = evbuffer_new();
+	if (!l->in || !l->out) {
+		free_layer(l);
 		return false;
 	}
-	p->codec = codec;
-	p->codec_arg = arg;
+	p->layer = l;
 	/* The wire's input is bounded by the codec's largest unit now. */
 	if (p->tls) {
 		bufferevent_setwatermark(p->tls, EV_READ, 0, codec->wire_bound);
@@ -960,8 +978,8 @@ bool pipe_set_codec(struct pipe *p, const struct pipe_codec *codec, void *arg)
 
 struct evbuffer *pipe_input(struct pipe *p)
 {
-	if (p->codec)
-		return p->plain_in;
+	if (p->layer)
+		return p->layer->in;
 	if (!p->tls)
 		return p->in;
 	ring_note_activation();
@@ -976,10 +994,10 @@ struct evbuffer *pipe_input(struct pipe *p)
  * the flush encodes it (and so does a write under way when it ends). */
 struct evbuffer *pipe_output(struct pipe *p)
 {
-	if (p->codec) {
+	if (p->layer) {
 		if (!p->flush_on && (p->tls || (!p->wev_on && !p->connecting && !p->send.busy)))
 			schedule_flush(p);
-		return p->plain_out;
+		return p->layer->out;
 	}
 	if (p->tls) {
 		ring_note_activation();
@@ -996,7 +1014,7 @@ size_t pipe_move(struct pipe *from, struct pipe *to, size_t n)
 
 	/* No callback may travel with a buffer: the input has one only while
 	 * held at the bound (in_watch), the output none. */
-	if (!from->tls && !to->tls && !from->codec && !to->codec && !from->in_watch && n > 0 &&
+	if (!from->tls && !to->tls && !from->layer && !to->layer && !from->in_watch && n > 0 &&
 	    evbuffer_get_length(from->in) == n && evbuffer_get_length(out) == 0) {
 		to->out = from->in;
 		from->in = out;
@@ -1008,7 +1026,7 @@ size_t pipe_move(struct pipe *from, struct pipe *to, size_t n)
 
 size_t pipe_pending(struct pipe *p)
 {
-	size_t unencoded = p->codec ? evbuffer_get_length(p->plain_out) : 0;
+	size_t unencoded = p->layer ? evbuffer_get_length(p->layer->out) : 0;
 
 	if (!p->tls)
 		return unencoded + evbuffer_get_length(p->out) + p->unsent;
@@ -1059,7 +1077,7 @@ void pipe_set_read_bound(struct pipe *p, size_t bound)
 	} else {
 		update_read(p);
 	}
-	if (p->codec)
+	if (p->layer)
 		defer_do(p, DO_DECODE); /* a higher bound leaves room to decode more */
 }
 
@@ -1122,11 +1140,9 @@ void pipe_free(struct pipe *p)
 		evbuffer_free(p->in);
 	if (p->out)
 		evbuffer_free(p->out);
-	if (p->plain_in)
-		evbuffer_free(p->plain_in); /* and its watch */
-	if (p->plain_out)
-		evbuffer_free(p->plain_out);
-	p->in = p->out = p->plain_in = p->plain_out = NULL;
+	free_layer(p->layer);
+	p->in = p->out = NULL;
+	p->layer = NULL;
 	p->zombie = true;
 	reap_zombie(p);
 }
