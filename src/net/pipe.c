@@ -1112,6 +1112,14 @@ void pipe_free(struct pipe *p)
 		ring_cancel(p->ring, &p->poll);
 	if (p->send.busy)
 		ring_cancel(p->ring, &p->send);
+	/* The events go first: on epoll they leave the loop while their
+	 * socket is still open. */
+	if (p->rev)
+		event_free(p->rev);
+	if (p->wev)
+		event_free(p->wev);
+	if (p->later)
+		event_free(p->later);
 	if (p->tls) {
 		/* libevent may still write the socket's last records (an alert)
 		 * after this, from its loop: that must not call back into p. */
@@ -1130,12 +1138,6 @@ void pipe_free(struct pipe *p)
 	 * socket by its number, and closed now, that number could go to a
 	 * socket made before then (any thread's), which would get this one's
 	 * bytes or lose its own to this receive. */
-	if (p->rev)
-		event_free(p->rev);
-	if (p->wev)
-		event_free(p->wev);
-	if (p->later)
-		event_free(p->later);
 	if (p->in)
 		evbuffer_free(p->in);
 	if (p->out)
