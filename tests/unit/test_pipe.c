@@ -151,7 +151,8 @@ struct toy_reader {
 	bool bad;    /* a unit of no length */
 };
 
-/* Feed n wire bytes; plain bytes go to out (room for n), their count is returned. */
+/* Feed n wire bytes; plain bytes go to out, which has room for n + UNIT_MAX (a unit
+ * begun in an earlier feed ends in this one); their count is returned. */
 static size_t toy_feed(struct toy_reader *t, const uint8_t *wire, size_t n, uint8_t *out)
 {
 	size_t got = 0;
@@ -352,7 +353,7 @@ struct slow_reader {
 static void *slow_reader_main(void *arg)
 {
 	struct slow_reader *sr = arg;
-	uint8_t wire[8192], buf[8192];
+	uint8_t wire[8192], buf[8192 + UNIT_MAX];
 
 	while (sr->got < sr->limit) {
 		ssize_t n = read(sr->fd, wire, sizeof(wire));
@@ -366,7 +367,7 @@ static void *slow_reader_main(void *arg)
 			if (buf[i] != byte_at(sr->got + (size_t)i))
 				sr->bad_byte = true;
 		sr->got += (size_t)n;
-		if ((sr->got / sizeof(buf)) % 16 == 0)
+		if ((sr->got / sizeof(wire)) % 16 == 0)
 			usleep(200);
 	}
 	return NULL;
@@ -869,7 +870,7 @@ static void run_inflight(void)
 	struct inflight f = {.loop = &l, .step = {.run = inflight_step}};
 	struct timeval limit = {10, 0};
 	struct toy_reader toy = {0};
-	uint8_t wire[2048], plain[2048];
+	uint8_t wire[2048], plain[2048 + UNIT_MAX];
 
 	check_case("ring: output added while a send is in flight, through a codec");
 	if (!loop_open(&l, true))
