@@ -129,14 +129,16 @@ static size_t wire_bound(const struct pipe *p)
 }
 
 /* Reading is wanted while the owner reads, the peer may still send and the input (unread
- * bytes of it) is below the bound, or held there unwatched: see watch_drain. */
+ * bytes of it) is below the bound, or held there unwatched: see watch_drain. With a codec,
+ * while the codec takes input and the wire's input is below the codec's bound. */
 static bool want_read(const struct pipe *p, size_t unread)
 {
-	size_t bound = wire_bound(p);
-
-	return p->reading && !p->connecting && !p->eof && !p->refused && !p->broken && !p->tls &&
-	       p->fd >= 0 && (p->ring || p->rev) &&
-	       (bound == 0 || unread < bound || (!p->layer && !p->in_watch));
+	if (!p->reading || p->connecting || p->eof || p->broken || p->tls || p->fd < 0 ||
+	    !(p->ring || p->rev))
+		return false;
+	if (p->layer)
+		return !p->refused && unread < p->layer->codec->wire_bound;
+	return p->bound == 0 || unread < p->bound || !p->in_watch;
 }
 
 static void in_changed(struct evbuffer *buf, const struct evbuffer_cb_info *info, void *arg);
@@ -310,9 +312,9 @@ static ssize_t decode_in(struct pipe *p)
 
 /* Encode what the owner queued onto the wire's output. False when it told
  * the owner of an error (which may have freed p). */
-static bool encode_out(struct pipe *p)
+static bool encode_layer(struct pipe *p)
 {
-	if (!p->layer || evbuffer_get_length(p->layer->out) == 0)
+	if (evbuffer_get_length(p->layer->out) == 0)
 		return true;
 	if (p->tls)
 		ring_note_activation(); /* the TLS layer writes what it is given */
@@ -322,10 +324,17 @@ static bool encode_out(struct pipe *p)
 	return false;
 }
 
+/* The check inline: most pipes have no codec, and they pass here at every
+ * write. */
+static inline bool encode_out(struct pipe *p)
+{
+	return !p->layer || encode_layer(p);
+}
+
 /* New input is in (with a codec: or room to decode more of what waits):
  * tell the owner, or keep that for when it reads again. Loop callbacks
  * only. */
-static void tell_input(struct pipe *p)
+static inline void tell_input(struct pipe *p)
 {
 	if (p->layer) {
 		if (decode_in(p) <= 0)
@@ -1026,6 +1035,8 @@ size_t pipe_move(struct pipe *from, struct pipe *to, size_t n)
 
 size_t pipe_pending(struct pipe *p)
 {
+	if (!p->tls && !p->layer)
+		return evbuffer_get_length(p->out) + p->unsent;
 	size_t unencoded = p->layer ? evbuffer_get_length(p->layer->out) : 0;
 
 	if (!p->tls)
