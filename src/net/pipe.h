@@ -48,7 +48,7 @@
  *
  * Callbacks mirror a bufferevent's: read after new input arrived; write
  * after a write that left the output at or below the low mark; event with
- * PIPE_* bits for connect, end of file, errors. They are never called from
+ * PIPE_* bits for connect, end of file, errors, input a codec refused. They are never called from
  * inside a pipe_* call the owner made, only from the event loop, so the
  * owner may free the pipe (pipe_free) from any callback. Everything runs on
  * the thread of the pipe's event base.
@@ -137,9 +137,9 @@ struct evbuffer *pipe_output(struct pipe *p);
  * evbuffer_remove_buffer(pipe_input(from), pipe_output(to), n) would, and
  * write them once the running callback has returned. When n is all of that
  * input and the output is empty (a request or an answer that came in one
- * piece), two plain pipes without a codec just swap the buffers: so a buffer pointer the
- * caller got from either pipe before the call is stale after it. Returns
- * the bytes moved (fewer only when out of memory). */
+ * piece), two plain pipes without a codec just swap the buffers: so a
+ * buffer pointer the caller got from either pipe before the call is stale
+ * after it. Returns the bytes moved (fewer only when out of memory). */
 size_t pipe_move(struct pipe *from, struct pipe *to, size_t n);
 
 /* Bytes queued towards the peer and not yet taken by the kernel (with a
