@@ -297,8 +297,7 @@ static ssize_t decode_in(struct pipe *p)
 		} else {
 			update_read(p);
 		}
-		if (p->event_cb)
-			p->event_cb(p, PIPE_READING | PIPE_CORRUPT, p->arg);
+		tell_end(p, PIPE_READING | PIPE_CORRUPT);
 		return -1;
 	}
 	if (!watch_plain(p)) {
@@ -863,7 +862,7 @@ bool pipe_start_tls(struct pipe *p, SSL *ssl, bool accept)
 	struct bufferevent *under, *filter;
 
 	BUG_ON(p->tls || p->layer || p->fd < 0);
-	if (p->recv.busy || p->poll.busy || p->send.busy || p->sending) {
+	if (requests_busy(p) || p->sending) {
 		/* The protocols start TLS right after reading the request for it (the
 		 * receive is not armed again yet) and before writing more; a request
 		 * in flight here would race the TLS layer for the socket's bytes. */
@@ -938,6 +937,20 @@ SSL *pipe_ssl(const struct pipe *p)
 
 /* ---- a codec ------------------------------------------------------------------------- */
 
+/* The owner's read bound changed, or a codec came: the wire's input follows
+ * (wire_bound), and with a codec, input already here may decode now. */
+static void bounds_changed(struct pipe *p)
+{
+	if (p->tls) {
+		bufferevent_setwatermark(p->tls, EV_READ, 0, wire_bound(p));
+		ring_note_activation();
+	} else {
+		update_read(p);
+	}
+	if (p->layer)
+		defer_do(p, DO_DECODE);
+}
+
 static void free_layer(struct pipe_layer *l)
 {
 	if (!l)
@@ -966,15 +979,7 @@ bool pipe_set_codec(struct pipe *p, const struct pipe_codec *codec, void *arg)
 		return false;
 	}
 	p->layer = l;
-	/* The wire's input is bounded by the codec's largest unit now. */
-	if (p->tls) {
-		bufferevent_setwatermark(p->tls, EV_READ, 0, codec->wire_bound);
-		ring_note_activation();
-	} else {
-		update_read(p);
-	}
-	if (evbuffer_get_length(wire_input(p)) > 0)
-		defer_do(p, DO_DECODE);
+	bounds_changed(p); /* the wire's input is bounded by the codec's largest unit now */
 	return true;
 }
 
@@ -1003,18 +1008,14 @@ struct evbuffer *pipe_input(struct pipe *p)
  * the flush encodes it (and so does a write under way when it ends). */
 struct evbuffer *pipe_output(struct pipe *p)
 {
-	if (p->layer) {
-		if (!p->flush_on && (p->tls || (!p->wev_on && !p->connecting && !p->send.busy)))
-			schedule_flush(p);
-		return p->layer->out;
-	}
-	if (p->tls) {
+	if (p->tls && !p->layer) {
 		ring_note_activation();
 		return bufferevent_get_output(p->tls);
 	}
-	if (!p->flush_on && !p->wev_on && !p->connecting && !p->send.busy)
+	/* Over TLS, only the encoding waits for the flush. */
+	if (!p->flush_on && (p->tls || (!p->wev_on && !p->connecting && !p->send.busy)))
 		schedule_flush(p);
-	return p->out;
+	return p->layer ? p->layer->out : p->out;
 }
 
 size_t pipe_move(struct pipe *from, struct pipe *to, size_t n)
@@ -1082,14 +1083,7 @@ bool pipe_reading(const struct pipe *p)
 void pipe_set_read_bound(struct pipe *p, size_t bound)
 {
 	p->bound = bound;
-	if (p->tls) {
-		bufferevent_setwatermark(p->tls, EV_READ, 0, wire_bound(p));
-		ring_note_activation();
-	} else {
-		update_read(p);
-	}
-	if (p->layer)
-		defer_do(p, DO_DECODE); /* a higher bound leaves room to decode more */
+	bounds_changed(p);
 }
 
 void pipe_set_write_low(struct pipe *p, size_t low)
