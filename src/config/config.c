@@ -948,7 +948,16 @@ static char *read_secret_file(struct parse_ctx *ctx, const char *path, struct co
 	}
 	if (!fgets(buf, sizeof(buf), f))
 		buf[0] = '\0';
+	/* A line that did not fit would be cut silently: refuse it instead. */
+	int next = strchr(buf, '\n') ? '\n' : fgetc(f);
+	bool too_long = next != EOF && next != '\n' && next != '\r';
 	fclose(f);
+	if (too_long) {
+		error_at(ctx, at,
+			 "%s: the first line of '%s' is longer than %zu bytes; is it the password?",
+			 what, full, sizeof(buf) - 1);
+		return NULL;
+	}
 	buf[strcspn(buf, "\r\n")] = '\0';
 	if (buf[0] == '\0') {
 		error_at(ctx, at, "%s: '%s' is empty; put the password on its first line", what,
@@ -1010,6 +1019,38 @@ static bool same_addr(const struct config_addr *a, const struct config_addr *b)
 	return a->text && b->text && a->len == b->len && memcmp(&a->ss, &b->ss, a->len) == 0;
 }
 
+/* The port of an IPv4 or IPv6 address; whether it is the wildcard. */
+static in_port_t addr_port(const struct config_addr *a, bool *any)
+{
+	if (a->ss.ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)(const void *)&a->ss;
+		*any = IN6_IS_ADDR_UNSPECIFIED(&in6->sin6_addr);
+		return in6->sin6_port;
+	}
+	const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)&a->ss;
+	*any = in->sin_addr.s_addr == htonl(INADDR_ANY);
+	return in->sin_port;
+}
+
+/* Whether binding both would fail: the same address, or the same port with
+ * a wildcard on either side ("[::]" takes IPv4 too: sluice does not set
+ * IPV6_V6ONLY). */
+static bool binds_clash(const struct config_addr *a, const struct config_addr *b)
+{
+	bool a_any, b_any;
+
+	if (!a->text || !b->text)
+		return false;
+	if (same_addr(a, b))
+		return true;
+	if (addr_port(a, &a_any) != addr_port(b, &b_any))
+		return false;
+	if (a->ss.ss_family == b->ss.ss_family)
+		return a_any || b_any;
+	/* Across families, only the IPv6 wildcard covers the other side. */
+	return (a->ss.ss_family == AF_INET6 && a_any) || (b->ss.ss_family == AF_INET6 && b_any);
+}
+
 static void phase3_listeners(struct parse_ctx *ctx, struct config *cfg)
 {
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
@@ -1024,10 +1065,11 @@ static void phase3_listeners(struct parse_ctx *ctx, struct config *cfg)
 					 "name"))
 				break;
 		for (size_t j = 0; j < i; j++) {
-			if (same_addr(&cfg->listeners[j].bind, &l->bind)) {
+			if (binds_clash(&cfg->listeners[j].bind, &l->bind)) {
 				error_at(ctx, key_mark(s, &listener_schema, "bind"),
-					 "%s: bind %s is already used by listener '%s'", path,
-					 l->bind.text, cfg->listeners[j].name);
+					 "%s: bind %s is already used by listener '%s' (%s)", path,
+					 l->bind.text, cfg->listeners[j].name,
+					 cfg->listeners[j].bind.text);
 				break;
 			}
 		}
@@ -1246,10 +1288,10 @@ static void phase3_stats(struct parse_ctx *ctx, struct config *cfg)
 					 key_mark(&s->src, &stats_schema, "admin_password_file"),
 					 "stats.admin_password_file");
 	for (size_t i = 0; i < cfg->n_listeners; i++) {
-		if (same_addr(&cfg->listeners[i].bind, &s->bind))
+		if (binds_clash(&cfg->listeners[i].bind, &s->bind))
 			error_at(ctx, key_mark(&s->src, &stats_schema, "bind"),
-				 "stats.bind %s is already used by listener '%s'", s->bind.text,
-				 cfg->listeners[i].name);
+				 "stats.bind %s is already used by listener '%s' (%s)",
+				 s->bind.text, cfg->listeners[i].name, cfg->listeners[i].bind.text);
 	}
 }
 

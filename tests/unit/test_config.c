@@ -341,7 +341,8 @@ static void test_flow_and_block(void)
 	}
 }
 
-/* Other shapes that are allowed: names unique per cluster only, '*' binds. */
+/* Other shapes that are allowed: names unique per cluster only, '*' binds,
+ * one port on several addresses. */
 static void test_other_good_files(void)
 {
 	static const struct {
@@ -363,6 +364,14 @@ static void test_other_good_files(void)
 		 "    nodes:\n"
 		 "      - name: nnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnnn\n"
 		 "        address: 127.0.0.1:3306\n"},
+		{"one port on different addresses of either family",
+		 "listeners:\n"
+		 "  - { name: a, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n"
+		 "  - { name: b, bind: 127.0.0.2:3307, mode: tcp, cluster: main }\n"
+		 "  - { name: c, bind: '[::1]:3307', mode: tcp, cluster: main }\n"
+		 "clusters:\n"
+		 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n"
+		 "stats: { bind: '0.0.0.0:3308' }\n"},
 		{"stats without an admin user",
 		 "listeners:\n"
 		 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n"
@@ -531,6 +540,31 @@ static void test_password_sources(void)
 	for (size_t i = 0; i < errs.n; i++)
 		n_missing += strstr(errs.items[i].msg, "cannot read '/nonexistent-dir/") != NULL;
 	CHECK_EQ_INT(n_missing, 3); /* user.pw, monitor.pw, admin.pw */
+	config_errors_deinit(&errs);
+
+	/* The longest first line is read whole; a longer one is refused, not
+	 * cut to a different password. */
+	char long_pw[1026];
+	memset(long_pw, 'x', 1023);
+	strcpy(long_pw + 1023, "\n");
+	check_case("a password of 1023 bytes");
+	CHECK(write_file(user_pw, long_pw));
+	cfg = load_good(path, text);
+	if (cfg) {
+		CHECK_EQ_INT(strlen(cfg->users[0].password), 1023);
+		config_destroy(cfg);
+	}
+	check_case("a password of 1024 bytes");
+	strcpy(long_pw + 1023, "y\n");
+	CHECK(write_file(user_pw, long_pw));
+	config_errors_init(&errs);
+	cfg = config_load_string(path, text, strlen(text), &errs);
+	CHECK(cfg == NULL);
+	if (!CHECK_EQ_INT(errs.n, 2)) /* users[0] and [1] read the same file */
+		dump_errors(&errs);
+	else
+		CHECK(strstr(errs.items[0].msg, "users[0].password_file: the first line of") &&
+		      strstr(errs.items[0].msg, "is longer than 1023 bytes"));
 	config_errors_deinit(&errs);
 
 	unlink(user_pw);
@@ -1009,7 +1043,8 @@ static const struct error_case error_cases[] = {
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n",
 	 {{3, 13, "duplicate listener name 'rw' (first at line 2)"},
 	  {4, 13, "duplicate listener name 'rw' (first at line 2)"},
-	  {4, 23, "listeners[2]: bind 127.0.0.1:3307 is already used by listener 'rw'"}}},
+	  {4, 23,
+	   "listeners[2]: bind 127.0.0.1:3307 is already used by listener 'rw' (127.0.0.1:3307)"}}},
 	{"duplicate cluster name",
 	 "listeners:\n"
 	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n"
@@ -1059,21 +1094,39 @@ static const struct error_case error_cases[] = {
 	 "  - { name: ro, bind: 127.0.0.1:3307, mode: tcp, cluster: main, route: readers }\n"
 	 "clusters:\n"
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n",
-	 {{3, 23, "listeners[1]: bind 127.0.0.1:3307 is already used by listener 'rw'"}}},
+	 {{3, 23,
+	   "listeners[1]: bind 127.0.0.1:3307 is already used by listener 'rw' (127.0.0.1:3307)"}}},
 	{"'*' and 0.0.0.0 are the same bind",
 	 "listeners:\n"
 	 "  - { name: rw, bind: '*:3307', mode: tcp, cluster: main }\n"
 	 "  - { name: ro, bind: '0.0.0.0:3307', mode: tcp, cluster: main }\n"
 	 "clusters:\n"
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n",
-	 {{3, 23, "listeners[1]: bind 0.0.0.0:3307 is already used by listener 'rw'"}}},
+	 {{3, 23, "listeners[1]: bind 0.0.0.0:3307 is already used by listener 'rw' (*:3307)"}}},
+	{"a wildcard takes the port on every address",
+	 "listeners:\n"
+	 "  - { name: rw, bind: '127.0.0.1:3307', mode: tcp, cluster: main }\n"
+	 "  - { name: ro, bind: '0.0.0.0:3307', mode: tcp, cluster: main }\n"
+	 "clusters:\n"
+	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n",
+	 {{3, 23,
+	   "listeners[1]: bind 0.0.0.0:3307 is already used by listener 'rw' (127.0.0.1:3307)"}}},
+	{"IPv6's wildcard takes IPv4's addresses too",
+	 "listeners:\n"
+	 "  - { name: rw, bind: '[::]:3307', mode: tcp, cluster: main }\n"
+	 "  - { name: ro, bind: '127.0.0.1:3307', mode: tcp, cluster: main }\n"
+	 "clusters:\n"
+	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n"
+	 "stats: { bind: '[::1]:3307' }\n",
+	 {{3, 23, "listeners[1]: bind 127.0.0.1:3307 is already used by listener 'rw' ([::]:3307)"},
+	  {6, 16, "stats.bind [::1]:3307 is already used by listener 'rw' ([::]:3307)"}}},
 	{"stats on a listener's address",
 	 "listeners:\n"
 	 "  - { name: rw, bind: 127.0.0.1:3307, mode: tcp, cluster: main }\n"
 	 "clusters:\n"
 	 "  - { name: main, nodes: [{ name: db1, address: 127.0.0.1:3306 }] }\n"
 	 "stats: { bind: 127.0.0.1:3307 }\n",
-	 {{5, 16, "stats.bind 127.0.0.1:3307 is already used by listener 'rw'"}}},
+	 {{5, 16, "stats.bind 127.0.0.1:3307 is already used by listener 'rw' (127.0.0.1:3307)"}}},
 
 	/* -- rules across keys -- */
 	{"listener names a missing cluster, with a hint",
