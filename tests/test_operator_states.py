@@ -12,7 +12,8 @@ import pymysql
 import pytest
 
 from sluice_proc import Sluice, free_port, sluice_binary
-from sluice_config import DB, HOST, PASSWORD, USER, galera_nodes, listener, sluice_yaml
+from sluice_config import (DB, HOST, PASSWORD, USER, galera_nodes, listener, sluice_yaml,
+                           wait_until)
 
 os.environ.setdefault("SLUICE_TEST_MONITOR_PW", "monitor_pw")
 
@@ -139,3 +140,69 @@ def test_set_state_refuses_unknown_nodes_and_missing_state_file(galera, tmp_path
     r = subprocess.run([sluice_binary(), "-c", str(cfg), "--set-state", "galera/node2=drain"],
                        capture_output=True, text=True, timeout=10)
     assert r.returncode == 1 and "no state_file" in r.stderr
+
+
+def test_maintenance_closes_tcp_connections_to_the_node_and_drain_does_not(galera, sluice):
+    """A tcp listener cannot move a connection mid-stream, so maintenance ("out now") closes
+    the ones forwarding to that node, and only those; drain lets them run on. Two client
+    libraries: PyMySQL (pure Python) and mysqlclient (Connector/C)."""
+    import MySQLdb
+
+    port, ro = free_port(), free_port()
+    s = sluice(sluice_yaml([listener("app", port), listener("ro", ro, mode="tcp",
+                                                             route="readers")],
+                           galera_nodes(galera), state_file="states",
+                           monitor={"user": "monitor", "password_env": "SLUICE_TEST_MONITOR_PW",
+                                    "interval": "200ms", "timeout": "400ms"}))
+    wait_ready(s, port)
+
+    def open_all() -> list:
+        conns = []
+        for i in range(9):
+            if i % 2:
+                conns.append(MySQLdb.connect(host=HOST, port=ro, user=USER, password=PASSWORD,
+                                             database=DB, connect_timeout=10, read_timeout=60))
+            else:
+                conns.append(connect(ro))
+        return conns
+
+    def on(conns) -> list[str]:
+        names = []
+        for c in conns:
+            cur = c.cursor()
+            names.append(node(cur))
+            cur.close()
+        return names
+
+    # Drain: connections already on node2 keep working; new ones go elsewhere.
+    conns = open_all()
+    names = on(conns)
+    assert set(names) == {"node1", "node2", "node3"}, names
+    mark = s.log_size()
+    set_state(s, "galera/node2=drain")
+    s.wait_log(r"node node2 \(cluster galera\): ready -> drain \(operator\)", after=mark)
+    assert on(conns) == names
+    assert "node2" not in on(open_all())
+    set_state(s, "galera/node2=ready")
+    s.wait_log(r"node node2 \(cluster galera\): drain -> ready \(operator\)", after=mark)
+
+    # Maintenance: the connections on node2 are closed, the others go on.
+    conns = open_all()
+    names = on(conns)
+    victims = names.count("node2")
+    assert victims >= 2, names
+    mark = s.log_size()
+    set_state(s, "galera/node2=maintenance")
+    wait_until(lambda: s.log()[mark:].count("node node2 is in maintenance: closing the "
+                                            "connection to it") == victims,
+               f"{victims} tcp connections closed", timeout=10)
+    for c, name in zip(conns, names):
+        cur = c.cursor()
+        if name == "node2":
+            with pytest.raises((pymysql.err.OperationalError, pymysql.err.InterfaceError,
+                                MySQLdb.OperationalError)):
+                cur.execute("SELECT 1")
+        else:
+            assert node(cur) == name
+    assert "node2" not in on(open_all())
+    set_state(s, "galera/node2=ready")

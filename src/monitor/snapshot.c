@@ -154,7 +154,7 @@ void snapshot_unref(struct snapshot *snap)
 	free(snap);
 }
 
-size_t snapshot_writer_order(const struct cluster_view *v, uint16_t *order)
+size_t snapshot_writer_order(const struct cluster_view *v, bool writable_only, uint16_t *order)
 {
 	size_t n = 0;
 
@@ -163,7 +163,8 @@ size_t snapshot_writer_order(const struct cluster_view *v, uint16_t *order)
 	order[n++] = (uint16_t)v->writer;
 	/* Insertion sort of the remaining up nodes: clusters are small. */
 	for (size_t i = 0; i < v->n_nodes; i++) {
-		if (!routable(&v->nodes[i]) || (int)i == v->writer)
+		if (!routable(&v->nodes[i]) || (int)i == v->writer ||
+		    (writable_only && !v->nodes[i].writable))
 			continue;
 		size_t at = n;
 		while (at > 1 && prefer(&v->nodes[i], &v->nodes[order[at - 1]])) {
@@ -210,4 +211,19 @@ bool snapshot_caught_up(const struct cluster_view *v, size_t r, uint64_t since_m
 			bound = w[i].position;
 	mine = &v->nodes[r].positions[0];
 	return bound >= 0 && mine->checked_ms && mine->position >= bound;
+}
+
+bool snapshot_maintenance_began(const struct snapshot *before, const struct snapshot *after)
+{
+	for (size_t c = 0; c < after->n_clusters; c++) {
+		const struct cluster_view *v = &after->clusters[c];
+		if (!v->maintenance)
+			continue;
+		for (size_t n = 0; n < v->n_nodes; n++)
+			if (v->nodes[n].admin == NODE_ADMIN_MAINTENANCE &&
+			    (!before ||
+			     before->clusters[c].nodes[n].admin != NODE_ADMIN_MAINTENANCE))
+				return true;
+	}
+	return false;
 }

@@ -106,9 +106,11 @@ void snapshot_unref(struct snapshot *snap);
 void snapshot_compute_roles(struct cluster_view *v, int sticky, bool failback);
 
 /* Fill order[] with the node indexes to try for a write, best first: the
- * writer, then the other up nodes by (priority, name). Returns the count,
- * 0 when no node is up. order must have room for v->n_nodes entries. */
-size_t snapshot_writer_order(const struct cluster_view *v, uint16_t *order);
+ * writer, then the other up nodes by (priority, name); only those that may
+ * take writes when writable_only (a replica is no fallback for a client
+ * that wants the primary; any node can check a login). Returns the count,
+ * 0 when there is no writer. order must have room for v->n_nodes entries. */
+size_t snapshot_writer_order(const struct cluster_view *v, bool writable_only, uint16_t *order);
 
 /* Fill order[] with the node indexes to try for a read: the rotation entry
  * picked by ticket, then the following distinct nodes of the rotation, so a
@@ -127,5 +129,10 @@ size_t snapshot_reader_order(const struct cluster_view *v, uint64_t ticket, bool
  * from the writer, which has the write. Pure; for the read-your-writes rule (causal_reads).
  */
 bool snapshot_caught_up(const struct cluster_view *v, size_t r, uint64_t since_ms);
+
+/* Whether some node is in maintenance in after and was not in before (NULL:
+ * no node was); both snapshots are of configurations with the same
+ * clusters and nodes (a reload changes neither). */
+bool snapshot_maintenance_began(const struct snapshot *before, const struct snapshot *after);
 
 #endif

@@ -86,6 +86,20 @@ static void reconfigure_list(struct list *head, const struct config *cfg)
 	}
 }
 
+/* Tell the open sessions that want to know that a node went into
+ * maintenance; one may close itself, which moves it to the closing list. */
+static void tell_maintenance(struct list *head, const struct snapshot *snap)
+{
+	struct list *next;
+
+	for (struct list *it = head->next; it != head; it = next) {
+		struct worker_session *ws = list_entry(it, struct worker_session, link);
+		next = it->next;
+		if (ws->maintenance_began)
+			ws->maintenance_began(ws, snap);
+	}
+}
+
 static void wake_cb(evutil_socket_t fd, short what, void *arg)
 {
 	struct worker *w = arg;
@@ -101,9 +115,12 @@ static void wake_cb(evutil_socket_t fd, short what, void *arg)
 		w->cfg = cfg;
 	}
 	if (snap) {
+		bool maintenance = snapshot_maintenance_began(w->snap, snap);
 		w->pool_ops->set_snapshot(w->pool, snap);
 		snapshot_unref(w->snap);
 		w->snap = snap;
+		if (maintenance)
+			tell_maintenance(&w->sessions, snap);
 	}
 
 	pthread_mutex_lock(&w->lock);

@@ -39,6 +39,10 @@ struct worker_session {
 	 * the same listeners, clusters and nodes in the same order. The old
 	 * configuration is freed right after. Worker thread. */
 	void (*reconfigure)(struct worker_session *ws, const struct config *cfg);
+	/* Optional (NULL: not told): an operator put a node in maintenance, as
+	 * snap (the worker's snapshot from now on) shows. It may close the
+	 * session (worker_session_close). Worker thread. */
+	void (*maintenance_began)(struct worker_session *ws, const struct snapshot *snap);
 	bool closing;
 };
 

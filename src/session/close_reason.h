@@ -24,6 +24,7 @@
 		       "shutdown error")                                                           \
 	X(node_error, "the node's connection failed (tcp), or it broke the protocol")              \
 	X(killed, "KILL CONNECTION of this session")                                               \
+	X(maintenance, "the operator put the session's node in maintenance (tcp)")                 \
 	X(out_of_memory, "sluice ran out of memory for the session")
 
 enum close_reason {

@@ -157,7 +157,8 @@ void ms_client_authenticated(struct mysql_session *s)
 		return;
 	}
 	ms_set_state(s, MS_CONNECTING);
-	s->n_order = snap ? snapshot_writer_order(&snap->clusters[s->h.cluster], s->order) : 0;
+	s->n_order =
+		snap ? snapshot_writer_order(&snap->clusters[s->h.cluster], false, s->order) : 0;
 	s->attempt = 0;
 	ms_connect_next(s);
 }

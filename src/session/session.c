@@ -24,6 +24,7 @@ bool session_open(struct session *h, struct worker *w, struct listener *l, int f
 	session_reconfigure(h, worker_config(w));
 	h->ws.destroy = destroy;
 	h->ws.reconfigure = reconfigure;
+	h->ws.maintenance_began = NULL; /* the kind sets it if it wants it */
 	h->id = (uint32_t)atomic_fetch_add(&h->env->next_session_id, 1);
 	h->bound = worker_config(w)->buffer_size;
 	snprintf(h->tag, sizeof(h->tag), "C-%u %s@%s%s", h->id, h->lc->name,

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "config/config.h"
 #include "monitor/health.h"
+#include "monitor/opstate.h"
 #include "net/listener.h"
 #include "log.h"
 #include "net/net.h"
@@ -227,21 +228,54 @@ static void tcp_refuse(struct tcp_session *s, const char *fmt, ...)
 	tcp_flush_and_close(s, s->h.client, CLOSE_REASON_no_node, "refused");
 }
 
+/* Give up the node being connected to and try the next candidate. */
+static void tcp_move_on(struct tcp_session *s)
+{
+	pipe_set_reading(s->backend, false);
+	event_del(s->connect_timer);
+	/* The pipe is freed in next_step, not inside its own callback. */
+	event_active(s->next_step, EV_TIMEOUT, 0);
+	ring_note_activation();
+}
+
 static void tcp_backend_failed(struct tcp_session *s, const char *why)
 {
 	size_t cluster = s->h.lc->cluster_index;
 
 	log_warn(s->h.tag, "node %s: %s; trying the next node", node_name(s), why);
 	health_suspect(s->h.env->health, cluster, (size_t)s->node);
-	pipe_set_reading(s->backend, false);
-	event_del(s->connect_timer);
-	/* The failed pipe is freed in next_step, not inside its own callback. */
-	event_active(s->next_step, EV_TIMEOUT, 0);
-	ring_note_activation();
+	tcp_move_on(s);
+}
+
+static bool in_maintenance(const struct tcp_session *s, const struct snapshot *snap)
+{
+	const struct cluster_view *v = &snap->clusters[s->h.cluster];
+
+	return s->node >= 0 && v->maintenance && v->nodes[s->node].admin == NODE_ADMIN_MAINTENANCE;
+}
+
+/* Maintenance is "out now": a connection forwarding to that node closes
+ * (bytes cannot be moved to another node mid-stream, nor an error put
+ * into them), and one still connecting moves on to the next candidate. */
+static void tcp_maintenance_began(struct worker_session *ws, const struct snapshot *snap)
+{
+	struct tcp_session *s = (struct tcp_session *)ws;
+
+	if (s->state != TCP_FORWARDING || !in_maintenance(s, snap))
+		return;
+	log_info(s->h.tag, "node %s is in maintenance: closing the connection to it", node_name(s));
+	tcp_close(s, CLOSE_REASON_maintenance, "node in maintenance");
 }
 
 static void tcp_connected(struct tcp_session *s)
 {
+	if (in_maintenance(s, worker_snapshot(s->h.w))) {
+		log_info(s->h.tag,
+			 "node %s went into maintenance while connecting; trying the next node",
+			 node_name(s));
+		tcp_move_on(s);
+		return;
+	}
 	event_del(s->connect_timer);
 	tcp_set_state(s, TCP_FORWARDING);
 	log_debug(s->h.tag, "connected to node %s (attempt %zu)", node_name(s), s->attempt + 1);
@@ -394,6 +428,7 @@ void tcp_session_start(struct worker *w, struct listener *l, int fd, const struc
 		free(s);
 		goto fail;
 	}
+	s->h.ws.maintenance_began = tcp_maintenance_began;
 	s->node = -1;
 	s->state = TCP_CONNECTING;
 	s->started_us = mono_us();
@@ -414,7 +449,7 @@ void tcp_session_start(struct worker *w, struct listener *l, int fd, const struc
 		uint64_t ticket = atomic_fetch_add(&s->h.env->rr[s->h.cluster], 1);
 		s->n_order = snapshot_reader_order(v, ticket, true, s->order);
 	} else {
-		s->n_order = snapshot_writer_order(v, s->order);
+		s->n_order = snapshot_writer_order(v, true, s->order);
 	}
 	log_debug(s->h.tag, "accepted; %zu candidate node(s)", s->n_order);
 	tcp_try_next(s);

@@ -206,7 +206,10 @@ static void test_roles(void)
 			CHECK_EQ_INT(seen, c->nodes[k].down || !g ? 0 : c->nodes[k].weight / g);
 		}
 
-		n = snapshot_writer_order(v, order);
+		n = snapshot_writer_order(v, false, order);
+		CHECK_EQ_STR(names_of(v, order, n, buf, sizeof(buf)), c->writer_order);
+		/* Every node may take writes here: the same with writable_only. */
+		n = snapshot_writer_order(v, true, order);
 		CHECK_EQ_STR(names_of(v, order, n, buf, sizeof(buf)), c->writer_order);
 
 		snapshot_unref(snap);
@@ -303,7 +306,7 @@ static void test_reader_order(void)
 		return;
 	struct snapshot *snap = snapshot_of(cfg, down, 1);
 	CHECK_EQ_INT(snapshot_reader_order(&snap->clusters[0], 12345, true, order), 0);
-	CHECK_EQ_INT(snapshot_writer_order(&snap->clusters[0], order), 0);
+	CHECK_EQ_INT(snapshot_writer_order(&snap->clusters[0], false, order), 0);
 	snapshot_unref(snap);
 	config_destroy(cfg);
 }
@@ -349,6 +352,47 @@ static void test_replica_order(void)
 		snapshot_unref(snap);
 		config_destroy(cfg);
 	}
+}
+
+/* A replication cluster's replicas may not take writes: a client that asks
+ * for the writer falls back only to nodes that may (tcp route: primary);
+ * a login, which any node can check, to every node that is up. */
+static void test_writer_order_writable(void)
+{
+	const struct node_spec nodes[] = {
+		{"a", 1, 1, false}, {"b", 1, 2, false}, {"c", 1, 3, false}, {NULL, 0, 0, false}};
+	struct config *cfg = config_of(nodes);
+	uint16_t order[MAX_TEST_NODES];
+	char buf[64];
+	size_t n;
+
+	if (!CHECK(cfg != NULL))
+		return;
+	struct snapshot *snap = snapshot_of(cfg, nodes, 1);
+	struct cluster_view *v = &snap->clusters[0];
+
+	check_case("b may not take writes");
+	v->nodes[1].writable = false;
+	snapshot_compute_roles(v, -1, false);
+	n = snapshot_writer_order(v, true, order);
+	CHECK_EQ_STR(names_of(v, order, n, buf, sizeof(buf)), "ac");
+	n = snapshot_writer_order(v, false, order);
+	CHECK_EQ_STR(names_of(v, order, n, buf, sizeof(buf)), "abc");
+
+	check_case("only the writer may");
+	v->nodes[2].writable = false;
+	snapshot_compute_roles(v, -1, false);
+	n = snapshot_writer_order(v, true, order);
+	CHECK_EQ_STR(names_of(v, order, n, buf, sizeof(buf)), "a");
+
+	check_case("none may: no writer, no order");
+	v->nodes[0].writable = false;
+	snapshot_compute_roles(v, -1, false);
+	CHECK_EQ_INT(snapshot_writer_order(v, true, order), 0);
+	CHECK_EQ_INT(snapshot_writer_order(v, false, order), 0);
+
+	snapshot_unref(snap);
+	config_destroy(cfg);
 }
 
 struct share_case {
@@ -568,6 +612,7 @@ int main(void)
 		{"rotation spreads the heavy node", test_rotation_is_smooth},
 		{"reader order by ticket", test_reader_order},
 		{"replica order leaves the writer out", test_replica_order},
+		{"writer order: only writable nodes when asked", test_writer_order_writable},
 		{"first choices follow the weights", test_reader_share},
 		{"create with two clusters, recompute", test_create_two_clusters},
 		{"reference counting", test_refcount},
