@@ -177,6 +177,18 @@ size_t snapshot_writer_order(const struct cluster_view *v, bool writable_only, u
 	return n;
 }
 
+int snapshot_login_node(const struct cluster_view *v)
+{
+	int best = -1;
+
+	if (v->writer >= 0)
+		return v->writer;
+	for (size_t i = 0; i < v->n_nodes; i++)
+		if (routable(&v->nodes[i]) && (best < 0 || prefer(&v->nodes[i], &v->nodes[best])))
+			best = (int)i;
+	return best;
+}
+
 size_t snapshot_reader_order(const struct cluster_view *v, uint64_t ticket, bool with_writer,
 			     uint16_t *order)
 {

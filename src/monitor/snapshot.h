@@ -112,6 +112,11 @@ void snapshot_compute_roles(struct cluster_view *v, int sticky, bool failback);
  * 0 when there is no writer. order must have room for v->n_nodes entries. */
 size_t snapshot_writer_order(const struct cluster_view *v, bool writable_only, uint16_t *order);
 
+/* The node to log in to for a session that needs just one: the writer,
+ * else the up node (not drained, not in maintenance) with the lowest
+ * (priority, name); -1 when no node is up. */
+int snapshot_login_node(const struct cluster_view *v);
+
 /* Fill order[] with the node indexes to try for a read: the rotation entry
  * picked by ticket, then the following distinct nodes of the rotation, so a
  * refused connect moves on to the next reader. with_writer: rotate over

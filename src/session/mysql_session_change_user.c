@@ -57,12 +57,23 @@ void ms_check_change_user(struct mysql_session *s, const uint8_t *answer, size_t
 	if (!c) {
 		/* The session holds no connection (they went back to the
 		 * pool): one of the new user's, in the new database, from the
-		 * pool, or a new login as that user, on the writer. */
+		 * pool, or a new login as that user, on the writer (without
+		 * one, on the best node that is up). */
 		struct pool_ident ident;
+		int node = v ? snapshot_login_node(v) : -1;
+		if (node < 0) {
+			char msg[200];
+			snprintf(msg, sizeof(msg),
+				 "sluice: no node of cluster '%s' is up to change the user on",
+				 s->h.cc->name);
+			ms_fail(s, CLOSE_REASON_no_node, s->seq, MYSQL_ER_UNKNOWN_ERROR, "08S01",
+				msg);
+			return;
+		}
 		snprintf(ident.user, sizeof(ident.user), "%s", s->cu->user);
 		ident.caps = s->caps;
 		ident.charset = login.charset;
-		c = &s->conns[v && v->writer >= 0 ? v->writer : 0];
+		c = &s->conns[node];
 		switch (ms_conn_open_as(c, &login, &ident, s->cu->db, POOL_STATE_CLEAN)) {
 		case MS_OPEN_READY:
 			ms_set_state(s, MS_CHANGING_USER);

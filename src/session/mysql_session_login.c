@@ -134,8 +134,10 @@ void ms_connect_next(struct mysql_session *s)
 		}
 	}
 	if (s->n_order == 0) {
-		/* No healthy node right now: wait for the monitor, within bounds. */
-		ms_wait_for_writer(s, -1, "none is healthy");
+		/* No writer right now: wait for the monitor, within bounds. */
+		const struct snapshot *snap = worker_snapshot(s->h.w);
+		bool some_up = snap && snapshot_login_node(&snap->clusters[s->h.cluster]) >= 0;
+		ms_wait_for_writer(s, -1, some_up ? "none may take writes" : "none is healthy");
 		return;
 	}
 	/* Healthy nodes that all refuse the login (TLS verification, a node

@@ -307,6 +307,7 @@ static void test_reader_order(void)
 	struct snapshot *snap = snapshot_of(cfg, down, 1);
 	CHECK_EQ_INT(snapshot_reader_order(&snap->clusters[0], 12345, true, order), 0);
 	CHECK_EQ_INT(snapshot_writer_order(&snap->clusters[0], false, order), 0);
+	CHECK_EQ_INT(snapshot_login_node(&snap->clusters[0]), -1);
 	snapshot_unref(snap);
 	config_destroy(cfg);
 }
@@ -385,11 +386,15 @@ static void test_writer_order_writable(void)
 	n = snapshot_writer_order(v, true, order);
 	CHECK_EQ_STR(names_of(v, order, n, buf, sizeof(buf)), "a");
 
-	check_case("none may: no writer, no order");
+	CHECK_EQ_INT(snapshot_login_node(v), 0);
+
+	check_case("none may: no writer, no order, a login still has a node");
 	v->nodes[0].writable = false;
+	v->nodes[0].up = false;
 	snapshot_compute_roles(v, -1, false);
 	CHECK_EQ_INT(snapshot_writer_order(v, true, order), 0);
 	CHECK_EQ_INT(snapshot_writer_order(v, false, order), 0);
+	CHECK_EQ_INT(snapshot_login_node(v), 1); /* b: a is down, c's priority is 3 */
 
 	snapshot_unref(snap);
 	config_destroy(cfg);
@@ -612,7 +617,8 @@ int main(void)
 		{"rotation spreads the heavy node", test_rotation_is_smooth},
 		{"reader order by ticket", test_reader_order},
 		{"replica order leaves the writer out", test_replica_order},
-		{"writer order: only writable nodes when asked", test_writer_order_writable},
+		{"writer order: only writable nodes when asked; a login's node",
+		 test_writer_order_writable},
 		{"first choices follow the weights", test_reader_share},
 		{"create with two clusters, recompute", test_create_two_clusters},
 		{"reference counting", test_refcount},
