@@ -24,6 +24,7 @@
 #include "net/listener.h"
 #include "log.h"
 #include "monitor/snapshot.h"
+#include "monitor/verdict.h"
 #include "stats/stats_server.h"
 #include "net/tls.h"
 #include "net/worker.h"
@@ -98,6 +99,36 @@ static listener_start_fn session_start(enum listener_mode mode)
 	return NULL;
 }
 
+/* Read your writes (causal_reads: session) sends a session's reads after a write to a
+ * reader only once the monitor has seen that reader apply it; a cluster whose checks read
+ * no positions leaves every such read on the writer. Legal, and safe, but say so: it is
+ * rarely what the operator meant. */
+static void warn_blind_causal_reads(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_listeners; i++) {
+		const struct config_listener *l = &cfg->listeners[i];
+		const struct config_cluster *cc = &cfg->clusters[l->cluster_index];
+
+		if (l->mode != LISTENER_MODE_MYSQL || l->causal_reads != CAUSAL_READS_SESSION)
+			continue;
+		if (!verdict_has_positions(cc->type))
+			log_warn("server",
+				 "listener %s: causal_reads: session needs the nodes' applied "
+				 "positions, which checks of a %s cluster do not read: a session's "
+				 "reads after its first write all go to the writer (set "
+				 "causal_reads: "
+				 "off on this listener if its reads may lag)",
+				 l->name, cluster_type_str(cc->type));
+		else if (!cc->monitor.user)
+			log_warn("server",
+				 "listener %s: causal_reads: session needs the nodes' applied "
+				 "positions, which cluster %s's monitor reads only with a user: a "
+				 "session's reads after its first write all go to the writer (give "
+				 "clusters[].monitor a user and password_file)",
+				 l->name, cc->name);
+	}
+}
+
 struct daemon *daemon_create(struct config *cfg)
 {
 	struct daemon *s = calloc(1, sizeof(*s));
@@ -170,6 +201,7 @@ struct daemon *daemon_create(struct config *cfg)
 		goto fail;
 	for (size_t i = 0; i < s->n_listeners; i++)
 		listener_enable(s->listeners[i]);
+	warn_blind_causal_reads(cfg);
 	return s;
 fail:
 	daemon_destroy(s);
@@ -192,6 +224,7 @@ static void stop_cb(evutil_socket_t sig, short what, void *arg)
 static void apply_config(struct daemon *s, struct config *next)
 {
 	log_configure(next->logging.level, next->logging.timestamps);
+	warn_blind_causal_reads(next);
 	for (size_t i = 0; i < s->n_listeners; i++)
 		listener_set_config(s->listeners[i], &next->listeners[i]);
 	for (size_t i = 0; i < s->n_workers; i++)

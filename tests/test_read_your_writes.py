@@ -217,3 +217,47 @@ def test_reads_on_the_writer_do_not_pin_later_reads_there(galera, sluice):
             seen.append(c.fetchone()[0])
     conn.close()
     assert set(seen) == READERS, seen
+
+
+
+def _node(cur) -> str:
+    cur.execute("SELECT @@wsrep_node_name")
+    return cur.fetchone()[0]
+
+
+def test_without_positions_reads_after_a_write_stay_on_the_writer_and_the_log_says_so(
+        galera, sluice):
+    """A monitor without a user reads no positions, so sluice cannot tell when a reader has
+    applied a session's write: that session's reads stay on the writer (safe), and the log
+    says why at start, with what to change. A causal_reads: off listener is not warned about,
+    and its reads after a write go on rotating."""
+    port, off = free_port(), free_port()
+    cfg = _config(galera, port).replace(
+        "    monitor: { user: monitor, password_env: SLUICE_TEST_MONITOR_PW }\n", "")
+    cfg = cfg.replace("clusters:\n", f"  - {{ name: off, bind: \"{HOST}:{off}\", mode: mysql, "
+                                     f"cluster: galera, causal_reads: off }}\nclusters:\n", 1)
+    s = sluice(cfg)
+    s.wait_log(r"writer is node1\b")
+    warning = s.wait_log(r"warning server: listener (\S+): causal_reads: session needs the "
+                         r"nodes' applied positions, .*give clusters\[\]\.monitor a user")
+    assert warning.group(1) == "app"
+    assert "listener off:" not in s.log()
+
+    setup = galera.connect(0, autocommit=True)
+    with setup.cursor() as c:
+        c.execute(f"CREATE TABLE IF NOT EXISTS {DB}.ryw_blind (id INT AUTO_INCREMENT PRIMARY KEY)")
+    try:
+        # mysqlclient (Connector/C) on one listener, PyMySQL on the other.
+        for driver, p, after_write in ((MySQLdb, port, {"node1"}), (pymysql, off, READERS)):
+            conn = driver.connect(host=HOST, port=p, user=USER, password=PASSWORD, database=DB,
+                                  autocommit=True)
+            c = conn.cursor()
+            assert {_node(c) for _ in range(6)} == READERS
+            c.execute("INSERT INTO ryw_blind VALUES ()")
+            assert {_node(c) for _ in range(20)} == after_write
+            c.close()
+            conn.close()
+    finally:
+        with setup.cursor() as c:
+            c.execute(f"DROP TABLE IF EXISTS {DB}.ryw_blind")
+        setup.close()

@@ -52,6 +52,11 @@ static const char *const static_queries[] = {
 
 #define N_OF(a) (sizeof(a) / sizeof((a)[0]))
 
+bool verdict_has_positions(enum cluster_type type)
+{
+	return type == CLUSTER_TYPE_GALERA || type == CLUSTER_TYPE_REPLICATION;
+}
+
 const char *const *verdict_queries(enum cluster_type type, size_t *n)
 {
 	switch (type) {

@@ -74,6 +74,10 @@ struct verdict_table {
  * (1..VERDICT_MAX_QUERIES). Each returns exactly one result set. Static strings. */
 const char *const *verdict_queries(enum cluster_type type, size_t *n);
 
+/* Whether a check of this type reads the node's applied position (probe_result.position),
+ * which read-your-writes needs to send a session's reads after a write to a reader. */
+bool verdict_has_positions(enum cluster_type type);
+
 /* Judge the answers of a node of cluster cc. tables[i] is the result set of statement i of
  * verdict_queries(cc->type), and n must be their count (anything else is a bug). Sets ok
  * (the node answered), serves, writable, lag_ms, state and error; leaves latency_us and
