@@ -4,6 +4,7 @@
 # sluice's connection to it is encrypted.  Covers verify full/ca with the right CA, verify
 # full/ca with an unrelated CA (login refused, log names the verification failure), verify none.
 import hashlib
+import os
 import re
 import time
 
@@ -196,3 +197,54 @@ def test_verify_none_wrong_ca_still_encrypts(galera, sluice):
     finally:
         conn.close()
     assert not tls_verify_failures(s), s.log()[-3000:]
+
+
+@pytest.fixture
+def monitor_tls_user(galera):
+    """A monitor account that may log in only over TLS (REQUIRE SSL), as on nodes that
+    require TLS of every account; dropped at the end."""
+    root = galera.connect(0, root=True, autocommit=True)
+    with root.cursor() as c:
+        c.execute("CREATE OR REPLACE USER 'monitor_tls'@'127.0.0.1' IDENTIFIED BY 'tls_pw' "
+                  "REQUIRE SSL")
+        c.execute("GRANT PROCESS, REPLICATION CLIENT, SLAVE MONITOR ON *.* "
+                  "TO 'monitor_tls'@'127.0.0.1'")
+    os.environ["SLUICE_TEST_MONITOR_TLS_PW"] = "tls_pw"
+    yield "monitor_tls"
+    with root.cursor() as c:
+        c.execute("DROP USER IF EXISTS 'monitor_tls'@'127.0.0.1'")
+    root.close()
+
+
+def monitored(galera, port: int, tls: str) -> str:
+    return config(galera, port, tls).replace(
+        "monitor: { interval: 200ms, timeout: 400ms }",
+        "monitor: { user: monitor_tls, password_env: SLUICE_TEST_MONITOR_TLS_PW, "
+        "interval: 200ms, timeout: 400ms }")
+
+
+@pytest.mark.parametrize("verify", ["full", "ca", "none"])
+def test_monitor_logs_in_over_tls(galera, sluice, monitor_tls_user, verify):
+    """The monitor's checks use the cluster's tls too: an account that requires TLS passes
+    them (before, the monitor logged in in the clear and every node stayed down), and the
+    checks read Galera's state, so the nodes come up Synced."""
+    port = free_port()
+    s = sluice(monitored(galera, port, f"{{ ca: {galera.tls_ca}, verify: {verify} }}"))
+    for n in ("node1", "node2", "node3"):
+        s.wait_log(rf"node {n} \(cluster galera, [^)]*\) is UP")
+    conn = connect(port)
+    try:
+        with conn.cursor() as c:
+            c.execute("SELECT 1")
+            assert c.fetchone() == (1,)
+    finally:
+        conn.close()
+    assert "Access denied" not in s.log()
+
+
+def test_monitor_over_tls_refuses_a_node_certificate_it_cannot_verify(galera, sluice,
+                                                                      monitor_tls_user):
+    port = free_port()
+    s = sluice(monitored(galera, port, f"{{ ca: {galera.tls_other_ca}, verify: ca }}"))
+    s.wait_log(r"node node1 \(cluster galera.*(certificate|TLS)", timeout=30)
+    assert not re.search(r"is UP", s.log()), s.log()[-3000:]

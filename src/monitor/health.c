@@ -566,7 +566,7 @@ struct health *health_create(const struct config *cfg, health_publish_fn publish
 			atomic_init(&hn->suspect_ms, 0);
 			atomic_init(&hn->lost, 0);
 			hn->lag_ms = -1;
-			hn->probe = probe_create(h->base, cc, hn->cn, probe_done, hn);
+			hn->probe = probe_create(h->base, cfg->path, cc, hn->cn, probe_done, hn);
 			if (!hn->timer || !hn->probe)
 				goto fail;
 		}

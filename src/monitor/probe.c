@@ -12,6 +12,7 @@
 #include "monitor/probe.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +25,7 @@
 #include <event2/event.h>
 
 #include <openssl/crypto.h>
+#include <openssl/x509.h>
 
 #include <mysql.h>
 #include <errmsg.h>
@@ -77,6 +79,7 @@ static const unsigned probe_next[PROBE_N_STATES] = {
 
 struct probe {
 	struct event_base *base;
+	char *cfg_path; /* the cluster's TLS files are relative to its directory */
 	const struct config_cluster *cc;
 	const struct config_node *cn;
 	probe_done_fn done;
@@ -381,12 +384,46 @@ static void sql_drop(struct probe *p)
 	p->wait = 0;
 }
 
+/* TLS as the data path has it (clusters[].tls), in Connector/C's terms: TLS required; a CA
+ * (the file, or OpenSSL's default directory) only when the chain is verified, since
+ * Connector/C verifies the chain whenever it has one; the host (the numeric address) checked
+ * too for verify: full; the client certificate when given. False when out of memory. */
+static bool sql_handle_tls(const struct probe *p, MYSQL *m)
+{
+	const struct config_backend_tls *t = &p->cc->tls;
+	char path[PATH_MAX + 1];
+	my_bool yes = 1;
+
+	if (!p->cc->tls_given)
+		return true;
+	if (mysql_optionsv(m, MYSQL_OPT_SSL_ENFORCE, &yes))
+		return false;
+	if (t->cert && t->key) {
+		config_resolve_path(p->cfg_path, t->cert, path, sizeof(path));
+		if (mysql_optionsv(m, MYSQL_OPT_SSL_CERT, path))
+			return false;
+		config_resolve_path(p->cfg_path, t->key, path, sizeof(path));
+		if (mysql_optionsv(m, MYSQL_OPT_SSL_KEY, path))
+			return false;
+	}
+	if (t->verify == TLS_VERIFY_NONE)
+		return true;
+	if (t->ca) {
+		config_resolve_path(p->cfg_path, t->ca, path, sizeof(path));
+		if (mysql_optionsv(m, MYSQL_OPT_SSL_CA, path))
+			return false;
+	} else if (mysql_optionsv(m, MYSQL_OPT_SSL_CAPATH, X509_get_default_cert_dir())) {
+		return false;
+	}
+	return t->verify != TLS_VERIFY_FULL ||
+	       mysql_optionsv(m, MYSQL_OPT_SSL_VERIFY_SERVER_CERT, &yes) == 0;
+}
+
 /* A new handle for the node: non-blocking, TCP to the numeric address, utf8mb4, no option
- * files (none are named), no LOAD DATA LOCAL (a node must not read our files). No TLS in this
- * version: the monitor logs in in the clear even when the cluster has tls (Connector/C 3.3
- * does not start TLS unless asked). Our own timer bounds every wait, so none of the
- * library's whole-second timeouts is set. NULL when out of memory. */
-static MYSQL *sql_handle_new(void)
+ * files (none are named), no LOAD DATA LOCAL (a node must not read our files), TLS when the
+ * cluster has it. Our own timer bounds every wait, so none of the library's whole-second
+ * timeouts is set. NULL when out of memory. */
+static MYSQL *sql_handle_new(const struct probe *p)
 {
 	MYSQL *m = mysql_init(NULL);
 	unsigned int tcp = MYSQL_PROTOCOL_TCP;
@@ -397,7 +434,8 @@ static MYSQL *sql_handle_new(void)
 	if (mysql_options(m, MYSQL_OPT_NONBLOCK, 0) || mysql_options(m, MYSQL_OPT_PROTOCOL, &tcp) ||
 	    mysql_options(m, MYSQL_SET_CHARSET_NAME, "utf8mb4") ||
 	    mysql_options(m, MYSQL_OPT_LOCAL_INFILE, &no) ||
-	    mysql_options4(m, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "sluice")) {
+	    mysql_options4(m, MYSQL_OPT_CONNECT_ATTR_ADD, "program_name", "sluice") ||
+	    !sql_handle_tls(p, m)) {
 		mysql_close(m);
 		return NULL;
 	}
@@ -467,7 +505,7 @@ static void sql_run(struct probe *p, int ready)
 				status = mysql_real_connect_cont(&conn, p->mysql, ready);
 			} else {
 				p->result.server_version[0] = '\0';
-				p->mysql = sql_handle_new();
+				p->mysql = sql_handle_new(p);
 				if (!p->mysql) {
 					probe_fail(p, "error", "out of memory");
 					return;
@@ -630,14 +668,18 @@ static void sql_start(struct probe *p)
 
 /* ---- the probe --------------------------------------------------------------------- */
 
-struct probe *probe_create(struct event_base *base, const struct config_cluster *cc,
-			   const struct config_node *cn, probe_done_fn done, void *arg)
+struct probe *probe_create(struct event_base *base, const char *cfg_path,
+			   const struct config_cluster *cc, const struct config_node *cn,
+			   probe_done_fn done, void *arg)
 {
 	struct probe *p = calloc(1, sizeof(*p));
 	char port[NI_MAXSERV];
 	int rc;
 
 	if (!p)
+		goto fail;
+	p->cfg_path = strdup(cfg_path ? cfg_path : "");
+	if (!p->cfg_path)
 		goto fail;
 	p->base = base;
 	p->cc = cc;
@@ -707,6 +749,7 @@ void probe_destroy(struct probe *p)
 	if (p->deadline)
 		event_free(p->deadline);
 	forget_credentials(p);
+	free(p->cfg_path);
 	free(p);
 }
 

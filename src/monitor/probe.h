@@ -37,12 +37,14 @@ typedef void (*probe_done_fn)(const struct probe_result *res, void *arg);
 
 /* A reusable checker of node cn of cluster cc, both borrowed (until the probe is destroyed
  * or given others by probe_set_config; cc->monitor.user, as a check starts, decides between
- * the SQL check and the liveness check). Does no I/O. A
+ * the SQL check and the liveness check). The SQL check logs in over TLS when cc has tls,
+ * verified as cc->tls.verify says, its files relative to cfg_path's directory (copied). Does
+ * no I/O. A
  * probe belongs to base's thread: every call on it must be made there.
  * Returns NULL only when out of memory or when cn's address cannot be written as numbers. */
-struct probe *probe_create(struct event_base *base, const struct config_cluster *cc,
-			   const struct config_node *cn, probe_done_fn done, void *arg)
-	__attribute__((warn_unused_result));
+struct probe *probe_create(struct event_base *base, const char *cfg_path,
+			   const struct config_cluster *cc, const struct config_node *cn,
+			   probe_done_fn done, void *arg) __attribute__((warn_unused_result));
 
 /* Start one check; done fires exactly once, within about timeout_ms (the SQL check has one
  * deadline for connect, login, statements and rows; the liveness check bounds the connect
