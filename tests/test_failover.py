@@ -729,17 +729,19 @@ def test_read_loop_survives_reader_kill(galera, proxy, new_table):
 # ---- 3. a transaction on the dead writer -----------------------------------------------------
 
 def test_transaction_on_dead_writer(galera, proxy, new_table):
-    """Three sessions each have a transaction with one INSERT open on the writer when it is
+    """Four sessions each have a transaction with one INSERT open on the writer when it is
     SIGKILLed.  The next statement -- an INSERT, a COMMIT -- fails with 1213 (40001) naming the
-    node and saying the transaction was rolled back; a ROLLBACK is answered OK.  None of the
-    rows exists on the survivors, and each session then runs INSERT + SELECT on the new
-    writer without reconnecting."""
+    node and saying the transaction was rolled back; a ROLLBACK is answered OK.  The fourth
+    session's COMMIT is under way when the writer dies (sent to the writer, stopped first so
+    that it cannot answer): sluice cannot know whether it committed, and says so with 1158
+    (08S01), never 'rolled back'.  None of the rows exists on the survivors, and each session
+    then runs INSERT + SELECT on the new writer without reconnecting."""
     s = proxy
     table = new_table("id INT PRIMARY KEY, node VARCHAR(16) NOT NULL")
     old = current_writer(s)
     widx = node_index(old)
     survivors = [i for i in range(3) if i != widx]
-    kinds = ["insert", "commit", "rollback"]
+    kinds = ["insert", "commit", "rollback", "inflight"]
     conns = {k: connect(s.port) for k in kinds}
     doomed = {k: 10 + n for n, k in enumerate(kinds)}
     later = {k: 20 + n for n, k in enumerate(kinds)}
@@ -754,12 +756,35 @@ def test_transaction_on_dead_writer(galera, proxy, new_table):
                             (doomed[k],))
                 cur.execute("SELECT @@wsrep_node_name, @@in_transaction")
                 assert cur.fetchone() == (old, 1), k
+        os.kill(galera.pid(widx), signal.SIGSTOP)
+        inflight = {}
+
+        def commit_in_flight():
+            try:
+                with conns["inflight"].cursor() as cur:
+                    cur.execute("COMMIT")
+                inflight["got"] = "OK"
+            except pymysql.MySQLError as e:
+                inflight["got"] = err_tuple(e)
+
         mark = s.log_size()
-        galera.kill(widx)
+        committer = threading.Thread(target=commit_in_flight)
+        committer.start()
+        s.wait_log(rf"command 0x03 \(\d+ bytes\) -> node {old} ", after=mark)
+        mark = s.log_size()
+        galera.kill(widx)  # SIGKILL ends a stopped process too
+        committer.join(90)
+        assert not committer.is_alive(), "the COMMIT under way got no answer"
+        got = inflight["got"]
+        print(f"\nCOMMIT under way when the writer died: {got}")
+        assert got != "OK" and got[0] == 1158 and got[1] == "08S01" and old in got[2] \
+            and "unknown" in got[2] and "rolled back" not in got[2], \
+            f"COMMIT in flight: {got}; want 1158 (08S01), outcome unknown{evidence(s, mark)}"
         # Let sluice notice the three lost connections (it logs each); if it does not, the
-        # statements below find out in flight, which must give the same error.
+        # statements below find out in flight: an INSERT must give the same error, a COMMIT
+        # the same or, sent to a dead node, outcome unknown.
         try:
-            wait_until(lambda: s.log()[mark:].count(f"lost node {old}") >= 3, 10,
+            wait_until(lambda: s.log()[mark:].count(f"lost node {old}") >= 4, 10,
                        "sluice notices the lost transactions")
             noticed = True
         except AssertionError:
@@ -768,6 +793,8 @@ def test_transaction_on_dead_writer(galera, proxy, new_table):
 
         outcomes = {}
         for k, c in conns.items():
+            if k == "inflight":
+                continue
             with c.cursor() as cur:
                 try:
                     if k == "insert":
@@ -783,6 +810,8 @@ def test_transaction_on_dead_writer(galera, proxy, new_table):
         print(f"next statements after the kill: {outcomes}")
         for k in ("insert", "commit"):
             got = outcomes[k]
+            if k == "commit" and not noticed and got != "OK" and got[0] == 1158:
+                continue  # sent to the dead node before sluice saw it die: unknown
             assert got != "OK" and got[0] == 1213 and got[1] == "40001" and old in got[2] \
                 and "rolled back" in got[2], \
                 f"{k} after the writer died: {got}; want 1213 (40001) naming {old} and " \
@@ -825,7 +854,9 @@ def test_transaction_on_dead_writer(galera, proxy, new_table):
     finally:
         for c in conns.values():
             c.close()
-        if not galera.is_running(widx):  # failed above: leave the cluster whole anyway
+        if galera.is_running(widx):  # failed before the kill: never leave it stopped
+            os.kill(galera.pid(widx), signal.SIGCONT)
+        else:  # failed above: leave the cluster whole anyway
             galera.restart(widx)
 
 

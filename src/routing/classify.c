@@ -739,6 +739,7 @@ struct cls {
 	bool select;	    /* SELECT-like: INTO is meaningful */
 	bool quiet;	    /* EXPLAIN, DESCRIBE: runs nothing, no expression flags */
 	bool is_do;	    /* DO: a READ unless it calls a user function */
+	bool rows;	    /* changes rows (or savepoints) only: never commits */
 	bool into;	    /* a user variable now is an INTO target */
 	bool set_target;    /* the next token is a SET assignment's target */
 	bool arm_target;    /* ... the one after this (SET in a compound statement) */
@@ -1311,8 +1312,10 @@ static enum classify_kind transaction_end(struct cls *c, enum classify_kind kind
 
 	if (is_kw(&t, KW_WORK))
 		t = next(c);
-	if (kind == CLASSIFY_ROLLBACK && is_kw(&t, KW_TO))
+	if (kind == CLASSIFY_ROLLBACK && is_kw(&t, KW_TO)) {
+		c->rows = true; /* ROLLBACK TO SAVEPOINT */
 		return CLASSIFY_WRITE;
+	}
 	if (is_kw(&t, KW_AND)) {
 		t = next(c);
 		if (is_kw(&t, KW_NO))
@@ -1562,6 +1565,7 @@ static enum classify_kind verb(struct cls *c, const struct token *t)
 			return CLASSIFY_UNKNOWN;
 		}
 	case KW_RELEASE:
+		c->rows = true;
 		return take(c, KW_SAVEPOINT) ? CLASSIFY_WRITE : CLASSIFY_UNKNOWN;
 	case KW_CHANGE:
 		n = next(c);
@@ -1577,6 +1581,7 @@ static enum classify_kind verb(struct cls *c, const struct token *t)
 		c->flags |= CLASSIFY_CALL;
 		return CLASSIFY_WRITE;
 	case KW_HANDLER: /* HANDLER tbl OPEN [AS alias] | READ ... | CLOSE */
+		c->rows = true;
 		next(c); /* the table, or its database */
 		if (peek(c).kind == TOK_DOT) {
 			next(c);
@@ -1592,7 +1597,13 @@ static enum classify_kind verb(struct cls *c, const struct token *t)
 	case KW_UPDATE:
 	case KW_DELETE:
 	case KW_REPLACE:
-	case KW_LOAD:
+	case KW_SAVEPOINT:
+		c->rows = true;
+		return CLASSIFY_WRITE;
+	case KW_LOAD: /* DATA or XML; LOAD INDEX INTO CACHE commits */
+		n = peek(c);
+		c->rows = is_word_tok(&n, "DATA") || is_word_tok(&n, "XML");
+		return CLASSIFY_WRITE;
 	case KW_RENAME:
 	case KW_TRUNCATE:
 	case KW_GRANT:
@@ -1604,7 +1615,6 @@ static enum classify_kind verb(struct cls *c, const struct token *t)
 	case KW_KILL:
 	case KW_INSTALL:
 	case KW_UNINSTALL:
-	case KW_SAVEPOINT:
 	case KW_BINLOG:
 	case KW_PURGE:
 	case KW_RESET:
@@ -1693,10 +1703,32 @@ static enum classify_kind stmt_end(struct cls *c, enum classify_kind kind)
 	return kind;
 }
 
+/* Whether one statement of this kind, read into c, may commit (see
+ * classify_result.may_commit). */
+static bool may_commit(const struct cls *c, enum classify_kind kind)
+{
+	switch (kind) {
+	case CLASSIFY_READ:
+	case CLASSIFY_ROLLBACK:
+		return false;
+	case CLASSIFY_SESSION:
+		return (c->flags & CLASSIFY_AUTOCOMMIT_ON) != 0;
+	case CLASSIFY_WRITE:
+		return !c->rows || c->compound;
+	case CLASSIFY_BEGIN:
+	case CLASSIFY_BEGIN_READ_ONLY:
+	case CLASSIFY_COMMIT:
+	case CLASSIFY_UNKNOWN:
+		break;
+	}
+	return true;
+}
+
 /* Adds statement number n (from 0) to the result. */
 static void combine(struct classify_result *out, const struct cls *c, enum classify_kind kind,
 		    unsigned n)
 {
+	out->may_commit |= may_commit(c, kind);
 	if (n == 0)
 		out->kind = kind;
 	else if (out->kind != kind || (kind != CLASSIFY_READ && kind != CLASSIFY_SESSION))

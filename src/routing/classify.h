@@ -72,6 +72,14 @@ enum classify_kind {
 struct classify_result {
 	enum classify_kind kind;
 	unsigned flags;
+	/* Running it may commit an open transaction: COMMIT, an implicit commit
+	 * (BEGIN, DDL, LOCK TABLES, SET autocommit = 1, ...) or anything not known
+	 * not to (UNKNOWN, CALL, EXECUTE). False only for reads, ROLLBACK,
+	 * session settings that leave autocommit off, and row changes (INSERT,
+	 * UPDATE, DELETE, REPLACE, LOAD DATA|XML, HANDLER, SAVEPOINT work); several
+	 * statements: any of them. Whether a transaction whose node died under
+	 * the statement was rolled back, or its outcome is unknown. */
+	bool may_commit;
 	char db[CLASSIFY_DB_MAX + 1]; /* USE db: the name, unquoted; else "" */
 };
 

@@ -38,6 +38,7 @@ struct stmt {
 	uint16_t columns;
 	bool reader_ok;	   /* a read that may run on a reader */
 	bool session;	   /* it changes session state (SET ...): not replayable */
+	bool may_commit;   /* an execute may commit an open transaction (classify.h) */
 	unsigned flags;	   /* its text's CLASSIFY_* flags: what an execute may pin */
 	uint8_t *types;	   /* 2 * params bytes, NULL until the client bound them */
 	int home;	   /* node of the first prepare (the only one if sql is NULL) */

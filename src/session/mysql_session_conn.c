@@ -938,6 +938,25 @@ static void ms_backend_writable(void *arg)
  * that says its outcome is unknown; a transaction open on it is reported
  * as rolled back at the session's next command; state the session pinned
  * to it (temporary tables, locks) is lost, which ends the session. */
+/* Whether the command in flight may have committed the session's open
+ * transaction (COMMIT, an implicit commit, or what sluice cannot see into):
+ * then a lost node leaves its outcome unknown, not rolled back. */
+static bool command_may_commit(const struct mysql_session *s)
+{
+	switch (s->kind) {
+	case CMD_QUERY:
+		return s->cls.may_commit;
+	case CMD_STMT:
+		return s->cmd == COM_STMT_EXECUTE && (!s->stmt || s->stmt->may_commit);
+	case CMD_PLAIN:
+	case CMD_PREPARE:
+	case CMD_SESSION:
+	case CMD_RESET:
+		break;
+	}
+	return false;
+}
+
 static void conn_lost(struct ms_conn *c, const char *why)
 {
 	struct mysql_session *s = c->s;
@@ -992,11 +1011,18 @@ static void conn_lost(struct ms_conn *c, const char *why)
 			s->trx_lost = node;
 	}
 	if (in_flight) {
+		/* A transaction's rows die with its node unless the statement
+		 * was one that commits: then they may have reached the others. */
+		bool rolled_back = had_trx && !command_may_commit(s);
 		ms_send_err(
-			s, s->next_seq, had_trx ? ER_LOCK_DEADLOCK : ER_NET_READ_ERROR,
-			had_trx ? "40001" : "08S01",
-			had_trx ? "sluice: lost node %s during the command; the transaction was "
+			s, s->next_seq, rolled_back ? ER_LOCK_DEADLOCK : ER_NET_READ_ERROR,
+			rolled_back ? "40001" : "08S01",
+			rolled_back
+				? "sluice: lost node %s during the command; the transaction was "
 				  "rolled back"
+			: had_trx
+				? "sluice: lost node %s during a statement that commits the "
+				  "transaction; whether it committed is unknown"
 				: "sluice: lost the connection to node %s during the command; its "
 				  "outcome is unknown",
 			ms_node_name(s, node));

@@ -345,6 +345,7 @@ static void on_prepare_ok(struct mysql_session *s, uint8_t *p, size_t need)
 		return;
 	}
 	st->session = s->cls.kind == CLASSIFY_SESSION;
+	st->may_commit = s->cls.may_commit;
 	st->flags = s->cls.flags;
 	mysql_store_u32(p + 1, st->id);
 	if (st->sql)

@@ -1078,6 +1078,74 @@ static void test_table_keys(void)
 	CHECK_EQ_INT(classify_table_keys(NULL, 0, false, "d", k, 2), 0);
 }
 
+/* Which statements may commit an open transaction: what sluice tells a
+ * client whose transaction's node died under the statement (rolled back, or
+ * outcome unknown) rests on it, so anything not known not to commit does. */
+static void test_may_commit(void)
+{
+	static const struct {
+		const char *sql;
+		bool may_commit;
+	} cases[] = {
+		/* Never: reads, row changes, savepoints, rollback, session settings. */
+		{"SELECT * FROM t FOR UPDATE", false},
+		{"SELECT f(1)", false}, /* a stored function cannot commit */
+		{"SHOW TABLES", false},
+		{"INSERT INTO t VALUES (1)", false},
+		{"insert into t select * from u", false},
+		{"UPDATE t SET a = 1", false},
+		{"DELETE FROM t", false},
+		{"REPLACE INTO t VALUES (1)", false},
+		{"LOAD DATA LOCAL INFILE 'x' INTO TABLE t", false},
+		{"LOAD XML INFILE 'x' INTO TABLE t", false},
+		{"SAVEPOINT s1", false},
+		{"RELEASE SAVEPOINT s1", false},
+		{"ROLLBACK TO SAVEPOINT s1", false},
+		{"ROLLBACK", false},
+		{"ROLLBACK AND NO CHAIN", false},
+		{"HANDLER t READ FIRST", false},
+		{"SET SESSION sql_mode = ''", false},
+		{"SET autocommit = 0", false},
+		{"USE db", false},
+		{"SET STATEMENT max_statement_time = 1 FOR UPDATE t SET a = 1", false},
+		{"INSERT INTO t VALUES (1); UPDATE t SET a = 2", false},
+		{"", false}, /* runs nothing */
+		/* May: explicit and implicit commits, and what sluice cannot see into. */
+		{"COMMIT", true},
+		{"COMMIT WORK AND CHAIN", true},
+		{"BEGIN", true},
+		{"START TRANSACTION READ ONLY", true},
+		{"SET autocommit = 1", true},
+		{"SET autocommit = 1; SET autocommit = 0", true},
+		{"CREATE TABLE t (a INT)", true},
+		{"CREATE TEMPORARY TABLE t (a INT)", true},
+		{"ALTER TABLE t ADD b INT", true},
+		{"DROP TABLE t", true},
+		{"TRUNCATE TABLE t", true},
+		{"RENAME TABLE t TO u", true},
+		{"LOCK TABLES t WRITE", true},
+		{"UNLOCK TABLES", true},
+		{"GRANT SELECT ON *.* TO u", true},
+		{"LOAD INDEX INTO CACHE t", true},
+		{"ANALYZE TABLE t", true},
+		{"FLUSH TABLES", true},
+		{"XA COMMIT 'x'", true},
+		{"CALL p()", true},
+		{"EXECUTE s", true},
+		{"INSERT INTO t VALUES (1); COMMIT", true},
+		{"BEGIN NOT ATOMIC INSERT INTO t VALUES (1); COMMIT; END", true},
+		{"frobnicate", true},
+		{"INSERT INTO t VALUES ('unterminated", true},
+	};
+	struct classify_result r;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		check_case("%s", cases[i].sql);
+		classify(cases[i].sql, strlen(cases[i].sql), false, false, &r);
+		CHECK_EQ_INT(r.may_commit, cases[i].may_commit);
+	}
+}
+
 int main(void)
 {
 	static const struct check_test tests[] = {
@@ -1090,6 +1158,7 @@ int main(void)
 		{"NULL text", test_null},
 		{"KILL", test_kill},
 		{"temporary table keys", test_table_keys},
+		{"statements that may commit", test_may_commit},
 	};
 	return CHECK_RUN(tests);
 }
