@@ -80,6 +80,7 @@ struct pipe {
 	struct ring_defer defer;  /* runs the deferred work (todo) on a ring */
 	uint8_t todo;		  /* DO_*: work for once the running callback has returned */
 	bool unseen;		  /* input the owner was not told of */
+	bool sent_short;	  /* the last send left bytes or found no room: may be full */
 	int late;    /* PIPE_EOF or PIPE_ERROR seen while not reading; 0: none */
 	bool zombie; /* freed by the owner; waits for its requests to end */
 	bool settled;	     /* no TLS will start: a receive may stay armed */
@@ -114,6 +115,11 @@ static void defer_do(struct pipe *p, uint8_t what)
 	else
 		event_active(p->later, EV_TIMEOUT, 0);
 }
+
+/* The largest send that the loop's wait counts on the kernel taking whole
+ * (ring_send): far below what a connected loopback or LAN socket's buffer
+ * takes, and above a typical response. */
+#define SEND_WHOLE_MAX (16 * 1024)
 
 /* On a ring, a settled pipe sends there too (see send_out). */
 static bool sends_on_ring(const struct pipe *p)
@@ -703,7 +709,8 @@ static bool send_out(struct pipe *p)
 		return false;
 	}
 	p->unsent += queued;
-	ring_send(p->ring, &p->send, p->fd, p->sending);
+	ring_send(p->ring, &p->send, p->fd, p->sending,
+		  !p->sent_short && p->unsent <= SEND_WHOLE_MAX);
 	return true;
 }
 
@@ -724,6 +731,7 @@ static void send_done(struct ring_req *req, int res, uint32_t flags)
 	if (res == -EAGAIN) {
 		/* No room (ring sends do not wait for it): the rest goes once the
 		 * socket is writable (poll_done, write_out). */
+		p->sent_short = true;
 		set_write_wait(p, true);
 		return;
 	}
@@ -734,6 +742,7 @@ static void send_done(struct ring_req *req, int res, uint32_t flags)
 	}
 	evbuffer_drain(p->sending->buf, (size_t)res);
 	p->unsent -= (size_t)res;
+	p->sent_short = p->unsent > 0;
 	if (!encode_out(p)) /* what the owner queued meanwhile */
 		return;
 	if (p->unsent == 0 && evbuffer_get_length(p->out) == 0) {

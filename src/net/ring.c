@@ -41,6 +41,7 @@ struct ring {
 	bool base_due;	       /* either completed: run the base */
 	struct ring_req tick;  /* the loop's timeout (wait_once()) */
 	struct __kernel_timespec tick_ts; /* its time */
+	unsigned tick_ms;		  /* RING_TICK_MS, unless a test set another */
 	bool maybe_active;     /* ring_note_activation() since the base was looked at */
 	struct event *brk;     /* ends a run of the base (run_base()) */
 	int brk_passes;
@@ -48,7 +49,7 @@ struct ring {
 	unsigned n_bufs;
 	char *buf_mem;
 	unsigned inflight; /* requests with an owner not yet completed */
-	unsigned sends;	   /* sends whose completion was not handled yet */
+	unsigned sends; /* counted sends (ring_send's whole) whose completion was not handled yet */
 	struct list defers;
 	struct list spare_outs; /* ring_out */
 	unsigned n_spare_outs;
@@ -247,6 +248,7 @@ struct ring *ring_create(struct event_base *base, int kick_fd, unsigned bufs)
 		return NULL;
 	BUG_ON(bufs == 0 || bufs > 32768 || (bufs & (bufs - 1)));
 	r->base = base;
+	r->tick_ms = RING_TICK_MS;
 	r->kick_fd = kick_fd;
 	r->n_bufs = bufs;
 	list_init(&r->defers);
@@ -352,9 +354,11 @@ static void handle_completions(struct ring *r)
 /* Submit what is queued and wait up to ms for a completion (0: not at all),
  * in one system call; then hand out what completed. The timeout is the
  * loop's timer (tick_done). Each send not yet handled completes by the end
- * of the submission, if it has not before (MSG_DONTWAIT): the wait is for
- * one completion more than those, so that it ends with something new, or
- * when the loop's timer fires, which ends any wait. */
+ * of the submission, if it has not before (MSG_DONTWAIT). The counted ones
+ * (ring_send's whole) need nothing after them, so the wait is for one
+ * completion more than those: it ends with something new, or when the
+ * loop's timer fires, which ends any wait. Any other send may come out
+ * short and need a follow-up at once, so its completion ends the wait. */
 static void wait_once(struct ring *r, uint64_t ms)
 {
 	if (ms == 0) {
@@ -406,7 +410,7 @@ void ring_loop(struct ring *r)
 		/* As of the last wakeup: the work since then is short. */
 		uint64_t now = loop_clock_us / 1000;
 		bool active = base_active(r);
-		if (r->base_due || active || now - ran >= RING_TICK_MS) {
+		if (r->base_due || active || now - ran >= r->tick_ms) {
 			r->base_due = false;
 			run_base(r);
 			ran = now;
@@ -423,10 +427,15 @@ void ring_loop(struct ring *r)
 		/* Until the next tick at most, and not at all while libevent
 		 * has callbacks ready. */
 		uint64_t since = now - ran;
-		wait_once(r, active || since >= RING_TICK_MS ? 0 : RING_TICK_MS - since);
+		wait_once(r, active || since >= r->tick_ms ? 0 : r->tick_ms - since);
 	}
 	this_ring = NULL;
 	loop_clock_us = 0;
+}
+
+void ring_set_tick(struct ring *r, unsigned ms)
+{
+	r->tick_ms = ms ? ms : RING_TICK_MS;
 }
 
 void ring_stop(struct ring *r)
@@ -506,7 +515,7 @@ void ring_out_give(struct ring *r, struct ring_out *o)
 	r->n_spare_outs++;
 }
 
-void ring_send(struct ring *r, struct ring_req *req, int fd, struct ring_out *o)
+void ring_send(struct ring *r, struct ring_req *req, int fd, struct ring_out *o, bool whole)
 {
 	struct evbuffer_iovec v[RING_SEND_IOV];
 	struct io_uring_sqe *sqe = get_sqe(r);
@@ -529,8 +538,9 @@ void ring_send(struct ring *r, struct ring_req *req, int fd, struct ring_out *o)
 		io_uring_prep_sendmsg(sqe, fd, &o->msg, MSG_NOSIGNAL | MSG_DONTWAIT);
 	}
 	track(r, sqe, req);
-	req->send = true;
-	r->sends++;
+	req->send = whole; /* counted: see wait_once */
+	if (whole)
+		r->sends++;
 }
 
 void ring_poll_out(struct ring *r, struct ring_req *req, int fd)

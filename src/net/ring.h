@@ -7,10 +7,10 @@
  * a loop iteration queued, sends among them, go in with the same
  * io_uring_enter() that waits for the next completions. A send never waits
  * for room in the socket (MSG_DONTWAIT): it completes within that call, so
- * the wait asks for one completion more than the sends not yet handled, and
- * their completions do not end it. So a round trip costs about two calls at
- * one query in flight, and far fewer under load, when one call submits the
- * sends of many connections and brings back many completions.
+ * the wait asks for one completion more than the small sends not yet handled
+ * (those the kernel takes whole), and their completions do not end it. So a round trip costs about
+ * two calls at one query in flight, and far fewer under load, when one call submits the sends of
+ * many connections and brings back many completions.
  *
  * What is on the ring: receives into a shared set of provided buffers (an
  * idle connection holds no buffer), sends, write-readiness polls, a poll of
@@ -64,6 +64,10 @@ void ring_note_activation(void);
 /* How often at most libevent's timers are looked at while the ring is busy
  * or idle: the precision of a worker's timeouts in io_uring mode. */
 #define RING_TICK_MS 10
+
+/* Another tick for r's loop (0: RING_TICK_MS). For tests: with a tick of an
+ * hour, work that waits for the tick instead of a completion hangs. */
+void ring_set_tick(struct ring *r, unsigned ms);
 
 /* One request on the ring, embedded in its owner. done runs on the loop with
  * the completion's result (a byte count, a poll mask or -errno) and flags. */
@@ -142,8 +146,15 @@ void ring_out_give(struct ring *r, struct ring_out *o);
  * is the byte count the kernel took, which may be fewer than asked for, or
  * -errno. o->buf must not change until done runs. The send does not wait
  * for room: a full socket ends it with -EAGAIN, and the owner polls for room
- * (ring_poll_out) before it sends again. */
-void ring_send(struct ring *r, struct ring_req *req, int fd, struct ring_out *o);
+ * (ring_poll_out) before it sends again.
+ *
+ * whole: the owner expects the kernel to take all of it while the send is
+ * submitted (a small send to a socket that has kept up). The loop's wait then
+ * does not end for its completion: it goes on waiting for something new in
+ * the same system call. Any other send's completion ends the wait, so that
+ * a short send is followed up at once (a counted one that came out short is
+ * followed up at the next completion, at worst the loop's tick). */
+void ring_send(struct ring *r, struct ring_req *req, int fd, struct ring_out *o, bool whole);
 
 /* One poll for write readiness (res: the poll mask, or -errno). */
 void ring_poll_out(struct ring *r, struct ring_req *req, int fd);

@@ -23,6 +23,7 @@
 #include "check.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -507,6 +508,84 @@ static void test_send(void)
 	run_send(true, false);
 }
 
+/* Ends a stalled run: if the sending is not done within WATCHDOG_S, it
+ * notes that, shuts the reader's socket (the pipe's next send fails) and
+ * kicks the loop until the run is over. */
+#define WATCHDOG_S 20
+
+struct watchdog {
+	int kick, peer;
+	atomic_bool done, fired;
+};
+
+static void *watchdog_main(void *arg)
+{
+	struct watchdog *w = arg;
+	uint64_t one = 1;
+
+	for (int i = 0; i < WATCHDOG_S * 100 && !atomic_load(&w->done); i++)
+		usleep(10 * 1000);
+	if (atomic_load(&w->done))
+		return NULL;
+	atomic_store(&w->fired, true);
+	shutdown(w->peer, SHUT_RDWR);
+	while (!atomic_load(&w->done)) {
+		if (write(w->kick, &one, sizeof(one)) < 0)
+			break;
+		usleep(10 * 1000);
+	}
+	return NULL;
+}
+
+/* Sends that come back short, through a small socket buffer to a slow
+ * reader, are followed up at once, never at the loop's tick: a ring whose
+ * tick is an hour sends 4 MiB well within the watchdog's time. Before, a
+ * short send waited in the same wait as the next completion, and with the
+ * owner's input held back (as a session's is while its client's output is
+ * full) only the tick ended that wait: 10 ms for every 256 KiB a session
+ * forwarded. */
+static void test_send_never_waits_for_the_tick(void)
+{
+	struct loop l;
+	int fd[2], small = 16 * 1024;
+	pthread_t reader, dog;
+	struct sender s = {0};
+	struct slow_reader sr = {.limit = TOTAL};
+	struct watchdog w = {0};
+
+	check_case("a ring with an hour's tick sends 4 MiB to a slow reader");
+	if (!loop_open(&l, true))
+		return;
+	ring_set_tick(l.ring, 3600 * 1000);
+	s.loop = &l;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) == 0);
+	CHECK(setsockopt(fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) == 0);
+	CHECK(evutil_make_socket_nonblocking(fd[0]) == 0);
+	s.p = pipe_new(l.base, l.ring, fd[0]);
+	CHECK(s.p != NULL);
+	pipe_set_callbacks(s.p, NULL, sender_write_cb, sender_event_cb, &s);
+	pipe_set_write_low(s.p, LOW);
+	pipe_settle(s.p);
+	sr.fd = fd[1];
+	w.kick = l.kick;
+	w.peer = fd[1];
+	CHECK(pthread_create(&reader, NULL, slow_reader_main, &sr) == 0);
+	CHECK(pthread_create(&dog, NULL, watchdog_main, &w) == 0);
+	top_up(&s, 2 * LOW);
+	loop_run(&l);
+	atomic_store(&w.done, true);
+	pthread_join(dog, NULL);
+	pthread_join(reader, NULL);
+	CHECK(!atomic_load(&w.fired));
+	CHECK(!s.failed);
+	CHECK_EQ_INT(s.queued, TOTAL);
+	CHECK_EQ_INT(sr.got, TOTAL);
+	CHECK(!sr.bad_byte);
+	pipe_free(s.p);
+	close(fd[1]);
+	loop_close(&l);
+}
+
 /* ---- moving between pipes ---- */
 
 /* A forwarder's three cases, one per message read from pa: all of the input
@@ -921,6 +1000,7 @@ int main(void)
 	static const struct check_test tests[] = {
 		{"the read bound", test_read_bound},
 		{"sending", test_send},
+		{"a short send is followed up at once", test_send_never_waits_for_the_tick},
 		{"moving input to another pipe's output", test_move},
 		{"a socket's number reused after a free", test_fd_reuse},
 		{"a codec between the wire and the owner", test_codec},

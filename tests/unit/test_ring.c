@@ -220,7 +220,7 @@ static void test_sends(void)
 	CHECK(o != NULL && evbuffer_get_length(o->buf) == 0);
 
 	add_piece(o->buf, "hello");
-	ring_send(h.ring, &sd.req, fd[0], o);
+	ring_send(h.ring, &sd.req, fd[0], o, true);
 	ring_loop(h.ring);
 	CHECK_EQ_INT(sd.res, 5);
 	evbuffer_drain(o->buf, 5);
@@ -229,7 +229,7 @@ static void test_sends(void)
 	add_piece(o->buf, "two ");
 	add_piece(o->buf, "three");
 	CHECK(evbuffer_peek(o->buf, -1, NULL, NULL, 0) == 3);
-	ring_send(h.ring, &sd.req, fd[0], o);
+	ring_send(h.ring, &sd.req, fd[0], o, true);
 	ring_loop(h.ring);
 	CHECK_EQ_INT(sd.res, 13);
 	CHECK(read(fd[1], got, sizeof(got)) == 18);
@@ -243,7 +243,7 @@ static void test_sends(void)
 	/* The peer is gone: an error, and no SIGPIPE ends the test. */
 	close(fd[1]);
 	add_piece(again->buf, "late");
-	ring_send(h.ring, &sd.req, fd[0], again);
+	ring_send(h.ring, &sd.req, fd[0], again, true);
 	ring_loop(h.ring);
 	CHECK(sd.res == -EPIPE || sd.res == -ECONNRESET);
 	ring_out_give(h.ring, again);
@@ -569,7 +569,7 @@ static bool send_then_receive(struct harness *h)
 	CHECK(evutil_make_socket_nonblocking(pr.in[0]) == 0);
 	add_piece(o->buf, "ping");
 	ring_recv(h->ring, &pr.recv, pr.in[0], 16);
-	ring_send(h->ring, &pr.send, pr.out[0], o);
+	ring_send(h->ring, &pr.send, pr.out[0], o, true);
 	CHECK(pthread_create(&t, NULL, answer_main, &pr) == 0);
 	ring_loop(h->ring);
 	pthread_join(t, NULL);
@@ -612,7 +612,7 @@ static void test_sends_do_not_wait(void)
 	CHECK(o != NULL);
 	add_piece(o->buf, "no room");
 	sd.res = 1;
-	ring_send(h.ring, &sd.req, full[0], o);
+	ring_send(h.ring, &sd.req, full[0], o, true);
 	ring_loop(h.ring);
 	CHECK_EQ_INT(sd.res, -EAGAIN);
 	ring_out_give(h.ring, o);
