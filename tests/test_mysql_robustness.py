@@ -110,13 +110,24 @@ def test_client_that_never_logs_in_is_dropped(mysql_proxy):
     still_serves(mysql_proxy.port)
 
 
-def test_empty_command_packet_closes_that_session_only(mysql_proxy):
+def test_empty_command_packet_is_an_unknown_command_as_on_the_server(mysql_proxy):
+    """MariaDB reads an empty packet as a command it does not know: 1047, and the connection
+    goes on. So does sluice, also for two empty packets sent at once with a query behind."""
     c = pymysql.connect(host="127.0.0.1", port=mysql_proxy.port, user="sluice_test",
                         password="sluice_test")
     c._sock.sendall(packet(0, b""))
     seq, payload = read_packet(c._sock)
-    code, _, _ = err_of(payload)
-    assert code == 1835  # ER_MALFORMED_PACKET
+    assert seq == 1
+    code, state, msg = err_of(payload)
+    assert (code, state, msg) == (1047, "08S01", "Unknown command")
+    with c.cursor() as cur:
+        cur.execute("SELECT 1")
+        assert cur.fetchone() == (1,)
+    c._sock.sendall(packet(0, b"") + packet(0, b"") + packet(0, b"\x03SELECT 2"))
+    for _ in range(2):
+        assert err_of(read_packet(c._sock)[1])[0] == 1047
+    seq, payload = read_packet(c._sock)  # the result set's column count
+    assert seq == 1 and payload == b"\x01"
     c._force_close()
     still_serves(mysql_proxy.port)
 

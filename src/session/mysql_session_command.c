@@ -438,8 +438,11 @@ void ms_next_command(struct mysql_session *s)
 		seq = 0;
 	}
 	if (len == 0) {
-		ms_fail(s, CLOSE_REASON_protocol_error, (uint8_t)(seq + 1), ER_MALFORMED_PACKET,
-			"HY000", "Malformed packet: empty command");
+		/* As MariaDB does (it reads an empty packet as COM_SLEEP): no
+		 * command it knows, answered, and the session goes on. */
+		evbuffer_drain(in, MYSQL_HEADER_LEN);
+		ms_send_err(s, (uint8_t)(seq + 1), ER_UNKNOWN_COM_ERROR, "08S01",
+			    "Unknown command");
 		return;
 	}
 	if (got < MYSQL_HEADER_LEN + 1)
