@@ -230,8 +230,9 @@ static bool evicted(const struct health_node *hn, const char **who)
 /*
  * The writer's checks time out: slow is not dead. It stays up (and the
  * writer) while it has been failing for less than writer_grace and no other
- * node has evicted it; refused or reset connections, and its own word that
- * it does not serve, take it out through fall as for any node. Returns true
+ * node has evicted it; refused or reset connections take it out through
+ * fall, and its own word that it does not serve at once, as for any node
+ * (probe_done). Returns true
  * to keep it up now, logging that once per streak; false when the evidence
  * is in, with why written to because.
  */
