@@ -40,8 +40,8 @@ from sluice_proc import free_port  # noqa: E402
 # The default: on in the worker thread's function, off again inside libevent's runs of the
 # base (callgrind toggles on each entry and exit).  While queries are counted the worker runs
 # only its ring loop, which link-time optimization inlines into worker_main; a thread's entry
-# point is never inlined.
-COLLECT_LOOP = ("worker_main", "event_base_loop")
+# point is never inlined, but LTO may rename it (worker_main.lto_priv.0), hence the wildcard.
+COLLECT_LOOP = ("worker_main*", "event_base_loop")
 # --events-only: what a completion and a deferred step call, without the loop's turns and its
 # wait.  (Before 2026-12-07's eighth part this was the default, with liburing's timed wait
 # io_uring_submit_and_wait_timeout counted too; the wait that replaced it is a tail call, which
