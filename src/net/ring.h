@@ -7,10 +7,11 @@
  * a loop iteration queued, sends among them, go in with the same
  * io_uring_enter() that waits for the next completions. A send never waits
  * for room in the socket (MSG_DONTWAIT): it completes within that call, so
- * the wait asks for one completion more than the small sends not yet handled
- * (those the kernel takes whole), and their completions do not end it. So a round trip costs about
- * two calls at one query in flight, and far fewer under load, when one call submits the sends of
- * many connections and brings back many completions.
+ * the wait asks for one completion more than the small sends not yet
+ * handled (those the kernel takes whole), and their completions do not end
+ * it. So a round trip costs about two calls at one query in flight, and far
+ * fewer under load, when one call submits the sends of many connections and
+ * brings back many completions.
  *
  * What is on the ring: receives into a shared set of provided buffers (an
  * idle connection holds no buffer), sends, write-readiness polls, a poll of
