@@ -39,8 +39,7 @@ typedef void (*probe_done_fn)(const struct probe_result *res, void *arg);
  * or given others by probe_set_config; cc->monitor.user, as a check starts, decides between
  * the SQL check and the liveness check). The SQL check logs in over TLS when cc has tls,
  * verified as cc->tls.verify says, its files relative to cfg_path's directory (copied). Does
- * no I/O. A
- * probe belongs to base's thread: every call on it must be made there.
+ * no I/O. A probe belongs to base's thread: every call on it must be made there.
  * Returns NULL only when out of memory or when cn's address cannot be written as numbers. */
 struct probe *probe_create(struct event_base *base, const char *cfg_path,
 			   const struct config_cluster *cc, const struct config_node *cn,
