@@ -116,8 +116,7 @@ static void warn_blind_causal_reads(const struct config *cfg)
 				 "listener %s: causal_reads: session needs the nodes' applied "
 				 "positions, which checks of a %s cluster do not read: a session's "
 				 "reads after its first write all go to the writer (set "
-				 "causal_reads: "
-				 "off on this listener if its reads may lag)",
+				 "causal_reads: off on this listener if its reads may lag)",
 				 l->name, cluster_type_str(cc->type));
 		else if (!cc->monitor.user)
 			log_warn("server",
