@@ -80,7 +80,6 @@ struct pipe {
 	struct ring_defer defer;  /* runs the deferred work (todo) on a ring */
 	uint8_t todo;		  /* DO_*: work for once the running callback has returned */
 	bool unseen;		  /* input the owner was not told of */
-	bool sent_short;	  /* the last send left bytes or found no room: may be full */
 	int late;    /* PIPE_EOF or PIPE_ERROR seen while not reading; 0: none */
 	bool zombie; /* freed by the owner; waits for its requests to end */
 	bool settled;	     /* no TLS will start: a receive may stay armed */
@@ -700,6 +699,9 @@ static bool send_out(struct pipe *p)
 			return false;
 		}
 	}
+	/* Bytes still unsent here mean the last send came out short (or found
+	 * no room): the socket may be full, and this send with it. */
+	bool whole = p->unsent == 0 && queued <= SEND_WHOLE_MAX;
 	if (queued && p->unsent == 0) {
 		struct evbuffer *empty = p->sending->buf;
 		p->sending->buf = p->out;
@@ -709,8 +711,7 @@ static bool send_out(struct pipe *p)
 		return false;
 	}
 	p->unsent += queued;
-	ring_send(p->ring, &p->send, p->fd, p->sending,
-		  !p->sent_short && p->unsent <= SEND_WHOLE_MAX);
+	ring_send(p->ring, &p->send, p->fd, p->sending, whole);
 	return true;
 }
 
@@ -731,7 +732,6 @@ static void send_done(struct ring_req *req, int res, uint32_t flags)
 	if (res == -EAGAIN) {
 		/* No room (ring sends do not wait for it): the rest goes once the
 		 * socket is writable (poll_done, write_out). */
-		p->sent_short = true;
 		set_write_wait(p, true);
 		return;
 	}
@@ -742,7 +742,6 @@ static void send_done(struct ring_req *req, int res, uint32_t flags)
 	}
 	evbuffer_drain(p->sending->buf, (size_t)res);
 	p->unsent -= (size_t)res;
-	p->sent_short = p->unsent > 0;
 	if (!encode_out(p)) /* what the owner queued meanwhile */
 		return;
 	if (p->unsent == 0 && evbuffer_get_length(p->out) == 0) {
