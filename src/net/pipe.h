@@ -48,10 +48,10 @@
  *
  * Callbacks mirror a bufferevent's: read after new input arrived; write
  * after a write that left the output at or below the low mark; event with
- * PIPE_* bits for connect, end of file, errors, input a codec refused. They are never called from
- * inside a pipe_* call the owner made, only from the event loop, so the
- * owner may free the pipe (pipe_free) from any callback. Everything runs on
- * the thread of the pipe's event base.
+ * PIPE_* bits for connect, end of file, errors, input a codec refused. They
+ * are never called from inside a pipe_* call the owner made, only from the
+ * event loop, so the owner may free the pipe (pipe_free) from any callback.
+ * Everything runs on the thread of the pipe's event base.
  */
 #ifndef SLUICE_PIPE_H
 #define SLUICE_PIPE_H
