@@ -442,10 +442,29 @@ static void timeout_cb(evutil_socket_t fd, short what, void *arg)
 	loop_stop(s->loop);
 }
 
+/* The sending pipe on l, over fd[0] of a new socket pair with a small send
+ * buffer (so that sends come back short); fd[1] is the reader's. */
+static void sender_open(struct sender *s, struct loop *l, int fd[2], bool codec)
+{
+	int small = 16 * 1024;
+
+	s->loop = l;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) == 0);
+	CHECK(setsockopt(fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) == 0);
+	CHECK(evutil_make_socket_nonblocking(fd[0]) == 0);
+	s->p = pipe_new(l->base, l->ring, fd[0]);
+	CHECK(s->p != NULL);
+	pipe_set_callbacks(s->p, NULL, sender_write_cb, sender_event_cb, s);
+	pipe_set_write_low(s->p, LOW);
+	if (codec)
+		CHECK(pipe_set_codec(s->p, &toy_codec, NULL));
+	pipe_settle(s->p);
+}
+
 static void run_send(bool ring, bool codec)
 {
 	struct loop l;
-	int fd[2], small = 16 * 1024;
+	int fd[2];
 	pthread_t t;
 	struct sender s = {0};
 	struct slow_reader sr = {.limit = TOTAL, .codec = codec};
@@ -454,17 +473,7 @@ static void run_send(bool ring, bool codec)
 		   codec ? ", through a codec" : "");
 	if (!loop_open(&l, ring))
 		return;
-	s.loop = &l;
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) == 0);
-	CHECK(setsockopt(fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) == 0);
-	CHECK(evutil_make_socket_nonblocking(fd[0]) == 0);
-	s.p = pipe_new(l.base, l.ring, fd[0]);
-	CHECK(s.p != NULL);
-	pipe_set_callbacks(s.p, NULL, sender_write_cb, sender_event_cb, &s);
-	pipe_set_write_low(s.p, LOW);
-	if (codec)
-		CHECK(pipe_set_codec(s.p, &toy_codec, NULL));
-	pipe_settle(s.p);
+	sender_open(&s, &l, fd, codec);
 
 	/* The whole stream, then the loop ends when all of it was taken. */
 	sr.fd = fd[1];
@@ -547,7 +556,7 @@ static void *watchdog_main(void *arg)
 static void test_send_never_waits_for_the_tick(void)
 {
 	struct loop l;
-	int fd[2], small = 16 * 1024;
+	int fd[2];
 	pthread_t reader, dog;
 	struct sender s = {0};
 	struct slow_reader sr = {.limit = TOTAL};
@@ -557,15 +566,7 @@ static void test_send_never_waits_for_the_tick(void)
 	if (!loop_open(&l, true))
 		return;
 	ring_set_tick(l.ring, 3600 * 1000);
-	s.loop = &l;
-	CHECK(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fd) == 0);
-	CHECK(setsockopt(fd[0], SOL_SOCKET, SO_SNDBUF, &small, sizeof(small)) == 0);
-	CHECK(evutil_make_socket_nonblocking(fd[0]) == 0);
-	s.p = pipe_new(l.base, l.ring, fd[0]);
-	CHECK(s.p != NULL);
-	pipe_set_callbacks(s.p, NULL, sender_write_cb, sender_event_cb, &s);
-	pipe_set_write_low(s.p, LOW);
-	pipe_settle(s.p);
+	sender_open(&s, &l, fd, false);
 	sr.fd = fd[1];
 	w.kick = l.kick;
 	w.peer = fd[1];
