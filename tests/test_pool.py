@@ -819,9 +819,12 @@ def test_lastval_is_the_sessions_own(galera, sluice, other_db):
     try:
         for _ in range(3):
             mine = one(a, "SELECT NEXTVAL(pool_seq)")[0]
+            waits = sum(per_node(s, "pool_waits_total").values())
             t = threading.Thread(target=take_one)
             t.start()
-            time.sleep(0.2)  # b asks for the writer connection first
+            # b asks for the writer connection first, and waits in line for it.
+            wait_until(lambda: sum(per_node(s, "pool_waits_total").values()) > waits,
+                       "b waiting for the connection a holds")
             assert one(a, "SELECT LASTVAL(pool_seq)") == (mine,)
             t.join(20)
             assert other["v"] != mine
